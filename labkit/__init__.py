@@ -1,0 +1,1 @@
+"""labkit: network labs from the seed blog posts."""
