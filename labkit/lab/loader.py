@@ -1,0 +1,335 @@
+"""Load and validate a topology YAML file into the model.
+
+Every error is one line, ``file:line: what is wrong (fix: what to do)``, and is
+raised before anything is started, so a bad file never leaves a half-built lab.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import TopologyError, Where
+from .model import (ROLES, Check, Endpoint, Interface, Link, Node, Route,
+                    ServiceSpec, Topology, Vlan)
+from .registry import SERVICES
+from .yamlpos import YList, YMap, load_yaml
+
+TOPOLOGY_DIR = Path(__file__).resolve().parents[2] / "topologies"
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
+IFNAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$")
+TOP_KEYS = {"name", "title", "vlans", "nodes", "links", "checks"}
+NODE_KEYS = {"role", "label", "interfaces", "svis", "routes", "gateway", "services", "ios", "pos"}
+INTF_KEYS = {"address", "addresses", "dhcp", "vlan", "trunk", "shutdown"}
+FILE_PARAMS = ("config", "zonefile", "files")
+CHECK_KINDS = {"reach", "no_reach", "port_open", "port_closed", "dns"}
+CHECK_KEYS = {"from", "to", "port", "server", "name", "type", "expect", "rcode", "timeout"}
+
+
+def resolve(spec: str | Path) -> Path:
+    """`seed` -> topologies/seed.yaml; anything else is a path."""
+    p = Path(spec)
+    if p.suffix not in (".yaml", ".yml") and not p.exists():
+        p = TOPOLOGY_DIR / f"{spec}.yaml"
+    return p
+
+
+def load(spec: str | Path) -> Topology:
+    path = resolve(spec)
+    if not path.is_file():
+        known = ", ".join(sorted(q.stem for q in TOPOLOGY_DIR.glob("*.yaml")))
+        raise TopologyError(None, f"no topology file {path}", f"pick one of: {known}")
+    data = load_yaml(path.read_text(), str(path))
+    return _Loader(path, data).topology()
+
+
+def _fail(where: Where, msg: str, fix: str = "") -> TopologyError:
+    return TopologyError(where, msg, fix)
+
+
+def _unknown_keys(m: YMap, allowed: set[str], what: str) -> None:
+    for key in m:
+        if key not in allowed:
+            close = [k for k in allowed if k[:2] == str(key)[:2]]
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(sorted(allowed))}"
+            raise _fail(m.at(key), f"unknown key '{key}' in {what}", hint)
+
+
+def parse_interface(text: Any, where: Where) -> ipaddress.IPv4Interface:
+    """An address with its prefix length, e.g. 192.168.1.1/24."""
+    s = str(text).strip()
+    if "/" not in s:
+        raise _fail(where, f"address '{s}' has no prefix length", f"write it as {s}/24 (or the right length)")
+    try:
+        addr = ipaddress.IPv4Interface(s)
+    except ValueError as exc:
+        raise _fail(where, f"bad address '{s}': {exc}", "use dotted quad/length, e.g. 192.168.1.10/24") from None
+    if addr.network.prefixlen < 31 and addr.ip in (addr.network.network_address, addr.network.broadcast_address):
+        raise _fail(where, f"address '{s}' is the network or broadcast address of {addr.network}",
+                    "pick a host address inside the subnet")
+    return addr
+
+
+def parse_route(text: Any, where: Where) -> Route:
+    """`PREFIX via GW`, `PREFIX dev IF` or `default via GW`."""
+    words = str(text).split()
+    if len(words) != 3 or words[1] not in ("via", "dev"):
+        raise _fail(where, f"route '{text}' is not 'PREFIX via GATEWAY' or 'PREFIX dev INTERFACE'",
+                    "e.g. 'default via 192.168.1.1' or '192.168.0.0/16 dev eth1'")
+    prefix = "0.0.0.0/0" if words[0] == "default" else words[0]
+    try:
+        net = ipaddress.IPv4Network(prefix)
+    except ValueError as exc:
+        raise _fail(where, f"bad route prefix '{words[0]}': {exc}",
+                    "the prefix must have no host bits set, e.g. 192.168.0.0/16") from None
+    if words[1] == "via":
+        try:
+            return Route(net, via=ipaddress.IPv4Address(words[2]), where=where)
+        except ValueError:
+            raise _fail(where, f"bad gateway '{words[2]}'", "write the next hop as an IPv4 address") from None
+    return Route(net, dev=words[2], where=where)
+
+
+class _Loader:
+    def __init__(self, path: Path, data: Any):
+        self.path = path
+        self.data = data
+
+    def topology(self) -> Topology:
+        d = self.data
+        top_where = Where(str(self.path), 1)
+        if not isinstance(d, YMap):
+            raise _fail(top_where, "a topology file must be a mapping with 'nodes' and 'links'",
+                        "start from topologies/seed.yaml")
+        _unknown_keys(d, TOP_KEYS, "the topology")
+        if "nodes" not in d:
+            raise _fail(top_where, "the topology has no 'nodes'", "add a 'nodes:' mapping")
+        name = str(d.get("name", self.path.stem))
+        if not NAME_RE.match(name):
+            raise _fail(d.at("name"), f"lab name '{name}' is not a short lowercase name",
+                        "use up to 12 of a-z, 0-9 and '-', starting with a letter")
+        topo = Topology(name=name, path=self.path.resolve(), title=str(d.get("title", "")))
+        self.vlans(topo, d.get("vlans") or YMap())
+        nodes = d["nodes"]
+        if not isinstance(nodes, YMap):
+            raise _fail(d.at("nodes"), "'nodes' must be a mapping of name -> node", "see topologies/seed.yaml")
+        for nname, spec in nodes.items():
+            topo.nodes[str(nname)] = self.node(topo, str(nname), spec, nodes.at(nname))
+        for i, item in enumerate(self._list(d, "links")):
+            topo.links.append(self.link(topo, item, d["links"].item_where[i]))
+        self.cross_checks(topo)
+        for i, item in enumerate(self._list(d, "checks")):
+            topo.checks.append(self.check(topo, item, d["checks"].item_where[i]))
+        return topo
+
+    def _list(self, d: YMap, key: str) -> list:
+        value = d.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, YList):
+            raise _fail(d.at(key), f"'{key}' must be a list", f"write each of the {key} on a line starting with '- '")
+        return value
+
+    def vlans(self, topo: Topology, spec: Any) -> None:
+        if not isinstance(spec, YMap):
+            raise _fail(self.data.at("vlans"), "'vlans' must map VLAN numbers to names", "e.g. 'vlans: {1: data, 2: voice}'")
+        for vid, name in spec.items():
+            if not isinstance(vid, int) or not 1 <= vid <= 4094:
+                raise _fail(spec.at(vid), f"VLAN id '{vid}' is not a number from 1 to 4094", "use the 802.1Q VLAN number")
+            topo.vlans[vid] = Vlan(vid, str(name), spec.at(vid))
+
+    def node(self, topo: Topology, name: str, spec: Any, where: Where) -> Node:
+        if not NAME_RE.match(name):
+            raise _fail(where, f"node name '{name}' is not a short lowercase name",
+                        "use up to 12 of a-z, 0-9 and '-', starting with a letter")
+        if not isinstance(spec, YMap):
+            raise _fail(where, f"node '{name}' must be a mapping with at least 'role'", "e.g. 'role: host'")
+        _unknown_keys(spec, NODE_KEYS, f"node '{name}'")
+        role = spec.get("role")
+        if role not in ROLES:
+            raise _fail(spec.at("role"), f"node '{name}' has role '{role}'", f"use one of: {', '.join(ROLES)}")
+        node = Node(name=name, role=role, where=where, label=str(spec.get("label", "")))
+        if "pos" in spec:
+            pos = spec["pos"]
+            if not (isinstance(pos, YList) and len(pos) == 2 and all(isinstance(v, (int, float)) for v in pos)):
+                raise _fail(spec.at("pos"), "'pos' must be [x, y]", "e.g. 'pos: [2, 1]'")
+            node.pos = (float(pos[0]), float(pos[1]))
+        if "ios" in spec:
+            node.configs["ios"] = self.file(spec["ios"], spec.at("ios"))
+        for iname, ispec in (spec.get("interfaces") or YMap()).items():
+            node.interfaces[str(iname)] = self.interface(topo, node, str(iname), ispec, spec["interfaces"].at(iname))
+        svis = spec.get("svis") or YMap()
+        if svis and role != "l3switch":
+            raise _fail(spec.at("svis"), f"node '{name}' is a {role}; only an l3switch has SVIs", "set 'role: l3switch' or move the address to an interface")
+        for vid, addr in svis.items():
+            if vid not in topo.vlans:
+                raise _fail(svis.at(vid), f"SVI for VLAN {vid}, which is not defined", f"add '{vid}: NAME' under 'vlans:'")
+            node.svis[vid] = [parse_interface(addr, svis.at(vid))]
+        for i, rspec in enumerate(spec.get("routes") or []):
+            node.routes.append(parse_route(rspec, spec["routes"].item_where[i]))
+        if "gateway" in spec:
+            node.routes.append(parse_route(f"default via {spec['gateway']}", spec.at("gateway")))
+        for i, sspec in enumerate(spec.get("services") or []):
+            node.services.append(self.service(node, sspec, spec["services"].item_where[i]))
+        return node
+
+    def interface(self, topo: Topology, node: Node, iname: str, spec: Any, where: Where) -> Interface:
+        if not IFNAME_RE.match(iname):
+            raise _fail(where, f"interface name '{iname}' is not a Linux interface name",
+                        "use at most 15 letters, digits, '-', '_' or '.', e.g. eth0 or fa0-1")
+        intf = Interface(name=iname, where=where)
+        if spec is None:
+            return intf
+        if isinstance(spec, str) and spec == "dhcp":
+            spec = YMap({"dhcp": True})
+            spec.where, spec.key_where = where, {}
+        elif not isinstance(spec, YMap):
+            spec = YMap({"address": spec})
+            spec.where, spec.key_where = where, {}
+        _unknown_keys(spec, INTF_KEYS, f"interface {node.name}:{iname}")
+        addrs = spec.get("addresses") or ([spec["address"]] if "address" in spec else [])
+        intf.addresses = [parse_interface(a, spec.at("address") if "address" in spec else spec.at("addresses")) for a in addrs]
+        intf.dhcp = bool(spec.get("dhcp", False))
+        intf.shutdown = bool(spec.get("shutdown", False))
+        if intf.dhcp and node.role != "host":
+            raise _fail(where, f"{node.name}:{iname} asks for DHCP, but only hosts lease addresses", "give the interface a static address")
+        for key in ("vlan", "trunk"):
+            if key in spec and node.role not in ("switch", "l3switch"):
+                raise _fail(spec.at(key), f"{node.name} is a {node.role}; only switch ports have '{key}'",
+                            "put the VLAN on the switch port this host connects to")
+        if "vlan" in spec:
+            intf.vlan = self.vlan_ref(topo, spec["vlan"], spec.at("vlan"))
+        if "trunk" in spec:
+            vids = spec["trunk"]
+            vids = list(vids) if isinstance(vids, list) else [vids]
+            intf.trunk = [self.vlan_ref(topo, v, spec.at("trunk")) for v in vids]
+        return intf
+
+    def vlan_ref(self, topo: Topology, vid: Any, where: Where) -> int:
+        if vid not in topo.vlans:
+            known = ", ".join(str(v) for v in sorted(topo.vlans)) or "none"
+            raise _fail(where, f"VLAN {vid} is not defined (defined: {known})", f"add '{vid}: NAME' under 'vlans:' or fix the number")
+        return int(vid)
+
+    def file(self, rel: Any, where: Where) -> Path:
+        p = (self.path.parent / str(rel)).resolve()
+        if not p.is_file():
+            raise _fail(where, f"config file '{rel}' does not exist (looked for {p})",
+                        f"create it or fix the path; paths are relative to {self.path.parent}")
+        return p
+
+    def service(self, node: Node, spec: Any, where: Where) -> ServiceSpec:
+        if isinstance(spec, str):
+            spec = YMap({"type": spec})
+            spec.where, spec.key_where = where, {}
+        if not isinstance(spec, YMap) or "type" not in spec:
+            raise _fail(where, f"a service of '{node.name}' has no 'type'", f"use one of: {', '.join(sorted(SERVICES))}")
+        kind = str(spec["type"])
+        if kind not in SERVICES:
+            raise _fail(spec.at("type"), f"unknown service type '{kind}'", f"use one of: {', '.join(sorted(SERVICES))}")
+        params: dict[str, Any] = {}
+        for key, value in spec.items():
+            if key == "type":
+                continue
+            if key in FILE_PARAMS:
+                if isinstance(value, YList):
+                    value = [self.file(v, value.item_where[i]) for i, v in enumerate(value)]
+                elif isinstance(value, YMap):
+                    value = {k: self.file(v, value.at(k)) for k, v in value.items()}
+                else:
+                    value = self.file(value, spec.at(key))
+            params[str(key)] = value
+        name = str(params.pop("name", kind))
+        if any(s.name == name for s in node.services):
+            raise _fail(where, f"'{node.name}' has two services named '{name}'", "give one of them a 'name:'")
+        return ServiceSpec(kind=kind, name=name, params=params, where=where)
+
+    def endpoint(self, topo: Topology, text: Any, where: Where, used: set[tuple[str, str]]) -> Endpoint:
+        s = str(text).strip()
+        nname, _, iname = s.partition(":")
+        if nname not in topo.nodes:
+            raise _fail(where, f"link to unknown node '{nname}'", f"define '{nname}' under 'nodes:' or fix the name (known: {', '.join(topo.nodes)})")
+        node = topo.nodes[nname]
+        if not iname:
+            n = 0
+            while (nname, f"eth{n}") in used or f"eth{n}" in node.interfaces and topo.link_of(nname, f"eth{n}"):
+                n += 1
+            iname = f"eth{n}"
+        if (nname, iname) in used:
+            raise _fail(where, f"interface {nname}:{iname} is already used by another link", "each interface takes one link; use another interface name")
+        if iname not in node.interfaces:
+            if not IFNAME_RE.match(iname):
+                raise _fail(where, f"interface name '{iname}' is not a Linux interface name", "use at most 15 characters, e.g. eth1 or fa0-2")
+            node.interfaces[iname] = Interface(name=iname, where=where)
+        used.add((nname, iname))
+        return Endpoint(nname, iname)
+
+    def link(self, topo: Topology, item: Any, where: Where) -> Link:
+        if isinstance(item, str) and "--" in item:
+            ends = [e for e in item.split("--")]
+        elif isinstance(item, list) and len(item) == 2:
+            ends = list(item)
+        else:
+            raise _fail(where, f"link '{item}' is not 'A -- B' or [A, B]", "e.g. 'router:fa0-0 -- sw3550:fa0-1'")
+        used = {(e.node, e.intf) for link in topo.links for e in (link.a, link.b)}
+        a = self.endpoint(topo, ends[0], where, used)
+        b = self.endpoint(topo, ends[1], where, used)
+        if a.node == b.node:
+            raise _fail(where, f"link joins '{a.node}' to itself", "connect two different nodes")
+        return Link(a, b, where)
+
+    def cross_checks(self, topo: Topology) -> None:
+        seen: dict[ipaddress.IPv4Address, str] = {}
+        for node in topo.nodes.values():
+            for intf in node.interfaces.values():
+                if topo.link_of(node.name, intf.name) is None and intf.where is not None:
+                    raise _fail(intf.where, f"interface {node.name}:{intf.name} is in no link",
+                                f"add a link such as '{node.name}:{intf.name} -- OTHER' or remove the interface")
+            places = [(a, i.where) for i in node.interfaces.values() for a in i.addresses]
+            places += [(a, node.where) for addrs in node.svis.values() for a in addrs]
+            for addr, where in places:
+                if addr.ip in seen:
+                    raise _fail(where or node.where, f"address {addr.ip} is used twice ({seen[addr.ip]} and {node.name})",
+                                "give each interface its own address")
+                seen[addr.ip] = node.name
+            connected = [a.network for a, _ in places]
+            for route in node.routes:
+                if route.via is not None:
+                    if not any(route.via in net for net in connected) and not any(i.dhcp for i in node.interfaces.values()):
+                        raise _fail(route.where or node.where, f"next hop {route.via} of {node.name} is on none of its subnets ({', '.join(map(str, connected)) or 'no addresses'})",
+                                    "use a gateway address inside one of the node's connected subnets")
+                if route.dev is not None and route.dev not in node.interfaces:
+                    raise _fail(route.where or node.where, f"route of {node.name} uses interface '{route.dev}', which it does not have",
+                                f"use one of: {', '.join(node.interfaces) or 'none'}")
+
+    def check(self, topo: Topology, item: Any, where: Where) -> Check:
+        if not isinstance(item, YMap) or len(item) != 1:
+            raise _fail(where, "a check is one mapping such as 'reach: {from: pc1, to: 1.2.3.4}'", f"kinds: {', '.join(sorted(CHECK_KINDS))}")
+        kind, params = next(iter(item.items()))
+        if kind not in CHECK_KINDS:
+            raise _fail(where, f"unknown check '{kind}'", f"use one of: {', '.join(sorted(CHECK_KINDS))}")
+        if not isinstance(params, YMap):
+            raise _fail(where, f"check '{kind}' needs a mapping of parameters", "e.g. {from: pc1, to: ec2}")
+        _unknown_keys(params, CHECK_KEYS, f"check '{kind}'")
+        src = params.get("from")
+        if src not in topo.nodes:
+            raise _fail(params.at("from") if "from" in params else where, f"check '{kind}' runs from unknown node '{src}'", f"use one of: {', '.join(topo.nodes)}")
+        if kind == "dns":
+            for key in ("server", "name"):
+                if key not in params:
+                    raise _fail(where, f"dns check needs '{key}'", "e.g. {from: pc1, server: 192.168.254.1, name: exampledomain.ca, type: MX}")
+        elif "to" not in params:
+            raise _fail(where, f"check '{kind}' needs 'to' (a node name or an address)", "e.g. to: ec2")
+        else:
+            to = str(params["to"])
+            if to not in topo.nodes:
+                try:
+                    ipaddress.IPv4Address(to)
+                except ValueError:
+                    raise _fail(params.at("to"), f"check target '{to}' is neither a node nor an IPv4 address", f"nodes: {', '.join(topo.nodes)}") from None
+        if kind.startswith("port"):
+            port = str(params.get("port", ""))
+            if not re.match(r"^\d{1,5}/(tcp|udp)$", port):
+                raise _fail(params.at("port") if "port" in params else where, f"port '{port}' is not NUMBER/tcp or NUMBER/udp", "e.g. port: 25/tcp")
+        return Check(kind=str(kind), params=dict(params), where=where)

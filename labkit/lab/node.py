@@ -1,0 +1,92 @@
+"""A running node: run commands and code inside its network namespace."""
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .errors import LabkitError
+from .model import Node
+
+if TYPE_CHECKING:
+    from .runtime import Lab
+
+
+class NodeCommandError(LabkitError):
+    pass
+
+
+class LabNode:
+    """One node of a running lab. Everything runs through ``ip netns exec``.
+
+    That one path serves the process that built the lab and any later one
+    (`labkit exec`, `labkit check`, a notebook that attached), so a command
+    behaves the same wherever it is issued from.
+    """
+
+    def __init__(self, lab: "Lab", spec: Node):
+        self.lab = lab
+        self.spec = spec
+        self.name = spec.name
+        self.netns = f"lk-{lab.instance}-{spec.name}"
+
+    def __repr__(self) -> str:
+        return f"<LabNode {self.name} ({self.spec.role}) netns={self.netns}>"
+
+    @property
+    def run_dir(self) -> Path:
+        d = self.lab.run_dir / self.name
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def argv(self, command: str | Sequence[str]) -> list[str]:
+        if isinstance(command, str):
+            command = ["sh", "-c", command]
+        return ["ip", "netns", "exec", self.netns, *command]
+
+    def run(self, command: str | Sequence[str], check: bool = False, timeout: float = 60,
+            input: str | None = None) -> subprocess.CompletedProcess:
+        """Run to completion inside the node; stdout and stderr captured separately."""
+        return subprocess.run(self.argv(command), capture_output=True, text=True, check=check,
+                              timeout=timeout, input=input)
+
+    def cmd(self, command: str | Sequence[str], timeout: float = 60) -> str:
+        """Mininet-style: run inside the node and return stdout+stderr as one string."""
+        p = subprocess.run(self.argv(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=timeout)
+        return p.stdout
+
+    def popen(self, command: str | Sequence[str], **kwargs: Any) -> subprocess.Popen:
+        """Start a process inside the node. ``ip netns exec`` execs, so ``.pid`` is the process."""
+        return subprocess.Popen(self.argv(command), **kwargs)
+
+    def addresses(self) -> list[str]:
+        return [str(a) for a in self.spec.addresses()]
+
+    def ip(self) -> str | None:
+        """The node's first static address (like Mininet's ``node.IP()``)."""
+        addrs = self.spec.addresses()
+        return str(addrs[0].ip) if addrs else None
+
+    def call(self, func: str, *args: Any, timeout: float = 60, **kwargs: Any) -> Any:
+        """Run ``module:function(*args, **kwargs)`` in a child Python inside the node.
+
+        The function must be importable (labkit.probes has the shared ones) and
+        its result picklable; the child's exceptions are re-raised here with the
+        child's traceback text, so a failing probe reads like a local one.
+        """
+        payload = pickle.dumps((func, args, kwargs))
+        p = subprocess.run(self.argv([sys.executable, "-m", "labkit.lab.child"]), input=payload,
+                           capture_output=True, timeout=timeout)
+        try:
+            ok, value = pickle.loads(p.stdout)
+        except Exception:
+            raise NodeCommandError(f"{self.name}: {func} did not return a result "
+                                   f"(exit {p.returncode}): {p.stderr.decode(errors='replace')[-2000:]}") from None
+        if not ok:
+            raise NodeCommandError(f"{self.name}: {func} failed inside the node:\n{value}")
+        return value
+
+    scapy = call  # the name notebooks use when the function is a scapy probe

@@ -1,0 +1,205 @@
+"""A running lab: bring-up, attach, status, teardown.
+
+``Lab.up`` either returns a lab whose every service is ready, or raises after
+removing everything it had made: there is no half-started lab.
+"""
+from __future__ import annotations
+
+import atexit
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+from . import loader
+from .errors import LabStateError, LabkitError, ServiceError
+from .model import Topology
+from .node import LabNode
+from .registry import service_class
+from .service import Service
+from .state import LabState
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def stderr_progress(msg: str) -> None:
+    print(f"[labkit] {msg}", file=sys.stderr, flush=True)
+
+
+class Lab:
+    def __init__(self, topo: Topology, instance: str, state: LabState):
+        self.topo = topo
+        self.instance = instance
+        self.state = state
+        self._nodes = {name: LabNode(self, spec) for name, spec in topo.nodes.items()}
+        self.services: list[Service] = []
+        self.timings: dict[str, float] = {}
+
+    def __repr__(self) -> str:
+        return f"<Lab {self.instance}: {len(self._nodes)} nodes, {len(self.topo.links)} links, {self.state.status}>"
+
+    # -- access -------------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        return self.state.dir
+
+    def node(self, name: str) -> LabNode:
+        try:
+            return self._nodes[name]
+        except KeyError:
+            raise LabkitError(f"no node '{name}' in lab {self.instance} "
+                              f"(nodes: {', '.join(self._nodes)})") from None
+
+    @property
+    def nodes(self) -> Iterator[LabNode]:
+        return iter(self._nodes.values())
+
+    def service(self, node: str, name: str) -> Service:
+        for s in self.services:
+            if s.node.name == node and s.name == name:
+                return s
+        raise LabkitError(f"no service '{name}' on {node}")
+
+    # -- bring-up --------------------------------------------------------------
+    @classmethod
+    def up(cls, topology: str | Path = "seed", name: str | None = None, services: bool = True,
+           replace: bool = False, keep: bool = False, progress: Progress = _quiet) -> "Lab":
+        """Build the lab and start its services; on any failure, remove everything and raise.
+
+        `name` is the instance name (default: the topology's), so two copies of one
+        topology can run side by side. `replace` removes a stale instance of the same
+        name first. Unless `keep`, the lab is torn down when this Python process exits.
+        """
+        topo = loader.load(topology)
+        instance = name or topo.name
+        old = LabState.load(instance)
+        if old is not None:
+            if not replace:
+                raise LabStateError(f"lab '{instance}' is already up (started from {old.topology}); "
+                                    f"run 'labkit down {instance}' first, or pass replace=True")
+            old.destroy()
+        state = LabState(instance=instance, topology=str(topo.path))
+        state.save()
+        lab = cls(topo, instance, state)
+        try:
+            lab._build(services, progress)
+        except BaseException:
+            progress("bring-up failed; removing what was made")
+            lab.down()
+            raise
+        state.status = "up"
+        state.save()
+        if not keep:
+            atexit.register(lab._down_at_exit)
+        return lab
+
+    def _build(self, services: bool, progress: Progress) -> None:
+        from .builder import Builder
+
+        t0 = time.perf_counter()
+        progress(f"building {len(self.topo.nodes)} nodes and {len(self.topo.links)} links")
+        builder = Builder(self)
+        try:
+            builder.build()
+        finally:
+            builder.close_shells()
+        self.timings["topology_s"] = time.perf_counter() - t0
+        if services:
+            self._start_services(progress)
+        self.timings["up_s"] = time.perf_counter() - t0
+
+    def _start_services(self, progress: Progress) -> None:
+        for node in self._nodes.values():
+            for spec in node.spec.services:
+                self.services.append(service_class(spec.kind)(node, spec))
+        for svc in self.services:
+            progress(f"render + dry-run {svc.node.name}/{svc.name}")
+            svc.render()
+            svc.check()
+        for svc in self.services:
+            progress(f"start {svc.node.name}/{svc.name}")
+            svc.start()
+            svc.wait_ready()
+        if self.services:
+            progress(f"{len(self.services)} services ready")
+
+    @classmethod
+    def attach(cls, name: str = "seed") -> "Lab":
+        """A handle on a lab another process brought up (`labkit up`), found by instance name."""
+        state = LabState.load(name)
+        if state is None:
+            up = ", ".join(LabState.instances()) or "none"
+            raise LabStateError(f"no lab '{name}' is up (up: {up}); start one with 'labkit up'")
+        return cls(loader.load(state.topology), name, state)
+
+    # -- teardown ----------------------------------------------------------------
+    def down(self) -> list[str]:
+        """Stop services, kill recorded PIDs, delete namespaces; return leftovers (empty = clean)."""
+        t0 = time.perf_counter()
+        for svc in reversed(self.services):
+            try:
+                svc.stop()
+            except Exception as exc:  # teardown goes on; the PID kill below still happens
+                print(f"[labkit] stopping {svc.label}: {exc}", file=sys.stderr)
+        leftovers = self.state.destroy()
+        self.state.status = "down"
+        self.timings["down_s"] = time.perf_counter() - t0
+        return leftovers
+
+    def _down_at_exit(self) -> None:
+        if self.state.status == "up" and self.state.path.exists():
+            self.down()
+
+    def __enter__(self) -> "Lab":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.down()
+
+    # -- looking at it -------------------------------------------------------------
+    def status(self) -> dict:
+        alive = {p.pid for p in self.state.alive_procs()}
+        return {
+            "instance": self.instance,
+            "topology": self.state.topology,
+            "status": self.state.status,
+            "nodes": [{"name": n.name, "role": n.spec.role, "netns": n.netns,
+                       "addresses": n.addresses()} for n in self.nodes],
+            "processes": [{"pid": p.pid, "what": p.what, "alive": p.pid in alive} for p in self.state.procs
+                          if not p.what.endswith("/shell")],
+        }
+
+    def check(self, progress: Progress = _quiet):
+        from .checks import run_checks
+
+        return run_checks(self, progress)
+
+    def draw(self, ax=None):
+        from labkit.viz.topology import draw
+
+        return draw(self.topo, ax=ax)
+
+
+def down(name: str) -> list[str]:
+    state = LabState.load(name)
+    if state is None:
+        raise LabStateError(f"no lab '{name}' is up")
+    return Lab.attach(name).down()
+
+
+def clean() -> list[str]:
+    """Remove every lab recorded on disk, whatever state its owner is in."""
+    removed = []
+    for inst in LabState.instances():
+        state = LabState.load(inst)
+        if state is not None:
+            problems = state.destroy()
+            removed.append(inst + (f" ({'; '.join(problems)})" if problems else ""))
+    return removed
+
+
+__all__ = ["Lab", "ServiceError", "down", "clean", "stderr_progress"]
