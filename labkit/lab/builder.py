@@ -78,6 +78,8 @@ class Builder:
     def build(self) -> None:
         check_buildable(self.topo)
         state = self.lab.state
+        if not NETNS_ETC.exists():
+            state.add("dirs", str(NETNS_ETC))
         for node in self.topo.nodes.values():
             ns = self.lab.node(node.name).netns
             state.add("netns", ns)

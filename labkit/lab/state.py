@@ -47,6 +47,7 @@ class LabState:
     netns: list[str] = field(default_factory=list)
     ovs_bridges: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)   # made by labkit; removed if empty at the end
     procs: list[Proc] = field(default_factory=list)
 
     @property
@@ -134,6 +135,11 @@ class LabState:
                 shutil.rmtree(p, ignore_errors=True)
             elif p.exists():
                 p.unlink()
+        for d in self.dirs:
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
         shutil.rmtree(self.dir, ignore_errors=True)
         return problems
 

@@ -1,0 +1,6 @@
+"""The SIP ACD server of the seed post "ACD Server with resiprocate", rebuilt on asyncio.
+
+Sub-parts: ``sip`` (messages, transactions, dialogs, UDP endpoint), ``core`` (queues and
+agents), ``server`` (the ACD on top of both), ``rest`` (the JSON API), ``phone`` (labkit agent
+phones and callers), ``jsondoc`` / ``media`` (the seed's JSON class, G.711 µ-law RTP).
+"""

@@ -1,0 +1,249 @@
+"""ACD model: queues, agents, calls, routing choices, statistics, the queue log.
+
+Pure logic, no sockets: ``server.py`` feeds it SIP events, tests can drive it directly.
+Times come from the caller (``now``) so the model is deterministic under test.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+# Agent states as /agents shows them (the seed shows "idle" and "loggedout").
+LOGGEDOUT, PENDING, IDLE, RINGING, INCALL, WRAPUP, BUSY, PAUSED = (
+    "loggedout", "pending", "idle", "ringing", "incall", "wrapup", "busy", "paused")
+# Call states as /queues shows them (the seed shows "assigned": an agent is being rung).
+WAITING, ASSIGNED, CONNECTED, TRANSFERRING = "waiting", "assigned", "connected", "transferring"
+STRATEGIES = ("mia", "ringall")
+
+
+class ConfigError(ValueError):
+    """Bad ACD config: the message names the file, the entry and the fix."""
+
+
+@dataclass
+class QueueStats:
+    entered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    within_sl: int = 0
+    total_wait: float = 0.0
+    max_wait: float = 0.0
+
+
+@dataclass
+class Queue:
+    name: str
+    strategy: str = "mia"
+    ring_timeout: float | None = None    # None: the ACD default
+    service_level: float = 20.0           # seconds: answered within this counts for SL
+    calls: list["Call"] = field(default_factory=list)
+    stats: QueueStats = field(default_factory=QueueStats)
+
+    def waiting(self) -> list["Call"]:
+        return [c for c in self.calls if c.state == WAITING]
+
+    def stats_dict(self, now: float) -> dict[str, Any]:
+        s = self.stats
+        waits = [now - c.enqueued for c in self.calls if c.state in (WAITING, ASSIGNED)]
+        done = s.answered + s.abandoned
+        return {
+            "waiting": len(self.waiting()),
+            "entered": s.entered,
+            "answered": s.answered,
+            "abandoned": s.abandoned,
+            "longest_wait": round(max(waits, default=0.0), 3),
+            "max_wait": round(s.max_wait, 3),
+            "avg_wait": round(s.total_wait / s.answered, 3) if s.answered else 0.0,
+            "service_level": round(100.0 * s.within_sl / done, 1) if done else 100.0,
+            "service_level_s": self.service_level,
+        }
+
+
+@dataclass
+class Agent:
+    id: str
+    memberof: list[str] = field(default_factory=list)
+    state: str = LOGGEDOUT
+    device: str = ""              # Contact URI the agent logged in from
+    idle_since: float = 0.0
+    missed: int = 0               # consecutive unanswered offers (auto-pause)
+    paused: bool = False
+    device_idle: bool = False
+    call: "Call | None" = None
+    sub: Any = None               # server-side Subscription
+    wrapup_handle: Any = None
+
+    @property
+    def available(self) -> bool:
+        return self.state == IDLE and not self.paused and self.call is None
+
+    def shown_state(self) -> str:
+        if self.paused and self.state in (IDLE, BUSY):
+            return PAUSED
+        return self.state
+
+
+@dataclass
+class Call:
+    """A caller in the ACD, from its INVITE to its BYE; ``id`` is the caller's Call-ID."""
+    id: str
+    from_: str
+    to: str
+    queue: Queue | None = None
+    direct_agent: str = ""        # agent@acd calls: only this agent may take it
+    state: str = WAITING
+    enqueued: float = 0.0
+    answered_at: float = 0.0
+    tried: set[str] = field(default_factory=set)
+    agent: Agent | None = None
+    position: int = 0
+    ext: dict[str, Any] = field(default_factory=dict)   # server-side legs, media, offers
+
+
+@dataclass
+class AcdConfig:
+    domain: str = "acd.lab"
+    login_user: str = "acdlogin"
+    logout_user: str = "acdlogout"
+    ring_timeout: float = 15.0
+    wrapup: float = 5.0
+    autopause_after: int = 3      # 0 disables
+    announce_every: float = 30.0
+    probe_interval: float = 0.0   # in-dialog OPTIONS keep-alive for calls; 0 = off
+    subscribe_expires: int = 3600
+    digit_timeout: float = 3.0
+    bridge: str = "reinvite"      # how caller and agent media meet: re-INVITE the caller
+    media: bool = True
+    queue_log: str = ""
+    queues: list[Queue] = field(default_factory=list)
+    agents: list[Agent] = field(default_factory=list)
+
+
+_TOP_KEYS = {"domain", "login_user", "logout_user", "ring_timeout", "wrapup", "autopause_after",
+             "announce_every", "probe_interval", "subscribe_expires", "digit_timeout", "bridge",
+             "media", "queue_log", "queues", "agents"}
+
+
+def load_config(path: str | os.PathLike) -> AcdConfig:
+    """Read topologies/acd/acd.yaml; errors say file, entry and fix."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{p}: cannot read ACD config: {exc}") from None
+    return config_from_dict(data, str(p))
+
+
+def config_from_dict(data: dict, source: str = "<config>") -> AcdConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: top level must be a mapping with queues: and agents:")
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
+    cfg = AcdConfig()
+    for k in _TOP_KEYS - {"queues", "agents"}:
+        if k in data:
+            setattr(cfg, k, type(getattr(cfg, k))(data[k]))
+    names: set[str] = set()
+    for i, q in enumerate(data.get("queues") or []):
+        if isinstance(q, str):
+            q = {"name": q}
+        queue = make_queue(q, f"{source}: queues[{i}]")
+        if queue.name in names:
+            raise ConfigError(f"{source}: queues[{i}]: duplicate queue {queue.name!r}; rename it")
+        names.add(queue.name)
+        cfg.queues.append(queue)
+    ids: set[str] = set()
+    for i, a in enumerate(data.get("agents") or []):
+        agent = make_agent(a, names, f"{source}: agents[{i}]")
+        if agent.id in ids:
+            raise ConfigError(f"{source}: agents[{i}]: duplicate agent id {agent.id!r}")
+        ids.add(agent.id)
+        cfg.agents.append(agent)
+    return cfg
+
+
+def make_queue(q: Any, where: str) -> Queue:
+    if not isinstance(q, dict) or not isinstance(q.get("name"), str) or not q["name"]:
+        raise ConfigError(f"{where}: a queue needs a non-empty string 'name'")
+    name = q["name"]
+    if not all(ch.isalnum() or ch in "-_." for ch in name):
+        raise ConfigError(f"{where}: queue name {name!r} must be letters, digits, - _ . (it is a SIP user)")
+    strategy = q.get("strategy", "mia")
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"{where}: strategy {strategy!r} unknown; use one of {STRATEGIES}")
+    rt = q.get("ring_timeout")
+    if rt is not None and (not isinstance(rt, (int, float)) or isinstance(rt, bool) or rt <= 0):
+        raise ConfigError(f"{where}: ring_timeout must be a positive number of seconds")
+    sl = q.get("service_level", 20)
+    if not isinstance(sl, (int, float)) or isinstance(sl, bool) or sl <= 0:
+        raise ConfigError(f"{where}: service_level must be a positive number of seconds")
+    extra = set(q) - {"name", "strategy", "ring_timeout", "service_level"}
+    if extra:
+        raise ConfigError(f"{where}: unknown queue field(s) {sorted(extra)}")
+    return Queue(name=name, strategy=strategy, ring_timeout=rt, service_level=float(sl))
+
+
+def make_agent(a: Any, queue_names: set[str], where: str) -> Agent:
+    if not isinstance(a, dict) or "id" not in a:
+        raise ConfigError(f"{where}: an agent needs an 'id' (digits the agent keys in)")
+    aid = str(a["id"])
+    if not aid.isdigit():
+        raise ConfigError(f"{where}: agent id {aid!r} must be digits (it is keyed in as DTMF)")
+    mem = a.get("memberof", [])
+    if isinstance(mem, str) or not isinstance(mem, list) or not all(isinstance(m, str) for m in mem):
+        raise ConfigError(f"{where}: memberof must be a list of queue names")
+    missing = [m for m in mem if m not in queue_names]
+    if missing:
+        raise ConfigError(f"{where}: memberof names unknown queue(s) {missing}; add them under queues:")
+    extra = set(a) - {"id", "memberof"}
+    if extra:
+        raise ConfigError(f"{where}: unknown agent field(s) {sorted(extra)}")
+    return Agent(id=aid, memberof=list(dict.fromkeys(mem)))
+
+
+def pick_agents(queue: Queue, call: Call, agents: dict[str, Agent]) -> list[Agent]:
+    """Agents to ring for ``call``: the most-idle one (MIA) or every idle one (ring-all).
+
+    Agents already tried for this call are skipped while someone else is free, so a no-answer
+    redirects to the *next* most-idle agent; once all were tried the round starts again.
+    """
+    members = [a for a in agents.values() if queue.name in a.memberof and a.available]
+    if not members:
+        return []
+    if queue.strategy == "ringall":
+        return members
+    fresh = [a for a in members if a.id not in call.tried]
+    if not fresh:
+        call.tried.clear()
+        fresh = members
+    return [min(fresh, key=lambda a: (a.idle_since, a.id))]
+
+
+class QueueLog:
+    """Asterisk queue_log-like lines: ``epoch|callid|queue|agent|EVENT|data1|data2|data3``."""
+
+    def __init__(self, path: str = "") -> None:
+        self.path = path
+        self._f: TextIO | None = open(path, "a", buffering=1) if path else None
+        self.lines: list[str] = []      # in-memory tail for the REST API and tests
+        self.keep = 1000
+
+    def write(self, callid: str, queue: str, agent: str, event: str, *data: Any) -> None:
+        line = "|".join([str(int(time.time())), callid or "NONE", queue or "NONE",
+                         f"Agent/{agent}" if agent else "NONE", event] + [str(d) for d in data])
+        self.lines.append(line)
+        if len(self.lines) > self.keep * 2:
+            del self.lines[:-self.keep]
+        if self._f:
+            self._f.write(line + "\n")
+
+    def close(self) -> None:
+        if self._f:
+            self._f.close()
+            self._f = None

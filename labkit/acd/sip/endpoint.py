@@ -1,0 +1,365 @@
+"""A SIP UDP endpoint: socket, transaction tables, 2xx retransmission, dialog helpers.
+
+The transaction user (the ACD, a phone) implements :class:`Handler`.  Every datagram is parsed
+inside ``datagram_received``; whatever goes wrong in parsing or in the TU is caught and counted,
+so one malformed packet can never stop the server.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from .message import (NameAddr, SipMessage, SipParseError, SipUri, canonical, make_response,
+                      new_branch, new_call_id, new_tag, parse)
+from .transaction import (Addr, ClientTxn, InviteClientTxn, InviteServerTxn, NonInviteServerTxn,
+                          ServerTxn, Timers, client_key, server_key)
+
+log = logging.getLogger("labkit.acd.sip")
+
+
+class Handler(Protocol):
+    def on_request(self, req: SipMessage, txn: ServerTxn) -> None: ...
+    def on_ack(self, req: SipMessage) -> None: ...
+    def on_cancel(self, invite: SipMessage) -> None: ...
+
+
+def resolve(uri: SipUri) -> Addr:
+    """UDP destination of a URI: IP literal or /etc/hosts name; default port 5060."""
+    host = uri.host
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        host = socket.gethostbyname(host)
+    return host, uri.port or 5060
+
+
+@dataclass
+class Dialog:
+    """RFC 3261 12: the state both ends keep for a call or a subscription."""
+    call_id: str
+    local_tag: str
+    remote_tag: str
+    local_uri: str          # name-addr without tag
+    remote_uri: str
+    remote_target: str      # Contact of the peer (a URI)
+    local_contact: str
+    local_seq: int = 1
+    remote_seq: int = 0
+    route_set: list[str] = field(default_factory=list)
+
+    @classmethod
+    def as_uas(cls, req: SipMessage, local_tag: str, local_contact: str) -> "Dialog":
+        contact = req.contact
+        return cls(call_id=req.call_id, local_tag=local_tag, remote_tag=req.from_.tag,
+                   local_uri=_strip_tag(req.get("To")), remote_uri=_strip_tag(req.get("From")),
+                   remote_target=str(contact.uri) if contact else str(req.from_.uri),
+                   local_contact=local_contact, local_seq=0, remote_seq=req.cseq[0],
+                   route_set=req.get_all("Record-Route"))
+
+    @classmethod
+    def as_uac(cls, req: SipMessage, resp: SipMessage, local_contact: str) -> "Dialog":
+        contact = resp.contact
+        return cls(call_id=req.call_id, local_tag=req.from_.tag, remote_tag=resp.to.tag,
+                   local_uri=_strip_tag(req.get("From")), remote_uri=_strip_tag(req.get("To")),
+                   remote_target=str(contact.uri) if contact else req.uri,
+                   local_contact=local_contact, local_seq=req.cseq[0], remote_seq=0,
+                   route_set=list(reversed(resp.get_all("Record-Route"))))
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.call_id, self.local_tag)
+
+    def destination(self) -> Addr:
+        if self.route_set:
+            return resolve(NameAddr.parse(self.route_set[0]).uri)
+        return resolve(SipUri.parse(self.remote_target))
+
+    def request(self, method: str, body: bytes = b"", content_type: str = "",
+                extra: list[tuple[str, str]] | None = None, cseq: int | None = None) -> SipMessage:
+        """An in-dialog request; ACK reuses the INVITE's CSeq via ``cseq``."""
+        if cseq is None:
+            self.local_seq += 1
+            cseq = self.local_seq
+        msg = SipMessage(method=method, uri=self.remote_target)
+        msg.headers.append(("Via", ""))   # filled by the endpoint
+        for r in self.route_set:
+            msg.headers.append(("Route", r))
+        msg.headers += [("Max-Forwards", "70"),
+                        ("From", f"{self.local_uri};tag={self.local_tag}"),
+                        ("To", f"{self.remote_uri};tag={self.remote_tag}" if self.remote_tag
+                         else self.remote_uri),
+                        ("Call-ID", self.call_id), ("CSeq", f"{cseq} {method}"),
+                        ("Contact", f"<{self.local_contact}>")]
+        for k, v in extra or []:
+            msg.headers.append((canonical(k), v))
+        if body:
+            msg.headers.append(("Content-Type", content_type))
+            msg.body = body
+        return msg
+
+
+def _strip_tag(value: str) -> str:
+    na = NameAddr.parse(value)
+    na.params.pop("tag", None)
+    return str(na)
+
+
+class SipEndpoint(asyncio.DatagramProtocol):
+    """One UDP socket, its transactions, and the glue to a transaction user."""
+
+    def __init__(self, handler: Handler, timers: Timers = Timers(), user_agent: str = "labkit-sip"):
+        self.handler = handler
+        self.timers = timers
+        self.user_agent = user_agent
+        self.loop = asyncio.get_event_loop()
+        self.transport: asyncio.DatagramTransport | None = None
+        self.host, self.port = "127.0.0.1", 0
+        self.server_txns: dict[tuple, ServerTxn] = {}
+        self.client_txns: dict[tuple, ClientTxn] = {}
+        self.pending_2xx: dict[tuple[str, int], dict] = {}
+        self.sent_acks: dict[tuple[str, int], tuple[bytes, Addr, asyncio.TimerHandle]] = {}
+        self.stats = {"rx": 0, "tx": 0, "malformed": 0, "handler_errors": 0, "retrans_tx": 0,
+                      "retrans_rx": 0, "stray": 0}
+        # Test hook: return True to drop an outgoing message (simulates loss on the wire).
+        self.drop: Callable[[SipMessage | None, Addr], bool] | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    @classmethod
+    async def listen(cls, handler: Handler, host: str, port: int, **kw) -> "SipEndpoint":
+        loop = asyncio.get_running_loop()
+        ep = cls(handler, **kw)
+        ep.loop = loop
+        await loop.create_datagram_endpoint(lambda: ep, local_addr=(host, port))
+        return ep
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        try:   # bigger buffers: 300 calls/s of bursts must not be dropped by the kernel
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        except OSError:
+            pass
+        self.host, self.port = transport.get_extra_info("sockname")[:2]
+
+    def close(self) -> None:
+        for t in list(self.server_txns.values()):
+            t._terminate()
+        for t in list(self.client_txns.values()):
+            t._terminate()
+        for p in self.pending_2xx.values():
+            p["handle"].cancel()
+        self.pending_2xx.clear()
+        for _, _, h in self.sent_acks.values():
+            h.cancel()
+        self.sent_acks.clear()
+        if self.transport:
+            self.transport.close()
+
+    def error_received(self, exc: Exception) -> None:   # ICMP port unreachable etc.
+        log.debug("socket error: %s", exc)
+
+    @property
+    def idle(self) -> bool:
+        """No transaction or pending 2xx left: what leak checks assert at the end of a run."""
+        return not (self.server_txns or self.client_txns or self.pending_2xx)
+
+    # ---- sending ---------------------------------------------------------------------------
+    def send_raw(self, data: bytes, addr: Addr, msg: SipMessage | None) -> None:
+        if self.drop is not None and self.drop(msg, addr):
+            return
+        if self.transport is not None and not self.transport.is_closing():
+            self.stats["tx"] += 1
+            self.transport.sendto(data, addr)
+
+    def uri(self, user: str = "") -> str:
+        return f"sip:{user + '@' if user else ''}{self.host}:{self.port}"
+
+    def _via(self, branch: str | None = None) -> str:
+        return f"SIP/2.0/UDP {self.host}:{self.port};branch={branch or new_branch()};rport"
+
+    def send_request(self, req: SipMessage, addr: Addr) -> ClientTxn:
+        """Start a client transaction for ``req`` (fills an empty Via)."""
+        if req.get("Via") == "":
+            req.set("Via", self._via())
+        if not req.get("User-Agent"):
+            req.headers.append(("User-Agent", self.user_agent))
+        cls = InviteClientTxn if req.method == "INVITE" else ClientTxn
+        return cls(self, req, addr).start()
+
+    def new_request(self, method: str, uri: str, from_: str, to: str, *, call_id: str = "",
+                    cseq: int = 1, contact: str = "", body: bytes = b"", content_type: str = "",
+                    extra: list[tuple[str, str]] | None = None) -> SipMessage:
+        """An out-of-dialog request; ``from_`` gets a fresh tag."""
+        msg = SipMessage(method=method, uri=uri)
+        msg.headers += [("Via", ""), ("Max-Forwards", "70"), ("From", f"{from_};tag={new_tag()}"),
+                        ("To", to), ("Call-ID", call_id or new_call_id(self.host)),
+                        ("CSeq", f"{cseq} {method}"),
+                        ("Contact", f"<{contact or self.uri()}>")]
+        for k, v in extra or []:
+            msg.headers.append((canonical(k), v))
+        if body:
+            msg.headers.append(("Content-Type", content_type))
+            msg.body = body
+        return msg
+
+    def send_ack(self, dialog: Dialog, invite_cseq: int) -> None:
+        """ACK a 2xx (its own transaction); remembered so retransmitted 2xx get re-ACKed."""
+        ack = dialog.request("ACK", cseq=invite_cseq)
+        ack.set("Via", self._via())
+        data = ack.encode()
+        addr = dialog.destination()
+        key = (dialog.call_id, invite_cseq)
+        old = self.sent_acks.pop(key, None)
+        if old:
+            old[2].cancel()
+        h = self.loop.call_later(self.timers.timeout, self.sent_acks.pop, key, None)
+        self.sent_acks[key] = (data, addr, h)
+        self.send_raw(data, addr, ack)
+
+    def send_2xx(self, txn: ServerTxn, resp: SipMessage,
+                 on_no_ack: Callable[[], None] | None = None) -> None:
+        """Answer an INVITE with 2xx and retransmit it until the ACK (RFC 3261 13.3.1.4)."""
+        txn.respond(resp)
+        key = (resp.call_id, resp.cseq[0])
+        state = {"data": resp.encode(), "addr": txn.addr, "interval": self.timers.t1,
+                 "deadline": self.loop.time() + self.timers.timeout, "on_no_ack": on_no_ack}
+        state["handle"] = self.loop.call_later(self.timers.t1, self._retx_2xx, key)
+        old = self.pending_2xx.pop(key, None)
+        if old:
+            old["handle"].cancel()
+        self.pending_2xx[key] = state
+
+    def _retx_2xx(self, key: tuple[str, int]) -> None:
+        st = self.pending_2xx.get(key)
+        if st is None:
+            return
+        if self.loop.time() >= st["deadline"]:
+            del self.pending_2xx[key]
+            if st["on_no_ack"]:
+                self._guarded(st["on_no_ack"])
+            return
+        self.stats["retrans_tx"] += 1
+        self.send_raw(st["data"], st["addr"], None)
+        st["interval"] = min(st["interval"] * 2, self.timers.t2)
+        st["handle"] = self.loop.call_later(st["interval"], self._retx_2xx, key)
+
+    def respond_stateless(self, req: SipMessage, addr: Addr, status: int, reason: str = "") -> None:
+        resp = make_response(req, status, reason, to_tag=new_tag())
+        self.send_raw(resp.encode(), addr, resp)
+
+    # ---- receiving -------------------------------------------------------------------------
+    def datagram_received(self, data: bytes, addr: Addr) -> None:
+        self.stats["rx"] += 1
+        try:
+            msg = parse(data)
+        except SipParseError as exc:
+            self.stats["malformed"] += 1
+            self._reject_malformed(data, addr, str(exc))
+            return
+        except Exception:      # noqa: BLE001 - a parser bug must not kill the server
+            self.stats["malformed"] += 1
+            log.exception("parser crashed on datagram from %s", addr)
+            return
+        try:
+            if msg.is_request:
+                self._on_request(msg, addr)
+            else:
+                self._on_response(msg)
+        except SipParseError as exc:   # a header that only fails when used
+            self.stats["malformed"] += 1
+            if msg.is_request and msg.method != "ACK":
+                self._reject_malformed(data, addr, str(exc))
+        except Exception:      # noqa: BLE001
+            self.stats["handler_errors"] += 1
+            log.exception("handler failed on %s from %s", msg.method or msg.status, addr)
+
+    def _reject_malformed(self, data: bytes, addr: Addr, reason: str) -> None:
+        """400 a broken request when enough headers survive to address the answer."""
+        try:
+            text = data.decode("utf-8", "replace").replace("\r\n", "\n")
+            head = text.split("\n\n", 1)[0].split("\n")
+            start = head[0].split()
+            if len(start) < 3 or start[0].startswith("SIP/") or start[0] == "ACK":
+                return
+            stub = SipMessage(method=start[0], uri=start[1])
+            for line in head[1:]:
+                k, c, v = line.partition(":")
+                if c and k.strip() and " " not in k.strip():
+                    stub.headers.append((canonical(k), v.strip()))
+            if not all(stub.get(h) for h in ("Via", "From", "To", "Call-ID", "CSeq")):
+                return
+            resp = make_response(stub, 400, "Bad Request - " + reason[:80].replace("\n", " "))
+            self.send_raw(resp.encode(), addr, None)
+        except Exception:      # noqa: BLE001 - best effort only
+            return
+
+    def _guarded(self, fn: Callable, *args) -> None:
+        try:
+            fn(*args)
+        except Exception:      # noqa: BLE001
+            self.stats["handler_errors"] += 1
+            log.exception("handler callback failed")
+
+    def _on_request(self, req: SipMessage, addr: Addr) -> None:
+        key = server_key(req)
+        if req.method == "ACK":
+            txn = self.server_txns.get(key)
+            if isinstance(txn, InviteServerTxn) and txn.state in ("completed", "confirmed"):
+                txn.ack()
+                return
+            pend = self.pending_2xx.pop((req.call_id, req.cseq[0]), None)
+            if pend is not None:
+                pend["handle"].cancel()
+                self.handler.on_ack(req)
+            else:
+                self.stats["stray"] += 1      # retransmitted ACK: nothing to do
+            return
+        txn = self.server_txns.get(key)
+        if txn is not None:
+            self.stats["retrans_rx"] += 1
+            txn.retransmission(req)
+            return
+        if req.method == "CANCEL":
+            ctxn = NonInviteServerTxn(self, req, addr)
+            self.server_txns[key] = ctxn
+            inv = self.server_txns.get((key[0], key[1], "INVITE"))
+            if not isinstance(inv, InviteServerTxn):
+                ctxn.respond(ctxn.response(481))
+                return
+            ctxn.respond(ctxn.response(200))
+            if not inv.final_sent:
+                inv.respond(inv.response(487, to_tag=getattr(inv, "to_tag", "") or new_tag()))
+                self.handler.on_cancel(inv.request)
+            return
+        if req.method == "INVITE":
+            txn = InviteServerTxn(self, req, addr)
+            self.server_txns[key] = txn
+            trying = txn.response(100)
+            self.send_raw(trying.encode(), addr, trying)
+            txn.last = trying.encode()
+        else:
+            txn = NonInviteServerTxn(self, req, addr)
+            self.server_txns[key] = txn
+        self.handler.on_request(req, txn)
+
+    def _on_response(self, resp: SipMessage) -> None:
+        branch = resp.top_via.branch
+        txn = self.client_txns.get(client_key(branch, resp.cseq[1]))
+        if txn is not None:
+            txn.on_response(resp)
+            return
+        if 200 <= resp.status < 300 and resp.cseq[1] == "INVITE":
+            ack = self.sent_acks.get((resp.call_id, resp.cseq[0]))
+            if ack is not None:     # retransmitted 2xx: our ACK was lost
+                self.send_raw(ack[0], ack[1], None)
+                return
+            on_stray = getattr(self.handler, "on_stray_2xx", None)
+            if on_stray:
+                on_stray(resp)
+                return
+        self.stats["stray"] += 1

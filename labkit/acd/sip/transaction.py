@@ -1,0 +1,297 @@
+"""RFC 3261 section 17 transactions over UDP, with the RFC 6026 "Accepted" state.
+
+Timers run on ``loop.call_later`` handles, never on tasks, so ten thousand idle transactions cost
+a few dicts.  ``Timers`` can be scaled down (tests and the soak compress T1/T2/T4) without
+changing any state machine.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from .message import SipMessage, make_response
+
+if TYPE_CHECKING:
+    from .endpoint import SipEndpoint
+
+Addr = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Timers:
+    """T1 (RTT estimate), T2 (max non-INVITE retransmit interval), T4 (max network lifetime)."""
+    t1: float = 0.5
+    t2: float = 4.0
+    t4: float = 5.0
+
+    @classmethod
+    def scaled(cls, factor: float) -> "Timers":
+        return cls(0.5 * factor, 4.0 * factor, 5.0 * factor)
+
+    @property
+    def timeout(self) -> float:
+        """64*T1: Timer B/F/H/J/L."""
+        return 64 * self.t1
+
+
+def server_key(msg: SipMessage) -> tuple[str, str, str]:
+    via = msg.top_via
+    method = "INVITE" if msg.method == "ACK" else msg.method
+    return (via.branch, via.sent_by, method)
+
+
+def client_key(branch: str, method: str) -> tuple[str, str]:
+    return (branch, method)
+
+
+class ServerTxn:
+    """Base for server transactions: holds the request and the last response we sent."""
+    invite = False
+
+    def __init__(self, ep: "SipEndpoint", req: SipMessage, addr: Addr) -> None:
+        self.ep, self.request, self.addr = ep, req, addr
+        self.key = server_key(req)
+        self.state = "trying"
+        self.last: bytes | None = None
+        self._h: asyncio.TimerHandle | None = None
+        self._g: asyncio.TimerHandle | None = None
+        # Safety net: a TU that never answers must not leak the transaction forever.
+        self._guard = ep.loop.call_later(ep.timers.timeout * 8, self._terminate)
+
+    @property
+    def final_sent(self) -> bool:
+        return self.state not in ("trying", "proceeding")
+
+    def response(self, status: int, reason: str = "", **kw) -> SipMessage:
+        return make_response(self.request, status, reason, **kw)
+
+    def respond(self, resp: SipMessage) -> None:
+        if self.final_sent:
+            return
+        data = resp.encode()
+        self.last = data
+        self.ep.send_raw(data, self.addr, resp)
+        self._after_response(resp.status)
+
+    def _after_response(self, status: int) -> None:
+        raise NotImplementedError
+
+    def retransmission(self, req: SipMessage) -> None:
+        if self.last is not None:
+            self.ep.stats["retrans_tx"] += 1
+            self.ep.send_raw(self.last, self.addr, None)
+
+    def _terminate(self) -> None:
+        self.state = "terminated"
+        for h in (self._h, self._g, self._guard):
+            if h:
+                h.cancel()
+        self.ep.server_txns.pop(self.key, None)
+
+
+class NonInviteServerTxn(ServerTxn):
+    def _after_response(self, status: int) -> None:
+        if status < 200:
+            self.state = "proceeding"
+            return
+        self.state = "completed"
+        self._h = self.ep.loop.call_later(self.ep.timers.timeout, self._terminate)  # Timer J
+
+
+class InviteServerTxn(ServerTxn):
+    invite = True
+
+    def __init__(self, ep: "SipEndpoint", req: SipMessage, addr: Addr) -> None:
+        super().__init__(ep, req, addr)
+        self.state = "proceeding"
+        self._interval = ep.timers.t1
+
+    def _after_response(self, status: int) -> None:
+        if status < 200:
+            return
+        if status < 300:
+            # RFC 6026 Accepted: absorb INVITE retransmissions, 2xx retransmits are the TU's job
+            self.state = "accepted"
+            self._h = self.ep.loop.call_later(self.ep.timers.timeout, self._terminate)  # Timer L
+            return
+        self.state = "completed"
+        self._g = self.ep.loop.call_later(self._interval, self._timer_g)
+        self._h = self.ep.loop.call_later(self.ep.timers.timeout, self._terminate)  # Timer H
+
+    def _timer_g(self) -> None:
+        if self.state != "completed" or self.last is None:
+            return
+        self.ep.stats["retrans_tx"] += 1
+        self.ep.send_raw(self.last, self.addr, None)
+        self._interval = min(self._interval * 2, self.ep.timers.t2)
+        self._g = self.ep.loop.call_later(self._interval, self._timer_g)
+
+    def ack(self) -> None:
+        if self.state == "completed":
+            self.state = "confirmed"
+            if self._g:
+                self._g.cancel()
+            if self._h:
+                self._h.cancel()
+            self._h = self.ep.loop.call_later(self.ep.timers.t4, self._terminate)  # Timer I
+
+
+class ClientTxn:
+    """Base client transaction; ``final`` resolves with the final response (or a local 408)."""
+    invite = False
+
+    def __init__(self, ep: "SipEndpoint", req: SipMessage, addr: Addr) -> None:
+        self.ep, self.request, self.addr = ep, req, addr
+        self.branch = req.top_via.branch
+        self.key = client_key(self.branch, req.method)
+        self.final: asyncio.Future[SipMessage] = ep.loop.create_future()
+        self.on_provisional: Callable[[SipMessage], None] | None = None
+        self.provisional: SipMessage | None = None
+        self.state = "calling" if req.method == "INVITE" else "trying"
+        self.data = req.encode()
+        self._interval = ep.timers.t1
+        self._a: asyncio.TimerHandle | None = None
+        self._b: asyncio.TimerHandle | None = None
+        self._d: asyncio.TimerHandle | None = None
+
+    def start(self) -> "ClientTxn":
+        self.ep.client_txns[self.key] = self
+        self.ep.send_raw(self.data, self.addr, self.request)
+        self._a = self.ep.loop.call_later(self._interval, self._retransmit)
+        self._b = self.ep.loop.call_later(self.ep.timers.timeout, self._timeout)
+        return self
+
+    def _retransmit(self) -> None:
+        if self.state not in ("calling", "trying", "proceeding"):
+            return
+        self.ep.stats["retrans_tx"] += 1
+        self.ep.send_raw(self.data, self.addr, None)
+        if self.state == "proceeding":
+            self._interval = self.ep.timers.t2
+        else:
+            self._interval = min(self._interval * 2, self.ep.timers.t2)
+        self._a = self.ep.loop.call_later(self._interval, self._retransmit)
+
+    def _timeout(self) -> None:
+        if self.final.done():
+            return
+        resp = make_response(self.request, 408, "Request Timeout (no response)")
+        resp.headers.append(("X-Labkit-Local", "timeout"))
+        self._finish(resp)
+        self._terminate()
+
+    def _finish(self, resp: SipMessage) -> None:
+        for h in (self._a, self._b):
+            if h:
+                h.cancel()
+        if not self.final.done():
+            self.final.set_result(resp)
+
+    def _terminate(self) -> None:
+        self.state = "terminated"
+        for h in (self._a, self._b, self._d):
+            if h:
+                h.cancel()
+        self.ep.client_txns.pop(self.key, None)
+
+    def on_response(self, resp: SipMessage) -> None:
+        if resp.status < 200:
+            if self.state in ("calling", "trying"):
+                self.state = "proceeding"
+                if self.invite:
+                    for h in (self._a, self._b):   # INVITE: provisional stops Timers A and B
+                        if h:
+                            h.cancel()
+            self.provisional = resp
+            if self.on_provisional:
+                self.on_provisional(resp)
+            return
+        if self.state in ("completed", "terminated"):
+            self._retransmitted_final(resp)
+            return
+        self.state = "completed"
+        self._finish(resp)
+        self._after_final(resp)
+
+    def _after_final(self, resp: SipMessage) -> None:
+        self._d = self.ep.loop.call_later(self.ep.timers.t4, self._terminate)    # Timer K
+
+    def _retransmitted_final(self, resp: SipMessage) -> None:
+        pass
+
+
+class InviteClientTxn(ClientTxn):
+    invite = True
+
+    def __init__(self, ep: "SipEndpoint", req: SipMessage, addr: Addr) -> None:
+        super().__init__(ep, req, addr)
+        self.cancel_requested = False
+        self.cancel_txn: ClientTxn | None = None
+        self._ack: bytes | None = None
+
+    def _retransmit(self) -> None:
+        if self.state != "calling":
+            return
+        self.ep.stats["retrans_tx"] += 1
+        self.ep.send_raw(self.data, self.addr, None)
+        self._interval *= 2
+        self._a = self.ep.loop.call_later(self._interval, self._retransmit)
+
+    def on_response(self, resp: SipMessage) -> None:
+        if resp.status < 200 and self.cancel_requested and self.cancel_txn is None:
+            super().on_response(resp)
+            self._send_cancel()
+            return
+        super().on_response(resp)
+
+    def _after_final(self, resp: SipMessage) -> None:
+        if resp.status < 300:
+            # 2xx: the transaction ends; the TU ACKs (and re-ACKs retransmitted 2xx).
+            self._terminate()
+            return
+        self._ack = self._build_ack(resp).encode()
+        self.ep.send_raw(self._ack, self.addr, None)
+        self._d = self.ep.loop.call_later(self.ep.timers.timeout, self._terminate)   # Timer D
+
+    def _retransmitted_final(self, resp: SipMessage) -> None:
+        if self._ack is not None and resp.status >= 300:
+            self.ep.send_raw(self._ack, self.addr, None)
+
+    def _build_ack(self, resp: SipMessage) -> SipMessage:
+        """ACK for a non-2xx final: same branch, part of this transaction (RFC 3261 17.1.1.3)."""
+        req = self.request
+        ack = SipMessage(method="ACK", uri=req.uri)
+        ack.headers.append(("Via", req.get_all("Via")[0]))
+        for name in ("Route",):
+            for v in req.get_all(name):
+                ack.headers.append((name, v))
+        ack.headers.append(("Max-Forwards", "70"))
+        ack.headers.append(("From", req.get("From")))
+        ack.headers.append(("To", resp.get("To")))
+        ack.headers.append(("Call-ID", req.call_id))
+        ack.headers.append(("CSeq", f"{req.cseq[0]} ACK"))
+        return ack
+
+    def cancel(self) -> None:
+        """Send CANCEL once a provisional has arrived (RFC 3261 9.1); later if none yet."""
+        if self.final.done() or self.cancel_requested:
+            return
+        self.cancel_requested = True
+        if self.provisional is not None:
+            self._send_cancel()
+
+    def _send_cancel(self) -> None:
+        req = self.request
+        c = SipMessage(method="CANCEL", uri=req.uri)
+        c.headers.append(("Via", req.get_all("Via")[0]))
+        for v in req.get_all("Route"):
+            c.headers.append(("Route", v))
+        c.headers.append(("Max-Forwards", "70"))
+        c.headers.append(("From", req.get("From")))
+        c.headers.append(("To", req.get("To")))
+        c.headers.append(("Call-ID", req.call_id))
+        c.headers.append(("CSeq", f"{req.cseq[0]} CANCEL"))
+        self.cancel_txn = self.ep.send_request(c, self.addr)
+        # RFC 3261 9.1: no final within 64*T1 of the CANCEL -> give the INVITE up.
+        self._b = self.ep.loop.call_later(self.ep.timers.timeout, self._timeout)

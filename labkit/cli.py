@@ -1,0 +1,157 @@
+"""The `labkit` command: up, status, exec, check, down, clean, lint, draw.
+
+Exit status: 0 on success, 1 when checks fail or lint finds errors, 2 on usage
+or lab-state errors. Errors print one line that names the file and line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .lab import loader
+from .lab.errors import LabkitError, TopologyError
+from .lab.runtime import Lab, clean, stderr_progress
+from .lab.state import LabState
+
+
+def _instance(args: argparse.Namespace) -> str:
+    if args.lab:
+        return args.lab
+    up = LabState.instances()
+    return up[0] if len(up) == 1 else "seed"
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    lab = Lab.up(args.topology, name=args.lab, services=not args.no_services, keep=True,
+                 replace=args.replace, progress=stderr_progress)
+    t = lab.timings
+    print(f"lab '{lab.instance}' is up: {len(lab.topo.nodes)} nodes, {len(lab.topo.links)} links, "
+          f"{len(lab.services)} services ({t.get('up_s', 0):.2f} s). "
+          f"Next: labkit status | labkit exec NODE -- CMD | labkit check | labkit down")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    instances = [args.lab] if args.lab else LabState.instances()
+    if not instances:
+        print("no lab is up")
+        return 0
+    for inst in instances:
+        st = Lab.attach(inst).status()
+        if args.json:
+            print(json.dumps(st, indent=1))
+            continue
+        print(f"lab {st['instance']} ({st['status']}) from {st['topology']}")
+        for n in st["nodes"]:
+            print(f"  {n['name']:<10} {n['role']:<9} {n['netns']:<22} {' '.join(n['addresses'])}")
+        for p in st["processes"]:
+            print(f"  pid {p['pid']:<8} {'running' if p['alive'] else 'DEAD':<8} {p['what']}")
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    node = Lab.attach(_instance(args)).node(args.node)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        command = ["bash"]
+    os.execvp("ip", node.argv(command))
+    return 0  # not reached
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    lab = Lab.attach(_instance(args))
+    report = lab.check(progress=stderr_progress if args.verbose else lambda _: None)
+    print(report.table())
+    return 0 if report.ok else 1
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    inst = _instance(args)
+    leftovers = Lab.attach(inst).down()
+    if leftovers:
+        print(f"lab '{inst}' is down, but: {'; '.join(leftovers)}", file=sys.stderr)
+        return 1
+    print(f"lab '{inst}' is down")
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    removed = clean()
+    print("removed: " + ", ".join(removed) if removed else "nothing of labkit's was left")
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from .lab.lint import lint_topology
+
+    topo = loader.load(args.topology)
+    findings = lint_topology(topo)
+    for f in findings:
+        print(f)
+    print(f"{topo.path.name}: topology valid; {len(findings)} finding(s)")
+    return 1 if findings and args.strict else 0
+
+
+def cmd_draw(args: argparse.Namespace) -> int:
+    import matplotlib
+    matplotlib.use("Agg")
+    from .viz.topology import draw
+
+    fig = draw(loader.load(args.topology)).figure
+    fig.savefig(args.output, dpi=110, bbox_inches="tight")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="labkit", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def add(name: str, fn, help: str, topology: bool = False) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help)
+        sp.set_defaults(fn=fn)
+        sp.add_argument("--lab", help="lab instance name (default: the one lab that is up, else 'seed')")
+        if topology:
+            sp.add_argument("topology", nargs="?", default="seed", help="topology name or YAML file (default: seed)")
+        return sp
+
+    up = add("up", cmd_up, "build the lab, start its services, return when all are ready", topology=True)
+    up.add_argument("--no-services", action="store_true", help="namespaces and links only")
+    up.add_argument("--replace", action="store_true", help="remove an instance of the same name first")
+    st = add("status", cmd_status, "show running labs, nodes and processes")
+    st.add_argument("--json", action="store_true")
+    ex = add("exec", cmd_exec, "run a command inside a node: labkit exec NODE -- CMD...")
+    ex.add_argument("node")
+    ex.add_argument("command", nargs=argparse.REMAINDER)
+    ck = add("check", cmd_check, "run the topology's checks; exit 1 on any failure")
+    ck.add_argument("-v", "--verbose", action="store_true")
+    add("down", cmd_down, "stop the lab and remove everything it made")
+    add("clean", cmd_clean, "remove every lab recorded on disk (works after kill -9)")
+    li = add("lint", cmd_lint, "validate a topology and lint its configs without bring-up", topology=True)
+    li.add_argument("--strict", action="store_true", help="exit 1 on findings too")
+    dr = add("draw", cmd_draw, "draw a topology to an image file", topology=True)
+    dr.add_argument("-o", "--output", default="topology.png")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if os.geteuid() != 0 and args.cmd in ("up", "down", "clean", "exec", "check"):
+        print("labkit: this command needs root (network namespaces); run it with sudo", file=sys.stderr)
+        return 2
+    try:
+        return args.fn(args)
+    except TopologyError as exc:
+        print(f"labkit: {exc}", file=sys.stderr)
+        return 2
+    except LabkitError as exc:
+        print(f"labkit: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

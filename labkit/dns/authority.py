@@ -1,0 +1,307 @@
+"""The authoritative answer logic (RFC 1034 4.3.2), written to answer exactly like BIND 9.18.
+
+dnslib only does the wire format here. Its ZoneResolver answers NXDOMAIN where NODATA is
+right, leaves the SOA out of negative answers, sets RA, and knows no delegations or glue;
+so the algorithm is ours. The BIND options labkit renders (labkit/dns/bind.py) pin the
+behaviours this module copies; tests/test_dns_differential.py checks that both servers give
+the same answers to a corpus of queries.
+
+Entry point: ``Authority.respond(wire, udp=True) -> bytes | None``. It never raises: a
+packet that cannot be parsed gets FORMERR (when its header is readable) or no answer.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from dnslib import CLASS, EDNS0, OPCODE, QTYPE, RCODE, RR, DNSBuffer, DNSLabel, DNSRecord
+from dnslib.dns import EDNSOption
+
+from .zone import Record, Zone, key
+
+SERVER_UDP_SIZE = 1232        # edns-udp-size / max-udp-size in the rendered BIND options
+MAX_CHAIN = 11                # BIND's max-restarts for CNAME chains
+BADVERS = 16
+T_A, T_AAAA, T_NS, T_MX, T_SRV, T_CNAME, T_SOA, T_DS, T_ANY = (
+    QTYPE.A, QTYPE.AAAA, QTYPE.NS, QTYPE.MX, QTYPE.SRV, QTYPE.CNAME, QTYPE.SOA, QTYPE.DS, QTYPE.ANY)
+T_OPT, T_AXFR, T_IXFR, T_MAILA, T_MAILB = 41, 252, 251, 254, 253
+
+
+@dataclass
+class Result:
+    """What the algorithm decided, before it is rendered into a message."""
+
+    rcode: int = RCODE.NOERROR
+    aa: bool = True
+    answer: list[Record] = field(default_factory=list)
+    authority: list[Record] = field(default_factory=list)
+    additional: list[list[Record]] = field(default_factory=list)   # RRsets
+    negative: bool = False
+    ede: tuple[int, str] | None = None
+
+
+class _Buffer(DNSBuffer):
+    """DNSBuffer that can undo the last record (for truncation). Name compression stays
+    case-sensitive, as BIND's is: owners come back in the zone file's case."""
+
+    def mark(self) -> int:
+        return len(self.data)
+
+    def rollback(self, mark: int) -> None:
+        del self.data[mark:]
+        self.offset = mark
+        self.names = {k: v for k, v in self.names.items() if v < mark}
+
+
+def _neg_soa(zone: Zone) -> Record:
+    soa = zone.soa
+    ttl = min(soa.ttl, soa.rdata.times[4])
+    return Record(soa.name, T_SOA, ttl, soa.rdata, soa.line, soa.path, display=soa.display)
+
+
+class Authority:
+    """Answers for a set of zones, with no recursion."""
+
+    def __init__(self, zones: list[Zone]):
+        self.zones = {z.origin: z for z in zones}
+        self._rr_cache: dict[int, RR] = {}
+
+    # ------------------------------------------------------------ lookup
+    def zone_for(self, qname: str, qtype: int) -> Zone | None:
+        """Deepest zone holding qname; a DS at a zone apex belongs to the parent zone."""
+        labels = qname.split(".")[:-1]
+        best = None
+        for i in range(len(labels) + 1):
+            cand = ".".join(labels[i:]) + "." if i < len(labels) else "."
+            if cand in self.zones:
+                if best is None:
+                    best = self.zones[cand]
+                    if not (qtype == T_DS and cand == qname and cand != "."):
+                        return best
+                else:
+                    return self.zones[cand]
+        return best
+
+    @staticmethod
+    def _cut(zone: Zone, name: str, qtype: int) -> str | None:
+        """Highest delegation point between the apex (exclusive) and name (inclusive)."""
+        if name == zone.origin:
+            return None
+        rel = name[: -len(zone.origin)] if zone.origin != "." else name
+        labels = rel.rstrip(".").split(".")
+        for i in range(len(labels) - 1, -1, -1):
+            cand = ".".join(labels[i:]) + "." + (zone.origin if zone.origin != "." else "")
+            node = zone.nodes.get(cand)
+            if node and T_NS in node:
+                if cand == name and qtype == T_DS:
+                    return None     # the parent side of the cut answers DS
+                return cand
+        return None
+
+    @staticmethod
+    def _exists_below(zone: Zone, name: str) -> bool:
+        suffix = "." + name
+        return any(n.endswith(suffix) for n in zone.nodes)
+
+    def _address_rrsets(self, zone: Zone, targets: list[str], glue_under: str | None) -> list[list[Record]]:
+        """A then AAAA RRsets for targets (BIND renders A glue before AAAA glue)."""
+        out: list[list[Record]] = []
+        for t in (T_A, T_AAAA):
+            for name in targets:
+                if not zone.contains(name):
+                    continue
+                if glue_under is not None:
+                    if not (name == glue_under or name.endswith("." + glue_under)):
+                        continue
+                elif self._cut(zone, name, t) is not None:
+                    continue
+                rs = zone.nodes.get(name, {}).get(t)
+                if rs:
+                    out.append(rs)
+        return out
+
+    def lookup(self, qname: str, qtype: int) -> Result:
+        res = Result()
+        zone = self.zone_for(qname, qtype)
+        if zone is None:
+            res.rcode, res.aa = RCODE.REFUSED, False
+            return res
+        name = qname
+        seen = {name}
+        while True:
+            cut = self._cut(zone, name, qtype)
+            if cut is not None:
+                ns = zone.nodes[cut][T_NS]
+                res.authority = list(ns)
+                res.additional = self._address_rrsets(zone, [key(r.rdata.label) for r in ns], cut)
+                if not res.answer:
+                    res.aa = False
+                return res
+            node = zone.nodes.get(name)
+            if node is None:
+                if not self._exists_below(zone, name):
+                    res.rcode = RCODE.NXDOMAIN
+                res.authority = [_neg_soa(zone)]
+                res.negative = True
+                return res
+            if qtype == T_ANY:
+                for rs in node.values():
+                    res.answer += rs
+                return res
+            if qtype in node:
+                rs = node[qtype]
+                res.answer += rs
+                if qtype in (T_NS, T_MX, T_SRV):
+                    targets = [key(r.rdata.label if qtype != T_SRV else r.rdata.target) for r in rs]
+                    res.additional = self._address_rrsets(zone, targets, None)
+                return res
+            if T_CNAME in node:
+                cn = node[T_CNAME][0]
+                res.answer.append(cn)
+                target = key(cn.rdata.label)
+                if target in seen or len(seen) > MAX_CHAIN:
+                    res.rcode = RCODE.SERVFAIL
+                    res.ede = (0, "max. restarts reached")
+                    return res
+                seen.add(target)
+                if not zone.contains(target):
+                    return res
+                name = target
+                continue
+            res.authority = [_neg_soa(zone)]
+            res.negative = True
+            return res
+
+    # ------------------------------------------------------------ wire
+    def _rr(self, rec: Record) -> RR:
+        rr = self._rr_cache.get(id(rec))
+        if rr is None:
+            rr = self._rr_cache[id(rec)] = rec.rr()
+        return rr
+
+    def respond(self, data: bytes, udp: bool = True) -> bytes | None:
+        """Answer one DNS message. Never raises."""
+        try:
+            return self._respond(data, udp)
+        except Exception:   # a bug must cost one answer, never the server
+            return self._error(data, RCODE.SERVFAIL)
+
+    @staticmethod
+    def _error(data: bytes, rcode: int, opcode_echo: bool = True) -> bytes | None:
+        if len(data) < 12:
+            return None
+        ident, flags = struct.unpack("!HH", data[:4])
+        if flags & 0x8000:
+            return None
+        out_flags = 0x8000 | (flags & 0x7800) | (flags & 0x0100) | (flags & 0x0010) | rcode
+        return struct.pack("!HHHHHH", ident, out_flags, 0, 0, 0, 0)
+
+    def _respond(self, data: bytes, udp: bool) -> bytes | None:
+        if len(data) < 12:
+            return None
+        flags = struct.unpack("!H", data[2:4])[0]
+        if flags & 0x8000:               # a response: never answer it (loops)
+            return None
+        opcode = (flags >> 11) & 0xF
+        try:
+            q = DNSRecord.parse(data)
+        except Exception:
+            return self._error(data, RCODE.FORMERR)
+        if opcode != OPCODE.QUERY:
+            if opcode in (OPCODE.NOTIFY, OPCODE.UPDATE):
+                return self._reply(q, Result(rcode=RCODE.REFUSED, aa=False), udp, echo_question=True)
+            return self._reply(q, Result(rcode=RCODE.NOTIMP, aa=False), udp, echo_question=True)
+        if len(q.questions) != 1:
+            return self._reply(q, Result(rcode=RCODE.FORMERR, aa=False), udp, echo_question=False)
+        opts = [r for r in q.ar if r.rtype == T_OPT]
+        if len(opts) > 1:
+            return self._reply(q, Result(rcode=RCODE.FORMERR, aa=False), udp, echo_question=True)
+        qn = q.questions[0]
+        qtype, qclass = qn.qtype, qn.qclass
+        if opts and (opts[0].ttl >> 16) & 0xFF != 0:
+            return self._reply(q, Result(rcode=BADVERS, aa=False), udp, echo_question=True)
+        if qtype in (T_OPT,) or (qtype in (T_AXFR, T_IXFR) and udp):
+            return self._reply(q, Result(rcode=RCODE.FORMERR, aa=False), udp, echo_question=True)
+        if qclass != CLASS.IN and qclass != 255:
+            return self._reply(q, Result(rcode=RCODE.REFUSED, aa=False), udp, echo_question=True)
+        if qtype in (T_AXFR, T_IXFR, T_MAILA, T_MAILB):
+            rc = RCODE.NOTAUTH if qtype == T_IXFR and False else RCODE.REFUSED
+            return self._reply(q, Result(rcode=rc, aa=False), udp, echo_question=True)
+        res = self.lookup(key(qn.qname), qtype)
+        return self._reply(q, res, udp, echo_question=True)
+
+    def _reply(self, q: DNSRecord, res: Result, udp: bool, echo_question: bool) -> bytes:
+        h = q.header
+        opts = [r for r in q.ar if r.rtype == T_OPT]
+        opt = opts[0] if len(opts) == 1 else None
+        if opt is not None:
+            limit = max(512, min(opt.rclass, SERVER_UDP_SIZE))
+        else:
+            limit = 512
+        if not udp:
+            limit = 65535
+        rcode = res.rcode
+        buf = _Buffer()
+        flags = 0x8000 | (h.opcode << 11) | (0x0400 if res.aa else 0) | (h.rd << 8) | (h.cd << 4) | (rcode & 0xF)
+        buf.pack("!HHHHHH", h.id, flags, 0, 0, 0, 0)
+        qd = 0
+        if echo_question and q.questions:
+            q.questions[0].pack(buf)
+            qd = 1
+        opt_rr = None
+        if opt is not None:
+            do = "do" if (opt.ttl >> 15) & 1 else ""
+            eopts = [EDNSOption(15, struct.pack("!H", res.ede[0]) + res.ede[1].encode())] if res.ede else []
+            opt_rr = EDNS0(udp_len=SERVER_UDP_SIZE, ext_rcode=rcode >> 4, flags=do, opts=eopts)
+            if rcode >= 16:
+                flags = (flags & ~0xF) | (rcode & 0xF)
+            reserve = len(_pack_alone(opt_rr))
+        else:
+            reserve = 0
+        counts = [0, 0, 0]
+        tc = False
+        sections_start = buf.mark()
+        for sec, recs in ((0, res.answer), (1, res.authority)):
+            for rec in recs:
+                m = buf.mark()
+                self._rr(rec).pack(buf)
+                if len(buf.data) + reserve > limit:
+                    buf.rollback(m)
+                    tc = True
+                    break
+                counts[sec] += 1
+            if tc:
+                break
+        if not tc:
+            present = {(r.name, r.rtype) for r in res.answer + res.authority}
+            for rs in res.additional:
+                if (rs[0].name, rs[0].rtype) in present:
+                    continue
+                m = buf.mark()
+                for rec in rs:
+                    self._rr(rec).pack(buf)
+                if len(buf.data) + reserve > limit:
+                    buf.rollback(m)
+                    break
+                present.add((rs[0].name, rs[0].rtype))
+                counts[2] += len(rs)
+        if opt_rr is not None:
+            opt_rr.pack(buf)
+            counts[2] += 1
+        if tc:
+            flags |= 0x0200
+            if opt_rr is not None:
+                # BIND re-renders a truncated EDNS answer with the question and OPT only.
+                buf.rollback(sections_start)
+                opt_rr.pack(buf)
+                counts = [0, 0, 1]
+            elif h.ad:
+                flags |= 0x0020   # BIND echoes AD in a truncated non-EDNS answer
+        struct.pack_into("!HHHHH", buf.data, 2, flags, qd, counts[0], counts[1], counts[2])
+        return bytes(buf.data)
+
+
+def _pack_alone(rr: RR) -> bytes:
+    b = DNSBuffer()
+    rr.pack(b)
+    return bytes(b.data)

@@ -1,0 +1,114 @@
+"""Query corpora and answer comparison for the BIND-vs-embedded differential test.
+
+Corpus line format (data/dns/*.corpus), one query per line, ``#`` comments:
+
+    udp|tcp  QNAME  QTYPE  [flag ...]
+    raw      HEX                       (a hand-made packet, sent over UDP)
+
+flags: ``edns`` (EDNS0, 1232), ``edns=N`` (advertise N), ``do``, ``ednsver=N``, ``rd``,
+``cd``, ``ad``, ``noflags`` (clear the RD that dnslib sets by default), ``class=CH``.
+"""
+from __future__ import annotations
+
+import random
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from dnslib import CLASS, EDNS0, QTYPE, DNSQuestion, DNSRecord, DNSHeader
+
+
+@dataclass
+class Query:
+    transport: str
+    wire: bytes
+    text: str
+    line: int
+
+
+def build_query(qname: str, qtype: str, flags: list[str], ident: int) -> bytes:
+    qt = getattr(QTYPE, qtype.upper()) if not qtype.upper().startswith("TYPE") else int(qtype[4:])
+    qclass = CLASS.IN
+    for f in flags:
+        if f.startswith("class="):
+            v = f.split("=", 1)[1]
+            qclass = int(v) if v.isdigit() else getattr(CLASS, v.upper())
+    h = DNSHeader(id=ident, rd=0)
+    q = DNSRecord(h, q=DNSQuestion(qname, qt, qclass))
+    for f in flags:
+        if f == "rd":
+            q.header.rd = 1
+        elif f == "cd":
+            q.header.cd = 1
+        elif f == "ad":
+            q.header.ad = 1
+    edns = [f for f in flags if f.startswith("edns") or f == "do"]
+    if edns:
+        size, ver, do = 1232, 0, ""
+        for f in flags:
+            if f.startswith("edns="):
+                size = int(f.split("=")[1])
+            elif f.startswith("ednsver="):
+                ver = int(f.split("=")[1])
+            elif f == "do":
+                do = "do"
+        q.add_ar(EDNS0(udp_len=size, version=ver, flags=do))
+    return q.pack()
+
+
+def load_corpus(path: str | Path, seed: int = 1) -> list[Query]:
+    rnd = random.Random(seed)
+    out = []
+    for n, raw in enumerate(Path(path).read_text().splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        ident = rnd.randrange(1, 65535)
+        if parts[0] == "raw":
+            wire = bytes.fromhex("".join(parts[1:]))
+            out.append(Query("udp", wire, line, n))
+        else:
+            out.append(Query(parts[0], bytes(build_query(parts[1], parts[2], parts[3:], ident)), line, n))
+    return out
+
+
+def _rr_key(rr) -> tuple:
+    return (str(rr.rname), rr.rtype, rr.rclass, rr.ttl, str(rr.rdata))
+
+
+def normalize(wire: bytes | None) -> dict:
+    """Answer -> comparable dict. Sections are sets (BIND rotates RRsets)."""
+    if wire is None:
+        return {"no_answer": True}
+    try:
+        r = DNSRecord.parse(wire)
+    except Exception as e:
+        return {"unparseable": True, "len": len(wire), "hdr": wire[:12].hex()}
+    h = r.header
+    opt = [x for x in r.ar if x.rtype == 41]
+    d = {
+        "flags": {k: getattr(h, k) for k in ("qr", "opcode", "aa", "tc", "rd", "ra", "z", "ad", "cd")},
+        "rcode": h.rcode | ((opt[0].ttl >> 24) << 4 if opt else 0),
+        "question": [(str(q.qname), q.qtype, q.qclass) for q in r.questions],
+        "opt": [(o.rclass, (o.ttl >> 16) & 0xFF, (o.ttl >> 15) & 1, tuple((x.code, x.data) for x in o.rdata))
+                for o in opt],
+    }
+    secs = {"answer": r.rr, "authority": r.auth, "additional": [x for x in r.ar if x.rtype != 41]}
+    if h.tc:
+        # A truncated answer holds as many whole records as fit; BIND picks them after
+        # rotating the RRset, so only the count is defined (clients retry over TCP).
+        for k, v in secs.items():
+            d[k + "_count"] = len(v)
+    else:
+        for k, v in secs.items():
+            d[k] = sorted(set(_rr_key(x) for x in v))
+    return d
+
+
+def diff(a: dict, b: dict) -> list[str]:
+    out = []
+    for k in sorted(set(a) | set(b)):
+        if a.get(k) != b.get(k):
+            out.append(f"{k}: {a.get(k)!r} != {b.get(k)!r}")
+    return out

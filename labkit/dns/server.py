@@ -1,0 +1,189 @@
+"""The embedded authoritative server: asyncio UDP + TCP around ``Authority``.
+
+Why it is fast enough to compare with BIND: a DNS answer depends only on the query bytes
+after the ID (flags, question, EDNS record) and on the transport. So the first answer to
+a given query is computed by ``Authority`` and cached keyed by ``wire[2:]``; every later
+answer is a dict lookup with the two ID bytes patched in. The cache is bounded and is
+dropped whole when full (a query flood of random names must not eat the memory).
+Several processes can share the port with SO_REUSEPORT (``workers``).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import struct
+
+from .authority import Authority
+
+CACHE_MAX = 50_000
+TCP_IDLE = 10.0
+TCP_MAX_CONN = 256
+
+
+class AnswerCache:
+    def __init__(self, authority: Authority, udp: bool):
+        self.authority, self.udp = authority, udp
+        self.cache: dict[bytes, bytes | None] = {}
+
+    def answer(self, data: bytes) -> bytes | None:
+        k = data[2:]
+        hit = self.cache.get(k, False)
+        if hit is False:
+            hit = self.authority.respond(data, udp=self.udp)
+            if hit is not None:
+                hit = hit[2:]
+            if len(self.cache) >= CACHE_MAX:
+                self.cache.clear()
+            self.cache[k] = hit
+        if hit is None:
+            return None
+        return data[:2] + hit
+
+
+class UDPProtocol(asyncio.DatagramProtocol):
+    def __init__(self, cache: AnswerCache):
+        self.cache = cache
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        try:
+            out = self.cache.answer(data)
+        except Exception:
+            return
+        if out is not None:
+            self.transport.sendto(out, addr)
+
+    def error_received(self, exc):   # ICMP unreachable from a gone client: ignore
+        pass
+
+
+class TCPHandler:
+    """Many queries per connection, answered in order; idle connections are closed."""
+
+    def __init__(self, cache: AnswerCache):
+        self.cache = cache
+        self.conns = 0
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        if self.conns >= TCP_MAX_CONN:
+            writer.close()
+            return
+        self.conns += 1
+        try:
+            while True:
+                try:
+                    hdr = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE)
+                    (n,) = struct.unpack("!H", hdr)
+                    data = await asyncio.wait_for(reader.readexactly(n), TCP_IDLE)
+                except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+                    break
+                out = self.cache.answer(data)
+                if out is not None:
+                    writer.write(struct.pack("!H", len(out)) + out)
+                    await writer.drain()
+        except Exception:
+            pass
+        finally:
+            self.conns -= 1
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+
+def _udp_socket(addr: str, port: int, reuseport: bool) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuseport:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    s.bind((addr, port))
+    s.setblocking(False)
+    return s
+
+
+def _tcp_socket(addr: str, port: int, reuseport: bool) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuseport:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind((addr, port))
+    s.listen(128)
+    s.setblocking(False)
+    return s
+
+
+async def serve(authority: Authority, listen: list[tuple[str, int]], reuseport: bool = False,
+                ready=None) -> None:
+    """Serve until cancelled. ``ready`` (a callable) is called once all sockets listen."""
+    loop = asyncio.get_running_loop()
+    udp_cache, tcp_cache = AnswerCache(authority, True), AnswerCache(authority, False)
+    servers, transports = [], []
+    for addr, port in listen:
+        tr, _ = await loop.create_datagram_endpoint(lambda: UDPProtocol(udp_cache),
+                                                    sock=_udp_socket(addr, port, reuseport))
+        transports.append(tr)
+        servers.append(await asyncio.start_server(TCPHandler(tcp_cache), sock=_tcp_socket(addr, port, reuseport)))
+    if ready:
+        ready()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        for tr in transports:
+            tr.close()
+        for s in servers:
+            s.close()
+
+
+def run_workers(make_authority, listen: list[tuple[str, int]], workers: int = 1) -> None:
+    """Run ``workers`` processes on the same ports (SO_REUSEPORT). Blocks; the children die
+    with the parent (PR_SET_PDEATHSIG) so stopping the recorded PID stops them all."""
+    import signal
+    children = []
+    if workers > 1:
+        for _ in range(workers - 1):
+            pid = os.fork()
+            if pid == 0:
+                _die_with_parent()
+                _run_one(make_authority(), listen, True)
+                os._exit(0)
+            children.append(pid)
+
+    def _term(signum, frame):
+        for c in children:
+            try:
+                os.kill(c, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        raise SystemExit(0)
+    signal.signal(signal.SIGTERM, _term)
+    try:
+        _run_one(make_authority(), listen, workers > 1)
+    finally:
+        for c in children:
+            try:
+                os.kill(c, signal.SIGTERM)
+                os.waitpid(c, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, 15)   # PR_SET_PDEATHSIG, SIGTERM
+    except Exception:
+        pass
+
+
+def _run_one(authority: Authority, listen, reuseport: bool) -> None:
+    try:
+        asyncio.run(serve(authority, listen, reuseport))
+    except KeyboardInterrupt:
+        pass

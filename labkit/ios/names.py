@@ -1,0 +1,137 @@
+"""IOS interface names: abbreviations in, canonical names and Linux names out.
+
+IOS accepts any unique prefix of an interface type, with or without a space
+before the number (`fast 0/1`, `Fast0/0`, `Fa0/1`, `FastEthernet0/1`).  Linux
+names may not contain '/' and are at most 15 bytes, so labkit uses one fixed,
+reversible mapping (the lab builder names veths and bridges with it):
+
+    FastEthernet0/1     -> fa0-1
+    GigabitEthernet0/1  -> gi0-1
+    Ethernet0/0         -> et0-0
+    Vlan2               -> vlan2
+    Dialer1             -> dialer1
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# canonical type -> (linux prefix, kind of numbering)
+TYPES: dict[str, tuple[str, str]] = {
+    "FastEthernet": ("fa", "slot"),
+    "GigabitEthernet": ("gi", "slot"),
+    "TenGigabitEthernet": ("te", "slot"),
+    "Ethernet": ("et", "slot"),
+    "Vlan": ("vlan", "number"),
+    "Dialer": ("dialer", "number"),
+    "Null": ("null", "number"),
+}
+# Types IOS has but the lab cannot build; named so the error can say why.
+UNSUPPORTED_TYPES = {
+    "Loopback": "loopback interfaces are not built by the lab",
+    "Serial": "serial links are not emulated; use a FastEthernet routed port",
+    "Tunnel": "tunnels are not emulated",
+    "Port-channel": "EtherChannel is not emulated",
+    "BVI": "bridge-group virtual interfaces are not emulated",
+    "Virtual-Template": "PPP virtual templates are not emulated",
+    "Async": "async lines are not emulated",
+    "ATM": "ATM (DSL) interfaces are not emulated; use Dialer1 as the WAN",
+}
+_ALL = list(TYPES) + list(UNSUPPORTED_TYPES)
+
+
+class InterfaceNameError(ValueError):
+    def __init__(self, message: str, fix: str):
+        super().__init__(message)
+        self.fix = fix
+
+
+@dataclass(frozen=True)
+class IfName:
+    type: str     # canonical type, e.g. "FastEthernet"
+    number: str   # "0/1" or "2"
+
+    @property
+    def ios(self) -> str:
+        return f"{self.type}{self.number}"
+
+    @property
+    def linux(self) -> str:
+        prefix, _ = TYPES[self.type]
+        return f"{prefix}{self.number.replace('/', '-')}"
+
+    @property
+    def short(self) -> str:
+        """The abbreviation IOS prints in show output (Fa0/1, Vl2, Di1)."""
+        abbrev = {"FastEthernet": "Fa", "GigabitEthernet": "Gi", "TenGigabitEthernet": "Te",
+                  "Ethernet": "Et", "Vlan": "Vl", "Dialer": "Di", "Null": "Nu"}[self.type]
+        return f"{abbrev}{self.number}"
+
+    def __str__(self) -> str:
+        return self.ios
+
+
+_NAME_RE = re.compile(r"^([A-Za-z][A-Za-z-]*?)\s*(\d[\d/.:]*)$")
+
+
+def parse_ifname(text: str) -> IfName:
+    """Canonical IfName for an IOS interface name in any accepted spelling."""
+    raw = " ".join(text.split())
+    m = _NAME_RE.match(raw)
+    if not m:
+        raise InterfaceNameError(f"'{raw}' is not an interface name",
+                                 "write a type and a number, e.g. FastEthernet0/1 or Vlan2")
+    word, number = m.group(1).lower(), m.group(2)
+    matches = [t for t in _ALL if t.lower().startswith(word)]
+    if len(matches) > 1:
+        # an exact-type match wins (Ethernet vs. its longer cousins)
+        exact = [t for t in matches if t.lower() == word]
+        matches = exact or matches
+    if not matches:
+        raise InterfaceNameError(f"unknown interface type '{m.group(1)}'",
+                                 "use FastEthernet, GigabitEthernet, Vlan or Dialer")
+    if len(matches) > 1:
+        raise InterfaceNameError(f"ambiguous interface type '{m.group(1)}' "
+                                 f"(could be {', '.join(matches)})",
+                                 "type more letters of the interface type")
+    itype = matches[0]
+    if itype in UNSUPPORTED_TYPES:
+        raise InterfaceNameError(f"{itype}{number}: {UNSUPPORTED_TYPES[itype]}",
+                                 "use a FastEthernet routed port, an SVI or Dialer1")
+    if "." in number:
+        raise InterfaceNameError(f"{itype}{number} is an 802.1Q subinterface; this kernel "
+                                 "has no VLAN subinterfaces",
+                                 "use SVIs on the switch (interface VlanN) instead of "
+                                 "router-on-a-stick subinterfaces")
+    kind = TYPES[itype][1]
+    if kind == "slot":
+        if not re.fullmatch(r"\d+(/\d+){0,2}", number):
+            raise InterfaceNameError(f"bad port number '{number}' for {itype}",
+                                     f"write it like {itype}0/1")
+    else:
+        if not re.fullmatch(r"\d+", number):
+            raise InterfaceNameError(f"bad number '{number}' for {itype}",
+                                     f"write it like {itype}1")
+        if itype == "Vlan" and not 1 <= int(number) <= 4094:
+            raise InterfaceNameError(f"VLAN {number} is out of range", "use a VLAN from 1 to 4094")
+    name = IfName(itype, number)
+    if len(name.linux) > 15:
+        raise InterfaceNameError(f"{name.ios} maps to Linux name '{name.linux}', longer than 15 "
+                                 "characters", "use a shorter port number")
+    return name
+
+
+def linux_name(ios_name: str) -> str:
+    """The Linux interface name the lab builder must give an IOS interface."""
+    return parse_ifname(ios_name).linux
+
+
+def ios_name(linux: str) -> str | None:
+    """Reverse of linux_name(): 'fa0-1' -> 'FastEthernet0/1'; None if not an IOS-mapped name."""
+    for itype, (prefix, kind) in sorted(TYPES.items(), key=lambda kv: -len(kv[1][0])):
+        if linux.startswith(prefix):
+            rest = linux[len(prefix):]
+            pattern = r"\d+(-\d+){0,2}" if kind == "slot" else r"\d+"
+            if re.fullmatch(pattern, rest):
+                return f"{itype}{rest.replace('-', '/')}"
+    return None

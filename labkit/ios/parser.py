@@ -1,0 +1,1052 @@
+"""A line parser for the IOS subset labkit emulates.
+
+Hand-written rather than built on ciscoconfparse2: we need the exact line of
+every problem and a fix for it, IOS's keyword abbreviations (`int fa0/1`,
+`sw mode acc`), and IOS's own rule for leaving a sub-mode (a line that is not
+valid in the current mode is tried in global mode, whatever its indentation).
+A block-structure library gives none of these, and the subset is small.
+
+parse() never raises on bad input: every problem becomes an IosError or an
+IosWarning in the returned IosConfig, so a notebook can show them all at once.
+"""
+from __future__ import annotations
+
+from ipaddress import AddressValueError, IPv4Address, IPv4Interface, IPv4Network
+from pathlib import Path
+
+from .errors import IosConfigError, IosError, IosWarning
+from .model import (Acl, AclEntry, AddrMatch, DhcpPool, ExcludedRange, Interface, IosConfig,
+                    NatPat, NatStatic, PortMatch, StaticRoute)
+from .names import IfName, InterfaceNameError, parse_ifname
+
+# Port and protocol keywords IOS accepts in ACLs (a subset of its tables).
+TCP_PORTS = {"bgp": 179, "chargen": 19, "cmd": 514, "daytime": 13, "discard": 9,
+             "domain": 53, "echo": 7, "exec": 512, "finger": 79, "ftp": 21, "ftp-data": 20,
+             "gopher": 70, "hostname": 101, "ident": 113, "irc": 194, "klogin": 543,
+             "kshell": 544, "login": 513, "lpd": 515, "nntp": 119, "pop2": 109, "pop3": 110,
+             "smtp": 25, "sunrpc": 111, "tacacs": 49, "talk": 517, "telnet": 23, "time": 37,
+             "uucp": 540, "whois": 43, "www": 80, "sip": 5060}
+UDP_PORTS = {"biff": 512, "bootpc": 68, "bootps": 67, "discard": 9, "dnsix": 195,
+             "domain": 53, "echo": 7, "isakmp": 500, "mobile-ip": 434, "nameserver": 42,
+             "netbios-dgm": 138, "netbios-ns": 137, "netbios-ss": 139, "ntp": 123,
+             "rip": 520, "snmp": 161, "snmptrap": 162, "sunrpc": 111, "syslog": 514,
+             "tacacs": 49, "talk": 517, "tftp": 69, "time": 37, "who": 513, "xdmcp": 177,
+             "sip": 5060}
+ICMP_TYPES = {"echo-reply": 0, "unreachable": 3, "source-quench": 4, "redirect": 5,
+              "echo": 8, "time-exceeded": 11, "ttl-exceeded": 11, "parameter-problem": 12,
+              "timestamp-request": 13, "timestamp-reply": 14}
+IP_PROTOCOLS = {"ip": 0, "icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "gre": 47, "esp": 50,
+                "ahp": 51, "eigrp": 88, "ospf": 89, "pim": 103}
+
+# Global commands accepted and deliberately ignored (they change nothing in a lab).
+IGNORED_GLOBAL = {
+    "hostname": "only names the prompt",
+    "service": "service options do not change forwarding",
+    "enable": "no login in the lab",
+    "username": "no login in the lab",
+    "version": "informational",
+    "boot": "the lab does not boot images",
+    "logging": "logs go to the run directory instead",
+    "ntp": "the lab uses the host clock",
+    "snmp-server": "no SNMP agent in the lab",
+    "clock": "the lab uses the host clock",
+    "spanning-tree": "the lab builds loop-free VLAN bridges; STP is not run",
+    "vtp": "VLANs come from the config, not VTP",
+    "cdp": "CDP is not emulated",
+    "aaa": "no login in the lab",
+    "system": "platform setting",
+    "mls": "QoS is not emulated",
+    "errdisable": "ports are not err-disabled in the lab",
+    "power": "platform setting",
+    "archive": "no config archive in the lab",
+    "alias": "CLI aliases do not change forwarding",
+    "privilege": "no login in the lab",
+    "Building": "show running-config header",
+    "Current": "show running-config header",
+    "end": "end of config",
+    "exit": "leaves a sub-mode",
+    "memory-size": "platform setting",
+    "security": "platform setting",
+    "file": "platform setting",
+    "license": "platform setting",
+    "diagnostic": "platform setting",
+    "vlan-internal": "platform setting",
+}
+# Global blocks whose indented sub-lines are skipped with the block.
+IGNORED_BLOCKS = {"line": "console/vty lines: no login in the lab",
+                  "control-plane": "control-plane policing is not emulated",
+                  "banner": "banners only print text"}
+IGNORED_IP_GLOBAL = {
+    "domain-name": "DNS domain of the device itself", "domain": "DNS domain of the device itself",
+    "domain-lookup": "CLI name lookups", "classless": "Linux routing is always classless",
+    "subnet-zero": "Linux always allows subnet zero", "http": "no web UI in the lab",
+    "cef": "Linux has its own forwarding path", "ssh": "no login in the lab",
+    "forward-protocol": "no helper-address relay in the lab",
+    "default-gateway": "ignored when ip routing is on, as on IOS",
+    "finger": "no finger service", "source-route": "source routing is not emulated",
+    "bootp": "BOOTP server is not emulated", "tcp": "TCP stack tuning is not emulated",
+    "multicast-routing": "multicast routing is not emulated", "igmp": "IGMP is not emulated",
+    "scp": "no file transfer in the lab", "ftp": "no file transfer in the lab",
+    "tftp": "no file transfer in the lab", "icmp": "ICMP rate limits are not emulated",
+    "options": "IP options are not emulated", "sla": "IP SLA is not emulated",
+}
+IGNORED_INTERFACE = {
+    "speed": "veths have no speed", "duplex": "veths are always full duplex",
+    "mtu": "the lab keeps the veth MTU", "keepalive": "not emulated",
+    "load-interval": "not emulated", "bandwidth": "routing metrics are not emulated",
+    "delay": "routing metrics are not emulated", "spanning-tree": "STP is not run",
+    "storm-control": "not emulated", "mls": "QoS is not emulated", "auto": "QoS is not emulated",
+    "cdp": "CDP is not emulated", "negotiation": "veths need no negotiation",
+    "media-type": "veths have no media type", "dialer": "the WAN is an emulated link, no dialer",
+    "ppp": "the WAN is an emulated link, no PPP", "encapsulation": "the WAN is an emulated link",
+    "pppoe-client": "the WAN is an emulated link, no PPPoE", "pppoe": "no PPPoE",
+    "hold-queue": "not emulated", "tx-ring-limit": "not emulated", "srr-queue": "QoS is not emulated",
+    "priority-queue": "QoS is not emulated", "wrr-queue": "QoS is not emulated",
+    "flowcontrol": "not emulated", "carrier-delay": "not emulated", "logging": "not emulated",
+    "snmp": "no SNMP agent in the lab", "channel-group": "EtherChannel is not emulated",
+}
+IGNORED_IP_INTERFACE = {
+    "mtu": "the lab keeps the veth MTU", "tcp": "MSS clamping is not emulated",
+    "virtual-reassembly": "Linux reassembles as needed", "redirects": "not emulated",
+    "unreachables": "Linux always sends unreachables", "route-cache": "not emulated",
+    "directed-broadcast": "Linux drops directed broadcasts", "verify": "uRPF is not emulated",
+    "mroute-cache": "multicast is not emulated", "pim": "multicast is not emulated",
+    "igmp": "multicast is not emulated", "flow": "NetFlow is not emulated",
+    "helper-address": "no DHCP relay in the lab; the switch serves its own VLANs",
+    "dhcp": "DHCP client options are not emulated", "ospf": "dynamic routing is not emulated",
+    "mask-reply": "not emulated", "accounting": "not emulated",
+}
+
+
+class _Fail(Exception):
+    def __init__(self, message: str, fix: str = ""):
+        super().__init__(message)
+        self.message, self.fix = message, fix
+
+
+def _kw(token: str, options: list[str] | dict, what: str) -> str:
+    """IOS keyword abbreviation: the unique option `token` is a prefix of."""
+    t = token.lower()
+    opts = list(options)
+    if t in [o.lower() for o in opts]:
+        return next(o for o in opts if o.lower() == t)
+    found = [o for o in opts if o.lower().startswith(t)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise _Fail(f"ambiguous {what} '{token}' (could be {', '.join(found)})",
+                    "type more letters")
+    raise _Fail(f"unknown {what} '{token}'", f"expected one of: {', '.join(opts)}")
+
+
+def _ip(token: str, what: str = "address") -> IPv4Address:
+    try:
+        return IPv4Address(token)
+    except (AddressValueError, ValueError):
+        raise _Fail(f"'{token}' is not an IPv4 {what}",
+                    f"write the {what} in dotted-quad form, e.g. 192.168.1.1") from None
+
+
+def _mask(token: str) -> int:
+    """A subnet mask (255.255.255.0) or IOS prefix form (/24) -> prefix length."""
+    if token.startswith("/") and token[1:].isdigit() and int(token[1:]) <= 32:
+        return int(token[1:])
+    m = int(_ip(token, "subnet mask"))
+    plen = bin(m).count("1")
+    if m != ((0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF):
+        hint = ""
+        if plen and (~m & 0xFFFFFFFF) == (0xFFFFFFFF >> (32 - plen)):
+            hint = " (it looks like a wildcard; subnet masks have their ones on the left)"
+        raise _Fail(f"'{token}' is not a valid subnet mask{hint}",
+                    "use a contiguous mask such as 255.255.255.0")
+    return plen
+
+
+def _int(token: str, lo: int, hi: int, what: str) -> int:
+    if not token.isdigit() or not lo <= int(token) <= hi:
+        raise _Fail(f"{what} '{token}' is not a number from {lo} to {hi}", f"use a {what} from {lo} to {hi}")
+    return int(token)
+
+
+def _need(words: list[str], n: int, usage: str) -> None:
+    if len(words) < n:
+        raise _Fail("incomplete command", f"usage: {usage}")
+
+
+def _no_extra(words: list[str], n: int, usage: str) -> None:
+    if len(words) > n:
+        raise _Fail(f"unexpected '{' '.join(words[n:])}' at the end of the line", f"usage: {usage}")
+
+
+def _ifname(text: str) -> IfName:
+    try:
+        return parse_ifname(text)
+    except InterfaceNameError as e:
+        raise _Fail(str(e), e.fix) from None
+
+
+def acl_kind_for_number(name: str) -> str | None:
+    if not name.isdigit():
+        return None
+    n = int(name)
+    if 1 <= n <= 99 or 1300 <= n <= 1999:
+        return "standard"
+    if 100 <= n <= 199 or 2000 <= n <= 2699:
+        return "extended"
+    return None
+
+
+def _vlan_list(words: list[str]) -> set[int]:
+    """`1,2,10-20` (possibly split over tokens) -> set of VLAN ids."""
+    text = "".join(words)
+    out: set[int] = set()
+    for part in text.split(","):
+        if not part:
+            raise _Fail(f"empty item in VLAN list '{text}'", "write VLANs like 1,2,10-20")
+        lo, _, hi = part.partition("-")
+        a = _int(lo, 1, 4094, "VLAN")
+        b = _int(hi, 1, 4094, "VLAN") if hi else a
+        if b < a:
+            raise _Fail(f"VLAN range '{part}' runs backwards", f"write it as {b}-{a}")
+        out.update(range(a, b + 1))
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str, file: str, platform: str | None):
+        self.cfg = IosConfig(file=file, platform=platform or "")
+        self.text = text
+        self.mode = "global"
+        self.cur: object = None
+        self.banner_end: str | None = None
+        self.lineno = 0
+        self.line = ""
+        self.addr_lines: dict[str, int] = {}      # interface -> line of its ip address
+        self.switch_lines: dict[str, int] = {}    # interface -> first switchport line
+
+    # -- reporting -------------------------------------------------------
+    def error(self, message: str, fix: str = "", line: int | None = None, text: str | None = None):
+        self.cfg.errors.append(IosError(self.cfg.file, line or self.lineno,
+                                        self.line if text is None else text, message, fix))
+
+    def warn(self, message: str, fix: str = "", line: int | None = None, text: str | None = None):
+        self.cfg.warnings.append(IosWarning(self.cfg.file, line or self.lineno,
+                                            self.line if text is None else text, message, fix))
+
+    # -- driver ----------------------------------------------------------
+    def run(self) -> IosConfig:
+        for self.lineno, raw in enumerate(self.text.splitlines(), start=1):
+            self.line = raw.rstrip()
+            try:
+                self.one(raw)
+            except _Fail as f:
+                self.error(f.message, f.fix)
+            except Exception as e:  # a parser bug must not hide the rest of the config
+                self.error(f"internal error while parsing this line: {e!r}",
+                           "report this line to the labkit maintainers")
+        self.lineno, self.line = 0, ""
+        self.finish()
+        return self.cfg
+
+    def one(self, raw: str) -> None:
+        if self.banner_end is not None:
+            if self.banner_end in raw:
+                self.banner_end = None
+            return
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("!") or stripped.startswith("#"):
+            return
+        if "\t" in raw[: len(raw) - len(raw.lstrip())]:
+            pass  # tabs are fine as indentation
+        indented = raw[:1].isspace()
+        words = stripped.split()
+        if self.mode != "global":
+            handler = getattr(self, f"sub_{self.mode}")
+            if self.mode == "ignored":
+                if indented:
+                    return
+            else:
+                try:
+                    if handler(words) is not False:
+                        return
+                except _Fail as f:
+                    if indented:
+                        raise
+                    # not valid in the sub-mode: IOS tries the line in global mode
+                    try:
+                        self.mode, self.cur = "global", None
+                        self.global_cmd(words)
+                        return
+                    except _Fail:
+                        raise f from None
+        self.mode, self.cur = "global", None
+        if indented and words[0].lower() in ("network", "default-router", "dns-server", "lease",
+                                             "import", "switchport", "permit", "deny"):
+            raise _Fail(f"'{words[0]}' is a sub-mode command but no block is open above it",
+                        "put it under its 'interface', 'ip dhcp pool' or 'ip access-list' line")
+        self.global_cmd(words)
+
+    # -- global mode -----------------------------------------------------
+    def global_cmd(self, w: list[str]) -> None:
+        head = w[0]
+        if head in ("Building", "Current"):
+            return self.warn(f"'{head} ...' ignored: {IGNORED_GLOBAL[head]}")
+        options = ["interface", "ip", "access-list", "no", "vlan", "router", "ipv6"] + \
+            list(IGNORED_GLOBAL) + list(IGNORED_BLOCKS)
+        cmd = _kw(head, options, "command")
+        if cmd == "interface":
+            return self.cmd_interface(w)
+        if cmd == "ip":
+            return self.cmd_ip(w)
+        if cmd == "access-list":
+            return self.cmd_access_list(w)
+        if cmd == "no":
+            return self.cmd_no_global(w)
+        if cmd == "vlan":
+            return self.cmd_vlan(w)
+        if cmd == "router":
+            raise _Fail(f"dynamic routing ('{' '.join(w)}') is not emulated",
+                        "use static 'ip route' lines")
+        if cmd == "ipv6":
+            return self.warn("IPv6 lines are ignored: the lab is IPv4 only")
+        if cmd == "hostname":
+            _need(w, 2, "hostname NAME")
+            self.cfg.hostname = w[1]
+        if cmd == "banner":
+            rest = " ".join(w[1:])
+            parts = rest.split(None, 1)
+            delim_src = parts[1] if len(parts) > 1 else (parts[0] if parts else "")
+            if not delim_src:
+                raise _Fail("banner without a delimiter", "write: banner motd ^C text ^C")
+            delim = "^C" if delim_src.startswith("^C") else delim_src[0]
+            body = delim_src[len(delim):]
+            if delim not in body:
+                self.banner_end = delim
+            return self.warn(f"'banner' ignored: {IGNORED_BLOCKS['banner']}")
+        if cmd in IGNORED_BLOCKS:
+            self.mode = "ignored"
+            return self.warn(f"'{cmd}' block ignored: {IGNORED_BLOCKS[cmd]}")
+        if cmd in ("end", "exit"):
+            return
+        self.warn(f"'{cmd}' ignored: {IGNORED_GLOBAL[cmd]}")
+
+    def cmd_interface(self, w: list[str]) -> None:
+        _need(w, 2, "interface NAME (e.g. interface FastEthernet0/1)")
+        name = _ifname(" ".join(w[1:]))
+        if name.type == "Null":
+            raise _Fail("Null0 cannot be configured", "use Null0 only as the target of ip route")
+        iface = self.cfg.interfaces.get(name.ios)
+        if iface is None:
+            iface = Interface(name=name, line=self.lineno)
+            self.cfg.interfaces[name.ios] = iface
+        self.mode, self.cur = "interface", iface
+
+    def cmd_vlan(self, w: list[str]) -> None:
+        _need(w, 2, "vlan N")
+        if w[1].lower() in ("database", "internal"):
+            return self.warn(f"'vlan {w[1]}' ignored: VLANs come from vlan N lines and ports")
+        for v in sorted(_vlan_list(w[1:])):
+            self.cfg.vlans.setdefault(v, "")
+        self.mode, self.cur = "vlan", _vlan_list(w[1:])
+
+    def sub_vlan(self, w: list[str]):
+        cmd = _kw(w[0], ["name", "state", "exit", "shutdown", "mtu", "remote-span"], "vlan command")
+        if cmd == "exit":
+            self.mode = "global"
+        elif cmd == "name":
+            _need(w, 2, "name NAME")
+            for v in self.cur:  # type: ignore[union-attr]
+                self.cfg.vlans[v] = w[1]
+        else:
+            self.warn(f"vlan '{cmd}' ignored: VLAN state is not emulated")
+
+    def cmd_no_global(self, w: list[str]) -> None:
+        _need(w, 2, "no COMMAND")
+        if w[1].lower() == "ip" and len(w) > 2:
+            sub = _kw(w[2], ["routing", "route", "access-list", "nat", "dhcp", "dns", "name-server"]
+                      + list(IGNORED_IP_GLOBAL), "ip command")
+            if sub == "routing":
+                _no_extra(w, 3, "no ip routing")
+                self.cfg.ip_routing = False
+                return self.warn("'no ip routing': the device will not forward between its "
+                                 "interfaces (IP forwarding off)")
+            if sub in IGNORED_IP_GLOBAL:
+                return self.warn(f"'no ip {sub}' ignored: {IGNORED_IP_GLOBAL[sub]}")
+        else:
+            try:
+                cmd = _kw(w[1], list(IGNORED_GLOBAL) + list(IGNORED_BLOCKS), "command")
+            except _Fail:
+                cmd = ""
+            if cmd:
+                return self.warn(f"'no {cmd}' ignored: {IGNORED_GLOBAL.get(cmd) or IGNORED_BLOCKS[cmd]}")
+        raise _Fail(f"'{' '.join(w)}' removes configuration; a config file should only state "
+                    "what is configured", "delete the line that configured it instead")
+
+    # -- ip ... (global) --------------------------------------------------
+    def cmd_ip(self, w: list[str]) -> None:
+        _need(w, 2, "ip COMMAND")
+        sub = _kw(w[1], ["route", "dhcp", "access-list", "nat", "dns", "name-server", "routing",
+                         "host"] + list(IGNORED_IP_GLOBAL), "ip command")
+        if sub == "route":
+            return self.cmd_route(w)
+        if sub == "dhcp":
+            return self.cmd_dhcp(w)
+        if sub == "access-list":
+            return self.cmd_named_acl(w)
+        if sub == "nat":
+            return self.cmd_nat(w)
+        if sub == "dns":
+            _need(w, 3, "ip dns server")
+            _kw(w[2], ["server"], "ip dns command")
+            _no_extra(w, 3, "ip dns server")
+            self.cfg.dns_server = True
+            return
+        if sub == "name-server":
+            _need(w, 3, "ip name-server ADDRESS [ADDRESS ...]")
+            for t in w[2:]:
+                self.cfg.name_servers.append(_ip(t, "name server address"))
+            return
+        if sub == "routing":
+            _no_extra(w, 2, "ip routing")
+            self.cfg.ip_routing = True
+            return
+        if sub == "host":
+            return self.warn("'ip host' ignored: the DNS forwarder only forwards; put lab names "
+                             "in the zone served by the lab's DNS server")
+        self.warn(f"'ip {sub}' ignored: {IGNORED_IP_GLOBAL[sub]}")
+
+    def cmd_route(self, w: list[str]) -> None:
+        usage = "ip route PREFIX MASK NEXTHOP|INTERFACE [DISTANCE]"
+        _need(w, 5, usage)
+        prefix = _ip(w[2], "network")
+        plen = _mask(w[3])
+        net = IPv4Network(f"{prefix}/{plen}", strict=False)
+        if net.network_address != prefix:
+            raise _Fail(f"{prefix} has host bits set for mask {w[3]}",
+                        f"write the network address: ip route {net.network_address} {w[3]} ...")
+        rest = w[4:]
+        nh: IPv4Address | None = None
+        ifn: IfName | None = None
+        try:
+            nh = IPv4Address(rest[0])
+            rest = rest[1:]
+        except (AddressValueError, ValueError):
+            # interface names may be split ("Fast 0/0"): take the tokens that form one
+            if len(rest) > 1 and rest[1][:1].isdigit() and not rest[0][-1:].isdigit():
+                ifn, rest = _ifname(rest[0] + rest[1]), rest[2:]
+            else:
+                ifn, rest = _ifname(rest[0]), rest[1:]
+            if rest:
+                try:
+                    nh = IPv4Address(rest[0])
+                    rest = rest[1:]
+                except (AddressValueError, ValueError):
+                    pass
+        distance = 1
+        while rest:
+            t = rest[0]
+            if t.isdigit():
+                distance = _int(t, 1, 255, "administrative distance")
+                rest = rest[1:]
+            elif t.lower() in ("permanent",):
+                rest = rest[1:]
+            elif t.lower() in ("name", "tag") and len(rest) > 1:
+                rest = rest[2:]
+            else:
+                raise _Fail(f"unexpected '{t}' in ip route", f"usage: {usage}")
+        self.cfg.routes.append(StaticRoute(self.lineno, net, nh, ifn, distance))
+
+    def cmd_dhcp(self, w: list[str]) -> None:
+        _need(w, 3, "ip dhcp excluded-address LOW [HIGH] | ip dhcp pool NAME")
+        sub = _kw(w[2], ["excluded-address", "pool", "conflict", "ping", "database", "relay",
+                         "snooping", "use", "bootp"], "ip dhcp command")
+        if sub == "excluded-address":
+            _need(w, 4, "ip dhcp excluded-address LOW [HIGH]")
+            _no_extra(w, 5, "ip dhcp excluded-address LOW [HIGH]")
+            low = _ip(w[3])
+            high = _ip(w[4]) if len(w) > 4 else low
+            if high < low:
+                raise _Fail(f"excluded range {low} - {high} runs backwards",
+                            f"write: ip dhcp excluded-address {high} {low}")
+            self.cfg.excluded.append(ExcludedRange(self.lineno, low, high))
+            return
+        if sub == "pool":
+            _need(w, 4, "ip dhcp pool NAME")
+            _no_extra(w, 4, "ip dhcp pool NAME")
+            pool = self.cfg.pools.get(w[3])
+            if pool is None:
+                pool = DhcpPool(w[3], self.lineno)
+                self.cfg.pools[w[3]] = pool
+            self.mode, self.cur = "pool", pool
+            return
+        if sub == "snooping" or sub == "relay":
+            raise _Fail(f"'ip dhcp {sub}' is not emulated", "remove the line")
+        self.warn(f"'ip dhcp {sub}' ignored: dnsmasq handles conflicts and its lease database itself")
+
+    def sub_pool(self, w: list[str]):
+        pool: DhcpPool = self.cur  # type: ignore[assignment]
+        cmd = _kw(w[0], ["network", "default-router", "dns-server", "lease", "import",
+                         "domain-name", "netbios-name-server", "netbios-node-type", "option",
+                         "host", "hardware-address", "client-identifier", "client-name", "exit"],
+                  "dhcp pool command")
+        if cmd == "exit":
+            self.mode = "global"
+        elif cmd == "network":
+            _need(w, 3, "network ADDRESS MASK")
+            _no_extra(w, 3, "network ADDRESS MASK")
+            addr, plen = _ip(w[1], "network"), _mask(w[2])
+            net = IPv4Network(f"{addr}/{plen}", strict=False)
+            if net.network_address != addr:
+                raise _Fail(f"{addr} has host bits set for mask {w[2]}",
+                            f"write: network {net.network_address} {w[2]}")
+            if plen > 30:
+                raise _Fail(f"a /{plen} pool has no room for clients", "use a /30 or larger network")
+            pool.network = net
+        elif cmd == "default-router":
+            _need(w, 2, "default-router ADDRESS [ADDRESS ...]")
+            pool.default_routers = [_ip(t) for t in w[1:]]
+        elif cmd == "dns-server":
+            _need(w, 2, "dns-server ADDRESS [ADDRESS ...]")
+            pool.dns_servers = [_ip(t) for t in w[1:]]
+        elif cmd == "domain-name":
+            _need(w, 2, "domain-name NAME")
+            pool.domain_name = w[1]
+        elif cmd == "lease":
+            _need(w, 2, "lease DAYS [HOURS [MINUTES]] | lease infinite")
+            if w[1].lower().startswith("inf"):
+                pool.lease_seconds = None
+            else:
+                _no_extra(w, 4, "lease DAYS [HOURS [MINUTES]]")
+                d = _int(w[1], 0, 365, "lease days")
+                h = _int(w[2], 0, 23, "lease hours") if len(w) > 2 else 0
+                m = _int(w[3], 0, 59, "lease minutes") if len(w) > 3 else 0
+                secs = d * 86400 + h * 3600 + m * 60
+                if secs == 0:
+                    raise _Fail("a lease of 0 minutes", "give at least 2 minutes (lease 0 0 2)")
+                if secs < 120:
+                    self.warn("dnsmasq's shortest lease is 2 minutes; the lab uses 2 minutes")
+                    secs = 120
+                pool.lease_seconds = secs
+        elif cmd == "import":
+            _need(w, 2, "import all")
+            _kw(w[1], ["all"], "import option")
+            pool.import_all = True
+            self.warn("'import all' accepted: it imports options learned from an upstream DHCP/PPP "
+                      "server, and nothing is imported in the lab", "give dns-server and "
+                      "default-router explicitly, as the seed does")
+        elif cmd in ("host", "hardware-address", "client-identifier", "client-name"):
+            raise _Fail(f"manual DHCP bindings ('{cmd}') are not emulated",
+                        "give the host a static address outside the pool instead")
+        else:
+            self.warn(f"dhcp pool '{cmd}' ignored: only router, DNS server, domain and lease "
+                      "options are served")
+
+    # -- access lists ----------------------------------------------------
+    def cmd_access_list(self, w: list[str]) -> None:
+        usage = "access-list NUMBER permit|deny|remark ..."
+        _need(w, 3, usage)
+        kind = acl_kind_for_number(w[1])
+        if kind is None:
+            raise _Fail(f"access-list number '{w[1]}' is not an IP access list",
+                        "use 1-99 or 1300-1999 (standard), 100-199 or 2000-2699 (extended)")
+        acl = self.cfg.acls.get(w[1])
+        if acl is None:
+            acl = Acl(w[1], kind, self.lineno)
+            self.cfg.acls[w[1]] = acl
+        action = _kw(w[2], ["permit", "deny", "remark", "dynamic"], "access-list action")
+        if action == "remark":
+            return
+        if action == "dynamic":
+            raise _Fail("dynamic (lock-and-key) ACL entries are not emulated", "use permit/deny")
+        seq = (acl.entries[-1].seq + 10) if acl.entries else 10
+        acl.entries.append(self.ace(acl, seq, action, w[3:]))
+
+    def cmd_named_acl(self, w: list[str]) -> None:
+        _need(w, 4, "ip access-list standard|extended NAME")
+        kind = _kw(w[2], ["standard", "extended", "resequence", "logging", "log-update"],
+                   "access-list type")
+        if kind not in ("standard", "extended"):
+            raise _Fail(f"'ip access-list {kind}' is not emulated", "remove the line")
+        _no_extra(w, 4, "ip access-list standard|extended NAME")
+        name = w[3]
+        numbered = acl_kind_for_number(name)
+        if numbered and numbered != kind:
+            raise _Fail(f"access list {name} is a {numbered} number but declared {kind}",
+                        f"write: ip access-list {numbered} {name}")
+        if name.isdigit() and not numbered:
+            raise _Fail(f"'{name}' is not a valid access-list number",
+                        "use a name that starts with a letter, or a number in the right range")
+        acl = self.cfg.acls.get(name)
+        if acl is None:
+            acl = Acl(name, kind, self.lineno)
+            self.cfg.acls[name] = acl
+        elif acl.kind != kind:
+            raise _Fail(f"access list {name} was declared {acl.kind} on line {acl.line}",
+                        "use another name")
+        self.mode, self.cur = "acl", acl
+
+    def sub_acl(self, w: list[str]):
+        acl: Acl = self.cur  # type: ignore[assignment]
+        seq = None
+        if w[0].isdigit():
+            seq = _int(w[0], 1, 2147483647, "sequence number")
+            w = w[1:]
+            _need(w, 1, "[SEQ] permit|deny ...")
+        action = _kw(w[0], ["permit", "deny", "remark", "exit"], "access-list command")
+        if action == "exit":
+            self.mode = "global"
+            return
+        if action == "remark":
+            return
+        if seq is None:
+            seq = (max(e.seq for e in acl.entries) + 10) if acl.entries else 10
+        if any(e.seq == seq for e in acl.entries):
+            raise _Fail(f"sequence number {seq} is already used in {acl.name}", "pick another number")
+        acl.entries.append(self.ace(acl, seq, action, w[1:]))
+        acl.entries.sort(key=lambda e: e.seq)
+
+    def addr(self, w: list[str], i: int, standard: bool) -> tuple[AddrMatch, int]:
+        if i >= len(w):
+            raise _Fail("missing address", "give 'any', 'host A.B.C.D' or 'A.B.C.D WILDCARD'")
+        t = w[i].lower()
+        if t == "any":
+            return AddrMatch(IPv4Address(0), IPv4Address(0xFFFFFFFF)), i + 1
+        if t == "host":
+            if i + 1 >= len(w):
+                raise _Fail("'host' needs an address", "write: host 192.168.1.10")
+            return AddrMatch(_ip(w[i + 1]), IPv4Address(0)), i + 2
+        a = _ip(w[i])
+        wild: IPv4Address | None = None
+        if i + 1 < len(w):
+            try:
+                wild = IPv4Address(w[i + 1])
+            except (AddressValueError, ValueError):
+                wild = None
+        if wild is None:
+            if not standard:
+                raise _Fail(f"address {a} needs a wildcard in an extended ACL",
+                            f"write 'host {a}' or '{a} 0.0.0.255'")
+            return AddrMatch(a, IPv4Address(0)), i + 1
+        wi = int(wild)
+        inv = ~wi & 0xFFFFFFFF
+        ones = bin(wi).count("1")
+        if 0 < ones < 32 and wi == ((0xFFFFFFFF << (32 - ones)) & 0xFFFFFFFF):
+            self.warn(f"wildcard {wild} looks like a subnet mask; IOS reads it as a wildcard "
+                      "(ones = don't care), so this matches a different set of addresses",
+                      f"use the inverse mask {IPv4Address(inv)}")
+        return AddrMatch(IPv4Address(int(a) & inv), wild), i + 2
+
+    def port(self, w: list[str], i: int, proto: str) -> tuple[PortMatch | None, int]:
+        if i >= len(w) or w[i].lower() not in ("eq", "neq", "lt", "gt", "range"):
+            return None, i
+        op = w[i].lower()
+        if proto not in ("tcp", "udp"):
+            raise _Fail(f"port match '{op}' is only valid for tcp and udp", "use tcp or udp as the protocol")
+        names = TCP_PORTS if proto == "tcp" else UDP_PORTS
+        ports: list[int] = []
+        j = i + 1
+        while j < len(w):
+            t = w[j].lower()
+            if t.isdigit():
+                ports.append(_int(t, 0, 65535, "port"))
+            elif t in names:
+                ports.append(names[t])
+            else:
+                break
+            j += 1
+            if op in ("lt", "gt") and len(ports) == 1:
+                break
+            if op == "range" and len(ports) == 2:
+                break
+        if not ports:
+            got = w[i + 1] if i + 1 < len(w) else "nothing"
+            raise _Fail(f"'{op}' needs a {proto} port, got {got}",
+                        f"give a number or one of: {', '.join(sorted(names)[:8])}, ...")
+        if op == "range":
+            if len(ports) != 2:
+                raise _Fail("'range' needs two ports", "write: range 10000 20000")
+            if ports[1] < ports[0]:
+                raise _Fail(f"port range {ports[0]}-{ports[1]} runs backwards",
+                            f"write: range {ports[1]} {ports[0]}")
+        return PortMatch(op, tuple(ports)), j
+
+    def ace(self, acl: Acl, seq: int, action: str, w: list[str]) -> AclEntry:
+        if acl.standard:
+            src, i = self.addr(w, 0, standard=True)
+            log = False
+            if i < len(w) and w[i].lower() in ("log", "log-input"):
+                log, i = True, i + 1
+            _no_extra(w, i, "permit|deny any | host A | A WILDCARD [log]")
+            e = AclEntry(self.lineno, seq, action, "ip", src, log=log)
+        else:
+            usage = "permit|deny PROTOCOL SOURCE [PORT] DEST [PORT] [established] [log]"
+            _need(w, 3, usage)
+            t = w[0].lower()
+            if t.isdigit():
+                num = _int(t, 0, 255, "protocol number")
+                proto = next((k for k, v in IP_PROTOCOLS.items() if v == num and k != "ip"), t)
+            else:
+                if t not in IP_PROTOCOLS:
+                    raise _Fail(f"unknown protocol '{w[0]}'", "use ip, tcp, udp or icmp")
+                proto = t
+            src, i = self.addr(w, 1, standard=False)
+            sp, i = self.port(w, i, proto)
+            dst, i = self.addr(w, i, standard=False)
+            dp, i = self.port(w, i, proto)
+            e = AclEntry(self.lineno, seq, action, proto, src, dst, sp, dp)
+            if proto == "icmp" and i < len(w) and w[i].lower() not in ("log", "log-input"):
+                t = w[i].lower()
+                if t.isdigit():
+                    e.icmp_type = _int(t, 0, 255, "ICMP type")
+                    i += 1
+                    if i < len(w) and w[i].isdigit():
+                        e.icmp_code = _int(w[i], 0, 255, "ICMP code")
+                        i += 1
+                elif t in ICMP_TYPES:
+                    e.icmp_type = ICMP_TYPES[t]
+                    i += 1
+                else:
+                    raise _Fail(f"unknown ICMP type '{w[i]}'",
+                                f"use a number or one of: {', '.join(ICMP_TYPES)}")
+            while i < len(w):
+                t = w[i].lower()
+                if t == "established":
+                    if proto != "tcp":
+                        raise _Fail("'established' only applies to tcp", "use 'permit tcp ... established'")
+                    e.established = True
+                elif t in ("log", "log-input"):
+                    e.log = True
+                elif t in ("precedence", "tos", "dscp", "fragments", "time-range", "ttl", "option",
+                           "reflect", "evaluate", "match-any", "match-all", "ack", "syn", "fin",
+                           "psh", "rst", "urg"):
+                    raise _Fail(f"ACL option '{w[i]}' is not emulated",
+                                "remove it; labkit matches protocol, addresses, ports and established")
+                else:
+                    raise _Fail(f"unexpected '{w[i]}' in an access-list entry", f"usage: {usage}")
+                i += 1
+        if e.log:
+            self.warn("'log' on an ACL entry: the lab counts hits per entry (show access-lists) "
+                      "but writes no log lines")
+        return e
+
+    # -- NAT -------------------------------------------------------------
+    def cmd_nat(self, w: list[str]) -> None:
+        usage = ("ip nat inside source list ACL interface IF overload | "
+                 "ip nat inside source static [tcp|udp] LOCAL [PORT] GLOBAL [PORT]")
+        _need(w, 4, usage)
+        side = _kw(w[2], ["inside", "outside", "pool", "translation", "service", "log"], "nat command")
+        if side != "inside":
+            raise _Fail(f"'ip nat {side}' is not emulated", "use ip nat inside source list/static")
+        _kw(w[3], ["source", "destination"], "nat direction") == "source" or \
+            (_ for _ in ()).throw(_Fail("'ip nat inside destination' is not emulated",
+                                        "use static port forwards"))
+        _need(w, 5, usage)
+        how = _kw(w[4], ["list", "static", "route-map"], "nat source type")
+        if how == "route-map":
+            raise _Fail("NAT with route-maps is not emulated", "use 'list ACL interface IF overload'")
+        if how == "list":
+            _need(w, 8, "ip nat inside source list ACL interface IF overload")
+            acl = w[5]
+            target = _kw(w[6], ["interface", "pool"], "nat target")
+            if target == "pool":
+                raise _Fail("NAT pools are not emulated (the lab has one WAN address)",
+                            f"write: ip nat inside source list {acl} interface Dialer1 overload")
+            rest = w[7:]
+            overload = bool(rest) and rest[-1].lower() == "overload"
+            if overload:
+                rest = rest[:-1]
+            if not rest:
+                raise _Fail("missing interface", "write: ... interface Dialer1 overload")
+            ifn = _ifname(" ".join(rest))
+            if not overload:
+                self.warn("NAT to an interface address without 'overload' still overloads "
+                          "(one address, many inside hosts), as IOS does",
+                          "add 'overload' to say what happens")
+            self.cfg.nat_pat.append(NatPat(self.lineno, acl, ifn))
+            return
+        # static
+        rest = w[5:]
+        rest = [t for t in rest if t.lower() not in ("extendable", "no-alias", "no-payload")]
+        proto = None
+        if rest and rest[0].lower() in ("tcp", "udp"):
+            proto, rest = rest[0].lower(), rest[1:]
+        susage = ("ip nat inside source static tcp|udp LOCAL LPORT GLOBAL|interface IF GPORT"
+                  if proto else "ip nat inside source static LOCAL GLOBAL|interface IF")
+        _need(rest, 2, susage)
+        local = _ip(rest[0], "inside local address")
+        i = 1
+        lport = None
+        if proto:
+            lport = _int(rest[1], 1, 65535, "port")
+            i = 2
+        _need(rest, i + 1, susage)
+        gaddr, gif = None, None
+        if rest[i].lower().startswith("int"):
+            _need(rest, i + 2, susage)
+            # interface name may be one or two tokens
+            if proto and len(rest) >= i + 4:
+                gif = _ifname(rest[i + 1] + rest[i + 2]); i += 3
+            else:
+                gif = _ifname(rest[i + 1]); i += 2
+        else:
+            gaddr = _ip(rest[i], "inside global address"); i += 1
+        gport = None
+        if proto:
+            _need(rest, i + 1, susage)
+            gport = _int(rest[i], 1, 65535, "port"); i += 1
+        _no_extra(rest, i, susage)
+        self.cfg.nat_static.append(NatStatic(self.lineno, proto, local, lport, gaddr, gif, gport))
+
+    # -- interface mode --------------------------------------------------
+    def sub_interface(self, w: list[str]):
+        iface: Interface = self.cur  # type: ignore[assignment]
+        neg = w[0].lower() == "no"
+        if neg:
+            _need(w, 2, "no COMMAND")
+            w = w[1:]
+        cmd = _kw(w[0], ["ip", "switchport", "shutdown", "description", "exit"]
+                  + list(IGNORED_INTERFACE), "interface command")
+        if cmd == "exit":
+            self.mode = "global"
+            return
+        if cmd in IGNORED_INTERFACE:
+            if cmd == "encapsulation" and len(w) > 1 and w[1].lower().startswith("dot1q"):
+                raise _Fail("'encapsulation dot1Q' needs 802.1Q subinterfaces, which this kernel lacks",
+                            "use SVIs on the switch instead of router subinterfaces")
+            return self.warn(f"'{' '.join(w[:2])}' ignored on {iface.name}: {IGNORED_INTERFACE[cmd]}")
+        if cmd == "shutdown":
+            _no_extra(w, 1, "[no] shutdown")
+            iface.shutdown = not neg
+            return
+        if cmd == "description":
+            iface.description = "" if neg else self.line.strip().split(None, 1 + neg)[-1] if len(w) > 1 else ""
+            return
+        if cmd == "switchport":
+            return self.cmd_switchport(iface, w, neg)
+        # ip ...
+        _need(w, 2, "ip address|access-group|nat|proxy-arp ...")
+        sub = _kw(w[1], ["address", "access-group", "nat", "proxy-arp"] + list(IGNORED_IP_INTERFACE),
+                  "interface ip command")
+        if sub in IGNORED_IP_INTERFACE:
+            return self.warn(f"'ip {sub}' ignored on {iface.name}: {IGNORED_IP_INTERFACE[sub]}")
+        if sub == "proxy-arp":
+            iface.proxy_arp = not neg
+            return
+        if sub == "address":
+            if neg:
+                iface.addresses, iface.negotiated = [], False
+                return
+            usage = "ip address ADDRESS MASK [secondary] | ip address negotiated"
+            _need(w, 3, usage)
+            if w[2].lower() in ("negotiated", "dhcp"):
+                if w[2].lower() == "dhcp" or iface.name.type != "Dialer":
+                    raise _Fail(f"'ip address {w[2].lower()}' is only emulated on the Dialer WAN "
+                                "interface", "give a static address: ip address A.B.C.D MASK")
+                iface.negotiated = True
+                self.addr_lines[iface.name.ios] = self.lineno
+                return
+            _need(w, 4, usage)
+            addr, plen = _ip(w[2]), _mask(w[3])
+            ifa = IPv4Interface(f"{addr}/{plen}")
+            if plen < 31 and addr in (ifa.network.network_address, ifa.network.broadcast_address):
+                raise _Fail(f"{addr} is the {'network' if addr == ifa.network.network_address else 'broadcast'} "
+                            f"address of {ifa.network}", "pick a host address inside the subnet")
+            secondary = len(w) > 4 and w[4].lower().startswith("sec")
+            _no_extra(w, 5 if secondary else 4, usage)
+            if secondary:
+                if not iface.addresses:
+                    raise _Fail("a secondary address needs a primary address first",
+                                "put the primary 'ip address' line above this one")
+                iface.addresses.append(ifa)
+            else:
+                iface.addresses[:1] = [ifa]
+            self.addr_lines.setdefault(iface.name.ios, self.lineno)
+            return
+        if sub == "access-group":
+            _need(w, 4, "ip access-group ACL in|out")
+            _no_extra(w, 4, "ip access-group ACL in|out")
+            direction = _kw(w[3], ["in", "out"], "direction")
+            if direction == "in":
+                iface.acl_in = None if neg else w[2]
+            else:
+                iface.acl_out = None if neg else w[2]
+            if not neg and w[2].isdigit() and acl_kind_for_number(w[2]) is None:
+                raise _Fail(f"'{w[2]}' is not an IP access-list number",
+                            "use 1-99/1300-1999 (standard) or 100-199/2000-2699 (extended)")
+            return
+        if sub == "nat":
+            _need(w, 3, "ip nat inside|outside")
+            _no_extra(w, 3, "ip nat inside|outside")
+            iface.nat = None if neg else _kw(w[2], ["inside", "outside", "enable"], "nat side")
+            if iface.nat == "enable":
+                raise _Fail("NVI NAT ('ip nat enable') is not emulated", "use ip nat inside/outside")
+            return
+
+    def cmd_switchport(self, iface: Interface, w: list[str], neg: bool) -> None:
+        if iface.name.type in ("Vlan", "Dialer"):
+            raise _Fail(f"'switchport' is not valid on {iface.name}", "use it on FastEthernet ports")
+        self.switch_lines.setdefault(iface.name.ios, self.lineno)
+        if len(w) == 1:
+            iface.switchport = not neg
+            return
+        if neg:
+            raise _Fail(f"'no switchport {w[1]}' is not emulated", "state the mode you want instead")
+        sub = _kw(w[1], ["mode", "access", "trunk", "voice", "nonegotiate", "port-security",
+                         "host", "priority", "protected", "block", "backup"], "switchport command")
+        if iface.switchport is None:
+            iface.switchport = True
+        if sub == "mode":
+            _need(w, 3, "switchport mode access|trunk")
+            mode = _kw(w[2], ["access", "trunk", "dynamic", "dot1q-tunnel", "private-vlan"], "switchport mode")
+            if mode not in ("access", "trunk"):
+                raise _Fail(f"'switchport mode {mode}' is not emulated (no DTP in the lab)",
+                            "use 'switchport mode access' or 'switchport mode trunk'")
+            iface.mode = mode
+        elif sub == "access":
+            _need(w, 4, "switchport access vlan N")
+            _kw(w[2], ["vlan"], "switchport access option")
+            _no_extra(w, 4, "switchport access vlan N")
+            iface.access_vlan = _int(w[3], 1, 4094, "VLAN")
+        elif sub == "trunk":
+            _need(w, 3, "switchport trunk allowed vlan LIST | native vlan N | encapsulation dot1q")
+            opt = _kw(w[2], ["allowed", "native", "encapsulation", "pruning"], "trunk option")
+            if opt == "encapsulation":
+                _need(w, 4, "switchport trunk encapsulation dot1q")
+                enc = _kw(w[3], ["dot1q", "isl", "negotiate"], "trunk encapsulation")
+                if enc != "dot1q":
+                    raise _Fail(f"trunk encapsulation {enc} is not emulated", "use dot1q")
+            elif opt == "native":
+                _need(w, 5, "switchport trunk native vlan N")
+                iface.trunk_native = _int(w[4], 1, 4094, "VLAN")
+            elif opt == "allowed":
+                _need(w, 5, "switchport trunk allowed vlan LIST|add LIST|remove LIST|all|none|except LIST")
+                _kw(w[3], ["vlan"], "trunk allowed option")
+                rest = w[4:]
+                op = rest[0].lower()
+                if op == "all":
+                    iface.trunk_allowed = None
+                elif op == "none":
+                    iface.trunk_allowed = set()
+                elif op in ("add", "remove", "except"):
+                    _need(rest, 2, f"switchport trunk allowed vlan {op} LIST")
+                    vl = _vlan_list(rest[1:])
+                    cur = set(range(1, 4095)) if iface.trunk_allowed is None else iface.trunk_allowed
+                    iface.trunk_allowed = (cur | vl if op == "add" else cur - vl if op == "remove"
+                                           else set(range(1, 4095)) - vl)
+                else:
+                    iface.trunk_allowed = _vlan_list(rest)
+            else:
+                self.warn("'switchport trunk pruning' ignored: no VTP in the lab")
+        elif sub == "voice":
+            raise _Fail("'switchport voice vlan' tags voice frames on an access port; the Linux-bridge "
+                        "builder cannot tag", "put phones on access ports in the voice VLAN "
+                        "(switchport access vlan 2), or use the OVS builder with a trunk")
+        elif sub == "nonegotiate":
+            self.warn("'switchport nonegotiate' ignored: no DTP in the lab")
+        else:
+            self.warn(f"'switchport {sub}' ignored: not emulated")
+
+    # -- checks across lines ----------------------------------------------
+    def finish(self) -> None:
+        cfg = self.cfg
+        if cfg.platform not in ("switch", "router"):
+            is_switch = bool(cfg.vlans) or any(
+                i.switchport is not None or i.name.type == "Vlan" for i in cfg.interfaces.values())
+            cfg.platform = "switch" if is_switch else "router"
+        for iface in cfg.interfaces.values():
+            n = iface.name.ios
+            physical = iface.name.type not in ("Vlan", "Dialer")
+            if physical and cfg.platform == "switch" and iface.switchport is None:
+                iface.switchport = True
+            if physical and cfg.platform == "router" and iface.switchport:
+                self.error(f"{n}: switchport commands on a router port", "remove them, or parse this "
+                           "config as a switch", line=self.switch_lines.get(n, iface.line))
+            if iface.switchport and (iface.addresses or iface.negotiated):
+                self.error(f"{n} is a layer-2 switchport and cannot have an IP address",
+                           f"add 'no switchport' under interface {n} before 'ip address'",
+                           line=self.addr_lines.get(n, iface.line))
+            if iface.switchport is False and (iface.mode or iface.access_vlan):
+                self.error(f"{n} has 'no switchport' but also switchport settings",
+                           "keep either the routed port or the switchport lines",
+                           line=self.switch_lines.get(n, iface.line))
+            if iface.mode == "trunk" and iface.access_vlan:
+                self.warn(f"{n} is a trunk; its 'switchport access vlan' is kept but unused",
+                          line=self.switch_lines.get(n, iface.line))
+            if iface.name.type == "Dialer" and not (iface.addresses or iface.negotiated):
+                self.warn(f"{n} has no address; the WAN link will carry no IP",
+                          "add 'ip address negotiated' or a static address", line=iface.line)
+            for d, acl in (("in", iface.acl_in), ("out", iface.acl_out)):
+                if acl and acl not in cfg.acls:
+                    self.warn(f"{n} applies access list {acl} ({d}), which is not defined; IOS "
+                              "then permits everything, and so does the lab",
+                              f"define access list {acl}", line=iface.line)
+        self.check_overlaps()
+        for r in cfg.routes:
+            if r.interface and r.interface.type != "Null" and r.interface.ios not in cfg.interfaces:
+                self.error(f"route via {r.interface} but that interface is not configured",
+                           f"add 'interface {r.interface}' with an address", line=r.line, text="")
+        for pool in cfg.pools.values():
+            if pool.network is None:
+                self.error(f"dhcp pool {pool.name} has no 'network' line", "add: network A.B.C.D MASK",
+                           line=pool.line, text="")
+                continue
+            for gw in pool.default_routers:
+                if gw not in pool.network:
+                    self.warn(f"dhcp pool {pool.name}: default-router {gw} is outside {pool.network}; "
+                              "clients cannot reach it", "use the SVI address of that VLAN",
+                              line=pool.line, text="")
+        for pat in cfg.nat_pat:
+            if pat.acl not in cfg.acls:
+                self.error(f"NAT uses access list {pat.acl}, which is not defined, so nothing is "
+                           "translated", f"add: access-list {pat.acl} permit 192.168.0.0 0.0.255.255",
+                           line=pat.line, text="")
+            iface = cfg.interfaces.get(pat.interface.ios)
+            if iface is None:
+                self.error(f"NAT overloads {pat.interface}, which is not configured",
+                           f"add interface {pat.interface} with 'ip nat outside'", line=pat.line, text="")
+            elif iface.nat != "outside":
+                self.warn(f"NAT overloads {pat.interface}, which lacks 'ip nat outside'; IOS would "
+                          "translate nothing", f"add 'ip nat outside' under {pat.interface}",
+                          line=pat.line, text="")
+        for st in cfg.nat_static:
+            if st.global_interface and st.global_interface.ios not in cfg.interfaces:
+                self.error(f"static NAT uses {st.global_interface}, which is not configured",
+                           f"add interface {st.global_interface}", line=st.line, text="")
+        if (cfg.nat_pat or cfg.nat_static) and not any(i.nat == "inside" for i in cfg.interfaces.values()):
+            self.warn("NAT is configured but no interface has 'ip nat inside'",
+                      "add 'ip nat inside' on the LAN-facing interface", line=0, text="")
+        if cfg.dns_server and not cfg.name_servers:
+            self.warn("'ip dns server' without 'ip name-server': the forwarder has nowhere to send "
+                      "queries", "add: ip name-server ADDRESS", line=0, text="")
+
+    def check_overlaps(self) -> None:
+        seen: list[tuple[IPv4Network, str]] = []
+        for iface in self.cfg.interfaces.values():
+            for a in iface.addresses:
+                for net, other in seen:
+                    if net.overlaps(a.network):
+                        self.error(f"{a.network} on {iface.name} overlaps with {other}",
+                                   "give each interface its own subnet",
+                                   line=self.addr_lines.get(iface.name.ios, iface.line), text="")
+                seen.append((a.network, iface.name.ios))
+
+
+def parse(text: str, file: str = "<config>", platform: str | None = None) -> IosConfig:
+    """Parse IOS text; problems are returned in .errors/.warnings, never raised."""
+    if platform not in (None, "switch", "router"):
+        raise ValueError("platform must be 'switch', 'router' or None (infer)")
+    return _Parser(text, file, platform).run()
+
+
+def load(path: str | Path, platform: str | None = None) -> IosConfig:
+    """Parse a config file; raise IosConfigError listing every error if there is any."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise IosConfigError([IosError(str(p), 0, "", f"cannot read the config: {e.strerror}",
+                                       "check the path in the topology file")]) from None
+    cfg = parse(text, str(p), platform)
+    if cfg.errors:
+        raise IosConfigError(cfg.errors)
+    return cfg

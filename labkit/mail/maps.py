@@ -1,0 +1,179 @@
+"""Postfix lookup-table text files: parsing, locked additions, and dirty flags.
+
+This is the seed's "Files" automation done safely. Every writer takes an exclusive
+`fcntl.flock` on one lock file per config directory, re-reads the map it changes (so a
+duplicate is caught even if another process added it a moment ago), appends one line,
+fsyncs, and touches a dirty flag. It never runs postmap itself: that is the job of the
+scheduler in `labkit.mail.postmapd`, which waits for a quiet period and then runs postmap
+once per dirty map, so a burst of additions costs one rebuild instead of one per line.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from labkit.mail.errors import MailConfigError
+
+MAP_NAMES = ("vdomains", "vmbox", "valias")
+LOCK_NAME = ".maps.lock"
+DIRTY_DIR = ".dirty"
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_LOCAL = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    value: str
+    line: int
+
+
+def parse_map(text: str, source: str = "map") -> list[Entry]:
+    """Parse postmap input: `key value`, '#' comments, whitespace-led continuation lines."""
+    entries: list[Entry] = []
+    for num, raw in enumerate(text.splitlines(), start=1):
+        s = raw.strip()
+        if not s or s.startswith("#"):
+            continue
+        if raw[0].isspace():
+            if not entries:
+                raise MailConfigError(f"{source}:{num}: continuation line before any entry; "
+                                      "remove the leading whitespace")
+            e = entries[-1]
+            entries[-1] = Entry(e.key, f"{e.value} {s}", e.line)
+            continue
+        parts = s.split(None, 1)
+        if len(parts) != 2:
+            raise MailConfigError(f"{source}:{num}: entry {s!r} has a key but no value; "
+                                  "postmap needs two columns (the seed repeats the key)")
+        entries.append(Entry(parts[0], parts[1], num))
+    return entries
+
+
+def read_map(path: Path) -> list[Entry]:
+    path = Path(path)
+    return parse_map(path.read_text(), str(path)) if path.exists() else []
+
+
+def check_domain(domain: str) -> str:
+    d = domain.strip().lower().rstrip(".")
+    if not _DOMAIN.match(d):
+        raise MailConfigError(f"bad domain {domain!r}: use letters, digits, '-' and dots, "
+                              "like exampledomain.ca")
+    return d
+
+
+def check_address(address: str) -> tuple[str, str]:
+    """Return (local, domain) of a plain address; reject what would break a map line."""
+    a = address.strip().lower()
+    if a.count("@") != 1:
+        raise MailConfigError(f"bad address {address!r}: expected local@domain")
+    local, domain = a.split("@")
+    if not _LOCAL.match(local):
+        raise MailConfigError(f"bad address {address!r}: local part may hold letters, digits "
+                              "and . _ + - (no spaces, no '#')")
+    return local, check_domain(domain)
+
+
+def check_mailbox_path(path: str) -> str:
+    """Relative to virtual_mailbox_base; trailing '/' means Maildir, none means mbox."""
+    if path.startswith("/") or ".." in Path(path).parts or any(c.isspace() for c in path):
+        raise MailConfigError(f"bad mailbox path {path!r}: it must be relative to "
+                              "virtual_mailbox_base, without '..' or spaces")
+    return path
+
+
+@contextmanager
+def locked(conf_dir: Path) -> Iterator[None]:
+    """Exclusive lock over all maps of one config directory (blocks until granted)."""
+    fd = os.open(Path(conf_dir) / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def mark_dirty(conf_dir: Path, name: str) -> None:
+    """Touch the flag; its content is when it first became dirty, its mtime the latest."""
+    d = Path(conf_dir) / DIRTY_DIR
+    d.mkdir(exist_ok=True)
+    flag = d / name
+    if not flag.exists():
+        flag.write_text(f"{time.time():.6f}\n")
+    os.utime(flag)
+
+
+def dirty_maps(conf_dir: Path) -> list[Path]:
+    d = Path(conf_dir) / DIRTY_DIR
+    return sorted(d.iterdir()) if d.is_dir() else []
+
+
+class FileMaps:
+    """Add domains, mailboxes and aliases to the text maps of one config directory."""
+
+    def __init__(self, conf_dir: Path):
+        self.conf_dir = Path(conf_dir)
+
+    def path(self, name: str) -> Path:
+        return self.conf_dir / name
+
+    def entries(self, name: str) -> list[Entry]:
+        return read_map(self.path(name))
+
+    def domains(self) -> set[str]:
+        return {e.key.lower() for e in self.entries("vdomains")}
+
+    def _append(self, name: str, key: str, value: str) -> bool:
+        """Append under the lock; False if the same entry exists already (idempotent)."""
+        with locked(self.conf_dir):
+            current = {e.key.lower(): e for e in self.entries(name)}
+            old = current.get(key)
+            if old is not None:
+                if old.value == value:
+                    return False
+                raise MailConfigError(f"{self.path(name)}:{old.line}: {key} is already mapped "
+                                      f"to {old.value!r}; edit that line to change it")
+            if name != "vdomains":
+                domain = key.rsplit("@", 1)[-1]
+                if domain not in {e.key.lower() for e in self.entries("vdomains")}:
+                    raise MailConfigError(
+                        f"{self.path('vdomains')}: domain {domain} is not listed, so Postfix "
+                        f"would answer 'Relay access denied' for {key}; add-domain {domain} first")
+            p = self.path(name)
+            with open(p, "a+") as f:
+                f.seek(0, os.SEEK_END)
+                if f.tell() > 0:
+                    f.seek(f.tell() - 1)
+                    if f.read(1) != "\n":
+                        f.write("\n")
+                f.write(f"{key} {value}\n")
+                f.flush()
+                os.fsync(f.fileno())
+            mark_dirty(self.conf_dir, name)
+            return True
+
+    def add_domain(self, domain: str) -> bool:
+        d = check_domain(domain)
+        return self._append("vdomains", d, d)
+
+    def add_mailbox(self, address: str, path: str | None = None, mbox: bool = False) -> bool:
+        local, domain = check_address(address)
+        if path is None:
+            path = f"{domain}/{local}" + ("" if mbox else "/")
+        return self._append("vmbox", f"{local}@{domain}", check_mailbox_path(path))
+
+    def add_alias(self, address: str, target: str) -> bool:
+        local, domain = check_address(address)
+        targets = [t.strip() for t in target.split(",") if t.strip()]
+        for t in targets:
+            check_address(t)
+        return self._append("valias", f"{local}@{domain}", ", ".join(targets))

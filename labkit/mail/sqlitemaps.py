@@ -1,0 +1,117 @@
+"""The seed's "Database" automation: Postfix reads its maps from SQLite.
+
+With `virtual_mailbox_maps = sqlite:RUN/conf/vmbox.cf`, Postfix runs the .cf file's
+query on every lookup, so an INSERT is live for the next SMTP transaction: no lock
+files, no postmap, no restart. SQLite serialises writers itself; `timeout` makes a
+writer wait for the lock instead of failing, so concurrent additions lose nothing.
+
+The DB stays in rollback-journal mode (not WAL) on purpose: WAL readers need write
+access to the -shm file, and Postfix's readers run as the unprivileged `postfix` user.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from labkit.mail.errors import MailConfigError
+from labkit.mail.maps import (check_address, check_domain, check_mailbox_path, read_map)
+
+DB_NAME = "maps.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS domains  (domain  TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS mailboxes(address TEXT PRIMARY KEY, maildir TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS aliases  (address TEXT PRIMARY KEY, goto TEXT NOT NULL);
+"""
+
+# map name -> Postfix sqlite_table(5) query; Postfix quotes %s itself.
+QUERIES = {
+    "vdomains": "SELECT domain FROM domains WHERE domain='%s'",
+    "vmbox": "SELECT maildir FROM mailboxes WHERE address='%s'",
+    "valias": "SELECT goto FROM aliases WHERE address='%s'",
+}
+
+
+class SqliteMaps:
+    def __init__(self, conf_dir: Path):
+        self.conf_dir = Path(conf_dir)
+        self.db = self.conf_dir / DB_NAME
+
+    def connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.db, timeout=30, isolation_level=None)
+        return con
+
+    def create(self) -> None:
+        """Create the DB and the three .cf files Postfix reads (idempotent)."""
+        with self.connect() as con:
+            con.executescript(SCHEMA)
+        os.chmod(self.db, 0o644)
+        for name, query in QUERIES.items():
+            (self.conf_dir / f"{name}.cf").write_text(
+                f"# Postfix sqlite_table(5) for {name}; written by labkit.mail.sqlitemaps\n"
+                f"dbpath = {self.db}\nquery = {query}\n")
+
+    def import_text_maps(self, src_dir: Path) -> None:
+        """Load the seed's vdomains/vmbox/valias so both backends start from the same data."""
+        for e in read_map(Path(src_dir) / "vdomains"):
+            self.add_domain(e.key)
+        for e in read_map(Path(src_dir) / "vmbox"):
+            self.add_mailbox(e.key, e.value)
+        for e in read_map(Path(src_dir) / "valias"):
+            self.add_alias(e.key, e.value)
+
+    def _insert(self, table: str, cols: tuple[str, ...], row: tuple) -> bool:
+        """Insert `row` unless its key (first column) exists; same row again is a no-op."""
+        con = self.connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            old = con.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE {cols[0]} = ?",
+                              (row[0],)).fetchone()
+            if old is not None:
+                con.execute("ROLLBACK")
+                if tuple(old) == row:
+                    return False
+                raise MailConfigError(f"{self.db}: {row[0]} is already in table {table} as "
+                                      f"{tuple(old)!r}; UPDATE that row to change it")
+            con.execute(f"INSERT INTO {table}({', '.join(cols)}) VALUES "
+                        f"({', '.join('?' * len(cols))})", row)
+            con.execute("COMMIT")
+            return True
+        finally:
+            con.close()
+
+    def domains(self) -> set[str]:
+        with self.connect() as con:
+            return {r[0] for r in con.execute("SELECT domain FROM domains")}
+
+    def _require_domain(self, domain: str, key: str) -> None:
+        if domain not in self.domains():
+            raise MailConfigError(f"{self.db}: domain {domain} is not in table domains, so "
+                                  f"Postfix would answer 'Relay access denied' for {key}; "
+                                  f"add-domain {domain} first")
+
+    def add_domain(self, domain: str) -> bool:
+        d = check_domain(domain)
+        return self._insert("domains", ("domain",), (d,))
+
+    def add_mailbox(self, address: str, path: str | None = None, mbox: bool = False) -> bool:
+        local, domain = check_address(address)
+        self._require_domain(domain, address)
+        if path is None:
+            path = f"{domain}/{local}" + ("" if mbox else "/")
+        key = f"{local}@{domain}"
+        return self._insert("mailboxes", ("address", "maildir"), (key, check_mailbox_path(path)))
+
+    def add_alias(self, address: str, target: str) -> bool:
+        local, domain = check_address(address)
+        self._require_domain(domain, address)
+        targets = [t.strip() for t in target.split(",") if t.strip()]
+        for t in targets:
+            check_address(t)
+        key = f"{local}@{domain}"
+        return self._insert("aliases", ("address", "goto"), (key, ", ".join(targets)))
+
+    def rows(self, table: str) -> list[tuple]:
+        with self.connect() as con:
+            return list(con.execute(f"SELECT * FROM {table} ORDER BY 1"))

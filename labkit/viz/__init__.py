@@ -1,0 +1,1 @@
+"""Pictures: topology drawings, SIP ladders and plots."""
