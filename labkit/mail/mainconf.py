@@ -165,6 +165,9 @@ def lab_overrides(params: list[Param], run_dir: Path, backend: str = "hash") -> 
         "virtual_mailbox_base": str(run_dir / "vhosts"),
         "alias_maps": f"hash:{conf / 'aliases'}",
         "alias_database": f"hash:{conf / 'aliases'}",
+        # not in the seed, but a path: local(8) mail (postmaster -> root) must not land
+        # in the machine's /var/mail
+        "mail_spool_directory": str(run_dir / "spool-local"),
     }
     for name in MAP_PARAMS:
         if name in seed:

@@ -163,6 +163,9 @@ class PostfixConfig:
         os.chmod(self.mailbox_base, 0o750)
         (conf / "main.cf").write_text(self.main_cf_text())
         (conf / "master.cf").write_text(render_master_cf(self.port))
+        spool = run / "spool-local"   # local(8) mail for postmaster/root stays in the run dir
+        spool.mkdir(exist_ok=True)
+        os.chmod(spool, 0o1777)
         (conf / "aliases").write_text("# seed alias_maps, moved here\npostmaster: root\n")
         self.run_checked(["postalias", "-c", str(conf), str(conf / "aliases")])
         for name in MAP_NAMES:
@@ -285,6 +288,22 @@ class SinkProcess:
             self.proc.stdout.close()
 
 
+# Loopback-only settings (never used in the lab, where the EC2 node has its own netns
+# and the lab's DNS). Traffic safety: a Postfix in the root namespace must not query the
+# machine's real resolver or connect to the internet.
+LOOPBACK_ONLY = {
+    # no PTR lookups of clients (127.0.0.2 has no /etc/hosts entry -> real DNS query)
+    "smtpd_peername_lookup": "no",
+    # anything not in the test-only transport map fails at once instead of going out
+    "default_transport": "error:5.7.1 loopback test run: mail to the internet is disabled",
+    "relay_transport": "error:5.7.1 loopback test run: mail to the internet is disabled",
+    # and the SMTP client never asks DNS (nexthops in the transport map are [IP]:port)
+    "smtp_dns_support_level": "disabled",
+}
+
+INTERNET_CLIENT = "127.0.0.2"  # source address of "a client on the internet" (not mynetworks)
+
+
 class LoopbackPostfix:
     """A real Postfix on 127.0.0.1:<free port> in a temp dir; a context manager.
 
@@ -312,7 +331,7 @@ class LoopbackPostfix:
         self.master: int | None = None
         self.cfg = PostfixConfig(run_dir=self.tmp / "run", backend=backend,
                                  port=free_port(), listen="127.0.0.1",
-                                 extra=dict(extra or {}), seed_dir=seed_dir)
+                                 extra={**LOOPBACK_ONLY, **(extra or {})}, seed_dir=seed_dir)
         self.host = "127.0.0.1"
         self.port = self.cfg.port
 
@@ -374,9 +393,13 @@ class LoopbackPostfix:
         s.ehlo("client.lab")
         return s
 
-    def rcpt_status(self, rcpt: str, sender: str = "probe@example.org") -> tuple[int, str]:
-        """(code, text) of RCPT TO on a fresh connection: is this address live now?"""
-        with self.smtp() as s:
+    def rcpt_status(self, rcpt: str, sender: str = "probe@example.org",
+                    source: str | None = INTERNET_CLIENT) -> tuple[int, str]:
+        """(code, text) of RCPT TO on a fresh connection: is this address live now?
+
+        Asked from 127.0.0.2, outside mynetworks: from 127.0.0.1 Postfix would relay for
+        (and so accept) any address of a domain it does not know yet."""
+        with self.smtp(source) as s:
             s.mail(sender)
             code, msg = s.rcpt(rcpt)
             s.rset()

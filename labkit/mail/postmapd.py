@@ -50,6 +50,25 @@ def run_postmap(conf_dir: Path, name: str) -> dict:
     return rec
 
 
+# Maps read by trivial-rewrite (address class of a domain). trivial-rewrite keeps
+# persistent connections from smtpd/cleanup, so it notices a rebuilt table only when a
+# client reconnects (seconds later, after ipc_idle). A `postfix reload` makes a new
+# domain live at once; mailbox and alias maps are read by smtpd/cleanup/virtual, which
+# restart between connections by themselves.
+RELOAD_MAPS = {"vdomains"}
+
+
+def reload_postfix(conf_dir: Path) -> dict:
+    t0 = time.perf_counter()
+    proc = subprocess.run(["postfix", "-c", str(conf_dir), "reload"], capture_output=True,
+                          text=True)
+    rec = {"reload": True, "t": time.time(), "wall_s": round(time.perf_counter() - t0, 6),
+           "rc": proc.returncode}
+    with open(Path(conf_dir) / LOG_NAME, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    return rec
+
+
 def run_pending(conf_dir: Path) -> list[dict]:
     """Clear all dirty flags and rebuild those maps, under the writers' lock."""
     conf_dir = Path(conf_dir)
@@ -57,14 +76,19 @@ def run_pending(conf_dir: Path) -> list[dict]:
         flags = dirty_maps(conf_dir)
         for flag in flags:
             flag.unlink()
-        return [run_postmap(conf_dir, flag.name) for flag in flags]
+        recs = [run_postmap(conf_dir, flag.name) for flag in flags]
+    if RELOAD_MAPS & {f.name for f in flags}:
+        reload_postfix(conf_dir)  # fails harmlessly (rc != 0) when Postfix is not running
+    return recs
 
 
-def read_log(conf_dir: Path) -> list[dict]:
+def read_log(conf_dir: Path, reloads: bool = False) -> list[dict]:
+    """postmap runs recorded in postmap.log (and `postfix reload`s if asked)."""
     p = Path(conf_dir) / LOG_NAME
     if not p.exists():
         return []
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    recs = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    return recs if reloads else [r for r in recs if not r.get("reload")]
 
 
 @dataclass
