@@ -25,7 +25,7 @@ class ConfigError(ValueError):
     """Bad ACD config: the message names the file, the entry and the fix."""
 
 
-@dataclass
+@dataclass(eq=False)
 class QueueStats:
     entered: int = 0
     answered: int = 0
@@ -35,7 +35,7 @@ class QueueStats:
     max_wait: float = 0.0
 
 
-@dataclass
+@dataclass(eq=False)
 class Queue:
     name: str
     strategy: str = "mia"
@@ -64,7 +64,7 @@ class Queue:
         }
 
 
-@dataclass
+@dataclass(eq=False)
 class Agent:
     id: str
     memberof: list[str] = field(default_factory=list)
@@ -88,7 +88,7 @@ class Agent:
         return self.state
 
 
-@dataclass
+@dataclass(eq=False)
 class Call:
     """A caller in the ACD, from its INVITE to its BYE; ``id`` is the caller's Call-ID."""
     id: str

@@ -356,6 +356,10 @@ class SchedulerStats:
         return d
 
 
+#: The pacer's last stretch before a deadline is a precise time.sleep (see _pace).
+_FINE = 0.0015
+
+
 def _percentile(sorted_vals: Sequence[float], q: float) -> float:
     if not sorted_vals:
         return 0.0
@@ -367,9 +371,12 @@ class RtpScheduler:
     """ONE asyncio loop in ONE thread pacing MANY 20 ms RTP streams.
 
     Every stream is pinned to one of ``phases`` slots of the 20 ms period (the least loaded
-    one when it is added), and the loop wakes once per slot and sends the packets of every
-    stream due in it in one batch: with 4 phases that is 200 wakeups/s whether 1 or 1000
-    streams play, and each batch is a quarter of the streams. Deadlines are absolute
+    one when it is added), and the loop wakes once per non-empty slot and sends the packets
+    of every stream due in it in one batch: with 10 phases that is at most 500 wakeups/s
+    whether 10 or 1000 streams play (none when idle), and each batch is a tenth of the
+    streams, so the last packet of a batch waits for 1/10 of the sends, not all of them
+    (measured on 600 streams: 1 phase gave p50/p99 lateness 4.5/19 ms, 4 phases 1.4/5.0,
+    10 phases 0.6/3.9, at the same CPU). Deadlines are absolute
     (``t0 + k * 20 ms / phases``), so a late wakeup makes its packets late but never shifts the
     following ones. If the loop falls more than ``max_behind`` seconds behind (a stall),
     missed frames are skipped: the timestamp jumps by 160 per skipped frame, as RFC 3550
@@ -380,7 +387,7 @@ class RtpScheduler:
     raised into the loop.
     """
 
-    def __init__(self, phases: int = 4, max_behind: float = 0.2, stats_window: int = 200_000):
+    def __init__(self, phases: int = 10, max_behind: float = 0.2, stats_window: int = 200_000):
         if phases < 1:
             raise ValueError("phases must be >= 1")
         self.phases = phases
@@ -401,6 +408,7 @@ class RtpScheduler:
         self._wall0 = 0.0
         self._task: asyncio.Task | None = None
         self._t0 = 0.0
+        self._target = 0.0
         self._rng = random.Random()
         self.finished: set[int] = set()   # sids whose playlist ended
 
@@ -447,9 +455,10 @@ class RtpScheduler:
                    first_seq: int | None = None, first_ts: int | None = None) -> int:
         """Start sending ``playlist`` to ``remote`` = (ip, port); returns a stream id.
 
-        ``local`` is a UDP socket to send from (the caller keeps owning it; that is the RTP
-        port the SDP answer announced) or an (ip, port) to bind a new one (the scheduler
-        owns and closes it), or None for an ephemeral port. SSRC, first sequence number and
+        ``local`` is a UDP socket to send from (the caller keeps owning it and may read the
+        far end's RTP from it; that is the port the SDP answer announced), or an (ip, port)
+        to bind a new send-only socket, connected to ``remote`` (the scheduler owns and
+        closes it), or None for an ephemeral port. SSRC, first sequence number and
         first timestamp are random unless given (RFC 3550). The first packet has the marker
         bit set (start of a talkspurt)."""
         if self._thread is None:
@@ -461,6 +470,9 @@ class RtpScheduler:
             sock, own = socket.socket(family, socket.SOCK_DGRAM), True
             try:
                 sock.bind(local or (("::" if family == socket.AF_INET6 else "0.0.0.0"), 0))
+                # Our own send-only socket: connect it, send() skips the per-packet address
+                # lookup, and a closed far end shows up as send errors.
+                sock.connect(tuple(remote))
             except OSError:
                 sock.close()
                 raise
@@ -487,8 +499,11 @@ class RtpScheduler:
     def _attach(self, stream: _Stream) -> None:
         self._streams[stream.sid] = stream
         self._slots[stream.slot][stream.sid] = stream
-        # The first packet goes out at the stream's next slot time.
-        stream.deadline = self._next_slot_time(stream.slot)
+        # The first packet goes out at the stream's first slot time after the deadline the
+        # pacer is sleeping towards (it may be sleeping past empty slots).
+        stream.deadline = self._next_slot_time(stream.slot, max(self._loop.time(),
+                                                                self._target))
+        self._wake.set()
 
     def _detach(self, sid: int) -> None:
         stream = self._streams.get(sid)
@@ -503,37 +518,47 @@ class RtpScheduler:
         if stream.own_sock:
             stream.sock.close()
 
-    def _next_slot_time(self, slot: int) -> float:
-        now = self._loop.time()
-        period = FRAME_SECONDS
+    def _next_slot_time(self, slot: int, after: float) -> float:
         base = self._t0 + slot * self._slot_len
-        k = max(0, int((now - base) // period) + 1)
-        return base + k * period
+        k = max(0, int((after - base) // FRAME_SECONDS) + 1)
+        return base + k * FRAME_SECONDS
 
     # -- the loop --
     async def _pace(self) -> None:
         loop = self._loop
         self._t0 = loop.time() + 0.005
         self._cpu0, self._wall0 = time.thread_time(), time.monotonic()
+        self._wake = asyncio.Event()
         slot_len, phases = self._slot_len, self.phases
         tick = 0
         lateness = self._lateness
         now_fn = time.monotonic   # same clock as loop.time()
         pack = _HDR.pack
+        slots = self._slots
         while True:
-            deadline = self._t0 + tick * slot_len
-            delay = deadline - now_fn()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                await asyncio.sleep(0)   # let add/remove callbacks run even when behind
+            if not self._streams:           # idle: no wakeups at all until a stream comes
+                self._wake.clear()
+                await self._wake.wait()
+                tick = int((now_fn() - self._t0) // slot_len) + 1
+            while not slots[tick % phases]:  # skip empty slots without waking for them
+                tick += 1
+            deadline = self._target = self._t0 + tick * slot_len
+            # epoll rounds its timeout UP to whole milliseconds, so asyncio.sleep wakes
+            # 0..1 ms late. Sleep coarsely to _FINE before the deadline, then finish with
+            # time.sleep (clock_nanosleep, ~0.1 ms precise). This thread has nothing else to
+            # do in that last stretch; add/remove callbacks wait at most _FINE.
+            delay = deadline - now_fn() - _FINE
+            await asyncio.sleep(delay if delay > 0 else 0)   # 0: still run callbacks
+            rest = deadline - now_fn()
+            if rest > 0:
+                time.sleep(rest)
             self._wakeups += 1
             slot = tick % phases
             tick += 1
             now = now_fn()
             if now - deadline > self.max_behind:   # stalled: jump to the current tick
                 tick = int((now - self._t0) // slot_len) + 1
-            streams = self._slots[slot]
+            streams = slots[slot]
             if not streams:
                 continue
             done = []
@@ -559,7 +584,10 @@ class RtpScheduler:
                     b1 = stream.payload_type | (0x80 if stream.marker else 0)
                     packet = pack(0x80, b1, stream.seq, stream.ts, stream.ssrc) + frame
                     try:
-                        stream.sock.sendto(packet, stream.remote)
+                        if stream.own_sock:
+                            stream.sock.send(packet)
+                        else:
+                            stream.sock.sendto(packet, stream.remote)
                         stream.sent += 1
                         self._sent += 1
                     except OSError:   # full buffer, unreachable, closed by owner...
@@ -792,7 +820,7 @@ def _raise_nofile(need: int) -> None:
 
 
 def measure_streams(n_streams: int, seconds: float = 5.0, warmup: float = 1.0,
-                    phases: int = 4, playlist: Playlist | None = None) -> dict:
+                    phases: int = 10, playlist: Playlist | None = None) -> dict:
     """Pace ``n_streams`` PCMU streams for ``seconds`` to a UDP sink on 127.0.0.1 (a child
     process, so receiving does not steal the scheduler's CPU or GIL) and report lateness
     percentiles, packets sent/received and the scheduler thread's CPU%.

@@ -37,6 +37,7 @@ class Result:
     authority: list[Record] = field(default_factory=list)
     additional: list[list[Record]] = field(default_factory=list)   # RRsets
     negative: bool = False
+    referral: bool = False
     ede: tuple[int, str] | None = None
 
 
@@ -54,9 +55,36 @@ class _Buffer(DNSBuffer):
 
 
 def _neg_soa(zone: Zone) -> Record:
-    soa = zone.soa
-    ttl = min(soa.ttl, soa.rdata.times[4])
-    return Record(soa.name, T_SOA, ttl, soa.rdata, soa.line, soa.path, display=soa.display)
+    """The SOA for negative answers: TTL = min(SOA TTL, SOA minimum) (RFC 2308 section 3)."""
+    neg = getattr(zone, "_neg_soa", None)
+    if neg is None:
+        soa = zone.soa
+        ttl = min(soa.ttl, soa.rdata.times[4])
+        neg = Record(soa.name, T_SOA, ttl, soa.rdata, soa.line, soa.path, display=soa.display)
+        zone._neg_soa = neg
+    return neg
+
+
+_CHAOS_ZONES = ("version.bind.", "hostname.bind.", "authors.bind.", "id.server.")
+
+
+class _ChaosRecord(Record):
+    def rr(self) -> RR:
+        return RR(DNSLabel(self.name), self.rtype, CLASS.CH, self.ttl, self.rdata)
+
+
+def _chaos(qname: str) -> Result:
+    """BIND's built-in CHAOS zones, emptied by ``version none; hostname none; server-id
+    none;``: NODATA at their apex, NXDOMAIN below, REFUSED elsewhere."""
+    from dnslib import SOA
+    for z in _CHAOS_ZONES:
+        if qname == z or qname.endswith("." + z):
+            soa = SOA(DNSLabel(z), DNSLabel("hostmaster." + z), (0, 28800, 7200, 604800, 86400))
+            res = Result(authority=[_ChaosRecord(z, T_SOA, 86400, soa, 0, "<builtin>")], negative=True)
+            if qname != z:
+                res.rcode = RCODE.NXDOMAIN
+            return res
+    return Result(rcode=RCODE.REFUSED, aa=False)
 
 
 class Authority:
@@ -64,7 +92,6 @@ class Authority:
 
     def __init__(self, zones: list[Zone]):
         self.zones = {z.origin: z for z in zones}
-        self._rr_cache: dict[int, RR] = {}
 
     # ------------------------------------------------------------ lookup
     def zone_for(self, qname: str, qtype: int) -> Zone | None:
@@ -133,6 +160,7 @@ class Authority:
             if cut is not None:
                 ns = zone.nodes[cut][T_NS]
                 res.authority = list(ns)
+                res.referral = True
                 res.additional = self._address_rrsets(zone, [key(r.rdata.label) for r in ns], cut)
                 if not res.answer:
                     res.aa = False
@@ -173,10 +201,11 @@ class Authority:
             return res
 
     # ------------------------------------------------------------ wire
-    def _rr(self, rec: Record) -> RR:
-        rr = self._rr_cache.get(id(rec))
+    @staticmethod
+    def _rr(rec: Record) -> RR:
+        rr = rec.__dict__.get("_rr")
         if rr is None:
-            rr = self._rr_cache[id(rec)] = rec.rr()
+            rr = rec.__dict__["_rr"] = rec.rr()
         return rr
 
     def respond(self, data: bytes, udp: bool = True) -> bytes | None:
@@ -203,58 +232,66 @@ class Authority:
         if flags & 0x8000:               # a response: never answer it (loops)
             return None
         opcode = (flags >> 11) & 0xF
+        if opcode not in (OPCODE.QUERY, OPCODE.NOTIFY, OPCODE.UPDATE):
+            return self._error(data, RCODE.NOTIMP)
         try:
-            q = DNSRecord.parse(data)
+            q = parse_query(data)
         except Exception:
             return self._error(data, RCODE.FORMERR)
-        if opcode != OPCODE.QUERY:
-            if opcode in (OPCODE.NOTIFY, OPCODE.UPDATE):
-                return self._reply(q, Result(rcode=RCODE.REFUSED, aa=False), udp, echo_question=True)
-            return self._reply(q, Result(rcode=RCODE.NOTIMP, aa=False), udp, echo_question=True)
-        if len(q.questions) != 1:
-            return self._reply(q, Result(rcode=RCODE.FORMERR, aa=False), udp, echo_question=False)
-        opts = [r for r in q.ar if r.rtype == T_OPT]
-        if len(opts) > 1:
-            return self._reply(q, Result(rcode=RCODE.FORMERR, aa=False), udp, echo_question=True)
-        qn = q.questions[0]
-        qtype, qclass = qn.qtype, qn.qclass
-        if opts and (opts[0].ttl >> 16) & 0xFF != 0:
-            return self._reply(q, Result(rcode=BADVERS, aa=False), udp, echo_question=True)
-        if qtype in (T_OPT,) or (qtype in (T_AXFR, T_IXFR) and udp):
-            return self._reply(q, Result(rcode=RCODE.FORMERR, aa=False), udp, echo_question=True)
-        if qclass != CLASS.IN and qclass != 255:
-            return self._reply(q, Result(rcode=RCODE.REFUSED, aa=False), udp, echo_question=True)
-        if qtype in (T_AXFR, T_IXFR, T_MAILA, T_MAILB):
-            rc = RCODE.NOTAUTH if qtype == T_IXFR and False else RCODE.REFUSED
-            return self._reply(q, Result(rcode=rc, aa=False), udp, echo_question=True)
-        res = self.lookup(key(qn.qname), qtype)
-        return self._reply(q, res, udp, echo_question=True)
+        if q.qdcount != 1:
+            return self._error(data, RCODE.FORMERR)
+        if q.broken or q.n_opt > 1:     # BIND: FORMERR, question echoed, no OPT
+            q.opt = None
+            return self._reply(q, Result(rcode=RCODE.FORMERR, aa=False), udp)
+        qtype, qclass = q.qtype, q.qclass
+        if opcode != OPCODE.QUERY:       # NOTIFY/UPDATE: we are no secondary, take no updates
+            rc = RCODE.REFUSED if qtype == T_SOA else RCODE.FORMERR
+            return self._reply(q, Result(rcode=rc, aa=False), udp)
+        if q.opt is not None and (q.opt[1] >> 16) & 0xFF != 0:
+            return self._reply(q, Result(rcode=BADVERS, aa=False), udp)
+        if qtype == T_OPT:
+            return self._reply(q, Result(rcode=RCODE.FORMERR, aa=False), udp)
+        if qclass in (254, 255):        # class NONE / ANY in a query: BIND says FORMERR
+            return self._reply(q, Result(rcode=RCODE.FORMERR, aa=False), udp)
+        if qclass == CLASS.CH:
+            return self._reply(q, _chaos(key(q.qname)), udp)
+        if qclass != CLASS.IN:          # HS: REFUSED (no such zones); unknown classes: NOTIMP
+            rc = RCODE.REFUSED if qclass == 4 else RCODE.NOTIMP
+            return self._reply(q, Result(rcode=rc, aa=False), udp)
+        if qtype in (T_MAILA, T_MAILB):
+            return self._reply(q, Result(rcode=RCODE.NOTIMP, aa=False), udp)
+        if qtype in (T_AXFR, T_IXFR):
+            return self._reply(q, Result(rcode=RCODE.REFUSED, aa=False), udp)
+        res = self.lookup(key(q.qname), qtype)
+        if res.rcode == RCODE.NXDOMAIN and qtype == T_SOA and res.authority:
+            # BIND gives the SOA in an NXDOMAIN answer to an SOA query TTL 0.
+            soa = res.authority[0]
+            res.authority = [Record(soa.name, T_SOA, 0, soa.rdata, soa.line, soa.path, display=soa.display)]
+        return self._reply(q, res, udp)
 
-    def _reply(self, q: DNSRecord, res: Result, udp: bool, echo_question: bool) -> bytes:
-        h = q.header
-        opts = [r for r in q.ar if r.rtype == T_OPT]
-        opt = opts[0] if len(opts) == 1 else None
+    def _reply(self, q: "Query", res: Result, udp: bool) -> bytes:
+        opt = q.opt
         if opt is not None:
-            limit = max(512, min(opt.rclass, SERVER_UDP_SIZE))
+            limit = max(512, min(opt[0], SERVER_UDP_SIZE))
         else:
             limit = 512
+        # BIND adds no optional additional data when the client advertises EDNS <= 512;
+        # referral glue is still sent.
+        no_additional = opt is not None and opt[0] <= 512 and not res.referral
         if not udp:
             limit = 65535
         rcode = res.rcode
         buf = _Buffer()
-        flags = 0x8000 | (h.opcode << 11) | (0x0400 if res.aa else 0) | (h.rd << 8) | (h.cd << 4) | (rcode & 0xF)
-        buf.pack("!HHHHHH", h.id, flags, 0, 0, 0, 0)
-        qd = 0
-        if echo_question and q.questions:
-            q.questions[0].pack(buf)
-            qd = 1
+        flags = 0x8000 | (q.opcode << 11) | (0x0400 if res.aa else 0) | (q.flags & 0x0100) | (q.flags & 0x0010) | (rcode & 0xF)
+        buf.pack("!HHHHHH", q.id, flags, 0, 0, 0, 0)
+        buf.encode_name(q.qname)     # same case as asked; later owners compress against it
+        buf.pack("!HH", q.qtype, q.qclass)
+        qd = 1
         opt_rr = None
         if opt is not None:
-            do = "do" if (opt.ttl >> 15) & 1 else ""
+            do = "do" if (opt[1] >> 15) & 1 else ""
             eopts = [EDNSOption(15, struct.pack("!H", res.ede[0]) + res.ede[1].encode())] if res.ede else []
             opt_rr = EDNS0(udp_len=SERVER_UDP_SIZE, ext_rcode=rcode >> 4, flags=do, opts=eopts)
-            if rcode >= 16:
-                flags = (flags & ~0xF) | (rcode & 0xF)
             reserve = len(_pack_alone(opt_rr))
         else:
             reserve = 0
@@ -272,7 +309,7 @@ class Authority:
                 counts[sec] += 1
             if tc:
                 break
-        if not tc:
+        if not tc and not no_additional:
             present = {(r.name, r.rtype) for r in res.answer + res.authority}
             for rs in res.additional:
                 if (rs[0].name, rs[0].rtype) in present:
@@ -295,10 +332,79 @@ class Authority:
                 buf.rollback(sections_start)
                 opt_rr.pack(buf)
                 counts = [0, 0, 1]
-            elif h.ad:
+            elif q.flags & 0x0020:
                 flags |= 0x0020   # BIND echoes AD in a truncated non-EDNS answer
         struct.pack_into("!HHHHH", buf.data, 2, flags, qd, counts[0], counts[1], counts[2])
         return bytes(buf.data)
+
+
+@dataclass
+class Query:
+    """The parts of a query the answer depends on."""
+
+    id: int
+    flags: int
+    opcode: int
+    qdcount: int
+    qname: DNSLabel | None
+    qtype: int
+    qclass: int
+    question_wire: bytes          # the question exactly as sent (echoed in the reply)
+    opt: tuple[int, int] | None   # (udp payload size, ttl field) of the OPT record
+    n_opt: int
+    broken: bool = False          # the question parsed, a later section did not
+
+
+def _skip_name(data: bytes, off: int) -> int:
+    while True:
+        if off >= len(data):
+            raise ValueError("name runs past the end")
+        n = data[off]
+        if n & 0xC0 == 0xC0:
+            return off + 2
+        if n & 0xC0:
+            raise ValueError("bad label type")
+        if n == 0:
+            return off + 1
+        off += 1 + n
+
+
+def parse_query(data: bytes) -> Query:
+    """Parse what an authoritative answer needs, checking every section's framing.
+
+    Our own walk (not DNSRecord.parse) because a query's answer/authority sections are
+    never used and BIND tolerates records there that dnslib cannot decode (an OPT in the
+    answer section, for one). Raises ValueError/BufferError on a broken message."""
+    ident, flags, qd, an, ns, ar = struct.unpack("!HHHHHH", data[:12])
+    if qd != 1:
+        return Query(ident, flags, (flags >> 11) & 0xF, qd, None, 0, 0, b"", None, 0)
+    buf = DNSBuffer(data)
+    buf.offset = 12
+    qname = buf.decode_name()
+    qtype, qclass = buf.unpack("!HH")
+    qend = buf.offset
+    off = qend
+    opt = None
+    n_opt = 0
+    broken = False
+    try:
+        for i in range(an + ns + ar):
+            start = off
+            off = _skip_name(data, off)
+            if off + 10 > len(data):
+                raise ValueError("record header runs past the end")
+            rtype, rclass, ttl, rdlen = struct.unpack("!HHIH", data[off:off + 10])
+            off += 10 + rdlen
+            if off > len(data):
+                raise ValueError("rdata runs past the end")
+            if rtype == T_OPT:
+                if i < an + ns or data[start] != 0:
+                    raise ValueError("OPT outside the additional section or not owned by the root")
+                n_opt += 1
+                opt = (rclass, ttl)
+    except (ValueError, IndexError, struct.error):
+        broken, opt = True, None
+    return Query(ident, flags, (flags >> 11) & 0xF, qd, qname, qtype, qclass, data[12:qend], opt, n_opt, broken)
 
 
 def _pack_alone(rr: RR) -> bytes:

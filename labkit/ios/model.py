@@ -105,6 +105,11 @@ class PortMatch:
         return f"{self.op} {' '.join(str(p) for p in self.ports)}"
 
 
+ICMP_NAMES = {0: "echo-reply", 3: "unreachable", 4: "source-quench", 5: "redirect", 8: "echo",
+              11: "time-exceeded", 12: "parameter-problem", 13: "timestamp-request",
+              14: "timestamp-reply"}
+
+
 @dataclass
 class AclEntry:
     line: int
@@ -121,7 +126,7 @@ class AclEntry:
     log: bool = False
 
     def ios(self, standard: bool) -> str:
-        """The entry as `show access-lists` prints it (without the counter)."""
+        """The entry as `show access-lists` prints it, without sequence number and counter."""
         if standard:
             if self.src.is_any:
                 body = "any"
@@ -129,8 +134,8 @@ class AclEntry:
                 body = str(self.src.address)
             else:
                 body = f"{self.src.address}, wildcard bits {self.src.wildcard}"
-            return f"{self.seq} {self.action} {body}" + (" log" if self.log else "")
-        parts = [str(self.seq), self.action, self.protocol, self.src.ios()]
+            return f"{self.action} {body}" + (" log" if self.log else "")
+        parts = [self.action, self.protocol, self.src.ios()]
         if self.src_port:
             parts.append(self.src_port.ios())
         assert self.dst is not None
@@ -138,7 +143,8 @@ class AclEntry:
         if self.dst_port:
             parts.append(self.dst_port.ios())
         if self.icmp_type is not None:
-            parts.append(str(self.icmp_type))
+            parts.append(ICMP_NAMES.get(self.icmp_type, str(self.icmp_type))
+                         if self.icmp_code is None else str(self.icmp_type))
             if self.icmp_code is not None:
                 parts.append(str(self.icmp_code))
         if self.established:

@@ -139,6 +139,43 @@ def _kw(token: str, options: list[str] | dict, what: str) -> str:
     raise _Fail(f"unknown {what} '{token}'", f"expected one of: {', '.join(opts)}")
 
 
+def _kw_or_ignored(token: str, options: list[str], ignored: dict, what: str) -> str:
+    """Keyword match on the supported commands; ignored ones must be spelled in full."""
+    if token.lower() in ignored and token.lower() not in options:
+        return token.lower()
+    if token in ignored:
+        return token
+    try:
+        return _kw(token, options, what)
+    except _Fail as f:
+        raise _Fail(f.message, f"supported here: {', '.join(options)}") from None
+
+
+_GLOBAL_IP = {"route", "dhcp", "access-list", "dns", "name-server", "routing", "host", "domain-name",
+              "domain", "domain-lookup", "classless", "http", "cef", "ssh", "subnet-zero",
+              "forward-protocol", "default-gateway", "source-route", "finger", "bootp"}
+
+
+def _looks_global(w: list[str]) -> bool:
+    """True when a line reads as a global command (so it closes the current block)."""
+    first = w[0].lower()
+    if len(first) >= 3 and "interface".startswith(first):
+        return True
+    if first in ("access-list", "vlan", "router", "hostname", "end", "ipv6") or first in IGNORED_BLOCKS:
+        return True
+    if first in IGNORED_GLOBAL and first not in IGNORED_INTERFACE and first != "exit":
+        return True
+    if first == "ip" and len(w) > 1:
+        second = w[1].lower()
+        if second in _GLOBAL_IP:
+            return True
+        if second == "nat" and len(w) > 3:
+            return True
+    if first == "no" and len(w) > 2 and w[1].lower() == "ip":
+        return w[2].lower() in _GLOBAL_IP
+    return False
+
+
 def _ip(token: str, what: str = "address") -> IPv4Address:
     try:
         return IPv4Address(token)
@@ -216,6 +253,7 @@ class _Parser:
     def __init__(self, text: str, file: str, platform: str | None):
         self.cfg = IosConfig(file=file, platform=platform or "")
         self.text = text
+        self.lines = text.splitlines()
         self.mode = "global"
         self.cur: object = None
         self.banner_end: str | None = None
@@ -225,13 +263,18 @@ class _Parser:
         self.switch_lines: dict[str, int] = {}    # interface -> first switchport line
 
     # -- reporting -------------------------------------------------------
-    def error(self, message: str, fix: str = "", line: int | None = None, text: str | None = None):
-        self.cfg.errors.append(IosError(self.cfg.file, line or self.lineno,
-                                        self.line if text is None else text, message, fix))
+    def _text(self, line: int | None) -> str:
+        if line is None:
+            return self.line
+        return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
 
-    def warn(self, message: str, fix: str = "", line: int | None = None, text: str | None = None):
-        self.cfg.warnings.append(IosWarning(self.cfg.file, line or self.lineno,
-                                            self.line if text is None else text, message, fix))
+    def error(self, message: str, fix: str = "", line: int | None = None):
+        self.cfg.errors.append(IosError(self.cfg.file, self.lineno if line is None else line,
+                                        self._text(line), message, fix))
+
+    def warn(self, message: str, fix: str = "", line: int | None = None):
+        self.cfg.warnings.append(IosWarning(self.cfg.file, self.lineno if line is None else line,
+                                            self._text(line), message, fix))
 
     # -- driver ----------------------------------------------------------
     def run(self) -> IosConfig:
@@ -260,25 +303,19 @@ class _Parser:
             pass  # tabs are fine as indentation
         indented = raw[:1].isspace()
         words = stripped.split()
-        if self.mode != "global":
-            handler = getattr(self, f"sub_{self.mode}")
-            if self.mode == "ignored":
-                if indented:
-                    return
-            else:
+        if self.mode == "ignored":
+            if indented:
+                return
+        elif self.mode != "global":
+            # IOS rule: a line valid in the sub-mode stays there; one that is not is tried
+            # in global mode.  Indentation decides the ambiguous cases (`ip ...`).
+            if indented or not _looks_global(words):
                 try:
-                    if handler(words) is not False:
-                        return
-                except _Fail as f:
-                    if indented:
+                    getattr(self, f"sub_{self.mode}")(words)
+                    return
+                except _Fail:
+                    if not _looks_global(words):
                         raise
-                    # not valid in the sub-mode: IOS tries the line in global mode
-                    try:
-                        self.mode, self.cur = "global", None
-                        self.global_cmd(words)
-                        return
-                    except _Fail:
-                        raise f from None
         self.mode, self.cur = "global", None
         if indented and words[0].lower() in ("network", "default-router", "dns-server", "lease",
                                              "import", "switchport", "permit", "deny"):
@@ -291,9 +328,8 @@ class _Parser:
         head = w[0]
         if head in ("Building", "Current"):
             return self.warn(f"'{head} ...' ignored: {IGNORED_GLOBAL[head]}")
-        options = ["interface", "ip", "access-list", "no", "vlan", "router", "ipv6"] + \
-            list(IGNORED_GLOBAL) + list(IGNORED_BLOCKS)
-        cmd = _kw(head, options, "command")
+        cmd = _kw_or_ignored(head, ["interface", "ip", "access-list", "no", "vlan", "router", "ipv6"],
+                             {**IGNORED_GLOBAL, **IGNORED_BLOCKS}, "command")
         if cmd == "interface":
             return self.cmd_interface(w)
         if cmd == "ip":
@@ -363,8 +399,8 @@ class _Parser:
     def cmd_no_global(self, w: list[str]) -> None:
         _need(w, 2, "no COMMAND")
         if w[1].lower() == "ip" and len(w) > 2:
-            sub = _kw(w[2], ["routing", "route", "access-list", "nat", "dhcp", "dns", "name-server"]
-                      + list(IGNORED_IP_GLOBAL), "ip command")
+            sub = _kw_or_ignored(w[2], ["routing", "route", "access-list", "nat", "dhcp", "dns",
+                                        "name-server"], IGNORED_IP_GLOBAL, "ip command")
             if sub == "routing":
                 _no_extra(w, 3, "no ip routing")
                 self.cfg.ip_routing = False
@@ -385,8 +421,8 @@ class _Parser:
     # -- ip ... (global) --------------------------------------------------
     def cmd_ip(self, w: list[str]) -> None:
         _need(w, 2, "ip COMMAND")
-        sub = _kw(w[1], ["route", "dhcp", "access-list", "nat", "dns", "name-server", "routing",
-                         "host"] + list(IGNORED_IP_GLOBAL), "ip command")
+        sub = _kw_or_ignored(w[1], ["route", "dhcp", "access-list", "nat", "dns", "name-server",
+                                    "routing", "host"], IGNORED_IP_GLOBAL, "ip command")
         if sub == "route":
             return self.cmd_route(w)
         if sub == "dhcp":
@@ -804,8 +840,8 @@ class _Parser:
         if neg:
             _need(w, 2, "no COMMAND")
             w = w[1:]
-        cmd = _kw(w[0], ["ip", "switchport", "shutdown", "description", "exit"]
-                  + list(IGNORED_INTERFACE), "interface command")
+        cmd = _kw_or_ignored(w[0], ["ip", "switchport", "shutdown", "description", "exit"],
+                             IGNORED_INTERFACE, "interface command")
         if cmd == "exit":
             self.mode = "global"
             return
@@ -825,8 +861,8 @@ class _Parser:
             return self.cmd_switchport(iface, w, neg)
         # ip ...
         _need(w, 2, "ip address|access-group|nat|proxy-arp ...")
-        sub = _kw(w[1], ["address", "access-group", "nat", "proxy-arp"] + list(IGNORED_IP_INTERFACE),
-                  "interface ip command")
+        sub = _kw_or_ignored(w[1], ["address", "access-group", "nat", "proxy-arp"],
+                             IGNORED_IP_INTERFACE, "interface ip command")
         if sub in IGNORED_IP_INTERFACE:
             return self.warn(f"'ip {sub}' ignored on {iface.name}: {IGNORED_IP_INTERFACE[sub]}")
         if sub == "proxy-arp":
@@ -983,41 +1019,42 @@ class _Parser:
         self.check_overlaps()
         for r in cfg.routes:
             if r.interface and r.interface.type != "Null" and r.interface.ios not in cfg.interfaces:
-                self.error(f"route via {r.interface} but that interface is not configured",
-                           f"add 'interface {r.interface}' with an address", line=r.line, text="")
+                self.warn(f"route via {r.interface}, which is not configured here; IOS keeps such "
+                          "a route out of the table, and so does the lab",
+                          f"add 'interface {r.interface}' with an address", line=r.line)
         for pool in cfg.pools.values():
             if pool.network is None:
                 self.error(f"dhcp pool {pool.name} has no 'network' line", "add: network A.B.C.D MASK",
-                           line=pool.line, text="")
+                           line=pool.line)
                 continue
             for gw in pool.default_routers:
                 if gw not in pool.network:
                     self.warn(f"dhcp pool {pool.name}: default-router {gw} is outside {pool.network}; "
                               "clients cannot reach it", "use the SVI address of that VLAN",
-                              line=pool.line, text="")
+                              line=pool.line)
         for pat in cfg.nat_pat:
             if pat.acl not in cfg.acls:
                 self.error(f"NAT uses access list {pat.acl}, which is not defined, so nothing is "
                            "translated", f"add: access-list {pat.acl} permit 192.168.0.0 0.0.255.255",
-                           line=pat.line, text="")
+                           line=pat.line)
             iface = cfg.interfaces.get(pat.interface.ios)
             if iface is None:
                 self.error(f"NAT overloads {pat.interface}, which is not configured",
-                           f"add interface {pat.interface} with 'ip nat outside'", line=pat.line, text="")
+                           f"add interface {pat.interface} with 'ip nat outside'", line=pat.line)
             elif iface.nat != "outside":
                 self.warn(f"NAT overloads {pat.interface}, which lacks 'ip nat outside'; IOS would "
                           "translate nothing", f"add 'ip nat outside' under {pat.interface}",
-                          line=pat.line, text="")
+                          line=pat.line)
         for st in cfg.nat_static:
             if st.global_interface and st.global_interface.ios not in cfg.interfaces:
                 self.error(f"static NAT uses {st.global_interface}, which is not configured",
-                           f"add interface {st.global_interface}", line=st.line, text="")
+                           f"add interface {st.global_interface}", line=st.line)
         if (cfg.nat_pat or cfg.nat_static) and not any(i.nat == "inside" for i in cfg.interfaces.values()):
             self.warn("NAT is configured but no interface has 'ip nat inside'",
-                      "add 'ip nat inside' on the LAN-facing interface", line=0, text="")
+                      "add 'ip nat inside' on the LAN-facing interface", line=0)
         if cfg.dns_server and not cfg.name_servers:
             self.warn("'ip dns server' without 'ip name-server': the forwarder has nowhere to send "
-                      "queries", "add: ip name-server ADDRESS", line=0, text="")
+                      "queries", "add: ip name-server ADDRESS", line=0)
 
     def check_overlaps(self) -> None:
         seen: list[tuple[IPv4Network, str]] = []
@@ -1027,7 +1064,7 @@ class _Parser:
                     if net.overlaps(a.network):
                         self.error(f"{a.network} on {iface.name} overlaps with {other}",
                                    "give each interface its own subnet",
-                                   line=self.addr_lines.get(iface.name.ios, iface.line), text="")
+                                   line=self.addr_lines.get(iface.name.ios, iface.line))
                 seen.append((a.network, iface.name.ios))
 
 

@@ -131,16 +131,16 @@ class Builder:
         vlans = sorted({i.vlan for i in node.interfaces.values() if i.vlan is not None} | set(node.svis))
         for vid in vlans:
             lines += [f"ip link add vlan{vid} type bridge forward_delay 0",
-                      f"ip link set vlan{vid} address {mac_for(self.lab.instance, node.name, f'vlan{vid}')}",
-                      f"ip link set vlan{vid} up"]
+                      f"ip link set dev vlan{vid} address {mac_for(self.lab.instance, node.name, f'vlan{vid}')}",
+                      f"ip link set dev vlan{vid} up"]
         for vid, addrs in node.svis.items():
             lines += [f"ip addr add {a} dev vlan{vid}" for a in addrs]
         for intf in node.interfaces.values():
-            lines.append(f"ethtool -K {intf.name} tx off >/dev/null 2>&1 || true")
+            lines.append(f"ethtool -K '{intf.name}' tx off >/dev/null 2>&1 || true")
             if intf.vlan is not None:
-                lines.append(f"ip link set {intf.name} master vlan{intf.vlan}")
+                lines.append(f"ip link set dev {intf.name} master vlan{intf.vlan}")
             lines += [f"ip addr add {a} dev {intf.name}" for a in intf.addresses]
-            lines.append(f"ip link set {intf.name} {'down' if intf.shutdown else 'up'}")
+            lines.append(f"ip link set dev {intf.name} {'down' if intf.shutdown else 'up'}")
         for r in node.routes:
             target = "default" if r.prefix.prefixlen == 0 else str(r.prefix)
             lines.append(f"ip route replace {target} " + (f"via {r.via}" if r.via else f"dev {r.dev}"))

@@ -146,6 +146,9 @@ class Lab:
             except Exception as exc:  # teardown goes on; the PID kill below still happens
                 print(f"[labkit] stopping {svc.label}: {exc}", file=sys.stderr)
         leftovers = self.state.destroy()
+        for svc in self.services:  # reap our own children so no zombie outlives the lab
+            for proc in svc.procs:
+                proc.poll()
         self.state.status = "down"
         self.timings["down_s"] = time.perf_counter() - t0
         return leftovers

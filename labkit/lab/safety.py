@@ -2,21 +2,33 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from .errors import SafetyError
+from .netns import NETNS_DIR
 
 
-def netns_inode(pid: str = "thread-self") -> int:
-    return os.stat(f"/proc/{pid}/ns/net").st_ino
+def netns_inode() -> int:
+    return os.stat("/proc/thread-self/ns/net").st_ino
 
 
-def in_root_netns() -> bool:
-    """True when this thread shares the network namespace of PID 1 (the machine's own)."""
-    return netns_inode() == netns_inode("1")
+def lab_netns_inodes() -> set[int]:
+    """The namespaces labkit made (named lk-*); stat on the bind mount gives the namespace inode."""
+    out = set()
+    for p in Path(NETNS_DIR).glob("lk-*"):
+        try:
+            out.add(os.stat(p).st_ino)
+        except OSError:
+            pass
+    return out
+
+
+def in_lab_netns() -> bool:
+    return netns_inode() in lab_netns_inodes()
 
 
 def require_lab_netns(what: str = "sending lab traffic") -> None:
-    """Refuse to go on from the root namespace (DESIGN.md: never send from it)."""
-    if in_root_netns():
-        raise SafetyError(f"refused: {what} from the root network namespace; "
-                          "run it inside a lab node, e.g. lab.node('pc1').scapy(...)")
+    """Refuse unless this thread is inside a labkit namespace (DESIGN.md: never send from root)."""
+    if not in_lab_netns():
+        raise SafetyError(f"refused: {what} outside a lab namespace; "
+                          "run it inside a lab node, e.g. lab.node('pc1').call('labkit.probes.icmp:ping', ...)")

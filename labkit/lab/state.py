@@ -23,12 +23,15 @@ RUN_ROOT = Path(os.environ.get("LABKIT_RUN", "/run/labkit"))
 
 
 def start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot."""
+    """Field 22 of /proc/PID/stat: when a live process started (ticks since boot); None if gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(text.rsplit(")", 1)[1].split()[19])
+    fields = text.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):  # a zombie has finished; only its parent's wait() is missing
+        return None
+    return int(fields[19])
 
 
 @dataclass

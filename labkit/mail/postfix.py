@@ -228,6 +228,21 @@ class PostfixConfig:
         return p.stdout + p.stderr
 
 
+def wait_until(predicate, timeout: float = 60.0, poll: float = 0.05, what: str = "condition"):
+    """Poll `predicate` until it returns a truthy value (returned), or raise TimeoutError.
+
+    Deliveries are asynchronous (queue manager -> virtual/smtp), so callers wait for the
+    effect rather than sleeping a fixed time."""
+    end = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise TimeoutError(f"{what} not reached within {timeout}s")
+        time.sleep(poll)
+
+
 def wait_port(host: str, port: int, timeout: float = 10.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:

@@ -1,0 +1,71 @@
+"""Run the ACD: ``python -m labkit.acd.serve --config topologies/acd/acd.yaml --sip 127.0.0.1:5060
+--http 127.0.0.1:8242``.
+
+Runs in the foreground (the lab engine records its PID); SIGTERM/SIGINT stop it cleanly.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from .core import ConfigError, load_config
+from .rest import RestApi
+from .server import AcdServer
+from .sip.transaction import Timers
+
+
+def _addr(text: str, what: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"--{what} {text!r}: expected ADDR:PORT, e.g. 127.0.0.1:5060")
+    return host, int(port)
+
+
+async def run(args: argparse.Namespace) -> None:
+    cfg = load_config(args.config)
+    if args.no_media:
+        cfg.media = False
+    if args.queue_log:
+        cfg.queue_log = args.queue_log
+    acd = AcdServer(cfg, timers=Timers.scaled(args.timer_scale))
+    sip_host, sip_port = _addr(args.sip, "sip")
+    http_host, http_port = _addr(args.http, "http")
+    await acd.start(sip_host, sip_port)
+    api = RestApi(acd)
+    await api.start(http_host, http_port)
+    print(f"labkit ACD: SIP udp {acd.ep.host}:{acd.ep.port}, REST http://{http_host}:{api.port}, "
+          f"{len(acd.queues)} queues, {len(acd.agents)} agents", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await api.stop()
+    await acd.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m labkit.acd.serve", description=__doc__)
+    p.add_argument("--config", required=True, help="ACD YAML (queues, agents)")
+    p.add_argument("--sip", default="127.0.0.1:5060", help="UDP ADDR:PORT for SIP")
+    p.add_argument("--http", default="127.0.0.1:8242", help="TCP ADDR:PORT for the REST API")
+    p.add_argument("--no-media", action="store_true", help="no RTP (signalling-only runs)")
+    p.add_argument("--queue-log", default="", help="append queue_log lines to this file")
+    p.add_argument("--timer-scale", type=float, default=1.0, help="scale SIP T1/T2/T4 (tests)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(run(args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

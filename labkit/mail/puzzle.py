@@ -1,0 +1,58 @@
+"""The seed's puzzle: why must virtual_alias_domains not list the mailbox domains?
+
+The author found it by trial ("I'm not sure why"). Running it answers it. Postfix's
+trivial-rewrite gives every recipient domain exactly ONE address class, tried in a fixed
+order: local (mydestination), then virtual alias (virtual_alias_domains), then virtual
+mailbox (virtual_mailbox_domains), then relay, then default. A domain in both lists is
+therefore a virtual alias domain, and that class has no mailboxes: each of its addresses
+must be rewritten by virtual_alias_maps, or it is "User unknown in virtual alias table".
+So admin@ and test@, which are only in vmbox, are rejected with 550 5.1.1, while user1@
+(an alias) still works. Postfix says so in its log on every lookup:
+
+    warning: do not list domain exampledomain.ca in BOTH virtual_alias_domains and
+    virtual_mailbox_domains
+
+The seed's setup works without virtual_alias_domains because virtual_alias_maps is
+applied (by cleanup) to EVERY recipient, whatever its domain class: the aliases need no
+alias domain as long as the domain is a mailbox domain.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from labkit.mail.postfix import LoopbackPostfix
+
+EXPLANATION = __doc__
+
+
+@dataclass
+class PuzzleResult:
+    """What Postfix does with a config; replies are (code, text) of RCPT TO."""
+
+    both_listed: bool
+    replies: dict[str, tuple[int, str]]
+    warnings: list[str]
+
+    def table(self) -> str:
+        """A small deterministic table for a notebook cell."""
+        rows = [f"{'recipient':<26} {'code':>4}  reply"]
+        for rcpt, (code, text) in self.replies.items():
+            short = re.sub(r"^[0-9.]+ <[^>]+>: ", "", text)
+            rows.append(f"{rcpt:<26} {code:>4}  {short}")
+        return "\n".join(rows)
+
+
+RECIPIENTS = ("admin@exampledomain.ca", "test@exampledomain.ca", "user1@exampledomain.ca",
+              "nobody@exampledomain.ca")
+
+
+def run(both: bool = True, recipients: tuple[str, ...] = RECIPIENTS) -> PuzzleResult:
+    """Start a loopback Postfix from the seed (optionally adding the domain to
+    virtual_alias_domains too), ask RCPT TO for each recipient, collect the log warning."""
+    extra = {"virtual_alias_domains": "exampledomain.ca"} if both else {}
+    with LoopbackPostfix(extra=extra, sinks=(), postmapd=False) as pf:
+        replies = {r: pf.rcpt_status(r) for r in recipients}
+        warnings = sorted({m.group(1) for m in
+                           re.finditer(r"warning: (do not list domain .*)", pf.log_text())})
+    return PuzzleResult(both, replies, warnings)

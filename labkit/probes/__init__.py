@@ -1,0 +1,1 @@
+"""scapy probes shared by notebooks and tests. Each runs inside a lab node (LabNode.call)."""

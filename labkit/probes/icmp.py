@@ -1,0 +1,31 @@
+"""ICMP probes with scapy: echo and traceroute, run inside a lab node."""
+from __future__ import annotations
+
+from labkit.lab.safety import require_lab_netns
+
+
+def ping(dst: str, count: int = 3, timeout: float = 1.0) -> dict:
+    """Send `count` echo requests with scapy; return what came back (picklable)."""
+    require_lab_netns("scapy ping")
+    from scapy.all import ICMP, IP, conf, sr
+
+    conf.verb = 0
+    ans, unans = sr(IP(dst=dst) / ICMP(id=0x4c4b, seq=(1, count)), timeout=timeout, retry=0)
+    replies = sorted((int(r[ICMP].seq), r[IP].src, int(r[IP].ttl)) for _, r in ans if r.haslayer(ICMP) and r[ICMP].type == 0)
+    return {"dst": dst, "sent": count, "received": len(replies), "replies": replies}
+
+
+def traceroute(dst: str, max_ttl: int = 8, timeout: float = 1.0) -> list[tuple[int, str | None]]:
+    """Hop list [(ttl, router address or None)], stopping at the destination."""
+    require_lab_netns("scapy traceroute")
+    from scapy.all import ICMP, IP, conf, sr1
+
+    conf.verb = 0
+    hops: list[tuple[int, str | None]] = []
+    for ttl in range(1, max_ttl + 1):
+        reply = sr1(IP(dst=dst, ttl=ttl) / ICMP(id=0x4c4b, seq=ttl), timeout=timeout)
+        hop = reply[IP].src if reply is not None else None
+        hops.append((ttl, hop))
+        if hop == dst:
+            break
+    return hops
