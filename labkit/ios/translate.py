@@ -1,0 +1,314 @@
+"""A parsed IOS config -> what to run inside the node's namespace.
+
+The lab builder creates the links (veths named by names.linux_name) and, on a
+layer-3 switch, one Linux bridge `vlanN` per VLAN with the access ports
+enslaved.  This module never creates links or bridges: it assigns addresses to
+routed ports, SVI bridges and the WAN, sets admin state, adds routes, renders
+the nftables ruleset (ACLs, NAT) and the dnsmasq config (DHCP pools, DNS
+forwarder).
+
+The IOS config is the truth for the node it is applied to: addresses on the
+interfaces it configures are replaced, and static routes are replaced by the
+config's `ip route` lines.
+
+Interface routes (`ip route 192.168.0.0 255.255.0.0 Fast0/0`, a seed quirk): a
+real Cisco ARPs for every destination out of that interface and relies on the
+neighbour answering by proxy ARP (on by default in IOS).  With
+route_mode="peer" (default) labkit resolves a route out of a /30 or /31 to the
+only other address on that link (`via 192.168.254.2 dev fa0-0`), which is what
+the proxy-ARP exchange ends up doing.  route_mode="device" keeps the IOS
+behaviour (`dev fa0-0`, proxy ARP on every layer-3 interface, as IOS does), so a
+notebook can show the ARP storm the seed's route causes.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface
+from pathlib import Path
+
+from .dhcp import DnsmasqConfig, render_dnsmasq
+from .errors import IosConfigError, IosError, IosWarning
+from .model import Interface, IosConfig
+from .names import linux_name, parse_ifname
+from .nft import render_nft
+
+
+@dataclass
+class PortInfo:
+    """What the lab builder needs to know about one IOS interface."""
+    ios_name: str
+    linux: str
+    kind: str                      # svi | routed | access | trunk | wan
+    vlan: int | None               # SVI VLAN, or the access VLAN of a switchport
+    shutdown: bool
+    addresses: list[str] = field(default_factory=list)
+    negotiated: bool = False
+    allowed_vlans: list[int] | None = None   # trunk: None = all
+    native_vlan: int | None = None
+    description: str = ""
+
+
+def port_kind(cfg: IosConfig, iface: Interface) -> str:
+    t = iface.name.type
+    if t == "Vlan":
+        return "svi"
+    if t == "Dialer":
+        return "wan"
+    if cfg.platform == "router" or iface.switchport is False:
+        return "routed"
+    return "trunk" if iface.mode == "trunk" else "access"
+
+
+def interface_plan(cfg: IosConfig) -> list[PortInfo]:
+    """For each IOS interface: its Linux name, kind, access VLAN and shutdown flag.
+
+    This is what the builder calls before making veths and bridges.
+    """
+    out = []
+    for iface in cfg.interfaces.values():
+        kind = port_kind(cfg, iface)
+        vlan = (int(iface.name.number) if kind == "svi" else
+                (iface.access_vlan or 1) if kind == "access" else None)
+        out.append(PortInfo(
+            iface.name.ios, iface.linux, kind, vlan, iface.shutdown,
+            [str(a) for a in iface.addresses], iface.negotiated,
+            (sorted(iface.trunk_allowed) if iface.trunk_allowed is not None else None)
+            if kind == "trunk" else None,
+            iface.trunk_native if kind == "trunk" else None, iface.description))
+    return out
+
+
+def bridge_vlans(cfg: IosConfig) -> list[int]:
+    """VLANs that need a `vlanN` bridge on a switch: every SVI and every access VLAN."""
+    return sorted({p.vlan for p in interface_plan(cfg) if p.kind in ("svi", "access") and p.vlan})
+
+
+def port_info(cfg: IosConfig, name: str) -> PortInfo:
+    """PortInfo for any port, including ones the config never mentions.
+
+    A 3550 port with no config is an access port in VLAN 1; a router port with
+    no config is an unaddressed routed port.
+    """
+    ifn = parse_ifname(name)
+    for p in interface_plan(cfg):
+        if p.ios_name == ifn.ios:
+            return p
+    if ifn.type == "Vlan":
+        return PortInfo(ifn.ios, ifn.linux, "svi", int(ifn.number), False)
+    if ifn.type == "Dialer":
+        return PortInfo(ifn.ios, ifn.linux, "wan", None, False)
+    if cfg.platform == "switch":
+        return PortInfo(ifn.ios, ifn.linux, "access", 1, False)
+    return PortInfo(ifn.ios, ifn.linux, "routed", None, False)
+
+
+@dataclass
+class Step:
+    """One command to run inside the node, with the IOS line it comes from."""
+    argv: list[str]
+    line: int
+    why: str
+    dev: str | None = None       # skipped (with a note) when this interface does not exist
+    optional: bool = False       # failure is reported, not fatal
+
+    def shell(self) -> str:
+        return " ".join(shlex.quote(a) for a in self.argv)
+
+
+@dataclass
+class Translation:
+    config: IosConfig
+    interfaces: list[PortInfo]
+    steps: list[Step]
+    nft: str
+    dnsmasq: DnsmasqConfig | None
+    notes: list[IosWarning]
+    run_dir: Path
+
+    @property
+    def nft_path(self) -> Path:
+        return self.run_dir / "ruleset.nft"
+
+    def write(self) -> list[Path]:
+        """Write the rendered files (ruleset, dnsmasq.conf, apply.sh for reading) into run_dir."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        if self.nft:
+            self.nft_path.write_text(self.nft)
+            written.append(self.nft_path)
+        if self.dnsmasq:
+            self.dnsmasq.conf_path.write_text(self.dnsmasq.conf)
+            written.append(self.dnsmasq.conf_path)
+        script = self.run_dir / "apply.sh"
+        script.write_text(self.script())
+        written.append(script)
+        return written
+
+    def script(self) -> str:
+        """The whole translation as a readable shell script (what the service runs)."""
+        out = [f"# labkit.ios translation of {self.config.file}"]
+        for s in self.steps:
+            src = f"line {s.line}" if s.line else "labkit"
+            out.append(f"{s.shell()}    # {src}: {s.why}")
+        if self.dnsmasq:
+            out.append(" ".join(self.dnsmasq.argv) + "    # DHCP pools / DNS forwarder")
+        return "\n".join(out) + "\n"
+
+
+def _wan_addresses(wan: dict[str, str] | None) -> dict[str, IPv4Interface]:
+    """{"Dialer1" or "dialer1": "A/LEN"} -> {linux name: interface address}."""
+    out: dict[str, IPv4Interface] = {}
+    for key, value in (wan or {}).items():
+        try:
+            lname = linux_name(key)
+        except ValueError:
+            lname = key
+        out[lname] = IPv4Interface(str(value))
+    return out
+
+
+def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None = None,
+              route_mode: str = "peer", builder: str = "bridge") -> Translation:
+    """Translate a parsed config; raises IosConfigError when it cannot be applied.
+
+    wan:        address of interfaces with `ip address negotiated`, e.g.
+                {"Dialer1": "100.64.0.2/30"} (the ISP side given by the topology).
+    route_mode: "peer" or "device", see the module docstring.
+    builder:    "bridge" (Linux bridges, no trunks) or "ovs" (trunks possible).
+    """
+    if route_mode not in ("peer", "device"):
+        raise ValueError("route_mode must be 'peer' or 'device'")
+    if cfg.errors:
+        raise IosConfigError(cfg.errors)
+    run_dir = Path(run_dir)
+    notes: list[IosWarning] = []
+    errors: list[IosError] = []
+
+    def note(line: int, message: str, fix: str = "") -> None:
+        notes.append(IosWarning(cfg.file, line, "", message, fix))
+
+    plan = interface_plan(cfg)
+    wan_addr = _wan_addresses(wan)
+    for p in plan:
+        if p.kind == "trunk" and builder != "ovs":
+            iface = cfg.interfaces[p.ios_name]
+            errors.append(IosError(cfg.file, iface.line, f"interface {p.ios_name}",
+                                   f"{p.ios_name} is a trunk; this kernel has no 802.1Q sub-interfaces "
+                                   "or bridge VLAN filtering, so the Linux-bridge builder cannot carry "
+                                   "tagged frames", "build this switch with the OVS builder, or make "
+                                   "the port 'switchport mode access'"))
+    for iface in cfg.interfaces.values():
+        if iface.negotiated and iface.linux not in wan_addr:
+            errors.append(IosError(cfg.file, iface.line, f"interface {iface.name}",
+                                   f"{iface.name} has 'ip address negotiated' but the topology gives "
+                                   "no address for it", f"pass wan={{'{iface.name}': 'A.B.C.D/LEN'}} "
+                                   "(the `wan:` parameter of the ios service)"))
+    if errors:
+        raise IosConfigError(errors)
+
+    steps: list[Step] = []
+    steps.append(Step(["sysctl", "-qw", f"net.ipv4.ip_forward={1 if cfg.ip_routing else 0}"], 0,
+                      "ip routing" if cfg.ip_routing else "no ip routing"))
+    if cfg.platform == "switch":
+        steps.append(Step(["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0"], 0,
+                          "bridged (same-VLAN) frames skip the routed ACLs, as on a 3550",
+                          optional=True))
+
+    l3: dict[str, list[IPv4Interface]] = {}   # linux name -> addresses (up interfaces)
+    for iface in cfg.interfaces.values():
+        kind = port_kind(cfg, iface)
+        dev = iface.linux
+        if kind in ("svi", "routed", "wan"):
+            addrs = list(iface.addresses)
+            if iface.negotiated:
+                addrs = [wan_addr[dev]]
+            steps.append(Step(["ip", "addr", "flush", "dev", dev], iface.line,
+                              f"interface {iface.name}: the IOS config owns its addresses", dev))
+            for a in addrs:
+                steps.append(Step(["ip", "addr", "add", str(a), "dev", dev], iface.line,
+                                  f"ip address {a.ip} {a.netmask}" if not iface.negotiated
+                                  else f"ip address negotiated ({a} from the topology)", dev))
+            steps.append(Step(["sysctl", "-qw", f"net.ipv4.conf.{dev}.proxy_arp="
+                               f"{1 if iface.proxy_arp else 0}"], iface.line,
+                              "ip proxy-arp (IOS default)" if iface.proxy_arp else "no ip proxy-arp", dev))
+            if not iface.shutdown:
+                l3[dev] = addrs
+        steps.append(Step(["ip", "link", "set", "dev", dev, "down" if iface.shutdown else "up"],
+                          iface.line, "shutdown" if iface.shutdown else "no shutdown", dev))
+
+    steps.append(Step(["ip", "route", "flush", "table", "main", "proto", "boot"], 0,
+                      "static routes come from the IOS config", optional=True))
+    steps.append(Step(["ip", "route", "flush", "table", "main", "proto", "static"], 0,
+                      "static routes come from the IOS config", optional=True))
+    for r in cfg.routes:
+        target = "default" if r.network.prefixlen == 0 else str(r.network)
+        text = f"ip route {r.network.network_address} {r.network.netmask} " + \
+            " ".join(str(x) for x in (r.interface, r.next_hop) if x)
+        tail = ["metric", str(r.distance), "proto", "static"]
+        if r.interface and r.interface.type == "Null":
+            steps.append(Step(["ip", "route", "replace", "blackhole", target, *tail], r.line, text))
+            continue
+        if r.interface:
+            iface = cfg.interfaces.get(r.interface.ios)
+            if iface is None:
+                continue   # the parser already warned
+            dev = iface.linux
+            if iface.shutdown:
+                note(r.line, f"route via {r.interface} is not installed: the interface is shut down, "
+                     "as IOS would do")
+                continue
+            if port_kind(cfg, iface) in ("access", "trunk"):
+                note(r.line, f"route via {r.interface}, a layer-2 switchport: not installed",
+                     "point the route at an SVI, a routed port or a next-hop address")
+                continue
+            addrs = l3.get(dev, [])
+            if r.next_hop:
+                steps.append(Step(["ip", "route", "replace", target, "via", str(r.next_hop), "dev", dev,
+                                   *tail], r.line, text, dev))
+                continue
+            peer = _p2p_peer(addrs[0]) if addrs else None
+            if peer and (route_mode == "peer" or iface.name.type == "Dialer"):
+                steps.append(Step(["ip", "route", "replace", target, "via", str(peer), "dev", dev, *tail],
+                                  r.line, f"{text} (resolved to the peer of {addrs[0].network})", dev))
+                note(r.line, f"'{text}' names an interface, not a next hop: a real Cisco ARPs for "
+                     f"every destination and needs proxy ARP on the far side; the lab sends to "
+                     f"{peer}, the only other address on {addrs[0].network}",
+                     "write the next hop instead of the interface")
+            else:
+                steps.append(Step(["ip", "route", "replace", target, "dev", dev, *tail], r.line, text, dev))
+                note(r.line, f"'{text}' names an interface: the device ARPs for every destination and "
+                     "only works if the neighbour answers by proxy ARP (IOS default, on in the lab)",
+                     "write the next-hop address instead")
+            continue
+        assert r.next_hop is not None
+        if not any(r.next_hop in a.network for addrs in l3.values() for a in addrs):
+            note(r.line, f"next hop {r.next_hop} is not on a connected subnet; the lab does not "
+                 "resolve static routes recursively, so the route is not installed",
+                 "use a next hop on a directly connected subnet")
+            continue
+        steps.append(Step(["ip", "route", "replace", target, "via", str(r.next_hop), *tail], r.line, text))
+
+    nft = render_nft(cfg, {k: v.ip for k, v in wan_addr.items()})
+    if nft:
+        steps.append(Step(["nft", "-f", str(run_dir / "ruleset.nft")], 0,
+                          "access lists and NAT (table ip labkit_ios)"))
+    inside = [i.linux for i in cfg.interfaces.values()
+              if port_kind(cfg, i) in ("svi", "routed", "wan") and i.nat != "outside"]
+    outside = [i.linux for i in cfg.interfaces.values() if i.nat == "outside"]
+    dn_notes: list[tuple[int, str, str]] = []
+    dnsmasq = render_dnsmasq(cfg, run_dir, inside, outside, dn_notes)
+    for line, message, fix in dn_notes:
+        note(line, message, fix)
+    return Translation(cfg, plan, steps, nft, dnsmasq, notes, run_dir)
+
+
+def _p2p_peer(addr: IPv4Interface) -> IPv4Address | None:
+    """The other address of a /30 or /31 link, else None."""
+    net = addr.network
+    if net.prefixlen == 31:
+        return next(a for a in (net.network_address, net.broadcast_address) if a != addr.ip)
+    if net.prefixlen == 30:
+        hosts = [h for h in net.hosts() if h != addr.ip]
+        return hosts[0] if len(hosts) == 1 else None
+    return None
