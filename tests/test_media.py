@@ -1,0 +1,316 @@
+"""labkit.acd.media: G.711 µ-law, RTP packets, playlists, the one-thread RTP pacer."""
+
+import socket
+import threading
+import time
+import warnings
+
+import pytest
+
+from labkit.acd import media
+from labkit.acd.media import (
+    FRAME_SAMPLES, PROMPT_DIR, ULAW_DECODE, Playlist, RtpError, RtpPacket, RtpScheduler,
+    check_rtp, load_prompt, measure_streams, pcm16_to_ulaw, ulaw_decode, ulaw_decode_sample,
+    ulaw_encode, ulaw_encode_sample, ulaw_to_pcm16,
+)
+
+ALL_SAMPLES = range(-32768, 32768)
+
+
+def _pcm(samples) -> bytes:
+    import struct
+    samples = list(samples)
+    return struct.pack(f"<{len(samples)}h", *samples)
+
+
+# ----- µ-law ---------------------------------------------------------------------------
+def test_ulaw_known_code_points():
+    assert ulaw_encode_sample(0) == 0xFF
+    assert ulaw_encode_sample(-1) == 0x7F          # one's complement: -1 is "negative zero"
+    assert ulaw_encode_sample(32767) == 0x80       # max positive
+    assert ulaw_encode_sample(-32768) == 0x00      # max negative
+    assert ULAW_DECODE[0xFF] == 0 and ULAW_DECODE[0x7F] == 0
+    assert ULAW_DECODE[0x80] == 32124 and ULAW_DECODE[0x00] == -32124
+    # values of the G.711 / Sun g711.c expansion table
+    assert ULAW_DECODE[0x01] == -31100 and ULAW_DECODE[0x0F] == -16764
+    assert ULAW_DECODE[0x10] == -15996 and ULAW_DECODE[0x70] == -120
+    assert ULAW_DECODE[0x7E] == -8 and ULAW_DECODE[0xFE] == 8
+
+
+def test_ulaw_decode_table_is_symmetric_and_monotonic():
+    for c in range(128):
+        assert ULAW_DECODE[c] == -ULAW_DECODE[c | 0x80]
+    negatives = [ULAW_DECODE[c] for c in range(0x00, 0x80)]
+    positives = [ULAW_DECODE[c] for c in range(0xFF, 0x7F, -1)]
+    assert negatives == sorted(negatives) and len(set(negatives)) == 128
+    assert positives == sorted(positives) and len(set(positives)) == 128
+
+
+def test_ulaw_encoding_a_decoded_value_gives_the_code_back():
+    for c in range(256):
+        expect = 0xFF if c == 0x7F else c          # both zeros encode as +0
+        assert ulaw_encode_sample(ULAW_DECODE[c]) == expect
+
+
+def test_ulaw_round_trip_error_bounds_every_sample():
+    # Segment s (14-bit magnitude + 33 in [2^(s+5), 2^(s+6))) has steps of 2^(s+3) in
+    # 16-bit units, so the error is at most half a step plus the 2 truncated bits:
+    # |x - y| <= (|x| + 132) / 32 + 4. Beyond the clip level (|x| > 32635) it is clipping.
+    decoded = ulaw_decode(pcm16_to_ulaw(_pcm(ALL_SAMPLES)))
+    for x, y in zip(ALL_SAMPLES, decoded):
+        if abs(x) <= 32635:
+            assert abs(x - y) <= (abs(x) + 132) / 32 + 4, (x, y)
+        else:
+            assert abs(y) == 32124
+        assert (x >= 0) == (y >= 0) or y == 0
+
+
+def test_ulaw_bulk_equals_scalar_and_pure_python_equals_numpy(monkeypatch):
+    pcm = _pcm(ALL_SAMPLES)
+    fast = pcm16_to_ulaw(pcm)
+    assert fast == bytes(ulaw_encode_sample(x) for x in ALL_SAMPLES)
+    assert fast == ulaw_encode(ALL_SAMPLES)
+    fast_dec = ulaw_to_pcm16(bytes(range(256)))
+    monkeypatch.setattr(media, "_np", None)
+    assert pcm16_to_ulaw(pcm) == fast
+    assert ulaw_to_pcm16(bytes(range(256))) == fast_dec == _pcm(ULAW_DECODE)
+    with pytest.raises(ValueError, match="even"):
+        pcm16_to_ulaw(b"\x00")
+
+
+def test_ulaw_matches_audioop_where_available():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        audioop = pytest.importorskip("audioop")   # gone in Python 3.13
+    pcm = _pcm(ALL_SAMPLES)
+    assert ulaw_to_pcm16(bytes(range(256))) == audioop.ulaw2lin(bytes(range(256)), 2)
+    ours, theirs = pcm16_to_ulaw(pcm), audioop.lin2ulaw(pcm, 2)
+    # audioop maps negatives with two's complement, G.191 (and we) with one's complement,
+    # so they differ only on the 4 negative inputs at each midpoint between two levels, by
+    # one level, and there ours is never the farther of the two.
+    differ = 0
+    for x, a, b in zip(ALL_SAMPLES, ours, theirs):
+        if a != b:
+            differ += 1
+            assert x < 0 and abs(a - b) == 1
+            assert abs(x - ULAW_DECODE[a]) <= abs(x - ULAW_DECODE[b])
+    assert differ < 0.01 * len(ALL_SAMPLES)
+
+
+# ----- RTP -----------------------------------------------------------------------------
+def test_rtp_header_bytes():
+    pkt = RtpPacket(sequence=1, timestamp=160, ssrc=0x11223344, marker=True,
+                    payload=b"\xff" * 160)
+    wire = pkt.build()
+    assert wire[:12] == bytes.fromhex("80 80 0001 000000a0 11223344")
+    assert len(wire) == 172
+    assert RtpPacket.parse(wire) == pkt
+
+
+def test_rtp_round_trip_with_csrc_extension_padding():
+    pkt = RtpPacket(sequence=65535, timestamp=2**32 - 1, ssrc=7, payload=b"abc",
+                    payload_type=8, csrcs=(1, 2, 3), extension=(0xBEDE, b"\x01\x02\x03\x04"),
+                    padding=5)
+    back = RtpPacket.parse(pkt.build())
+    assert back == pkt
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"\x80\x00", "12-byte header"),
+    (bytes.fromhex("40000001000000a011223344"), "version is 1"),
+    (bytes.fromhex("83000001000000a011223344"), "3 CSRCs"),
+    (bytes.fromhex("90000001000000a011223344"), "extension"),
+    (bytes.fromhex("a0000001000000a011223344ff"), "padding count 255"),
+])
+def test_rtp_parse_errors(data, message):
+    with pytest.raises(RtpError, match=message):
+        RtpPacket.parse(data)
+
+
+# ----- playlists and prompts -------------------------------------------------------------
+def frames(n, byte):
+    return bytes([byte]) * (FRAME_SAMPLES * n)
+
+
+def test_playlist_order_welcome_music_announcement():
+    music = b"".join(bytes([i]) * FRAME_SAMPLES for i in range(1, 6))   # 5 distinct frames
+    pl = Playlist(frames(3, 0xA0), music, frames(2, 0xB0), announce_every=0.08)  # 4 frames
+    got = [pl.next_frame()[0] for _ in range(16)]
+    assert got == [0xA0] * 3 + [1, 2, 3, 4] + [0xB0] * 2 + [5, 1, 2, 3] + [0xB0] * 2 + [4]
+    pl2 = Playlist(frames(3, 0xA0), music, frames(2, 0xB0), announce_every=0.08)
+    assert pl2.timeline(16) == [("welcome", 3), ("music", 4), ("announcement", 2),
+                                ("music", 4), ("announcement", 2), ("music", 1)]
+
+
+def test_playlist_pads_and_ends_without_music():
+    pl = Playlist(welcome=b"\x01" * 200)
+    first, second = pl.next_frame(), pl.next_frame()
+    assert first == b"\x01" * 160
+    assert second == b"\x01" * 40 + b"\xff" * 120    # padded with µ-law silence
+    assert pl.next_frame() is None and pl.current == "done"
+
+
+def test_music_loops_seamlessly_across_its_end():
+    pl = Playlist(music=bytes(range(100)))          # shorter than one frame
+    assert pl.next_frame() == bytes(range(100)) + bytes(range(60))
+    assert pl.next_frame()[:40] == bytes(range(60, 100))
+
+
+def test_prompt_files():
+    total = 0
+    for name in ("welcome", "music", "announcement"):
+        data = load_prompt(name)
+        assert len(data) % FRAME_SAMPLES == 0
+        assert 2 * 8000 <= len(data) <= 10 * 8000      # 2..10 s at 8 kHz
+        assert len(set(data)) > 50                       # not silence
+        total += len(data)
+    assert total < 200_000
+    with pytest.raises(FileNotFoundError, match="make_prompts"):
+        load_prompt("nope")
+    timeline = Playlist.standard(announce_every=1).timeline(2000)
+    assert [name for name, _ in timeline[:4]] == ["welcome", "music", "announcement", "music"]
+
+
+# ----- check_rtp on synthetic captures ----------------------------------------------------
+def synth(n=50, ssrc=1, seq=65500, ts=2**32 - 800, pt=0, t0=100.0, spacing=0.02):
+    return [(t0 + i * spacing,
+             RtpPacket(sequence=seq + i, timestamp=ts + 160 * i, ssrc=ssrc, payload_type=pt,
+                       marker=i == 0, payload=b"\xff" * 160).build()) for i in range(n)]
+
+
+def test_check_rtp_good_stream_with_wraparound():
+    report = check_rtp(synth(), require_marker=True)
+    assert report.ok, report.problems
+    (s,) = report.streams
+    assert (s.packets, s.seq_gaps, s.ts_errors, s.payload_types) == (50, 0, 0, [0])
+    assert abs(s.mean_spacing_ms - 20) < 1e-6 and s.max_jitter_ms < 1e-6
+    assert "0x00000001       50   0     yes         0          0  yes" in str(report)
+
+
+def test_check_rtp_finds_each_problem():
+    pkts = synth()
+    del pkts[10]                                            # a lost packet
+    report = check_rtp(pkts)
+    assert not report.ok and report.streams[0].seq_gaps == 1
+    assert report.streams[0].ts_errors == 0                  # ts jumped 320 for 2 seq steps
+    assert not check_rtp(synth(pt=8)).ok
+    bad_ts = synth()
+    p = RtpPacket.parse(bad_ts[5][1])
+    p.timestamp += 1
+    bad_ts[5] = (bad_ts[5][0], p.build())
+    assert check_rtp(bad_ts).streams[0].ts_errors == 2
+    late = synth()
+    late[20] = (late[20][0] + 0.015, late[20][1])
+    report = check_rtp(late)
+    assert any("15.0 ms off" in x for x in report.problems)
+    assert not check_rtp(synth(spacing=0.03)).ok
+    report = check_rtp(synth() + [(0.0, b"junk")])
+    assert report.undecodable == 1 and not report.ok
+    two = check_rtp(synth(ssrc=1) + synth(ssrc=2, seq=5))
+    assert two.ok and [s.ssrc for s in two.streams] == [1, 2]
+    assert not check_rtp([]).ok
+
+
+# ----- the scheduler on loopback -----------------------------------------------------------
+@pytest.fixture
+def sink():
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(5)
+    yield rx
+    rx.close()
+
+
+def receive(rx, count):
+    out = []
+    while len(out) < count:
+        data = rx.recv(2048)
+        out.append((time.monotonic(), data))
+    return out
+
+
+def test_scheduler_streams_are_continuous(sink):
+    welcome = b"".join(bytes([i]) * FRAME_SAMPLES for i in range(30))
+    with RtpScheduler() as sched:
+        sids = [sched.add_stream(("127.0.0.1", 0), sink.getsockname(),
+                                 Playlist(welcome, b"\x55" * 1600), ssrc=100 + i,
+                                 first_seq=65530, first_ts=2**32 - 480) for i in range(3)]
+        got = receive(sink, 3 * 40)
+        for sid in sids:
+            sched.remove_stream(sid)
+        stats = sched.stats()
+    # no wall-clock assertions: order, numbering and content only
+    report = check_rtp(got, spacing_tolerance_ms=1e9, jitter_tolerance_ms=1e9,
+                       require_marker=True)
+    assert report.ok, report.problems
+    assert sorted(s.ssrc for s in report.streams) == [100, 101, 102]
+    for s in report.streams:
+        assert s.seq_gaps == 0 and s.ts_errors == 0 and s.payload_types == [0]
+    by_ssrc = {}
+    for _, data in got:
+        pkt = RtpPacket.parse(data)
+        by_ssrc.setdefault(pkt.ssrc, []).append(pkt)
+    for pkts in by_ssrc.values():
+        assert pkts[0].sequence == 65530 and pkts[0].timestamp == 2**32 - 480
+        assert pkts[0].marker and not any(p.marker for p in pkts[1:])
+        # the welcome plays frame by frame, in order, then the music
+        expect = [i for i in range(30)] + [0x55] * 40
+        assert [p.payload[0] for p in pkts] == expect[:len(pkts)]
+        assert all(len(p.payload) == 160 for p in pkts)
+    assert stats.packets_sent >= 120 and stats.send_errors == 0
+
+
+def test_scheduler_remove_finish_and_threads(sink):
+    with RtpScheduler(phases=4) as sched:
+        short = sched.add_stream(None, sink.getsockname(), Playlist(frames(3, 1)), ssrc=1)
+        ids = []
+        threads = [threading.Thread(target=lambda: ids.append(sched.add_stream(
+            ("127.0.0.1", 0), sink.getsockname(), Playlist(music=frames(1, 2)))))
+            for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(set(ids)) == 4 and short not in ids
+        receive(sink, 30)
+        assert short in sched.finished                       # its playlist ran out
+        assert sched.stream_info(short) is None
+        info = sched.stream_info(ids[0])
+        assert info["playing"] == "music" and info["sent"] > 0
+        for sid in ids:
+            sched.remove_stream(sid)
+        sched.remove_stream(12345)                           # unknown: ignored
+        deadline = time.monotonic() + 5
+        while sched.stats().streams and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sched.stats().streams == 0
+
+
+def test_scheduler_uses_caller_socket_and_leaves_it_open(sink):
+    own = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    own.bind(("127.0.0.1", 0))
+    try:
+        with RtpScheduler() as sched:
+            sched.add_stream(own, sink.getsockname(), Playlist(music=frames(1, 9)), ssrc=5)
+            data, addr = sink.recvfrom(2048)
+            assert addr == own.getsockname()
+            assert RtpPacket.parse(data).ssrc == 5
+        assert own.fileno() != -1                            # still ours, still open
+    finally:
+        own.close()
+
+
+def test_scheduler_needs_start(sink):
+    with pytest.raises(RuntimeError, match="start"):
+        RtpScheduler().add_stream(None, sink.getsockname(), Playlist(music=b"\xff"))
+
+
+def test_measure_streams_small_run():
+    m = measure_streams(5, seconds=0.5, warmup=0.2)
+    assert m["streams"] == 5 and m["packets_sent"] > 0 and m["send_errors"] == 0
+    for key in ("lateness_p50_ms", "lateness_p99_ms", "cpu_percent", "packets_expected"):
+        assert key in m
+
+
+def test_prompt_dir_is_in_repo():
+    assert PROMPT_DIR.name == "acd" and PROMPT_DIR.parent.name == "data"
