@@ -300,6 +300,25 @@ def test_scheduler_uses_caller_socket_and_leaves_it_open(sink):
         own.close()
 
 
+class BrokenPlaylist(Playlist):
+    def next_frame(self):
+        raise ZeroDivisionError("boom")
+
+
+def test_a_broken_playlist_stops_only_its_stream(sink):
+    with RtpScheduler() as sched:
+        bad = sched.add_stream(None, sink.getsockname(), BrokenPlaylist())
+        good = sched.add_stream(None, sink.getsockname(), Playlist(music=frames(1, 3)), ssrc=9)
+        pkts = receive(sink, 5)
+        assert {RtpPacket.parse(d).ssrc for _, d in pkts} == {9}
+        assert "ZeroDivisionError: boom" in sched.failed[bad]
+        assert sched.stream_info(good) is not None
+    final = sched.stats()                  # still answers after stop()
+    assert final.packets_sent >= 5 and final.streams == 1
+    with pytest.raises(RuntimeError, match="runs once"):
+        sched.start()
+
+
 def test_scheduler_needs_start(sink):
     with pytest.raises(RuntimeError, match="start"):
         RtpScheduler().add_stream(None, sink.getsockname(), Playlist(music=b"\xff"))

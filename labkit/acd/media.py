@@ -136,6 +136,7 @@ class RtpError(ValueError):
 
 
 _HDR = struct.Struct("!BBHII")
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 @dataclass
@@ -410,12 +411,16 @@ class RtpScheduler:
         self._t0 = 0.0
         self._target = 0.0
         self._rng = random.Random()
-        self.finished: set[int] = set()   # sids whose playlist ended
+        self.finished: set[int] = set()   # sids whose playlist ended (or that failed)
+        self.failed: dict[int, str] = {}  # sid -> the exception that stopped that stream
+        self._final: SchedulerStats | None = None
 
     # -- lifecycle --
     def start(self) -> RtpScheduler:
         if self._thread is not None:
             raise RuntimeError("RtpScheduler already started")
+        if self._loop.is_closed():
+            raise RuntimeError("an RtpScheduler runs once; make a new one after stop()")
         self._thread = threading.Thread(target=self._run, name="rtp-scheduler", daemon=True)
         self._thread.start()
         self._ready.wait(5)
@@ -430,6 +435,7 @@ class RtpScheduler:
         except asyncio.CancelledError:
             pass
         finally:
+            self._final = self._collect()
             for stream in list(self._streams.values()):
                 self._drop(stream)
             self._loop.close()
@@ -468,6 +474,7 @@ class RtpScheduler:
             sock, own = local, False
         else:
             sock, own = socket.socket(family, socket.SOCK_DGRAM), True
+            sock.setblocking(False)
             try:
                 sock.bind(local or (("::" if family == socket.AF_INET6 else "0.0.0.0"), 0))
                 # Our own send-only socket: connect it, send() skips the per-packet address
@@ -476,7 +483,6 @@ class RtpScheduler:
             except OSError:
                 sock.close()
                 raise
-        sock.setblocking(False)
         with self._lock:
             sid = next(self._ids)
             slot = min(range(self.phases), key=self._slot_load.__getitem__)
@@ -563,47 +569,54 @@ class RtpScheduler:
                 continue
             done = []
             for stream in list(streams.values()):
-                # A stream is due when its own deadline has come (a new stream may start
-                # at the next period); it sends every frame it owes up to now.
-                while stream.deadline <= now + 1e-4:
-                    behind = now - stream.deadline
-                    if behind > self.max_behind:
-                        missed = int(behind // FRAME_SECONDS)
-                        stream.ts = (stream.ts + FRAME_SAMPLES * missed) & 0xFFFFFFFF
-                        stream.deadline += missed * FRAME_SECONDS
-                        stream.skipped += missed
-                        self._skipped += missed
-                        for _ in range(missed):
-                            if stream.playlist.next_frame() is None:
-                                break
-                        continue
-                    frame = stream.playlist.next_frame()
-                    if frame is None:
-                        done.append(stream)
-                        break
-                    b1 = stream.payload_type | (0x80 if stream.marker else 0)
-                    packet = pack(0x80, b1, stream.seq, stream.ts, stream.ssrc) + frame
-                    try:
-                        if stream.own_sock:
-                            stream.sock.send(packet)
-                        else:
-                            stream.sock.sendto(packet, stream.remote)
-                        stream.sent += 1
-                        self._sent += 1
-                    except OSError:   # full buffer, unreachable, closed by owner...
-                        stream.errors += 1
-                        self._errors += 1
-                    sent_at = now_fn()
-                    lateness.append(sent_at - stream.deadline)
-                    stream.marker = False
-                    stream.seq = (stream.seq + 1) & 0xFFFF
-                    stream.ts = (stream.ts + FRAME_SAMPLES) & 0xFFFFFFFF
-                    stream.deadline += FRAME_SECONDS
+                try:
+                    self._send_due(stream, now, pack, now_fn, lateness, done)
+                except Exception as exc:   # a broken playlist must not stop the others
+                    self.failed[stream.sid] = f"{type(exc).__name__}: {exc}"
+                    done.append(stream)
             if len(lateness) > self._stats_window:
                 del lateness[:len(lateness) - self._stats_window // 2]
             for stream in done:
                 self.finished.add(stream.sid)
                 self._drop(stream)
+
+    def _send_due(self, stream: _Stream, now: float, pack, now_fn, lateness: array,
+                  done: list) -> None:
+        """Send every frame ``stream`` owes up to ``now`` (one, unless the loop was late
+        by more than a period)."""
+        while stream.deadline <= now + 1e-4:
+            behind = now - stream.deadline
+            if behind > self.max_behind:   # stalled: skip, keep timestamps in real time
+                missed = int(behind // FRAME_SECONDS)
+                stream.ts = (stream.ts + FRAME_SAMPLES * missed) & 0xFFFFFFFF
+                stream.deadline += missed * FRAME_SECONDS
+                stream.skipped += missed
+                self._skipped += missed
+                for _ in range(missed):
+                    if stream.playlist.next_frame() is None:
+                        break
+                continue
+            frame = stream.playlist.next_frame()
+            if frame is None:
+                done.append(stream)
+                return
+            b1 = stream.payload_type | (0x80 if stream.marker else 0)
+            packet = pack(0x80, b1, stream.seq, stream.ts, stream.ssrc) + frame
+            try:
+                if stream.own_sock:
+                    stream.sock.send(packet)
+                else:   # the caller's socket: non-blocking per call, its mode untouched
+                    stream.sock.sendto(packet, _DONTWAIT, stream.remote)
+                stream.sent += 1
+                self._sent += 1
+            except OSError:   # full buffer, unreachable, closed by its owner...
+                stream.errors += 1
+                self._errors += 1
+            lateness.append(now_fn() - stream.deadline)
+            stream.marker = False
+            stream.seq = (stream.seq + 1) & 0xFFFF
+            stream.ts = (stream.ts + FRAME_SAMPLES) & 0xFFFFFFFF
+            stream.deadline += FRAME_SECONDS
 
     # -- statistics --
     def _collect(self) -> SchedulerStats:
@@ -633,7 +646,10 @@ class RtpScheduler:
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result(5)
 
     def stats(self) -> SchedulerStats:
-        """Counters and lateness percentiles since start / the last reset_stats()."""
+        """Counters and lateness percentiles since start / the last reset_stats(); after
+        stop(), the figures at the moment it stopped."""
+        if self._final is not None and (self._thread is None or not self._loop.is_running()):
+            return self._final
         return self._call(self._collect)
 
     def reset_stats(self) -> None:
