@@ -131,12 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     add("clean", cmd_clean, "remove every lab recorded on disk (works after kill -9)")
     li = add("lint", cmd_lint, "validate a topology and lint its configs without bring-up", topology=True)
     li.add_argument("--strict", action="store_true", help="exit 1 on findings too")
+    sub.add_parser("demo", help="the main job: seed lab + checks + every notebook into out/", add_help=False)
     dr = add("draw", cmd_draw, "draw a topology to an image file", topology=True)
     dr.add_argument("-o", "--output", default="topology.png")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["demo"]:
+        from .demo import main as demo_main
+        return demo_main(argv[1:])
     args = build_parser().parse_args(argv)
     if os.geteuid() != 0 and args.cmd in ("up", "down", "clean", "exec", "check"):
         print("labkit: this command needs root (network namespaces); run it with sudo", file=sys.stderr)

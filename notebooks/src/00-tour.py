@@ -1,0 +1,106 @@
+CELLS = [
+("md", """
+# 00 — A tour of the seed network
+
+The blog posts describe one engineer's network: an EC2 host at **1.2.3.4** serving DNS and
+mail for `exampledomain.ca`, a home **router** with NAT, and a **Cisco 3550** layer-3 switch
+that routes between VLAN1 (data) and VLAN2 (voice). This notebook brings up the skeleton
+of that network as real Linux network namespaces, draws it, sends packets across it with
+scapy, and tears it down.
+
+**Goals**
+1. bring a lab up from `topologies/seed.yaml` and see what it is made of;
+2. ping and traceroute across it with scapy, from *inside* lab hosts;
+3. break a route on purpose and watch `lab.check()` catch it (exercise).
+"""),
+("code", """
+import labkit
+lab = labkit.Lab.up("seed", name="tour", replace=True, services=False)
+lab
+"""),
+("md", """
+`Lab.up` returns once every node and link exists. Each node is a named network namespace
+(`lk-tour-pc1`, ...): the lab survives this kernel, and `labkit exec --lab tour pc1 -- bash`
+from a terminal lands inside the same host. If this notebook dies, the lab is removed when
+the kernel exits; `labkit clean` removes it in any case.
+"""),
+("code-ignore", """
+lab.draw();
+"""),
+("code", """
+for n in lab.nodes:
+    print(f"{n.name:<8} {n.spec.role:<9} {n.spec.label:<15} {' '.join(n.addresses())}")
+"""),
+("md", """
+## Packets across the lab
+
+`node.call(...)` runs a function *inside* a node's namespace and brings the result back.
+`labkit.probes.icmp.ping` builds ICMP echo requests with scapy. The TTL of each reply tells
+how many routers it crossed (hosts start at 64): inside VLAN1 nothing decrements it; VLAN1 to
+VLAN2 crosses the 3550's SVIs; the internet is three routers away.
+"""),
+("code", """
+pairs = [("pc1", "192.168.1.20"), ("pc1", "192.168.2.21"), ("phone1", "192.168.254.1"),
+         ("pc1", "1.2.3.4"), ("ec2", "198.41.0.4")]
+for src, dst in pairs:
+    r = lab.node(src).call("labkit.probes.icmp:ping", dst, count=2)
+    ttl = r["replies"][0][2] if r["replies"] else "-"
+    print(f"{src:>7} -> {dst:<15} {r['received']}/{r['sent']} replies, ttl {ttl}")
+"""),
+("code", """
+for ttl, hop in lab.node("pc1").call("labkit.probes.icmp:traceroute", "1.2.3.4"):
+    print(ttl, hop)
+"""),
+("md", """
+The path is the one the seed describes: the **Vlan1 SVI** (192.168.1.1), the 3550's routed
+port across the /30 to the **router's Fa0/0** (192.168.254.1), the ISP side of **Dialer1**,
+then the EC2 host.
+
+The lab has no way out: the ISP router has no route for an address outside the lab and
+answers *Destination Net Unreachable*, which is what keeps
+the seed's public addresses (1.2.3.4) safe to reuse.
+"""),
+("code", """
+print(lab.node("ec2").cmd("ping -c1 -W1 8.8.8.8").splitlines()[1])
+"""),
+("md", """
+## The topology's own checks
+
+`topologies/seed.yaml` ends with declarative checks; `lab.check()` (or `labkit check` in a
+shell) runs them inside the lab and prints a table.
+"""),
+("code", """
+print(lab.check())
+"""),
+("md", """
+## Exercise: a lost default route
+
+The next cell removes the 3550's default route, as a typo in `ip route 0.0.0.0 0.0.0.0 Fast0/1`
+would. The checks notice that the LAN lost the internet. **Your task:** in the cell after it,
+put the route back with `lab.node("sw3550").cmd("ip route add default via ...")` (the next
+hop is the router's end of the /30). The solution is filled in; replace it with your own
+and run the check cell.
+"""),
+("code", """
+lab.node("sw3550").cmd("ip route del default")
+print(lab.check().results[2].detail)
+"""),
+("code", """
+# YOUR FIX (solution shown)
+lab.node("sw3550").cmd("ip route add default via 192.168.254.1")
+"""),
+("code", """
+report = lab.check()
+assert report.ok, report
+print("fixed:", report.results[2].detail)
+"""),
+("md", """
+## Tear down
+
+Always the last cell. `down()` kills the processes labkit recorded (by PID), deletes the
+namespaces with their links, and returns what it could not remove: an empty list.
+"""),
+("code", """
+lab.down()
+"""),
+]
