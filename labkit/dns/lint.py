@@ -1,0 +1,263 @@
+"""Lint for zone files and named.conf: BIND's own checks plus the ones BIND misses.
+
+Each finding names ``file:line``, says what is wrong and how to fix it. The rules
+(``Finding.rule``):
+
+- ``parse``             the file does not load (our parser, with the line).
+- ``ns-toplevel``       an NS/MX target written as a one-label absolute name (the seed's
+                        ``NS ns.``): that is a top-level domain, not a host in the zone.
+                        named-checkzone accepts it (it cannot know ``ns.`` has no address).
+- ``soa-rname``         the SOA RNAME is not a mailbox. RNAME ``www.exampledomain.ca.``
+                        means ``www@exampledomain.ca``. Rule: flag it when the RNAME is a
+                        host name in this zone (it owns A/AAAA/CNAME records: someone typed
+                        the web host where the hostmaster's address goes), when it is the
+                        apex itself, or -- when the Postfix maps are given -- when the
+                        address is in a domain Postfix hosts but is neither a mailbox nor an
+                        alias there.
+- ``missing-glue``      a delegation whose NS target lies inside the delegated child and has
+                        no A/AAAA glue; or an apex NS target inside the zone with no address.
+- ``mx-cname`` / ``ns-cname``  an MX/NS target that is a CNAME (RFC 2181 10.3).
+- ``mx-no-address``     an MX target inside the zone with no A/AAAA record.
+- ``named-checkzone`` / ``named-checkconf``  whatever BIND's checkers report, with the line
+                        taken from their message or, failing that, from the record they name.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from dnslib import QTYPE
+
+from .namedconf import NamedConfError, load_zones
+from .zone import Zone, ZoneError, key, load_zone
+
+T_A, T_AAAA, T_NS, T_MX, T_CNAME, T_SOA = QTYPE.A, QTYPE.AAAA, QTYPE.NS, QTYPE.MX, QTYPE.CNAME, QTYPE.SOA
+
+
+@dataclass
+class Finding:
+    path: str
+    line: int
+    message: str
+    fix: str
+    rule: str
+    severity: str = "error"     # "error" (breaks resolution or mail) or "warning"
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.severity}: {self.message} (fix: {self.fix}) [{self.rule}]"
+
+
+def _addr(zone: Zone, name: str) -> bool:
+    n = zone.nodes.get(name, {})
+    return T_A in n or T_AAAA in n
+
+
+def _cut_of(zone: Zone, name: str) -> str | None:
+    """The delegation point at or above ``name`` (below the apex), if any."""
+    if not zone.contains(name) or name == zone.origin:
+        return None
+    rel = name[: -len(zone.origin)].rstrip(".") if zone.origin != "." else name.rstrip(".")
+    labels = rel.split(".")
+    for i in range(len(labels) - 1, -1, -1):
+        cand = ".".join(labels[i:]) + "." + (zone.origin if zone.origin != "." else "")
+        if T_NS in zone.nodes.get(cand, {}):
+            return cand
+    return None
+
+
+def check_zone(zone: Zone, mailboxes: set[str] | None = None, mail_domains: set[str] | None = None) -> list[Finding]:
+    """Our rules on a loaded zone (see the module docstring)."""
+    out: list[Finding] = []
+    origin = zone.origin
+    for rec in zone.records:
+        if rec.rtype in (T_NS, T_MX):
+            tname = "NS" if rec.rtype == T_NS else "MX"
+            target_tok = rec.rdata_tokens[0] if rec.rtype == T_NS else (rec.rdata_tokens[1] if len(rec.rdata_tokens) > 1 else "")
+            target = key(rec.rdata.label)
+            if target_tok.endswith(".") and target.count(".") == 1 and target != ".":
+                rel = target_tok.rstrip(".")
+                out.append(Finding(
+                    rec.path, rec.line,
+                    f"{tname} target '{target_tok}' is a top-level name, not a host: nothing can resolve "
+                    f"it (named-checkzone does not flag this)",
+                    f"write '{rel}' (relative, = {rel}.{origin}) or '{rel}.{origin}' with the trailing dot",
+                    "ns-toplevel"))
+                continue
+            if not zone.contains(target):
+                continue
+            node = zone.nodes.get(target, {})
+            if T_CNAME in node:
+                out.append(Finding(rec.path, rec.line,
+                                   f"{tname} target {target} is a CNAME (RFC 2181 10.3 forbids it)",
+                                   f"point the {tname} at the canonical name {key(node[T_CNAME][0].rdata.label)}",
+                                   f"{tname.lower()}-cname"))
+                continue
+            if rec.rtype == T_MX and not _addr(zone, target):
+                out.append(Finding(rec.path, rec.line, f"MX target {target} has no A or AAAA record",
+                                   f"add '{target} IN A <address>' or point the MX at a host that has one",
+                                   "mx-no-address"))
+            if rec.rtype == T_NS:
+                cut = rec.name if rec.name != origin else None
+                below = cut is not None and (target == cut or target.endswith("." + cut))
+                if cut is not None and below and not _addr(zone, target):
+                    out.append(Finding(rec.path, rec.line,
+                                       f"delegation of {cut} to {target} has no glue: {target} lies inside "
+                                       f"{cut}, so nobody can find its address",
+                                       f"add '{target} IN A <address>' (glue) to this zone", "missing-glue"))
+                elif cut is None and not _addr(zone, target) and _cut_of(zone, target) is None:
+                    out.append(Finding(rec.path, rec.line, f"NS target {target} has no A or AAAA record in the zone",
+                                       f"add '{target} IN A <address>'", "missing-glue"))
+    soa = zone.soa
+    if soa is not None:
+        rname = key(soa.rdata.rname)
+        labels = rname.rstrip(".").split(".")
+        address = f"{labels[0]}@{'.'.join(labels[1:])}" if len(labels) > 1 else rname
+        rtok = soa.rdata_tokens[1] if len(soa.rdata_tokens) > 1 else rname
+        node = zone.nodes.get(rname, {})
+        hostish = [QTYPE.get(t) for t in (T_A, T_AAAA, T_CNAME) if t in node]
+        local = "hostmaster"
+        if mailboxes:
+            mine = sorted(a for a in mailboxes if a.endswith("@" + origin.rstrip(".")))
+            if mine:
+                local = mine[0].split("@")[0]
+        fix = (f"use a mailbox, e.g. '{local}.{origin}' (= {local}@{origin.rstrip('.')})"
+               + (" which the Postfix maps deliver" if local != "hostmaster" else " and make sure it is delivered"))
+        if rname == origin:
+            out.append(Finding(soa.path, soa.line, f"SOA RNAME {rtok} is the zone apex, not a mailbox", fix, "soa-rname"))
+        elif hostish:
+            out.append(Finding(soa.path, soa.line,
+                               f"SOA RNAME {rtok} is a host in this zone ({'/'.join(hostish)} record), not a mailbox: "
+                               f"it reads as the address {address}", fix, "soa-rname"))
+        elif mailboxes is not None and mail_domains is not None:
+            domain = address.split("@", 1)[-1]
+            if domain in mail_domains and address not in mailboxes:
+                out.append(Finding(soa.path, soa.line,
+                                   f"SOA RNAME {rtok} means {address}, which the Postfix maps neither deliver nor forward",
+                                   f"add {address} to vmbox or valias, or {fix}", "soa-rname"))
+    return out
+
+
+_LOC = re.compile(r"(?P<file>[^\s:]+):(?P<line>\d+):\s*(?P<msg>.*)")
+_NAME_IN_MSG = re.compile(r"'([^']+)'")
+
+
+def _line_for(zone: Zone | None, msg: str) -> int:
+    """A named-checkzone message names a record (e.g. "NS 'ns.x' has no address"): find
+    the first line that mentions that name as owner or target."""
+    if zone is None:
+        return 1
+    for m in _NAME_IN_MSG.finditer(msg):
+        name = key(m.group(1))
+        for rec in zone.records:
+            if rec.name == name:
+                return rec.line
+        for rec in zone.records:
+            if name in {key(getattr(rec.rdata, "label", "")) if hasattr(rec.rdata, "label") else ""}:
+                return rec.line
+    return zone.soa.line if zone.soa else 1
+
+
+def run_named_checkzone(path: str | Path, origin: str, zone: Zone | None = None) -> list[Finding]:
+    exe = shutil.which("named-checkzone")
+    if exe is None:
+        return []
+    p = subprocess.run([exe, "-i", "local", origin.rstrip(".") or ".", str(path)], capture_output=True, text=True)
+    out = []
+    for raw in (p.stdout + p.stderr).splitlines():
+        msg = raw.strip()
+        if not msg or msg == "OK" or "loaded serial" in msg or "not loaded due to errors" in msg:
+            continue
+        m = _LOC.search(msg)
+        if m and Path(m.group("file")).name == Path(path).name:
+            line, text = int(m.group("line")), m.group("msg")
+        else:
+            line, text = _line_for(zone, msg), re.sub(r"^zone [^:]+: ", "", msg)
+        if "loading from master file" in text and "failed" in text:
+            continue   # repeats the located error above it
+        sev = "error" if p.returncode else "warning"
+        out.append(Finding(str(path), line, f"named-checkzone: {text}",
+                           "correct the record named-checkzone points at", "named-checkzone", sev))
+    return out
+
+
+def lint_zone(path: str | Path, origin: str, mailboxes: set[str] | None = None,
+              mail_domains: set[str] | None = None, bind_checks: bool = True) -> list[Finding]:
+    """All findings for one zone file (ours first, then named-checkzone's)."""
+    path = Path(path)
+    out: list[Finding] = []
+    zone = None
+    try:
+        zone = load_zone(path, origin, check=False)
+        try:
+            zone.check_loaded()
+        except ZoneError as e:
+            out.append(Finding(e.path, e.line, e.message, e.fix, "parse"))
+        out += check_zone(zone, mailboxes, mail_domains)
+    except ZoneError as e:
+        out.append(Finding(e.path, e.line, e.message, e.fix or "see the zone file syntax", "parse"))
+    if bind_checks:
+        # Where our rule already explains a line, BIND's terser message adds nothing.
+        ours = {f.line for f in out}
+        said = " ".join(f.message for f in out)
+
+        def repeats(f: Finding) -> bool:
+            return f.line in ours or any(key(n) in said for n in _NAME_IN_MSG.findall(f.message))
+        out += [f for f in run_named_checkzone(path, origin, zone) if not repeats(f)]
+    return out
+
+
+def read_postfix_maps(vmbox: str | Path | None = None, valias: str | Path | None = None,
+                      vdomains: str | Path | None = None) -> tuple[set[str], set[str]]:
+    """(addresses delivered or forwarded, domains hosted) from the seed's Postfix map sources."""
+    def keys(p):
+        if not p or not Path(p).exists():
+            return set()
+        out = set()
+        for line in Path(p).read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                out.add(line.split()[0].lower())
+        return out
+    return keys(vmbox) | keys(valias), keys(vdomains)
+
+
+def lint_named_conf(path: str | Path, mailboxes: set[str] | None = None,
+                    mail_domains: set[str] | None = None) -> list[Finding]:
+    """named.conf syntax (named-checkconf), each zone statement, and each zone file."""
+    path = Path(path)
+    out: list[Finding] = []
+    try:
+        stanzas = load_zones(path)
+    except NamedConfError as e:
+        return [Finding(e.path, e.line, e.message, e.fix, "parse")]
+    except OSError as e:
+        return [Finding(str(path), 0, f"cannot read: {e.strerror}", "check the path", "parse")]
+    exe = shutil.which("named-checkconf")
+    if exe:
+        p = subprocess.run([exe, path.name], capture_output=True, text=True, cwd=path.parent)
+        for raw in (p.stdout + p.stderr).splitlines():
+            m = _LOC.search(raw)
+            line, text = (int(m.group("line")), m.group("msg")) if m else (1, raw.strip())
+            if text:
+                out.append(Finding(str(path), line, f"named-checkconf: {text}",
+                                   "fix the statement named-checkconf points at", "named-checkconf"))
+    for st in stanzas:
+        if st.type not in ("master", "primary"):
+            out.append(Finding(str(path), st.line, f'zone "{st.name}" is type {st.type or "(none)"}; '
+                               "the lab host is the primary for its zones",
+                               "write 'type master;' (or 'type primary;')", "zone-type", "warning"))
+            continue
+        if not st.file:
+            out.append(Finding(str(path), st.line, f'zone "{st.name}" has no file', 'add \'file "NAME";\'', "zone-file"))
+            continue
+        zpath = path.parent / st.file
+        if not zpath.exists():
+            out.append(Finding(str(path), st.option_lines.get("file", st.line),
+                               f'zone file "{st.file}" does not exist (looked in {path.parent})',
+                               "put the zone file next to named.conf or fix the file name", "zone-file"))
+            continue
+        out += lint_zone(zpath, st.name, mailboxes, mail_domains)
+    return out

@@ -1,0 +1,162 @@
+"""Lab services of the DNS half: ``bind``, ``authdns``, ``resolver``, ``secgroup``.
+
+Topology YAML (paths relative to the topology file):
+
+    ec2:
+      services:
+        - {type: bind, config: ec2/named.conf}          # or type: authdns, same config
+        - {type: secgroup, allow: [25/tcp, 53/tcp, 53/udp]}
+    rootns:
+      services:
+        - {type: authdns, zonefile: {".": internet/root.zone, "com.": internet/com.zone}}
+    resolver:
+      services:
+        - {type: resolver, root: [198.41.0.4]}
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from labkit.lab.errors import ServiceError
+from labkit.lab.service import Service
+
+from .bind import BindConfig
+from .lint import lint_named_conf, lint_zone, read_postfix_maps
+from .namedconf import NamedConfError, load_zones
+from .secgroup import SEED_ALLOW, render_nft
+from .zone import ZoneError, load_zone
+
+DNS_PORTS = [("udp", 53), ("tcp", 53)]
+
+
+def _maps_beside(conf: Path):
+    """The seed's Postfix map sources next to named.conf, for the SOA RNAME rule."""
+    d = conf.parent
+    if (d / "vmbox").exists():
+        return read_postfix_maps(d / "vmbox", d / "valias", d / "vdomains")
+    return None, None
+
+
+class BindService(Service):
+    """BIND 9 serving the topology's named.conf (its zone statements included verbatim)."""
+
+    kind = "bind"
+    ports = DNS_PORTS
+
+    @property
+    def conf(self) -> Path:
+        return self.run_dir / "named.conf"
+
+    def _config(self) -> BindConfig:
+        return BindConfig(self.run_dir, listen=[str(self.params.get("listen", "any"))],
+                          port=int(self.params.get("port", 53)))
+
+    def render(self) -> None:
+        cfg = self._config()
+        try:
+            cfg.add_named_conf(self.config_path("config"))
+        except (NamedConfError, OSError) as e:
+            raise ServiceError(self, str(e))
+        cfg.render()
+
+    def check(self) -> None:
+        self.run_checked(["named-checkconf", "-z", str(self.conf)])
+
+    def start(self) -> None:
+        self.spawn(self._config().start_command())
+
+    @classmethod
+    def lint(cls, spec) -> list:
+        conf = spec.params.get("config")
+        if not isinstance(conf, Path):
+            return [f"{spec.where}: bind service needs 'config: named.conf'"]
+        return lint_named_conf(conf, *_maps_beside(conf))
+
+
+class EmbeddedDnsService(Service):
+    """labkit's authoritative server (``python -m labkit.dns.serve``): same answers as BIND."""
+
+    kind = "authdns"
+    ports = DNS_PORTS
+
+    def _args(self) -> list[str]:
+        args = []
+        conf = self.params.get("config")
+        if conf is not None:
+            args += ["--named-conf", str(self.config_path("config"))]
+        for origin, path in (self.params.get("zonefile") or {}).items():
+            args += ["--zone", f"{origin}={path}"]
+        if not args:
+            raise ServiceError(self, "needs 'config: named.conf' or 'zonefile: {ORIGIN: FILE}'")
+        return args
+
+    def check(self) -> None:
+        try:
+            conf = self.params.get("config")
+            if conf is not None:
+                for st in load_zones(conf):
+                    if st.file:
+                        load_zone(Path(conf).parent / st.file, st.name)
+            for origin, path in (self.params.get("zonefile") or {}).items():
+                load_zone(path, origin)
+        except (ZoneError, NamedConfError, OSError) as e:
+            raise ServiceError(self, str(e))
+
+    def start(self) -> None:
+        self.spawn([self.python, "-m", "labkit.dns.serve", *self._args(),
+                    "--listen", str(self.params.get("listen", "0.0.0.0")),
+                    "--port", str(self.params.get("port", 53)),
+                    "--workers", str(self.params.get("workers", 1))])
+
+    @classmethod
+    def lint(cls, spec) -> list:
+        out = []
+        conf = spec.params.get("config")
+        if isinstance(conf, Path):
+            out += lint_named_conf(conf, *_maps_beside(conf))
+        for origin, path in (spec.params.get("zonefile") or {}).items():
+            out += lint_zone(path, origin)
+        return out
+
+
+class ResolverService(Service):
+    """The ISP's recursive resolver, iterating from the lab's root server."""
+
+    kind = "resolver"
+    ports = DNS_PORTS
+
+    def start(self) -> None:
+        roots = self.params.get("root") or ["198.41.0.4"]
+        if isinstance(roots, str):
+            roots = [roots]
+        cmd = [self.python, "-m", "labkit.dns.resolve", "--listen", str(self.params.get("listen", "0.0.0.0")),
+               "--port", str(self.params.get("port", 53))]
+        for r in roots:
+            cmd += ["--root-hint", str(r)]
+        self.spawn(cmd)
+
+
+class SecurityGroupService(Service):
+    """The EC2 security group as nftables rules inside the host (no daemon)."""
+
+    kind = "secgroup"
+    ports = ()
+
+    @property
+    def script(self) -> Path:
+        return self.run_dir / "secgroup.nft"
+
+    def render(self) -> None:
+        try:
+            self.script.write_text(render_nft(self.params.get("allow") or SEED_ALLOW))
+        except ValueError as e:
+            raise ServiceError(self, str(e))
+
+    def check(self) -> None:
+        self.run_checked(["nft", "-c", "-f", str(self.script)], inside=True)
+
+    def start(self) -> None:
+        self.run_checked(["nft", "-f", str(self.script)], inside=True)
+
+    def ready(self) -> bool:
+        return True
