@@ -277,6 +277,15 @@ def test_parse_into_instance_replaces_content():
     assert json.kind == "list" and json.to_python() == ["new"]
 
 
+def test_equality_is_json_equality():
+    assert JSON.parse('{"a":[1,2.0,"x",null]}') == JSON.from_python({"a": [1.0, 2, "x", None]})
+    assert JSON.parse("true") != JSON.parse("1")
+    assert JSON.parse('"1"') != JSON.parse("1")
+    assert JSON.parse('{"a":1}') != JSON.parse('{"a":1,"b":2}')
+    assert JSON.invalid() == JSON()["nope"]
+    assert JSON.new_value(2.5) == JSON.parse("25e-1")
+
+
 def test_duplicate_names_keep_last_like_python():
     text = '{"a":1,"b":2,"a":3}'
     assert JSON.parse(text).to_python() == pyjson.loads(text)

@@ -147,7 +147,7 @@ class JSON:
         return node
 
     @classmethod
-    def value(cls, val: Any) -> JSON:
+    def new_value(cls, val: Any) -> JSON:
         """A value node for str, int, float (finite), bool or None."""
         node = cls()
         node._kind = VALUE
@@ -190,7 +190,7 @@ class JSON:
             node._items = [cls._convert(v, f"{path}[{i}]") for i, v in enumerate(obj)]
             return node
         try:
-            return cls.value(obj)
+            return cls.new_value(obj)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{path}: {exc}") from None
 
@@ -290,11 +290,23 @@ class JSON:
         return list(self._members.items()) if self._kind == OBJECT else []
 
     def __eq__(self, other: object) -> bool:
+        """Same structure and values. Unlike Python, true != 1 and "1" != 1; 1 == 1.0 as
+        JSON has one number type. Two invalid nodes are equal."""
         if not isinstance(other, JSON):
             return NotImplemented
-        if not (self.valid and other.valid):
-            return not self.valid and not other.valid
-        return self.to_python() == other.to_python()
+        return self._canon() == other._canon()
+
+    def _canon(self) -> Any:
+        if self._kind == OBJECT:
+            return ("o", {k: v._canon() for k, v in self._members.items()})
+        if self._kind == LIST:
+            return ("l", [v._canon() for v in self._items])
+        if self._kind == INVALID:
+            return ("i",)
+        v = self._value
+        tag = "z" if v is None else "b" if isinstance(v, bool) else \
+            "s" if isinstance(v, builtins.str) else "n"
+        return (tag, v)
 
     __hash__ = None  # mutable
 
@@ -319,7 +331,7 @@ class JSON:
 
     def addValue(self, val: Any, name: builtins.str = "") -> JSON:
         """Add a str, int, float, bool or None; returns the new value node."""
-        return self._add(JSON.value(val), name)
+        return self._add(JSON.new_value(val), name)
 
     def add(self, node: Any, name: builtins.str = "") -> JSON:
         """Add a whole subtree (a JSON node, copied, or plain Python data)."""
@@ -441,13 +453,13 @@ class _Parser:
         if ch == "[":
             return self.array()
         if ch == '"':
-            return JSON.value(self.string())
+            return JSON.new_value(self.string())
         if ch == "-" or ch in _DIGITS:
             return self.number()
         for word, val in (("true", True), ("false", False), ("null", None)):
             if text.startswith(word, pos):
                 self.pos = pos + len(word)
-                return JSON.value(val)
+                return JSON.new_value(val)
         self.fail("a JSON value (object, list, string, number, true, false or null)")
 
     def enter(self) -> None:
