@@ -117,6 +117,7 @@ class AcdConfig:
     probe_interval: float = 0.0   # in-dialog OPTIONS keep-alive for calls; 0 = off
     subscribe_expires: int = 3600
     digit_timeout: float = 3.0
+    login_hangup_delay: float = 2.0   # the ACD hangs up login/logout calls after this (prompt time)
     bridge: str = "reinvite"      # how caller and agent media meet: re-INVITE the caller
     media: bool = True
     queue_log: str = ""
@@ -125,7 +126,7 @@ class AcdConfig:
 
 
 _TOP_KEYS = {"domain", "login_user", "logout_user", "ring_timeout", "wrapup", "autopause_after",
-             "announce_every", "probe_interval", "subscribe_expires", "digit_timeout", "bridge",
+             "announce_every", "probe_interval", "subscribe_expires", "digit_timeout", "login_hangup_delay", "bridge",
              "media", "queue_log", "queues", "agents"}
 
 

@@ -189,8 +189,11 @@ class AgentPhone(_UA):
 
     # ---- login/logout ------------------------------------------------------------------
     async def login(self, acd: tuple[str, int], agent_id: str, ctype: str = events.CT_DTMF_RELAY,
-                    login_user: str = "acdlogin", wait: float = 10.0) -> bool:
-        """Call the login AOR, key ``agent_id`` as INFO digits, wait for the ACD to hang up."""
+                    login_user: str = "acdlogin", hangup_after: float = 0.2) -> bool:
+        """Call the login AOR, key ``agent_id`` as INFO digits, then hang up (or let the ACD).
+
+        Returns True when every digit was accepted; whether the login itself succeeded shows in
+        the ACD (GET /agents), exactly as for a real phone."""
         uri = f"sip:{login_user}@{acd[0]}:{acd[1]}"
         resp, call = await self.invite(uri, self.user, dest=acd)
         if call is None:
@@ -200,21 +203,22 @@ class AgentPhone(_UA):
             info = call.dialog.request("INFO", body=body, content_type=ctype)
             r = await self.ep.send_request(info, call.dialog.destination()).final
             if r.status != 200:
+                self.hangup(call)
                 return False
         try:
-            await asyncio.wait_for(call.ended.wait(), wait)
+            await asyncio.wait_for(call.ended.wait(), hangup_after)
         except asyncio.TimeoutError:
             self.hangup(call)
-            return False
         return True
 
-    async def logout(self, acd: tuple[str, int], logout_user: str = "acdlogout", wait: float = 10.0) -> bool:
+    async def logout(self, acd: tuple[str, int], logout_user: str = "acdlogout",
+                     hangup_after: float = 0.2) -> bool:
         uri = f"sip:{logout_user}@{acd[0]}:{acd[1]}"
         resp, call = await self.invite(uri, self.user, dest=acd)
         if call is None:
             return False
         try:
-            await asyncio.wait_for(call.ended.wait(), wait)
+            await asyncio.wait_for(call.ended.wait(), hangup_after)
         except asyncio.TimeoutError:
             self.hangup(call)
         return True

@@ -697,16 +697,21 @@ class AcdServer:
         self._say_then_hangup(leg, "")
 
     def _say_then_hangup(self, leg: Leg, prompt: str) -> None:
+        """Play ``prompt`` (if any), then BYE unless the phone hangs up first.
+
+        The BYE goes to the login call's Contact, the agent's device; phones usually hang up
+        themselves after the prompt, so the ACD waits ``login_hangup_delay`` first."""
         if leg.ended:
             return
+        delay = self.cfg.login_hangup_delay
         if prompt and self.player.enabled:
             try:
                 self.player.play_prompt(leg.media, sdp.parse(leg.remote_sdp).rtp_addr(), prompt)
             except sdp.SdpError:
                 pass
-            delay = min(self.player.duration(prompt), 3.0)
-        else:
-            delay = 0.0
+            delay = max(delay, min(self.player.duration(prompt), 5.0))
+        if leg.digit_handle:
+            leg.digit_handle.cancel()
         if delay > 0:
             leg.digit_handle = self.loop.call_later(delay, self._hangup, leg)
         else:
