@@ -80,12 +80,13 @@ class Builder:
         state = self.lab.state
         if not NETNS_ETC.exists():
             state.add("dirs", str(NETNS_ETC))
-        for node in self.topo.nodes.values():
-            ns = self.lab.node(node.name).netns
-            state.add("netns", ns)
-            netns.add(ns)
+        names = [self.lab.node(n).netns for n in self.topo.nodes]
+        state.netns += names                      # recorded before they exist (write-ahead)
+        state.files += [str(NETNS_ETC / ns) for ns in names]
+        state.save()
+        netns.add_many(names)
+        for ns in names:
             etc = NETNS_ETC / ns
-            state.add("files", str(etc))
             etc.mkdir(parents=True, exist_ok=True)
             # Processes in the node read this resolv.conf (ip netns exec bind-mounts it):
             # nothing in a lab may ask the machine's real resolver.
@@ -120,31 +121,35 @@ class Builder:
 
     @staticmethod
     def sysctl_script(node: Node) -> str:
-        fwd = 1 if node.forwards else 0
-        return ("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 "
-                f"net.ipv4.ip_forward={fwd} net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 "
-                "&& ip link set lo up")
+        """Shell builtins writing /proc/sys of the node's namespace: no process per setting."""
+        settings = {"ipv6/conf/all/disable_ipv6": 1, "ipv6/conf/default/disable_ipv6": 1,
+                    "ipv4/ip_forward": 1 if node.forwards else 0,
+                    "ipv4/conf/all/rp_filter": 0, "ipv4/conf/default/rp_filter": 0}
+        return "\n".join(f"echo {v} > /proc/sys/net/{k}" for k, v in settings.items())
 
     def config_script(self, node: Node) -> str:
-        """Bridges, addresses, routes and offload settings for one node, as shell lines."""
-        lines = ["set -e"]
+        """Bridges, addresses, routes (one `ip -batch`) and offload settings for one node."""
+        lines = ["link set dev lo up"]
         vlans = sorted({i.vlan for i in node.interfaces.values() if i.vlan is not None} | set(node.svis))
         for vid in vlans:
-            lines += [f"ip link add vlan{vid} type bridge forward_delay 0",
-                      f"ip link set dev vlan{vid} address {mac_for(self.lab.instance, node.name, f'vlan{vid}')}",
-                      f"ip link set dev vlan{vid} up"]
+            lines += [f"link add vlan{vid} type bridge forward_delay 0",
+                      f"link set dev vlan{vid} address {mac_for(self.lab.instance, node.name, f'vlan{vid}')}",
+                      f"link set dev vlan{vid} up"]
         for vid, addrs in node.svis.items():
-            lines += [f"ip addr add {a} dev vlan{vid}" for a in addrs]
+            lines += [f"addr add {a} dev vlan{vid}" for a in addrs]
         for intf in node.interfaces.values():
-            lines.append(f"ethtool -K '{intf.name}' tx off >/dev/null 2>&1 || true")
             if intf.vlan is not None:
-                lines.append(f"ip link set dev {intf.name} master vlan{intf.vlan}")
-            lines += [f"ip addr add {a} dev {intf.name}" for a in intf.addresses]
-            lines.append(f"ip link set dev {intf.name} {'down' if intf.shutdown else 'up'}")
+                lines.append(f"link set dev {intf.name} master vlan{intf.vlan}")
+            lines += [f"addr add {a} dev {intf.name}" for a in intf.addresses]
+            lines.append(f"link set dev {intf.name} {'down' if intf.shutdown else 'up'}")
         for r in node.routes:
             target = "default" if r.prefix.prefixlen == 0 else str(r.prefix)
-            lines.append(f"ip route replace {target} " + (f"via {r.via}" if r.via else f"dev {r.dev}"))
-        return "\n".join(lines)
+            lines.append(f"route replace {target} " + (f"via {r.via}" if r.via else f"dev {r.dev}"))
+        batch = self.lab.node(node.name).run_dir / "ip.batch"
+        batch.write_text("\n".join(lines) + "\n")
+        # TX checksum offload off on every veth end, or TCP through the lab can hang (DESIGN.md)
+        offload = [f"ethtool -K '{i}' tx off >/dev/null 2>&1 || true" for i in node.interfaces]
+        return "\n".join([f"ip -batch {batch} || exit 1", *offload])
 
     def close_shells(self) -> None:
         """The Mininet shells are only needed while building; the named namespaces stay."""

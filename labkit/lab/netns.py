@@ -26,6 +26,13 @@ def add(name: str) -> None:
     subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, text=True)
 
 
+def add_many(names: list[str]) -> None:
+    """Create several namespaces with one `ip -batch` (one process instead of one each)."""
+    if names:
+        subprocess.run(["ip", "-batch", "-"], input="".join(f"netns add {n}\n" for n in names),
+                       check=True, capture_output=True, text=True)
+
+
 def delete(name: str) -> None:
     if exists(name):
         subprocess.run(["ip", "netns", "del", name], capture_output=True, text=True)
