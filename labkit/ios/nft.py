@@ -10,6 +10,7 @@ IOS semantics kept:
   of accepting, so an `in` ACL on one interface and an `out` ACL on another both
   apply to a routed packet, as on IOS.
 - Every entry has its own counter; the rule comment carries `ACL | SEQ | text`
+  (static NAT rules carry `static | PROTO | LOCAL | GLOBAL`)
   so `show access-lists` can print IOS lines with their hit counts.
 - PAT (`overload`) is masquerade on the outside interface for sources the ACL
   permits; a static port forward is a dnat on arrival at the outside interface
@@ -143,7 +144,7 @@ def render_nft(cfg: IosConfig, wan_addresses: dict[str, IPv4Address]) -> str:
             continue
         ifset = _ifset("iifname", ifaces)
         oifset = _ifset("oifname", ifaces)
-        text = _static_text(st)
+        text = _static_text(st, gaddr)
         if st.protocol:
             dmatch = f"ip daddr {gaddr} " if gaddr else ""
             pre.append(f"\t\t{ifset} {dmatch}{st.protocol} dport {st.global_port} counter "
@@ -170,7 +171,7 @@ def render_nft(cfg: IosConfig, wan_addresses: dict[str, IPv4Address]) -> str:
             m = match_expr(e)
             verdict = "masquerade" if e.action == "permit" else "return"
             pat_chains.append(f"\t\t{m + ' ' if m else ''}counter {verdict} "
-                              f"comment {_q('nat ' + acl.name + SEP + str(e.seq) + SEP + e.ios(acl.standard))}")
+                              f"comment {_q(acl.name + SEP + str(e.seq) + SEP + e.ios(acl.standard))}")
         pat_chains.append("\t}")
     body += pat_chains
     if pre:
@@ -193,8 +194,9 @@ def _ifset(key: str, names: list[str]) -> str:
     return f"{key} {{ " + ", ".join(f'"{n}"' for n in names) + " }"
 
 
-def _static_text(st) -> str:
-    glob = f"interface {st.global_interface}" if st.global_interface else str(st.global_addr)
+def _static_text(st, gaddr) -> str:
+    """Machine-readable comment for show ip nat translations: PROTO | LOCAL | GLOBAL."""
+    glob = str(gaddr) if gaddr else f"interface {st.global_interface}"
     if st.protocol:
-        return f"{st.protocol} {st.local} {st.local_port} {glob} {st.global_port}"
-    return f"{st.local} {glob}"
+        return f"{st.protocol}{SEP}{st.local}:{st.local_port}{SEP}{glob}:{st.global_port}"
+    return f"ip{SEP}{st.local}{SEP}{glob}"

@@ -261,11 +261,12 @@ class _Parser:
         self.line = ""
         self.addr_lines: dict[str, int] = {}      # interface -> line of its ip address
         self.switch_lines: dict[str, int] = {}    # interface -> first switchport line
+        self.dns_line = 0
 
     # -- reporting -------------------------------------------------------
     def _text(self, line: int | None) -> str:
         if line is None:
-            return self.line
+            return self.line.strip()
         return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
 
     def error(self, message: str, fix: str = "", line: int | None = None):
@@ -348,6 +349,7 @@ class _Parser:
         if cmd == "hostname":
             _need(w, 2, "hostname NAME")
             self.cfg.hostname = w[1]
+            return
         if cmd == "banner":
             rest = " ".join(w[1:])
             parts = rest.split(None, 1)
@@ -436,6 +438,7 @@ class _Parser:
             _kw(w[2], ["server"], "ip dns command")
             _no_extra(w, 3, "ip dns server")
             self.cfg.dns_server = True
+            self.dns_line = self.lineno
             return
         if sub == "name-server":
             _need(w, 3, "ip name-server ADDRESS [ADDRESS ...]")
@@ -1051,10 +1054,11 @@ class _Parser:
                            f"add interface {st.global_interface}", line=st.line)
         if (cfg.nat_pat or cfg.nat_static) and not any(i.nat == "inside" for i in cfg.interfaces.values()):
             self.warn("NAT is configured but no interface has 'ip nat inside'",
-                      "add 'ip nat inside' on the LAN-facing interface", line=0)
+                      "add 'ip nat inside' on the LAN-facing interface",
+                      line=min([p.line for p in cfg.nat_pat] + [s.line for s in cfg.nat_static]))
         if cfg.dns_server and not cfg.name_servers:
             self.warn("'ip dns server' without 'ip name-server': the forwarder has nowhere to send "
-                      "queries", "add: ip name-server ADDRESS", line=0)
+                      "queries", "add: ip name-server ADDRESS", line=self.dns_line)
 
     def check_overlaps(self) -> None:
         seen: list[tuple[IPv4Network, str]] = []

@@ -271,10 +271,15 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
             if peer and (route_mode == "peer" or iface.name.type == "Dialer"):
                 steps.append(Step(["ip", "route", "replace", target, "via", str(peer), "dev", dev, *tail],
                                   r.line, f"{text} (resolved to the peer of {addrs[0].network})", dev))
-                note(r.line, f"'{text}' names an interface, not a next hop: a real Cisco ARPs for "
-                     f"every destination and needs proxy ARP on the far side; the lab sends to "
-                     f"{peer}, the only other address on {addrs[0].network}",
-                     "write the next hop instead of the interface")
+                if iface.name.type == "Dialer":
+                    note(r.line, f"'{text}': on the real router Dialer1 is a PPP point-to-point "
+                         f"link that needs no ARP; the lab's emulated link sends to the ISP side, "
+                         f"{peer}")
+                else:
+                    note(r.line, f"'{text}' names an interface, not a next hop: a real Cisco ARPs "
+                         f"for every destination and needs proxy ARP on the far side; the lab "
+                         f"sends to {peer}, the only other address on {addrs[0].network}",
+                         "write the next hop instead of the interface")
             else:
                 steps.append(Step(["ip", "route", "replace", target, "dev", dev, *tail], r.line, text, dev))
                 note(r.line, f"'{text}' names an interface: the device ARPs for every destination and "

@@ -1,0 +1,286 @@
+"""labkit.ios parser: the seed's snippets verbatim, abbreviations, and bad lines with line numbers."""
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+import pytest
+
+from labkit.ios import IosConfigError, IosError, IosWarning, linux_name, ios_name, load, parse, parse_ifname
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The post's snippets, pasted unchanged (indentation and abbreviations included).
+SEED_SVI = """! create SVI for VLAN 1
+interface Vlan1
+ ip address 192.168.1.1 255.255.255.0
+
+! create SVI for VLAN 2
+interface Vlan2
+ ip address 192.168.2.1 255.255.255.0
+"""
+SEED_DHCP = """ip dhcp excluded-address 192.168.1.1 192.168.1.99
+ip dhcp excluded-address 192.168.1.150 192.168.1.255
+!
+ip dhcp pool pool_vlan1
+   import all
+   network 192.168.1.0 255.255.255.0
+   default-router 192.168.1.1
+   dns-server 192.168.254.1
+!
+ip dhcp pool pool_vlan2
+   import all
+   network 192.168.2.0 255.255.255.0
+   default-router 192.168.2.1
+   dns-server 192.168.254.1
+"""
+SEED_ROUTED = """interface fast 0/1
+ no switchport
+ ip address 192.168.254.2 255.255.255.252
+"""
+SEED_ROUTER_ROUTES = """ip route 192.168.0.0 255.255.0.0 Fast0/0
+ip route 0.0.0.0 0.0.0.0 Dialer1
+"""
+SEED_SWITCH_ROUTE = "ip route 0.0.0.0 0.0.0.0 Fast0/1\n"
+
+
+@pytest.mark.parametrize("text", [SEED_SVI, SEED_DHCP, SEED_ROUTED, SEED_ROUTER_ROUTES, SEED_SWITCH_ROUTE,
+                                  SEED_SVI + SEED_DHCP + SEED_ROUTED + SEED_SWITCH_ROUTE])
+def test_seed_snippets_are_accepted(text):
+    cfg = parse(text, "seed")
+    assert cfg.errors == []
+
+
+def test_seed_switch_parses_to_the_right_model():
+    cfg = parse(SEED_SVI + SEED_DHCP + SEED_ROUTED + SEED_SWITCH_ROUTE, "seed")
+    assert cfg.platform == "switch"
+    assert list(cfg.interfaces) == ["Vlan1", "Vlan2", "FastEthernet0/1"]
+    fa = cfg.interfaces["FastEthernet0/1"]
+    assert fa.switchport is False and str(fa.addresses[0]) == "192.168.254.2/30"
+    assert [(str(e.low), str(e.high)) for e in cfg.excluded] == [
+        ("192.168.1.1", "192.168.1.99"), ("192.168.1.150", "192.168.1.255")]
+    p1 = cfg.pools["pool_vlan1"]
+    assert p1.network == IPv4Network("192.168.1.0/24") and p1.import_all
+    assert p1.default_routers == [IPv4Address("192.168.1.1")]
+    assert p1.dns_servers == [IPv4Address("192.168.254.1")] and p1.lease_seconds == 86400
+    (r,) = cfg.routes
+    assert r.network == IPv4Network("0.0.0.0/0") and r.interface.ios == "FastEthernet0/1"
+    # `import all` is accepted with a note saying nothing is imported
+    assert sum("import all" in w.message for w in cfg.warnings) == 2
+
+
+def test_seed_router_routes_alone_warn_about_missing_interfaces():
+    cfg = parse(SEED_ROUTER_ROUTES, "seed")
+    assert cfg.errors == [] and cfg.platform == "router"
+    assert [w.line for w in cfg.warnings] == [1, 2]
+    assert "FastEthernet0/0" in cfg.warnings[0].message
+
+
+@pytest.mark.parametrize("path", ["topologies/sw3550.ios", "topologies/router.ios"])
+def test_lab_configs_load_cleanly(path):
+    cfg = load(ROOT / path)
+    assert cfg.errors == []
+
+
+def test_sw3550_contains_the_seed_verbatim():
+    text = (ROOT / "topologies/sw3550.ios").read_text()
+    for snippet in (SEED_SVI, SEED_DHCP, SEED_ROUTED, SEED_SWITCH_ROUTE):
+        assert snippet in text
+    assert SEED_ROUTER_ROUTES in (ROOT / "topologies/router.ios").read_text()
+
+
+def test_sw3550_model():
+    cfg = load(ROOT / "topologies/sw3550.ios")
+    assert cfg.interfaces["Vlan2"].acl_in == "102"
+    acl = cfg.acls["102"]
+    assert acl.kind == "extended" and [e.action for e in acl.entries] == ["deny", "permit"]
+    ports = {n: i.access_vlan for n, i in cfg.interfaces.items() if i.switchport}
+    assert ports == {"FastEthernet0/2": 1, "FastEthernet0/3": 1, "FastEthernet0/4": 2,
+                     "FastEthernet0/5": 2, "FastEthernet0/6": 2}
+
+
+def test_router_model():
+    cfg = load(ROOT / "topologies/router.ios")
+    assert cfg.platform == "router"
+    assert cfg.interfaces["Dialer1"].negotiated and cfg.interfaces["Dialer1"].nat == "outside"
+    assert cfg.interfaces["FastEthernet0/0"].nat == "inside"
+    assert [p.acl for p in cfg.nat_pat] == ["1"]
+    assert [(s.protocol, str(s.local), s.local_port, s.global_port) for s in cfg.nat_static] == [
+        ("tcp", "192.168.1.20", 80, 80), ("udp", "192.168.2.10", 5060, 5060),
+        ("tcp", "192.168.2.10", 5060, 5060)]
+    assert cfg.dns_server and cfg.name_servers == [IPv4Address("100.64.1.53")]
+
+
+@pytest.mark.parametrize("spelling", ["fast 0/1", "Fast0/1", "FastEthernet0/1", "Fa0/1", "f0/1",
+                                      "FASTETHERNET 0/1", "fa0/1"])
+def test_interface_abbreviations(spelling):
+    n = parse_ifname(spelling)
+    assert n.ios == "FastEthernet0/1" and n.linux == "fa0-1" and n.short == "Fa0/1"
+
+
+@pytest.mark.parametrize("ios,linux", [("Vlan2", "vlan2"), ("Dialer1", "dialer1"), ("Gi0/1", "gi0-1"),
+                                       ("FastEthernet0/48", "fa0-48"), ("Ethernet0/0", "et0-0")])
+def test_linux_names_round_trip(ios, linux):
+    assert linux_name(ios) == linux
+    assert ios_name(linux) == parse_ifname(ios).ios
+
+
+def test_ios_name_of_non_ios_interfaces_is_none():
+    assert ios_name("lo") is None and ios_name("eth0") is None
+
+
+def test_keyword_abbreviations_and_flat_blocks():
+    cfg = parse("int fa0/2\nsw mode acc\nsw acc vlan 2\nint vl2\nip add 10.0.0.1 255.255.255.0\n", "x")
+    assert cfg.errors == []
+    assert cfg.interfaces["FastEthernet0/2"].access_vlan == 2
+    assert str(cfg.interfaces["Vlan2"].addresses[0]) == "10.0.0.1/24"
+
+
+def test_issue_str_names_file_line_and_fix():
+    cfg = parse("interface Vlan1\n ip address 192.168.1.1 255.255.0.255\n", "sw.ios")
+    (e,) = cfg.errors
+    assert isinstance(e, IosError) and e.line == 2 and e.text == "ip address 192.168.1.1 255.255.0.255"
+    assert str(e).startswith("sw.ios:2: '255.255.0.255' is not a valid subnet mask")
+    assert "(fix: " in str(e)
+
+
+def test_load_raises_with_every_error(tmp_path):
+    p = tmp_path / "bad.ios"
+    p.write_text("interface Serial0\nip route 10.0.0.1 255.0.0.0 1.2.3.4\nfoo bar\n")
+    with pytest.raises(IosConfigError) as ei:
+        load(p)
+    assert [e.line for e in ei.value.errors] == [1, 2, 3]
+    assert f"{p}:3:" in str(ei.value)
+
+
+def test_load_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(IosConfigError, match="cannot read the config"):
+        load(tmp_path / "nope.ios")
+
+
+# Each case: a small config, the line number that must be reported, error or warning,
+# and a word the message must contain.  None may crash the loader.
+BAD = [
+    ("interface Serial0/0", 1, "error", "serial"),
+    ("interface Loopback0", 1, "error", "loopback"),
+    ("interface FastEthernet0/0.10", 1, "error", "subinterface"),
+    ("interface Bogus1", 1, "error", "unknown interface type"),
+    ("interface", 1, "error", "incomplete"),
+    ("interface Vlan5000", 1, "error", "out of range"),
+    ("interface Vlan1\n ip address 192.168.1.1 255.255.0.255", 2, "error", "subnet mask"),
+    ("interface Vlan1\n ip address 192.168.1.300 255.255.255.0", 2, "error", "not an IPv4"),
+    ("interface Vlan1\n ip address 192.168.1.0 255.255.255.0", 2, "error", "network address"),
+    ("interface Vlan1\n ip address 192.168.1.1", 2, "error", "incomplete"),
+    ("interface Vlan1\n ip adress 192.168.1.1 255.255.255.0", 2, "error", "unknown"),
+    ("interface Vlan1\n ip address dhcp", 2, "error", "only emulated on the Dialer"),
+    ("interface Vlan1\n ip address 10.0.0.1 255.255.255.0 secondary", 2, "error", "primary"),
+    ("interface fa0/2\n switchport access vlan 9999", 2, "error", "VLAN"),
+    ("interface fa0/2\n switchport mode dynamic desirable", 2, "error", "DTP"),
+    ("interface fa0/2\n switchport voice vlan 2", 2, "error", "voice"),
+    ("interface fa0/2\n switchport trunk allowed vlan 10-5", 2, "error", "backwards"),
+    ("interface fa0/2\n switchport trunk encapsulation isl", 2, "error", "isl"),
+    ("interface Vlan1\n switchport mode access", 2, "error", "not valid on Vlan1"),
+    ("interface fa0/2\n switchport mode access\n ip address 10.0.0.1 255.255.255.0", 3, "error",
+     "layer-2 switchport"),
+    ("interface fa0/0\n encapsulation dot1Q 10", 2, "error", "802.1Q"),
+    ("interface fa0/0\n ip access-group 250 in", 2, "error", "access-list number"),
+    ("interface fa0/0\n ip nat enable", 2, "error", "NVI"),
+    ("interface fa0/0\n speed 100", 2, "warning", "ignored"),
+    ("interface fa0/0\n ip access-group 7 in", 1, "warning", "not defined"),
+    ("ip route 10.0.0.0 255.0.0.0", 1, "error", "incomplete"),
+    ("ip route 10.0.0.1 255.0.0.0 1.2.3.4", 1, "error", "host bits"),
+    ("ip route 10.0.0.0 255.0.0.0 1.2.3.4 999", 1, "error", "administrative distance"),
+    ("ip route 10.0.0.0 255.0.0.0 Tunnel0", 1, "error", "tunnel"),
+    ("ip dhcp excluded-address 192.168.1.99 192.168.1.1", 1, "error", "backwards"),
+    ("ip dhcp excluded-address 192.168.1.x", 1, "error", "not an IPv4"),
+    ("ip dhcp pool p\n network 192.168.1.5 255.255.255.0", 2, "error", "host bits"),
+    ("ip dhcp pool p\n network 192.168.1.0 255.255.255.0\n lease 0", 3, "error", "lease"),
+    ("ip dhcp pool p\n network 192.168.1.0 255.255.255.0\n hardware-address 0100.1111.2222", 3, "error",
+     "manual"),
+    ("ip dhcp pool p\n default-router 192.168.1.1", 1, "error", "no 'network'"),
+    ("ip dhcp pool p\n network 192.168.1.0 255.255.255.0\n netbios-name-server 1.1.1.1", 3, "warning",
+     "ignored"),
+    ("access-list 100 permit tcp any any eq", 1, "error", "port"),
+    ("access-list 100 permit tcp any any eq bogusport", 1, "error", "port"),
+    ("access-list 100 permit ip any", 1, "error", "incomplete"),
+    ("access-list 100 permit ip any host", 1, "error", "needs an address"),
+    ("access-list 100 permit ip 10.0.0.0 any", 1, "error", "wildcard"),
+    ("access-list 100 permit udp any any established", 1, "error", "established"),
+    ("access-list 100 permit icmp any any eq 80", 1, "error", "only valid for tcp"),
+    ("access-list 100 permit icmp any any bogus-type", 1, "error", "ICMP"),
+    ("access-list 100 permit tcp any any range 20 10", 1, "error", "backwards"),
+    ("access-list 100 permit ip any any dscp ef", 1, "error", "not emulated"),
+    ("access-list 100 permit frob any any", 1, "error", "protocol"),
+    ("access-list 500 permit any", 1, "error", "not an IP access list"),
+    ("access-list 10 allow any", 1, "error", "action"),
+    ("access-list 10 permit 10.0.0.0 255.255.255.0", 1, "warning", "subnet mask"),
+    ("access-list 10 permit any log", 1, "warning", "log"),
+    ("ip access-list extended 10", 1, "error", "standard number"),
+    ("ip access-list extended WEB\n 10 permit tcp any any eq www\n 10 deny ip any any", 3, "error",
+     "already used"),
+    ("ip access-list extended WEB\n permit tcp any any eq www\n allow ip any any", 3, "error", "unknown"),
+    ("ip nat inside source list 1 pool P overload", 1, "error", "pools"),
+    ("ip nat outside source static 1.1.1.1 2.2.2.2", 1, "error", "not emulated"),
+    ("ip nat inside source static tcp 192.168.1.10 80 1.2.3.4", 1, "error", "incomplete"),
+    ("ip nat inside source static tcp 192.168.1.10 99999 1.2.3.4 80", 1, "error", "port"),
+    ("ip nat inside source list 9 interface Dialer1 overload", 1, "error", "not defined"),
+    ("ip dns server\n", 1, "warning", "name-server"),
+    ("ip name-server dns.example", 1, "error", "not an IPv4"),
+    ("router ospf 1", 1, "error", "dynamic routing"),
+    ("no ip route 10.0.0.0 255.0.0.0 1.2.3.4", 1, "error", "removes configuration"),
+    ("hostnam sw", 1, "error", "unknown command"),
+    ("frobnicate", 1, "error", "unknown command"),
+    ("service timestamps debug uptime", 1, "warning", "ignored"),
+    ("line con 0\n password cisco\n login", 1, "warning", "ignored"),
+    ("banner motd ^C\nWelcome\n^C\nfrobnicate", 4, "error", "unknown command"),
+    ("   network 10.0.0.0 255.0.0.0", 1, "error", "no block is open"),
+    ("spanning-tree mode pvst", 1, "warning", "STP"),
+    ("interface fa0/1\n no switchport\n ip address 10.0.0.1 255.255.255.0\n"
+     "interface fa0/2\n no switchport\n ip address 10.0.0.5 255.255.255.252", 6, "error", "overlaps"),
+    ("interface Dialer1\n ip address negotiated\n ppp chap hostname x", 3, "warning", "PPP"),
+    ("ipv6 unicast-routing", 1, "warning", "IPv4 only"),
+    ("vlan 2\n name voice\n bogus", 3, "error", "unknown"),
+]
+
+
+@pytest.mark.parametrize("text,line,level,word", BAD, ids=[b[0].splitlines()[-1][:40] for b in BAD])
+def test_bad_lines_are_reported_with_their_line(text, line, level, word):
+    cfg = parse(text, "bad.ios")
+    issues = cfg.errors if level == "error" else cfg.warnings
+    if level == "warning":
+        assert cfg.errors == [], [str(e) for e in cfg.errors]
+    hits = [i for i in issues if i.line == line and word.lower() in (i.message + i.fix).lower()]
+    assert hits, f"expected a {level} on line {line} mentioning '{word}', got: " + \
+        "; ".join(str(i) for i in cfg.errors + cfg.warnings)
+    for i in hits:
+        assert str(i).startswith(f"bad.ios:{line}: ")
+        assert isinstance(i, IosError if level == "error" else IosWarning)
+    assert "internal error" not in " ".join(str(i) for i in cfg.errors)
+
+
+def test_at_least_thirty_bad_cases():
+    assert len(BAD) >= 30
+
+
+@pytest.mark.parametrize("junk", ["\x00\x01", "interface \u00e9\u00e9", "ip route " + "9" * 500,
+                                  "access-list 1 permit " * 50, "!" * 10000, "\t\tinterface Vlan1\n\t ip address 1.1.1.1 255.255.255.0"])
+def test_garbage_never_crashes(junk):
+    cfg = parse(junk, "junk")
+    assert all("internal error" not in e.message for e in cfg.errors)
+
+
+def test_named_acl_sequence_numbers_and_remarks():
+    cfg = parse("ip access-list extended WEB\n remark web only\n 20 permit tcp any host 10.0.0.5 eq www\n"
+                " 10 deny ip host 10.0.0.66 any\n permit icmp any any echo\n", "x")
+    assert cfg.errors == []
+    acl = cfg.acls["WEB"]
+    assert [(e.seq, e.action) for e in acl.entries] == [(10, "deny"), (20, "permit"), (30, "permit")]
+    assert acl.entries[1].dst_port.ports == (80,)
+    assert acl.entries[2].ios(False) == "permit icmp any any echo"
+
+
+def test_unindented_subcommands_follow_ios_rules():
+    # IOS keeps a line in the sub-mode when it is valid there, else tries global mode.
+    cfg = parse("interface Vlan1\nip address 10.0.0.1 255.255.255.0\nip route 0.0.0.0 0.0.0.0 10.0.0.254\n", "x")
+    assert cfg.errors == []
+    assert cfg.interfaces["Vlan1"].addresses and len(cfg.routes) == 1
