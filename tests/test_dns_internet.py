@@ -1,0 +1,93 @@
+"""The lab internet's DNS on loopback: root (+com), ca. registry, the EC2 host with the
+seed's zone, gmail/yahoo, and the ISP resolver iterating from the root.
+
+Each server is a real process on its own 127.0.0.x address; the resolver's --remap
+sends what would go to the lab address (198.41.0.4:53, ...) to that loopback server.
+"""
+import subprocess
+import sys
+from contextlib import ExitStack
+
+import pytest
+from dnslib import DNSRecord
+
+from labkit.dns.client import udp_exchange, wait_udp_ready
+from labkit.dns.compare import build_query
+from labkit.dns.testing import REPO, SEED_NAMED_CONF, embedded_server, free_port
+
+NET = REPO / "topologies" / "internet"
+HOSTS = {  # lab address -> (loopback address, zones)
+    "198.41.0.4": ("127.0.0.21", {".": NET / "root.zone", "com": NET / "com.zone"}),
+    "199.4.144.2": ("127.0.0.22", {"ca": NET / "ca.zone"}),
+    "1.2.3.4": ("127.0.0.23", None),     # the seed's named.conf
+    "142.250.1.26": ("127.0.0.24", {"gmail.com": NET / "gmail.com.zone"}),
+    "67.195.204.72": ("127.0.0.25", {"yahoo.com": NET / "yahoo.com.zone"}),
+}
+
+
+@pytest.fixture(scope="module")
+def resolver():
+    port = free_port("127.0.0.21")
+    with ExitStack() as stack:
+        remap = []
+        for lab_ip, (lo, zones) in HOSTS.items():
+            if zones is None:
+                stack.enter_context(embedded_server(named_conf=SEED_NAMED_CONF, addr=lo, port=port))
+            else:
+                stack.enter_context(embedded_server(named_conf=None, zones=zones, addr=lo, port=port))
+            remap += ["--remap", f"{lab_ip}={lo}:{port}"]
+        rport = free_port("127.0.0.26")
+        p = subprocess.Popen([sys.executable, "-m", "labkit.dns.resolve", "--root-hint", "198.41.0.4",
+                              "--listen", "127.0.0.26", "--port", str(rport), *remap],
+                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert wait_udp_ready("127.0.0.26", rport, 10, p)
+            yield "127.0.0.26", rport, port
+        finally:
+            p.terminate()
+            p.wait(5)
+
+
+def ask(server, name, qtype, *flags):
+    wire = udp_exchange(bytes(build_query(name, qtype, ["rd", *flags], 4242)), server[0], server[1], timeout=5)
+    return DNSRecord.parse(wire)
+
+
+def test_root_and_registry_referrals(resolver):
+    port = resolver[2]
+    r = DNSRecord.parse(udp_exchange(bytes(build_query("exampledomain.ca", "MX", [], 1)), "127.0.0.21", port))
+    assert not r.header.aa and [str(x.rdata) for x in r.auth] == ["any.ca-servers.ca."]
+    assert [str(x.rdata) for x in r.ar] == ["199.4.144.2"]
+    r = DNSRecord.parse(udp_exchange(bytes(build_query("www.exampledomain.ca", "A", [], 2)), "127.0.0.22", port))
+    assert not r.header.aa and [str(x.rdata) for x in r.auth] == ["ns.exampledomain.ca."]
+    assert [(str(x.rname), str(x.rdata)) for x in r.ar] == [("ns.exampledomain.ca.", "1.2.3.4")]
+
+
+def test_resolver_finds_seed_mx_through_the_delegation(resolver):
+    r = ask(resolver, "exampledomain.ca", "MX")
+    assert r.header.ra and not r.header.aa and r.header.rcode == 0
+    assert [str(x.rdata) for x in r.rr] == ["10 mail.exampledomain.ca."]
+    r = ask(resolver, "mail.exampledomain.ca", "A")
+    assert [str(x.rdata) for x in r.rr] == ["1.2.3.4"]
+
+
+def test_resolver_gmail_and_yahoo_mx(resolver):
+    assert [str(x.rdata) for x in ask(resolver, "gmail.com", "MX").rr] == ["5 gmail-smtp-in.gmail.com."]
+    assert [str(x.rdata) for x in ask(resolver, "gmail-smtp-in.gmail.com", "A").rr] == ["142.250.1.26"]
+    assert [str(x.rdata) for x in ask(resolver, "yahoo.com", "MX").rr] == ["1 mta5.yahoo.com."]
+
+
+def test_resolver_negative_answers(resolver):
+    r = ask(resolver, "nope.exampledomain.ca", "A")
+    assert r.header.rcode == 3 and r.auth[0].rtype == 6
+    r = ask(resolver, "www.exampledomain.ca", "MX")
+    assert r.header.rcode == 0 and not r.rr
+    r = ask(resolver, "no-such-tld", "A")
+    assert r.header.rcode == 3
+
+
+def test_seed_ns_dot_does_not_resolve(resolver):
+    """The seed's apex NS is 'ns.': asking for it finds nothing (NXDOMAIN from the root)."""
+    r = ask(resolver, "exampledomain.ca", "NS")
+    assert [str(x.rdata) for x in r.rr] == ["ns."]
+    assert ask(resolver, "ns.", "A").header.rcode == 3
