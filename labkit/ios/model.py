@@ -204,6 +204,10 @@ class IosConfig:
     vlans: dict[int, str] = field(default_factory=dict)   # `vlan N` / `name X`
     errors: list[IosError] = field(default_factory=list)
     warnings: list[IosWarning] = field(default_factory=list)
+    source: list[str] = field(default_factory=list, repr=False)   # the config's lines
+
+    def line_text(self, line: int) -> str:
+        return self.source[line - 1].strip() if 0 < line <= len(self.source) else ""
 
     @property
     def ok(self) -> bool:

@@ -254,6 +254,7 @@ class _Parser:
         self.cfg = IosConfig(file=file, platform=platform or "")
         self.text = text
         self.lines = text.splitlines()
+        self.cfg.source = self.lines
         self.mode = "global"
         self.cur: object = None
         self.banner_end: str | None = None

@@ -186,21 +186,21 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
     errors: list[IosError] = []
 
     def note(line: int, message: str, fix: str = "") -> None:
-        notes.append(IosWarning(cfg.file, line, "", message, fix))
+        notes.append(IosWarning(cfg.file, line, cfg.line_text(line), message, fix))
 
     plan = interface_plan(cfg)
     wan_addr = _wan_addresses(wan)
     for p in plan:
         if p.kind == "trunk" and builder != "ovs":
             iface = cfg.interfaces[p.ios_name]
-            errors.append(IosError(cfg.file, iface.line, f"interface {p.ios_name}",
+            errors.append(IosError(cfg.file, iface.line, cfg.line_text(iface.line),
                                    f"{p.ios_name} is a trunk; this kernel has no 802.1Q sub-interfaces "
                                    "or bridge VLAN filtering, so the Linux-bridge builder cannot carry "
                                    "tagged frames", "build this switch with the OVS builder, or make "
                                    "the port 'switchport mode access'"))
     for iface in cfg.interfaces.values():
         if iface.negotiated and iface.linux not in wan_addr:
-            errors.append(IosError(cfg.file, iface.line, f"interface {iface.name}",
+            errors.append(IosError(cfg.file, iface.line, cfg.line_text(iface.line),
                                    f"{iface.name} has 'ip address negotiated' but the topology gives "
                                    "no address for it", f"pass wan={{'{iface.name}': 'A.B.C.D/LEN'}} "
                                    "(the `wan:` parameter of the ios service)"))

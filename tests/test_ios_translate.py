@@ -1,0 +1,306 @@
+"""labkit.ios translation: DHCP range arithmetic, ACL/NAT -> nft, steps for the node."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from ipaddress import IPv4Address as A, IPv4Network as N
+from pathlib import Path
+
+import pytest
+
+from labkit.ios import IosConfigError, bridge_vlans, interface_plan, load, parse, port_info, translate
+from labkit.ios.dhcp import free_ranges, pool_ranges
+from labkit.ios.nft import match_expr, render_nft
+
+ROOT = Path(__file__).resolve().parents[1]
+ROOT_USER = os.geteuid() == 0
+
+
+# -- DHCP ranges ---------------------------------------------------------------------
+def test_free_range_of_the_seed_vlan1_pool():
+    ex = [(A("192.168.1.1"), A("192.168.1.99")), (A("192.168.1.150"), A("192.168.1.255"))]
+    assert free_ranges(N("192.168.1.0/24"), ex, [A("192.168.1.1")]) == [(A("192.168.1.100"), A("192.168.1.149"))]
+
+
+def test_svi_address_is_cut_out_without_any_exclusion():
+    assert free_ranges(N("192.168.2.0/24"), [], [A("192.168.2.1")]) == [(A("192.168.2.2"), A("192.168.2.254"))]
+    assert free_ranges(N("10.0.0.0/29"), [], [A("10.0.0.3")]) == [(A("10.0.0.1"), A("10.0.0.2")),
+                                                                   (A("10.0.0.4"), A("10.0.0.6"))]
+
+
+def test_exclusions_split_and_overlap():
+    ex = [(A("10.0.0.10"), A("10.0.0.20")), (A("10.0.0.15"), A("10.0.0.30")), (A("10.0.0.200"), A("10.0.0.200"))]
+    assert free_ranges(N("10.0.0.0/24"), ex) == [(A("10.0.0.1"), A("10.0.0.9")), (A("10.0.0.31"), A("10.0.0.199")),
+                                                 (A("10.0.0.201"), A("10.0.0.254"))]
+
+
+def test_exclusions_outside_the_pool_are_ignored():
+    assert free_ranges(N("10.0.1.0/30"), [(A("10.0.0.0"), A("10.0.0.255")), (A("10.0.2.0"), A("10.0.2.9"))]) == \
+        [(A("10.0.1.1"), A("10.0.1.2"))]
+
+
+def test_exhausted_pool_has_no_range():
+    assert free_ranges(N("192.168.1.0/24"), [(A("192.168.1.0"), A("192.168.1.255"))]) == []
+    assert free_ranges(N("10.0.0.0/30"), [(A("10.0.0.2"), A("10.0.0.2"))], [A("10.0.0.1")]) == []
+
+
+def test_exhausted_pool_renders_no_dhcp_range_and_a_note(tmp_path):
+    cfg = parse("interface Vlan1\n ip address 10.0.0.1 255.255.255.252\n"
+                "ip dhcp excluded-address 10.0.0.2\nip dhcp pool p\n network 10.0.0.0 255.255.255.252\n", "x")
+    t = translate(cfg, tmp_path)
+    assert t.dnsmasq is None or "dhcp-range" not in t.dnsmasq.conf
+    assert any("offers nothing" in n.message and n.line == 4 for n in t.notes)
+
+
+def test_seed_pools_render_to_dnsmasq(tmp_path):
+    t = translate(load(ROOT / "topologies/sw3550.ios"), tmp_path)
+    conf = t.dnsmasq.conf
+    assert "dhcp-range=set:pool_vlan1,192.168.1.100,192.168.1.149,255.255.255.0,86400" in conf
+    assert "dhcp-range=set:pool_vlan2,192.168.2.2,192.168.2.254,255.255.255.0,86400" in conf
+    assert "dhcp-option=tag:pool_vlan1,option:router,192.168.1.1" in conf
+    assert "dhcp-option=tag:pool_vlan2,option:dns-server,192.168.254.1" in conf
+    assert f"dhcp-leasefile={tmp_path / 'dnsmasq.leases'}" in conf
+    assert "port=0" in conf                     # DHCP only: no DNS on the switch
+    assert t.dnsmasq.argv[:2] == ["dnsmasq", "-k"]
+
+
+def test_lease_and_multiple_ranges(tmp_path):
+    cfg = parse("interface Vlan3\n ip address 10.3.0.1 255.255.255.0\n"
+                "ip dhcp excluded-address 10.3.0.50 10.3.0.59\n"
+                "ip dhcp pool p3\n network 10.3.0.0 /24\n lease 0 2 30\n domain-name lab.test\n", "x")
+    conf = translate(cfg, tmp_path).dnsmasq.conf
+    assert "dhcp-range=set:p3,10.3.0.2,10.3.0.49,255.255.255.0,9000" in conf
+    assert "dhcp-range=set:p3,10.3.0.60,10.3.0.254,255.255.255.0,9000" in conf
+    assert "option:domain-name,lab.test" in conf
+    cfg = parse("ip dhcp pool p\n network 10.3.0.0 255.255.255.0\n lease infinite\n", "x")
+    assert ",infinite" in translate(cfg, tmp_path).dnsmasq.conf
+
+
+def test_pool_without_interface_gets_a_note(tmp_path):
+    t = translate(parse("ip dhcp pool far\n network 10.9.0.0 255.255.255.0\n", "x"), tmp_path)
+    assert any("no interface" in n.message for n in t.notes)
+
+
+@pytest.mark.skipif(not shutil.which("dnsmasq"), reason="dnsmasq not installed")
+@pytest.mark.parametrize("cfgfile", ["sw3550.ios", "router.ios"])
+def test_rendered_dnsmasq_passes_its_own_check(tmp_path, cfgfile):
+    t = translate(load(ROOT / "topologies" / cfgfile), tmp_path, wan={"Dialer1": "100.64.0.2/30"})
+    t.write()
+    p = subprocess.run(t.dnsmasq.test_argv, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+def test_router_dns_forwarder_stays_off_the_wan(tmp_path):
+    t = translate(load(ROOT / "topologies/router.ios"), tmp_path, wan={"Dialer1": "100.64.0.2/30"})
+    conf = t.dnsmasq.conf
+    assert "server=100.64.1.53" in conf and "interface=fa0-0" in conf
+    assert "except-interface=dialer1" in conf and "port=0" not in conf and "dhcp-range" not in conf
+
+
+# -- ACL and NAT -> nft -------------------------------------------------------------------
+def _entry(line):
+    cfg = parse(line, "x")
+    assert cfg.errors == [], cfg.errors
+    return next(iter(cfg.acls.values())).entries[0]
+
+
+@pytest.mark.parametrize("line,expr", [
+    ("access-list 101 deny ip 192.168.2.0 0.0.0.255 192.168.1.0 0.0.0.255",
+     "ip saddr 192.168.2.0/24 ip daddr 192.168.1.0/24"),
+    ("access-list 101 permit ip any any", ""),
+    ("access-list 101 permit tcp any host 1.2.3.4 eq 80 443", "ip protocol tcp ip daddr 1.2.3.4 tcp dport { 80, 443 }"),
+    ("access-list 101 permit tcp any any eq smtp", "ip protocol tcp tcp dport 25"),
+    ("access-list 101 permit udp any range 1000 2000 any gt 1024",
+     "ip protocol udp udp sport 1000-2000 udp dport > 1024"),
+    ("access-list 101 permit udp any any neq domain", "ip protocol udp udp dport != 53"),
+    ("access-list 101 permit tcp any any lt 1024 established",
+     "ip protocol tcp tcp dport < 1024 tcp flags & (ack | rst) != 0"),
+    ("access-list 101 permit icmp any any echo-reply", "ip protocol icmp icmp type 0"),
+    ("access-list 101 permit icmp any any 3 4", "ip protocol icmp icmp type 3 icmp code 4"),
+    ("access-list 101 permit gre host 10.0.0.1 any", "ip protocol 47 ip saddr 10.0.0.1"),
+    ("access-list 101 permit ip 10.0.1.0 0.0.255.0 any", "ip saddr & 255.255.0.255 == 10.0.0.0"),
+    ("access-list 10 permit 192.168.1.77 0.0.0.255", "ip saddr 192.168.1.0/24"),
+    ("access-list 10 deny host 192.168.1.5", "ip saddr 192.168.1.5"),
+    ("access-list 10 permit 192.168.1.5", "ip saddr 192.168.1.5"),
+])
+def test_acl_entry_to_nft_match(line, expr):
+    assert match_expr(_entry(line)) == expr
+
+
+def test_acl_chain_order_counters_and_implicit_deny():
+    cfg = load(ROOT / "topologies/sw3550.ios")
+    nft = render_nft(cfg, {})
+    chain = nft[nft.index("chain acl_102"):nft.index("chain forward")]
+    rules = [l.strip() for l in chain.splitlines()[1:-1] if l.strip() != "}"]
+    assert rules == [
+        'ip saddr 192.168.2.0/24 ip daddr 192.168.1.0/24 counter drop comment '
+        '"102 | 10 | deny ip 192.168.2.0 0.0.0.255 192.168.1.0 0.0.0.255"',
+        'counter return comment "102 | 20 | permit ip any any"',
+        'counter drop comment "102 | implicit | deny any"']
+    # `in` on Vlan2: traffic routed from VLAN2, and traffic to the switch itself from VLAN2
+    assert 'chain forward {' in nft and 'iifname "vlan2" jump acl_102' in nft
+    fwd = nft[nft.index("chain forward"):]
+    assert fwd.count('iifname "vlan2" jump acl_102') == 2   # forward and input hooks
+    assert "oifname" not in nft
+
+
+def test_acl_out_only_filters_routed_traffic():
+    cfg = parse("interface Vlan1\n ip address 10.0.1.1 255.255.255.0\n ip access-group OUT out\n"
+                "ip access-list standard OUT\n permit 10.0.2.0 0.0.0.255\n", "x")
+    nft = render_nft(cfg, {})
+    assert 'oifname "vlan1" jump acl_OUT' in nft
+    assert "chain input" not in nft and "hook output" not in nft
+
+
+def test_undefined_acl_permits_everything():
+    cfg = parse("interface Vlan1\n ip address 10.0.1.1 255.255.255.0\n ip access-group 5 in\n", "x")
+    assert render_nft(cfg, {}) == ""
+
+
+def test_router_nat_rules():
+    cfg = load(ROOT / "topologies/router.ios")
+    nft = render_nft(cfg, {"dialer1": A("100.64.0.2")})
+    assert 'iifname "dialer1" ip daddr 100.64.0.2 tcp dport 80 counter dnat to 192.168.1.20:80' in nft
+    assert 'iifname "dialer1" ip daddr 100.64.0.2 udp dport 5060 counter dnat to 192.168.2.10:5060' in nft
+    assert 'oifname "dialer1" ip saddr 192.168.1.20 tcp sport 80 counter snat to 100.64.0.2:80' in nft
+    assert 'oifname "dialer1" jump nat_list_1_dialer1' in nft
+    assert "ip saddr 192.168.0.0/16 counter masquerade" in nft
+    assert "type nat hook prerouting priority dstnat" in nft
+    assert "type nat hook postrouting priority srcnat" in nft
+
+
+def test_pat_acl_deny_entries_skip_translation():
+    cfg = parse("interface fa0/0\n ip address 10.0.0.1 255.255.255.0\n ip nat inside\n"
+                "interface fa0/1\n ip address 1.1.1.2 255.255.255.252\n ip nat outside\n"
+                "access-list 1 deny host 10.0.0.66\naccess-list 1 permit 10.0.0.0 0.0.0.255\n"
+                "ip nat inside source list 1 interface fa0/1 overload\n", "x")
+    nft = render_nft(cfg, {})
+    assert nft.index("ip saddr 10.0.0.66 counter return") < nft.index("ip saddr 10.0.0.0/24 counter masquerade")
+
+
+@pytest.mark.skipif(not (ROOT_USER and shutil.which("nft")), reason="nft -c needs root")
+@pytest.mark.parametrize("cfgfile", ["sw3550.ios", "router.ios"])
+def test_rendered_ruleset_passes_nft_check(tmp_path, cfgfile):
+    # `nft -c` only parses and validates against the kernel; it changes nothing
+    t = translate(load(ROOT / "topologies" / cfgfile), tmp_path, wan={"Dialer1": "100.64.0.2/30"})
+    t.write()
+    p = subprocess.run(["nft", "-c", "-f", str(t.nft_path)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.skipif(not (ROOT_USER and shutil.which("nft")), reason="nft -c needs root")
+def test_every_acl_form_passes_nft_check(tmp_path):
+    lines = ["interface Vlan1", " ip address 10.0.1.1 255.255.255.0", " ip access-group 101 in",
+             " ip access-group 1 out"]
+    lines += ["access-list 101 " + l.split(" ", 2)[2] for l, _ in [
+        ("access-list 101 deny ip 192.168.2.0 0.0.0.255 192.168.1.0 0.0.0.255", 0),
+        ("access-list 101 permit tcp any host 1.2.3.4 eq 80 443 established", 0),
+        ("access-list 101 permit udp any range 1000 2000 any gt 1024", 0),
+        ("access-list 101 permit udp any any neq domain", 0),
+        ("access-list 101 permit icmp any any 3 4", 0),
+        ("access-list 101 permit gre host 10.0.0.1 any", 0),
+        ("access-list 101 permit ip 10.0.1.0 0.0.255.0 any", 0)]]
+    lines += ["access-list 1 permit 10.0.0.0 0.255.0.255"]
+    t = translate(parse("\n".join(lines), "x"), tmp_path)
+    t.write()
+    p = subprocess.run(["nft", "-c", "-f", str(t.nft_path)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr + t.nft
+
+
+# -- translation steps ---------------------------------------------------------------------------
+def _shell(t):
+    return [s.shell() for s in t.steps]
+
+
+def test_switch_steps(tmp_path):
+    t = translate(load(ROOT / "topologies/sw3550.ios"), tmp_path)
+    sh = _shell(t)
+    assert "sysctl -qw net.ipv4.ip_forward=1" in sh
+    assert "ip addr add 192.168.1.1/24 dev vlan1" in sh and "ip addr add 192.168.2.1/24 dev vlan2" in sh
+    assert "ip addr add 192.168.254.2/30 dev fa0-1" in sh
+    assert "ip link set dev fa0-4 up" in sh
+    # the seed's interface route resolved to the peer on the /30, with a note that says why
+    assert "ip route replace default via 192.168.254.1 dev fa0-1 metric 1 proto static" in sh
+    assert any("proxy ARP" in n.message for n in t.notes)
+    assert sh[-1].startswith("nft -f ")
+    # addresses before routes, routes before nft
+    assert sh.index("ip addr add 192.168.254.2/30 dev fa0-1") < \
+        sh.index("ip route replace default via 192.168.254.1 dev fa0-1 metric 1 proto static")
+
+
+def test_device_route_mode_keeps_the_ios_behaviour(tmp_path):
+    t = translate(load(ROOT / "topologies/router.ios"), tmp_path, wan={"Dialer1": "100.64.0.2/30"},
+                  route_mode="device")
+    sh = _shell(t)
+    assert "ip route replace 192.168.0.0/16 dev fa0-0 metric 1 proto static" in sh
+    assert "sysctl -qw net.ipv4.conf.fa0-0.proxy_arp=1" in sh
+    # Dialer1 is point-to-point on the real router: always sent to the ISP side
+    assert "ip route replace default via 100.64.0.1 dev dialer1 metric 1 proto static" in sh
+
+
+def test_negotiated_address_comes_from_the_topology(tmp_path):
+    cfg = load(ROOT / "topologies/router.ios")
+    with pytest.raises(IosConfigError, match="negotiated"):
+        translate(cfg, tmp_path)
+    t = translate(cfg, tmp_path, wan={"dialer1": "100.64.0.2/30"})
+    assert "ip addr add 100.64.0.2/30 dev dialer1" in _shell(t)
+
+
+def test_trunk_needs_the_ovs_builder(tmp_path):
+    cfg = parse("interface fa0/24\n switchport trunk encapsulation dot1q\n switchport mode trunk\n"
+                " switchport trunk allowed vlan 1,2,10-12\n", "x")
+    assert cfg.errors == []
+    with pytest.raises(IosConfigError, match="OVS builder"):
+        translate(cfg, tmp_path)
+    t = translate(cfg, tmp_path, builder="ovs")
+    (p,) = t.interfaces
+    assert p.kind == "trunk" and p.allowed_vlans == [1, 2, 10, 11, 12] and p.native_vlan == 1
+
+
+def test_shutdown_interface_routes_are_not_installed(tmp_path):
+    cfg = parse("interface fa0/0\n ip address 10.0.0.1 255.255.255.252\n shutdown\n"
+                "ip route 10.9.0.0 255.255.0.0 fa0/0\nip route 10.8.0.0 255.255.0.0 Null0\n", "x")
+    sh = _shell(translate(cfg, tmp_path))
+    assert "ip link set dev fa0-0 down" in sh
+    assert not any("10.9.0.0" in s for s in sh)
+    assert "ip route replace blackhole 10.8.0.0/16 metric 1 proto static" in sh
+
+
+def test_recursive_next_hop_is_not_installed(tmp_path):
+    cfg = parse("interface fa0/0\n ip address 10.0.0.1 255.255.255.0\n"
+                "ip route 10.9.0.0 255.255.0.0 10.0.0.254 200\nip route 10.7.0.0 255.255.0.0 172.16.0.1\n", "x")
+    t = translate(cfg, tmp_path)
+    sh = _shell(t)
+    assert "ip route replace 10.9.0.0/16 via 10.0.0.254 metric 200 proto static" in sh
+    assert not any("10.7.0.0" in s for s in sh)
+    assert any(n.line == 4 and "recursively" in n.message and n.text.startswith("ip route 10.7") for n in t.notes)
+
+
+def test_interface_plan_for_the_builder():
+    cfg = load(ROOT / "topologies/sw3550.ios")
+    plan = {p.ios_name: p for p in interface_plan(cfg)}
+    assert (plan["Vlan1"].linux, plan["Vlan1"].kind, plan["Vlan1"].vlan) == ("vlan1", "svi", 1)
+    assert (plan["FastEthernet0/1"].linux, plan["FastEthernet0/1"].kind) == ("fa0-1", "routed")
+    assert (plan["FastEthernet0/5"].linux, plan["FastEthernet0/5"].kind, plan["FastEthernet0/5"].vlan) == \
+        ("fa0-5", "access", 2)
+    assert bridge_vlans(cfg) == [1, 2]
+    # a port the config never mentions is an access port in VLAN 1 on a switch
+    p = port_info(cfg, "Fa0/30")
+    assert (p.linux, p.kind, p.vlan) == ("fa0-30", "access", 1)
+    rcfg = load(ROOT / "topologies/router.ios")
+    kinds = {p.linux: p.kind for p in interface_plan(rcfg)}
+    assert kinds == {"fa0-0": "routed", "dialer1": "wan"}
+
+
+def test_translation_refuses_a_config_with_errors(tmp_path):
+    with pytest.raises(IosConfigError):
+        translate(parse("frobnicate\n", "x"), tmp_path)
+
+
+def test_write_produces_readable_files(tmp_path):
+    t = translate(load(ROOT / "topologies/sw3550.ios"), tmp_path)
+    names = sorted(p.name for p in t.write())
+    assert names == ["apply.sh", "dnsmasq.conf", "ruleset.nft"]
+    script = (tmp_path / "apply.sh").read_text()
+    assert "# line 90: ip route 0.0.0.0 0.0.0.0 FastEthernet0/1" in script
