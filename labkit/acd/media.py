@@ -417,6 +417,7 @@ class RtpScheduler:
         self.finished: set[int] = set()   # sids whose playlist ended (or that failed)
         self.failed: dict[int, str] = {}  # sid -> the exception that stopped that stream
         self._final: SchedulerStats | None = None
+        self.crashed: BaseException | None = None
 
     # -- lifecycle --
     def start(self) -> RtpScheduler:
@@ -437,6 +438,8 @@ class RtpScheduler:
             self._loop.run_until_complete(self._task)
         except asyncio.CancelledError:
             pass
+        except Exception as exc:  # a bug in the pacer itself: keep it for the next caller
+            self.crashed = exc
         finally:
             self._final = self._collect()
             for stream in list(self._streams.values()):
@@ -447,8 +450,11 @@ class RtpScheduler:
         """Stop the loop, close the sockets the scheduler opened, join the thread."""
         if self._thread is None:
             return
-        if self._loop.is_running() and self._task is not None:
-            self._loop.call_soon_threadsafe(self._task.cancel)
+        if self._task is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._task.cancel)
+            except RuntimeError:   # the loop already ended (and closed)
+                pass
         self._thread.join(5)
         self._thread = None
 
@@ -472,6 +478,9 @@ class RtpScheduler:
         bit set (start of a talkspurt)."""
         if self._thread is None:
             raise RuntimeError("call RtpScheduler.start() before add_stream()")
+        if self.crashed is not None or self._loop.is_closed():
+            raise RuntimeError(f"the RTP scheduler is not running (it stopped: "
+                               f"{self.crashed!r}); make a new one")
         family = socket.AF_INET6 if ":" in str(remote[0]) else socket.AF_INET
         if isinstance(local, socket.socket):
             sock, own = local, False
