@@ -95,12 +95,27 @@ def main() -> int:
                 lambda k, n: f"{pres[(k, n)].throughput / 1e6:.3f} ({pres[(k, n)].lost_updates})"))
     print()
 
-    handoff = hof[("cas", 2)].handoff_p50_ns
-    ratio_h = handoff / pp_med
-    ratio_t = thr[("cas", 2)].throughput / thr[("mutex", 2)].throughput
-    print(f"handoff_vs_pingpong = {handoff:.1f} ns / {pp_med:.1f} ns = {ratio_h:.2f}  (target <= 3)")
-    print(f"cas_vs_oslock_2     = {thr[('cas', 2)].throughput / 1e6:.1f} / "
-          f"{thr[('mutex', 2)].throughput / 1e6:.1f} M/s = {ratio_t:.2f}  (target >= 1.0)")
+    # The two targets get their own interleaved runs: this machine is shared, so the CAS lock
+    # and the mutex (and handoff and ping-pong) alternate, and medians are kept.
+    pairs = 3 if args.quick else 9
+    tput = {"cas": [], "cas_backoff": [], "mutex": []}
+    hand, ppr = [], []
+    for i in range(pairs):
+        for k in tput:
+            tput[k].append(contend.run(k, 2, seconds=0.1).throughput)
+        hand.append(contend.run("cas", 2, seconds=0.1, timed=True).handoff_p50_ns)
+        ppr.append(contend.pingpong_ns(100_000)[0])
+        say(f"targets: pair {i + 1}/{pairs}: cas/mutex {tput['cas'][-1] / tput['mutex'][-1]:.2f}, "
+            f"handoff {hand[-1]:.0f} ns, ping-pong {ppr[-1]:.0f} ns")
+    med = {k: statistics.median(v) for k, v in tput.items()}
+    handoff, pp_t = statistics.median(hand), statistics.median(ppr)
+    ratio_h = handoff / pp_t
+    ratio_t = med["cas"] / med["mutex"]
+    print(f"targets ({pairs} interleaved runs each, medians):")
+    print(f"  handoff_vs_pingpong = {handoff:.1f} ns / {pp_t:.1f} ns = {ratio_h:.2f}  (target <= 3)")
+    print(f"  cas_vs_oslock_2     = {med['cas'] / 1e6:.1f} / {med['mutex'] / 1e6:.1f} M/s = {ratio_t:.2f}"
+          "  (target >= 1.0; seed's lock cmpxchg listing vs glibc mutex)")
+    print(f"  for comparison: cas_backoff / mutex = {med['cas_backoff'] / med['mutex']:.2f}")
     say(f"done in {time.time() - t_start:.0f} s")
     out = {
         "targets": {
@@ -108,7 +123,9 @@ def main() -> int:
             "cas_vs_oslock_2": {"value": round(ratio_t, 3), "target": 1.0, "better": "higher"},
         },
         "cores": ncpu,
-        "pingpong_ns": round(pp_med, 1),
+        "pingpong_ns": round(pp_t, 1),
+        "handoff_ns": round(handoff, 1),
+        "cas_backoff_vs_oslock_2": round(med["cas_backoff"] / med["mutex"], 3),
         "curves": {
             "contenders": contenders,
             "throughput_per_s": {k: [round(thr[(k, n)].throughput) for n in contenders] for k in kinds},

@@ -12,8 +12,8 @@ Two halves:
 """
 from .asm import SUBSET, AsmError, Program, parse
 from .check import BROKEN_LOCK, FixReport, check_fix
-from .explore import Result, drop_lock, explore, seed_listing
+from .explore import Result, drop_lock, explore, replay, seed_listing
 from .trace import Trace
 
 __all__ = ["SUBSET", "AsmError", "Program", "parse", "Result", "explore", "drop_lock",
-           "seed_listing", "Trace", "check_fix", "FixReport", "BROKEN_LOCK"]
+           "seed_listing", "replay", "Trace", "check_fix", "FixReport", "BROKEN_LOCK"]

@@ -156,6 +156,21 @@ def explore(listing: str | Program, threads: int = 2, machine: str = "multicore"
     return Result(prog, threads, machine, lock_var, race is None, len(states), race, stuck is None, tr)
 
 
+def replay(listing: str | Program, schedule: list[int], threads: int = 2,
+           machine: str = "multicore", lock_var: str = "mutex", verdict: str = "") -> Trace:
+    """Run one schedule of your choosing (thread numbers, one per step) and trace it.
+
+    For looking at a particular interleaving, e.g. the one where cmpxchg fails; the
+    explorer's own traces come from the search, not from here.
+    """
+    prog = listing if isinstance(listing, Program) else parse(listing)
+    m = Machine(prog, lock_var, machine)
+    for k, t in enumerate(schedule):
+        if not 0 <= t < threads:
+            raise ValueError(f"schedule step {k + 1}: thread {t} does not exist (threads={threads})")
+    return _replay(m, threads, list(schedule), verdict or f"schedule {schedule}")
+
+
 def _path(parent: list[tuple[int, int]], j: int) -> list[int]:
     sched = []
     while parent[j][0] >= 0:

@@ -1,0 +1,207 @@
+# Source of notebooks/05-cas-lock.ipynb, in the format of scripts/new_notebook.py:
+#   .venv/bin/python scripts/new_notebook.py data/cas/05-cas-lock.src.py notebooks/05-cas-lock.ipynb
+CELLS = [
+("md", """
+# 05 — Implementing your own mutex with cmpxchg
+
+The seed's last post argues in x86 assembly, in three steps:
+
+1. a lock that spins until `[mutex]` reads 0 and then stores 1 is **unsafe**: another thread
+   can change the value "between l2 and l3";
+2. `cmpxchg` makes the test and the set **one atomic step**, so the lock becomes safe;
+3. the **`lock` prefix** is what keeps other CPUs out.
+
+This notebook turns each step into something you can run. `labkit.cas.explore` reads the
+post's listings exactly as written (labels and comments included), runs N threads of them
+around a critical section, and searches **every interleaving** (breadth-first, so the
+counterexample it prints is a shortest one). Then real threads on this machine's two cores
+fight over the real `lock cmpxchg`. No network lab is needed here.
+
+**Goals:** see the race, see the proof, break the proof by dropping `lock`, measure what
+contention costs, and fix a broken lock yourself (exercise, checked by the explorer).
+"""),
+("code", """
+import matplotlib.pyplot as plt
+from labkit.cas import explore, replay, drop_lock, seed_listing, parse, check_fix, BROKEN_LOCK, SUBSET
+from labkit.cas import contend
+from labkit.cas.plots import plot_contention
+
+print(seed_listing("unsafe"))
+"""),
+("md", """
+## Step 1 — the unsafe lock
+
+Above is the post's first listing, verbatim. The post asks: *what if another thread or another
+CPU changed the value between l2 and l3?* The explorer answers with a schedule. Each thread runs
+the listing, falls through into the critical section (CS), and leaves it with `mov [mutex],0`.
+One row is one step of one thread; a step is one instruction, i.e. one memory access other CPUs
+can observe.
+"""),
+("code", """
+r = explore(seed_listing("unsafe"), threads=2)
+print(r.summary())
+print(r.table())
+"""),
+("code-ignore", """
+r.draw();
+"""),
+("md", """
+T1's `mov eax,[mutex]` (step 5) runs after T0 has decided the lock is free but before T0's
+store at `l3` lands. Both see 0, both store 1, both go in. No schedule shorter than 10 steps
+does it: each thread needs its 5 instructions. With three threads the shortest race is the same
+10 steps; the third thread does not have to move at all.
+"""),
+("md", """
+## Step 2 — `lock cmpxchg` makes test-and-set one step
+
+The second listing, verbatim. The explorer accepts this subset of x86 (anything else is refused
+with an error that names the line):
+"""),
+("code", """
+print(SUBSET)
+print(seed_listing("cmpxchg"))
+for ins in parse(seed_listing("cmpxchg")).instrs:
+    print(f"line {ins.lineno:2d}: {ins.text}")
+"""),
+("md", """
+**A mistake in the seed's comment.** The last comment line says *"zf will have been set in that
+case"* (the case where cmpxchg found the mutex changed). It is the other way round: cmpxchg
+**sets** ZF when the compare succeeds (and stores edx), and **clears** ZF when it fails (and
+loads the mutex into eax). The code is right, the comment is wrong: `jnz l2` jumps back exactly
+when ZF is clear, i.e. when cmpxchg failed. Here is that case, replayed step by step: T1 read 0,
+but T0's cmpxchg got there first.
+"""),
+("code", """
+sched = [0, 0, 0, 0, 1, 1, 1, 1, 0, 1, 1]
+print(replay(seed_listing("cmpxchg"), sched, threads=2,
+             verdict="T0 owns the lock; T1's cmpxchg failed: ZF=0, eax=1, jnz jumps back").table())
+"""),
+("md", """
+Now the proof. With no race to stop at, the search visits *every* reachable state (registers,
+ZF, program counters, memory) for 2 and for 3 threads. The state space is finite, so "no
+state has two threads in the CS" is a proof for that number of threads, not a test. It also
+checks progress: from every state, some schedule lets some thread in.
+"""),
+("code", """
+for n in (2, 3):
+    print(explore(seed_listing("cmpxchg"), threads=n).summary())
+"""),
+("md", """
+## Step 3 — drop `lock`
+
+*"We want the CPU to lock the bus before doing the operation so that no other CPU will interfere
+with that memory location."* On a multi-core x86, a `cmpxchg` without `lock` is still one
+instruction, but its read and its write are separate accesses, and another core's access can
+come in between. The explorer models that: unlocked cmpxchg takes two steps, a read and a
+write. (Modern CPUs lock the cache line, not the bus, when the operand sits in one line, but
+the guarantee is the same.)
+"""),
+("code", """
+nolock = drop_lock(seed_listing("cmpxchg"))
+r = explore(nolock, threads=2)
+print(r.summary())
+print(r.table())
+"""),
+("code-ignore", """
+r.draw();
+"""),
+("md", """
+Both threads read 0 (steps 5 and 10) before either writes: the race of step 1 is back, just
+inside one instruction. On a **single** core the unlocked version is safe, because an
+interrupt (and so a thread switch) only happens between instructions:
+"""),
+("code", """
+for n in (2, 3):
+    print(explore(nolock, threads=n, machine="unicore").summary())
+"""),
+("md", """
+Dropping `lock` does a second kind of damage. The Intel SDM says cmpxchg *always* writes its
+destination: on failure it writes back the value it read. Without `lock`, that write-back can
+land after the owner's release and put the stale 1 back: the lock is then held by nobody,
+forever. Search the whole state space (`full=True`) to see it:
+"""),
+("code", """
+r = explore(nolock, threads=2, full=True)
+print(r.summary())
+print(r.stuck.table())
+"""),
+("md", """
+## Part 2 — real contention on this machine
+
+Now real threads. The kernel `labkit/cas/kernel.c` (built by `make`, loaded with ctypes) runs
+the seed's two listings in inline assembly, plus variants: `cas_pause` (pause in the spin),
+`tas` (cmpxchg in a loop, no read-only spin), `tas_pause`, `cas_backoff` (exponential
+backoff), and `mutex` (glibc's futex-based pthread mutex). Each thread loops: acquire,
+increment a shared counter with a plain load and store, release. A lost update means two
+threads were in the critical section at once. The timings vary from run to run, so these
+cells' outputs are not checked; `bench/cas.py` runs the full, longer measurement.
+"""),
+("code-ignore", """
+unsafe = max((contend.run("unsafe", 2, seconds=0.3) for _ in range(3)), key=lambda x: x.lost_updates)
+safe = [contend.run(k, 2, seconds=0.2) for k in ("cas", "cas_pause", "tas", "cas_backoff", "mutex")]
+print(f"unsafe: {unsafe.acquisitions} acquisitions, counter {unsafe.counter}, lost {unsafe.lost_updates}")
+for s in safe:
+    print(f"{s.kind:12s}: {s.acquisitions} acquisitions, counter {s.counter}, lost {s.lost_updates}")
+assert unsafe.lost_updates > 0 and all(s.lost_updates == 0 for s in safe)
+"""),
+("code-ignore", """
+pp, _ = contend.pingpong_ns(100_000)
+kinds = ["unsafe", "cas", "cas_pause", "tas", "tas_pause", "cas_backoff", "mutex"]
+cv = contend.curves(kinds, [1, 2, 3, 4, 6], seconds=0.05, repeats=1, on_progress=None)
+print(f"cache-line ping-pong round trip between the two cores: {pp:.0f} ns")
+plot_contention(cv, pingpong_ns=pp, cores=contend.cpus());
+"""),
+("md", """
+What to look for (the numbers move between runs; the shapes do not):
+
+* with one thread every lock is just a few uncontended instructions;
+* at 2 threads the CAS locks pay a cache-line transfer whenever the lock changes cores; a
+  contended handoff costs about one ping-pong round trip, which is the physical floor;
+* past 2 threads (the core count, dashed) a spinning waiter can burn a whole time slice
+  while the owner is preempted; the mutex instead puts waiters to sleep in the kernel;
+* `tas` hammers the line with locked writes while waiting; test-and-test-and-set (`cas`)
+  spins on a shared read and only writes when the lock looks free.
+"""),
+("md", """
+## Exercise — fix a broken lock
+
+A colleague "tidied" the seed's lock. The checker runs the explorer for 2 and 3 threads on a
+multi-core machine and passes a lock only if both mutual exclusion and progress are proved:
+"""),
+("code", """
+print(BROKEN_LOCK)
+print(check_fix(BROKEN_LOCK))
+"""),
+("md", """
+With 2 threads it never lets two in, but the first owner then spins forever on a lock it holds;
+with 3 threads two of them get in. **Your task:** edit `my_fix` below until the check passes.
+The stored solution is filled in; replace it with your own attempt and run the check cell. Try
+a few wrong ones too: remove `lock`, or compare with 1 instead of 0, and read the counterexample.
+"""),
+("code", """
+# YOUR FIX (a solution is filled in)
+my_fix = \"\"\"
+        mov edx,1
+spin:   mov eax,[mutex]
+        cmp eax,0
+        jne spin                ; spin while the lock is taken
+        lock cmpxchg [mutex],edx
+        jnz spin                ; ZF=0: cmpxchg failed, somebody else got it
+\"\"\"
+"""),
+("code", """
+report = check_fix(my_fix)
+print(report)
+assert report.passed, "not proved yet: read the counterexample above"
+"""),
+("md", """
+## Tear down
+
+This notebook started no lab: every contention run joins its threads before it returns, and the
+process runs joined their children. Only the figures are left to close.
+"""),
+("code", """
+plt.close("all")
+print("nothing left running")
+"""),
+]
