@@ -1,0 +1,161 @@
+"""`type: ios` service: apply an IOS config to a router or layer-3 switch node.
+
+In a topology:
+
+    sw3550:
+      role: l3switch
+      ...
+      services:
+        - {type: ios, config: sw3550.ios}
+    router:
+      role: router
+      services:
+        - {type: ios, config: router.ios, route_mode: peer}   # wan: {Dialer1: 100.64.0.2/30}
+
+render  parse the config (every error with its line), translate, write ruleset.nft,
+        dnsmasq.conf, apply.sh and notes.txt into the run dir
+check   `nft -c -f ruleset.nft` and `dnsmasq --test` inside the node
+start   run the steps of apply.sh inside the node (a failing step names its IOS line),
+        then start dnsmasq in the foreground if the node has DHCP pools or `ip dns server`
+ready   dnsmasq listens on udp/67 (DHCP) and/or udp/53 (DNS)
+
+Parameters: `config` (the IOS file; else the node's `ios:` file), `wan` (addresses for
+`ip address negotiated`; default: the address the topology gives that interface),
+`route_mode` (peer|device, see labkit.ios.translate), `builder` (bridge|ovs).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from labkit.lab.errors import ServiceError
+from labkit.lab.service import Service
+
+from . import show as _show
+from .errors import IosWarning
+from .names import linux_name
+from .parser import parse
+from .translate import Translation, translate
+
+
+class IosService(Service):
+    kind = "ios"
+    ports = ()
+
+    translation: Translation | None = None
+
+    # -- inputs ------------------------------------------------------------------
+    def ios_path(self) -> Path:
+        value = self.params.get("config") or self.node.spec.configs.get("ios")
+        if not isinstance(value, Path):
+            raise ServiceError(self, "needs 'config: FILE.ios' (or 'ios: FILE' on the node)")
+        return value
+
+    def platform(self) -> str | None:
+        return {"l3switch": "switch", "switch": "switch", "router": "router"}.get(self.node.spec.role)
+
+    def wan(self, negotiated: list[str]) -> dict[str, str]:
+        """Addresses for `ip address negotiated`: the `wan:` parameter, else the topology's."""
+        given = self.params.get("wan") or {}
+        if not isinstance(given, dict):
+            raise ServiceError(self, "'wan' must map interfaces to addresses, e.g. {Dialer1: 100.64.0.2/30}")
+        out: dict[str, str] = {}
+        for k, v in given.items():
+            try:
+                out[linux_name(str(k))] = str(v)
+            except ValueError:
+                out[str(k)] = str(v)
+        for linux in negotiated:
+            intf = self.node.spec.interfaces.get(linux)
+            if linux not in out and intf is not None and intf.addresses:
+                out[linux] = str(intf.addresses[0])
+        return out
+
+    @property
+    def lease_file(self) -> Path:
+        return self.run_dir / "dnsmasq.leases"
+
+    # -- lifecycle ------------------------------------------------------------------
+    def render(self) -> None:
+        path = self.ios_path()
+        cfg = parse(path.read_text(), str(path), self.platform())
+        if cfg.errors:
+            raise ServiceError(self, f"{len(cfg.errors)} error(s) in {path.name}",
+                               "\n".join(str(e) for e in cfg.errors))
+        negotiated = [i.linux for i in cfg.interfaces.values() if i.negotiated]
+        try:
+            self.translation = translate(cfg, self.run_dir, wan=self.wan(negotiated),
+                                         route_mode=str(self.params.get("route_mode", "peer")),
+                                         builder=str(self.params.get("builder", "bridge")))
+        except Exception as e:  # IosConfigError, bad wan address, bad route_mode
+            raise ServiceError(self, f"cannot translate {path.name}", str(e)) from None
+        self.translation.write()
+        notes = [str(w) for w in cfg.warnings + self.translation.notes]
+        (self.run_dir / "notes.txt").write_text("\n".join(notes) + ("\n" if notes else ""))
+
+    def check(self) -> None:
+        t = self._t()
+        if t.nft:
+            self.run_checked(["nft", "-c", "-f", str(t.nft_path)], inside=True)
+        if t.dnsmasq:
+            self.run_checked(t.dnsmasq.test_argv, inside=True)
+
+    def start(self) -> None:
+        t = self._t()
+        links = set(self._links())
+        skipped: list[str] = []
+        for step in t.steps:
+            where = f"{t.config.file}:{step.line}" if step.line else t.config.file
+            if step.dev and step.dev not in links:
+                skipped.append(f"{where}: skipped '{step.shell()}': the lab has no interface "
+                               f"{step.dev} on {self.node.name}")
+                continue
+            p = self.node.run(step.argv)
+            if p.returncode != 0:
+                if step.optional:
+                    skipped.append(f"{where}: '{step.shell()}' failed (optional): {p.stderr.strip()}")
+                    continue
+                raise ServiceError(self, f"{where}: '{step.shell()}' failed ({step.why})",
+                                   p.stdout + p.stderr)
+        if skipped:
+            with open(self.run_dir / "notes.txt", "a") as f:
+                f.write("\n".join(skipped) + "\n")
+        if t.dnsmasq:
+            self.spawn(t.dnsmasq.argv)
+
+    def ready(self) -> bool:
+        t = self.translation
+        if t is None or t.dnsmasq is None:
+            return True
+        want = ([67] if t.dnsmasq.dhcp else []) + ([53] if t.dnsmasq.dns else [])
+        return all(self.port_answers("udp", port) for port in want)
+
+    # -- for notebooks -------------------------------------------------------------
+    @property
+    def notes(self) -> list[str]:
+        p = self.run_dir / "notes.txt"
+        return p.read_text().splitlines() if p.exists() else []
+
+    def show(self, command: str) -> str:
+        """`svc.show("sh ip int br")`: the IOS show commands against this node's live state."""
+        return _show.show(self.node.cmd, command, lease_file=str(self.lease_file))
+
+    # -- helpers ------------------------------------------------------------------
+    def _t(self) -> Translation:
+        if self.translation is None:
+            self.render()
+        assert self.translation is not None
+        return self.translation
+
+    def _links(self) -> list[str]:
+        import json
+        out = self.node.run(["ip", "-j", "link", "show"]).stdout
+        try:
+            return [link["ifname"].split("@")[0] for link in json.loads(out or "[]")]
+        except (ValueError, KeyError):
+            return []
+
+
+def warnings_of(svc: IosService) -> list[IosWarning]:
+    """Parser warnings and translation notes of a rendered service (for notebooks)."""
+    t = svc._t()
+    return list(t.config.warnings) + list(t.notes)
