@@ -117,6 +117,42 @@ def dirty_maps(conf_dir: Path) -> list[Path]:
     return sorted(d.iterdir()) if d.is_dir() else []
 
 
+VMAIL_ID = 4000
+
+
+def mailbox_base(conf_dir: Path) -> Path | None:
+    """virtual_mailbox_base from conf/main.cf (None when there is no such setting)."""
+    main = Path(conf_dir) / "main.cf"
+    if not main.exists():
+        return None
+    for line in main.read_text().splitlines():
+        if line.startswith("virtual_mailbox_base") and "=" in line:
+            return Path(line.split("=", 1)[1].strip())
+    return None
+
+
+def ensure_mailbox_parent(conf_dir: Path, rel_path: str) -> None:
+    """Create the directory that will hold a mailbox, owned by 4000:4000.
+
+    virtual(8) creates a Maildir with all its parents, but for an mbox file it only
+    creates the file: when `exampledomain.ca/` does not exist yet, delivery to
+    `exampledomain.ca/test` is deferred ("unable to create lock file"), and retried only
+    minutes later. The seed got away with it because admin/'s Maildir made the directory.
+    """
+    base = mailbox_base(conf_dir)
+    if base is None or not base.is_dir():
+        return
+    parent = (base / rel_path.rstrip("/")).parent
+    missing = []
+    while parent != base and not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    for d in reversed(missing):
+        d.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(d, VMAIL_ID, VMAIL_ID)
+
+
 class FileMaps:
     """Add domains, mailboxes and aliases to the text maps of one config directory."""
 
@@ -169,7 +205,9 @@ class FileMaps:
         local, domain = check_address(address)
         if path is None:
             path = f"{domain}/{local}" + ("" if mbox else "/")
-        return self._append("vmbox", f"{local}@{domain}", check_mailbox_path(path))
+        changed = self._append("vmbox", f"{local}@{domain}", check_mailbox_path(path))
+        ensure_mailbox_parent(self.conf_dir, path)
+        return changed
 
     def add_alias(self, address: str, target: str) -> bool:
         local, domain = check_address(address)

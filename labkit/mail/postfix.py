@@ -39,7 +39,7 @@ from pathlib import Path
 
 from labkit.mail import mainconf
 from labkit.mail.errors import PostfixError
-from labkit.mail.maps import MAP_NAMES, read_map
+from labkit.mail.maps import MAP_NAMES, ensure_mailbox_parent, read_map
 from labkit.mail.sqlitemaps import SqliteMaps
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,6 +172,8 @@ class PostfixConfig:
             src = Path(self.seed_dir) / name
             read_map(src)  # fail early, with file:line, on a malformed seed map
             shutil.copyfile(src, conf / name)
+        for e in read_map(conf / "vmbox"):   # see maps.ensure_mailbox_parent
+            ensure_mailbox_parent(conf, e.value)
         if self.backend == "sqlite":
             db = SqliteMaps(conf)
             db.create()

@@ -15,7 +15,8 @@ import sqlite3
 from pathlib import Path
 
 from labkit.mail.errors import MailConfigError
-from labkit.mail.maps import (check_address, check_domain, check_mailbox_path, read_map)
+from labkit.mail.maps import (check_address, check_domain, check_mailbox_path,
+                              ensure_mailbox_parent, read_map)
 
 DB_NAME = "maps.sqlite"
 
@@ -101,7 +102,8 @@ class SqliteMaps:
         if path is None:
             path = f"{domain}/{local}" + ("" if mbox else "/")
         key = f"{local}@{domain}"
-        return self._insert("mailboxes", ("address", "maildir"), (key, check_mailbox_path(path)))
+        ensure_mailbox_parent(self.conf_dir, check_mailbox_path(path))  # before it is live
+        return self._insert("mailboxes", ("address", "maildir"), (key, path))
 
     def add_alias(self, address: str, target: str) -> bool:
         local, domain = check_address(address)

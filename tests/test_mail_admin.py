@@ -1,0 +1,139 @@
+"""The seed's automation section: locked file edits + batched postmap, or SQLite."""
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labkit.mail import admin
+from labkit.mail.errors import MailConfigError
+from labkit.mail.maps import FileMaps, dirty_maps, read_map
+from labkit.mail.postfix import REPO, SEED_DIR, LoopbackPostfix, wait_until
+from labkit.mail.postmapd import read_log, run_pending
+from labkit.mail.sqlitemaps import SqliteMaps
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="Postfix needs root")
+
+
+def make_conf(tmp_path: Path, backend: str) -> Path:
+    """A config dir with the seed maps, without a running Postfix."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "main.cf").write_text("")
+    for name in ("vdomains", "vmbox", "valias"):
+        (conf / name).write_text((SEED_DIR / name).read_text())
+    (conf / "labkit-maps.json").write_text(json.dumps({"backend": backend}))
+    if backend == "sqlite":
+        db = SqliteMaps(conf)
+        db.create()
+        db.import_text_maps(conf)
+    return conf
+
+
+def _worker(conf: str, k: int, n: int) -> None:
+    for i in range(n):
+        admin.add_mailbox(Path(conf), f"u{k}x{i}@exampledomain.ca", mbox=(i % 2 == 1))
+        if i % 5 == 0:
+            admin.add_alias(Path(conf), f"a{k}x{i}@exampledomain.ca", f"u{k}x{i}@gmail.com")
+
+
+@pytest.mark.parametrize("backend", ["hash", "sqlite"])
+def test_20_processes_x_25_additions_lose_nothing(tmp_path, backend):
+    conf = make_conf(tmp_path, backend)
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_worker, args=(str(conf), k, 25)) for k in range(20)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0] * 20
+    want = {f"u{k}x{i}@exampledomain.ca" for k in range(20) for i in range(25)}
+    want_alias = {f"a{k}x{i}@exampledomain.ca" for k in range(20) for i in range(0, 25, 5)}
+    rows = admin.listing(conf)
+    boxes = [k for k, _ in rows["vmbox"]]
+    aliases = [k for k, _ in rows["valias"]]
+    assert len(boxes) == len(set(boxes)) == 502            # + the seed's admin@ and test@
+    assert want <= set(boxes) and want_alias <= set(aliases)
+    assert len(aliases) == len(set(aliases)) == 102         # + user1@ and user2@
+    if backend == "hash":
+        # well-formed: every line parses, one entry per line, the file ends with a newline
+        text = (conf / "vmbox").read_text()
+        assert text.endswith("\n")
+        assert all(len(ln.split()) == 2 for ln in text.splitlines()
+                   if ln.strip() and not ln.startswith("#"))
+        run_pending(conf)
+        dump = subprocess.run(["postmap", "-c", str(conf), "-s", f"hash:{conf}/vmbox"],
+                              capture_output=True, text=True, check=True).stdout
+        assert {ln.split()[0] for ln in dump.splitlines()} == set(boxes)
+        assert dirty_maps(conf) == []
+
+
+def test_validation_errors_name_file_and_fix(tmp_path):
+    conf = make_conf(tmp_path, "hash")
+    m = FileMaps(conf)
+    with pytest.raises(MailConfigError, match=r"vdomains: domain nowhere.example is not listed"
+                                              r".*add-domain nowhere.example first"):
+        m.add_mailbox("bob@nowhere.example")
+    with pytest.raises(MailConfigError, match="bad address"):
+        m.add_mailbox("bob smith@exampledomain.ca")
+    with pytest.raises(MailConfigError, match=r"vmbox:2: admin@exampledomain.ca is already"):
+        m.add_mailbox("admin@exampledomain.ca", "elsewhere/")
+    assert m.add_mailbox("admin@exampledomain.ca", "exampledomain.ca/admin/") is False
+    with pytest.raises(MailConfigError, match="relative"):
+        m.add_mailbox("eve@exampledomain.ca", "../../etc/")
+    assert dirty_maps(conf) == []   # nothing was written
+
+
+def test_cli(tmp_path):
+    conf = make_conf(tmp_path, "sqlite")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "labkit.mail.admin", "--conf", str(conf),
+                               *args], capture_output=True, text=True, cwd=REPO)
+    assert cli("add-domain", "example.net").returncode == 0
+    r = cli("add-mailbox", "bob@example.net", "--mbox")
+    assert r.returncode == 0 and r.stdout.strip() == "added"
+    assert cli("add-mailbox", "bob@example.net", "--mbox").stdout.strip().startswith("already")
+    r = cli("add-alias", "carol@nowhere.example", "c@gmail.com")
+    assert r.returncode == 2 and "add-domain nowhere.example first" in r.stderr
+    listing = cli("list").stdout
+    assert "vmbox\tbob@example.net\texample.net/bob" in listing.splitlines()
+
+
+@root_only
+def test_burst_of_additions_runs_postmap_once_and_goes_live():
+    with LoopbackPostfix(backend="hash", sinks=(), quiet=1.0) as pf:
+        n = 60
+        for i in range(n):
+            admin.add_mailbox(pf.conf_dir, f"burst{i}@exampledomain.ca")
+        # not live before the scheduler ran: the .db still has the old content
+        last = f"burst{n - 1}@exampledomain.ca"
+        wait_until(lambda: pf.rcpt_status(last)[0] == 250, 30, what="burst live")
+        assert all(pf.rcpt_status(f"burst{i}@exampledomain.ca")[0] == 250 for i in (0, 17, 42))
+        runs = read_log(pf.conf_dir)
+        assert [r["map"] for r in runs] == ["vmbox"]     # one postmap for 60 additions
+        assert runs[0]["rc"] == 0
+        # a new domain + alias also coalesce: one postmap per dirty map, then live
+        admin.add_domain(pf.conf_dir, "example.net")
+        admin.add_alias(pf.conf_dir, "bob@example.net", "bob@yahoo.com")
+        wait_until(lambda: pf.rcpt_status("bob@example.net")[0] == 250, 30, what="alias live")
+        assert sorted(r["map"] for r in read_log(pf.conf_dir)[1:]) == ["valias", "vdomains"]
+
+
+@root_only
+def test_sqlite_mailbox_is_live_at_once():
+    with LoopbackPostfix(backend="sqlite", sinks=()) as pf:
+        assert pf.rcpt_status("fresh@exampledomain.ca")[0] == 550
+        admin.add_mailbox(pf.conf_dir, "fresh@exampledomain.ca")
+        assert pf.rcpt_status("fresh@exampledomain.ca")[0] == 250   # no postmap, no wait
+        admin.add_domain(pf.conf_dir, "example.net")
+        admin.add_mailbox(pf.conf_dir, "bob@example.net", mbox=True)
+        assert pf.rcpt_status("bob@example.net")[0] == 250
+        with pf.smtp() as s:
+            s.sendmail("a@example.org", ["bob@example.net"], b"Subject: db\r\n\r\nhi\r\n")
+        box = pf.mailbox_path("example.net/bob")
+        wait_until(box.exists, 30, what="mbox delivery")
+        assert not (pf.conf_dir / "vmbox.db").exists()
