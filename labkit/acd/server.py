@@ -58,6 +58,7 @@ class Subscription:
     last_version: int = -1
     seen_call_ids: set[str] = field(default_factory=set)
     ending: bool = False
+    announced: bool = False        # AGENTLOGIN written (first idle NOTIFY)
 
 
 @dataclass(eq=False)
@@ -421,7 +422,8 @@ class AcdServer:
         if agent.state in (PENDING, BUSY, IDLE) and agent.state != LOGGEDOUT:
             if st.idle:
                 if agent.state != IDLE:
-                    if agent.state == PENDING:
+                    if not sub.announced:
+                        sub.announced = True
                         self.qlog.write("", "NONE", agent.id, "AGENTLOGIN", agent.device)
                     agent.state = IDLE
                     agent.idle_since = self.now()
