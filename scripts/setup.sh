@@ -15,7 +15,7 @@ SYS_PY=/usr/bin/python3          # Debian's mininet lives in this interpreter's 
 APT_PACKAGES=(
   mininet openvswitch-switch iproute2 ethtool iputils-ping iputils-tracepath tcpdump iperf3
   nftables bind9 bind9-dnsutils bind9-utils postfix postfix-sqlite dnsmasq-base
-  sip-tester swaks dnsperf sqlite3 python3-venv python3-dev gcc make procps
+  sip-tester swaks dnsperf sqlite3 python3-venv python3-dev gcc make procps udhcpc
 )
 
 say() { printf '[setup] %s\n' "$*"; }

@@ -130,17 +130,20 @@ class Builder:
     def config_script(self, node: Node) -> str:
         """Bridges, addresses, routes (one `ip -batch`) and offload settings for one node."""
         lines = ["link set dev lo up"]
-        vlans = sorted({i.vlan for i in node.interfaces.values() if i.vlan is not None} | set(node.svis))
+        vlans = sorted({i.vlan for i in node.interfaces.values()
+                        if i.vlan is not None and self.topo.link_of(node.name, i.name)} | set(node.svis))
         for vid in vlans:
             lines += [f"link add vlan{vid} type bridge forward_delay 0",
                       f"link set dev vlan{vid} address {mac_for(self.lab.instance, node.name, f'vlan{vid}')}",
                       f"link set dev vlan{vid} up"]
+        l3 = not node.ios_managed  # an IOS node gets its addresses and routes from the ios service
         for vid, addrs in node.svis.items():
-            lines += [f"addr add {a} dev vlan{vid}" for a in addrs]
-        for intf in node.interfaces.values():
+            lines += [f"addr add {a} dev vlan{vid}" for a in addrs if l3]
+        linked = [i for i in node.interfaces.values() if self.topo.link_of(node.name, i.name)]
+        for intf in linked:
             if intf.vlan is not None:
                 lines.append(f"link set dev {intf.name} master vlan{intf.vlan}")
-            lines += [f"addr add {a} dev {intf.name}" for a in intf.addresses]
+            lines += [f"addr add {a} dev {intf.name}" for a in intf.addresses if l3]
             lines.append(f"link set dev {intf.name} {'down' if intf.shutdown else 'up'}")
         for r in node.routes:
             target = "default" if r.prefix.prefixlen == 0 else str(r.prefix)
@@ -148,7 +151,7 @@ class Builder:
         batch = self.lab.node(node.name).run_dir / "ip.batch"
         batch.write_text("\n".join(lines) + "\n")
         # TX checksum offload off on every veth end, or TCP through the lab can hang (DESIGN.md)
-        offload = [f"ethtool -K '{i}' tx off >/dev/null 2>&1 || true" for i in node.interfaces]
+        offload = [f"ethtool -K '{i.name}' tx off >/dev/null 2>&1 || true" for i in linked]
         return "\n".join([f"ip -batch {batch} || exit 1", *offload])
 
     def close_shells(self) -> None:

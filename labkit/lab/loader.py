@@ -14,6 +14,7 @@ from .errors import TopologyError, Where
 from .model import (ROLES, Check, Endpoint, Interface, Link, Node, Route,
                     ServiceSpec, Topology, Vlan)
 from .registry import SERVICES
+from .iosnode import implicit_port, ios_service, load_ios
 from .yamlpos import YList, YMap, load_yaml
 
 TOPOLOGY_DIR = Path(__file__).resolve().parents[2] / "topologies"
@@ -95,6 +96,7 @@ class _Loader:
     def __init__(self, path: Path, data: Any):
         self.path = path
         self.data = data
+        self.ios: dict[str, object] = {}   # node name -> parsed IOS config
 
     def topology(self) -> Topology:
         d = self.data
@@ -155,10 +157,16 @@ class _Loader:
             if not (isinstance(pos, YList) and len(pos) == 2 and all(isinstance(v, (int, float)) for v in pos)):
                 raise _fail(spec.at("pos"), "'pos' must be [x, y]", "e.g. 'pos: [2, 1]'")
             node.pos = (float(pos[0]), float(pos[1]))
-        if "ios" in spec:
-            node.configs["ios"] = self.file(spec["ios"], spec.at("ios"))
         for iname, ispec in (spec.get("interfaces") or YMap()).items():
             node.interfaces[str(iname)] = self.interface(topo, node, str(iname), ispec, spec["interfaces"].at(iname))
+        if "ios" in spec:
+            if role not in ("router", "l3switch"):
+                raise _fail(spec.at("ios"), f"node '{name}' is a {role}; only a router or l3switch runs IOS",
+                            "set 'role: router' or 'role: l3switch'")
+            path = self.file(spec["ios"], spec.at("ios"))
+            node.configs["ios"] = path
+            self.ios[name] = load_ios(topo, node, path, spec.at("ios"))
+            node.services.append(ios_service(node, path, spec.at("ios")))
         svis = spec.get("svis") or YMap()
         if svis and role != "l3switch":
             raise _fail(spec.at("svis"), f"node '{name}' is a {role}; only an l3switch has SVIs", "set 'role: l3switch' or move the address to an interface")
@@ -172,6 +180,10 @@ class _Loader:
             node.routes.append(parse_route(f"default via {spec['gateway']}", spec.at("gateway")))
         for i, sspec in enumerate(spec.get("services") or []):
             node.services.append(self.service(node, sspec, spec["services"].item_where[i]))
+        for intf in node.interfaces.values():  # a DHCP interface gets its client daemon
+            if intf.dhcp:
+                node.services.append(ServiceSpec("dhcp-client", f"dhcp-{intf.name}", {"interface": intf.name},
+                                                 intf.where or where))
         return node
 
     def interface(self, topo: Topology, node: Node, iname: str, spec: Any, where: Where) -> Interface:
@@ -261,7 +273,8 @@ class _Loader:
         if iname not in node.interfaces:
             if not IFNAME_RE.match(iname):
                 raise _fail(where, f"interface name '{iname}' is not a Linux interface name", "use at most 15 characters, e.g. eth1 or fa0-2")
-            node.interfaces[iname] = Interface(name=iname, where=where)
+            node.interfaces[iname] = (implicit_port(node, self.ios[nname], iname) if nname in self.ios
+                                      else Interface(name=iname, where=where))
         used.add((nname, iname))
         return Endpoint(nname, iname)
 
@@ -283,7 +296,8 @@ class _Loader:
         seen: dict[ipaddress.IPv4Address, str] = {}
         for node in topo.nodes.values():
             for intf in node.interfaces.values():
-                if topo.link_of(node.name, intf.name) is None and intf.where is not None:
+                declared_here = intf.where is not None and intf.where.file == str(self.path)
+                if topo.link_of(node.name, intf.name) is None and declared_here:
                     raise _fail(intf.where, f"interface {node.name}:{intf.name} is in no link",
                                 f"add a link such as '{node.name}:{intf.name} -- OTHER' or remove the interface")
             places = [(a, i.where) for i in node.interfaces.values() for a in i.addresses]

@@ -66,6 +66,11 @@ class Node:
     pos: tuple[float, float] | None = None
 
     @property
+    def ios_managed(self) -> bool:
+        """Addresses and routes come from the node's IOS config (the `ios` service), not the builder."""
+        return "ios" in self.configs
+
+    @property
     def forwards(self) -> bool:
         """Routers and layer-3 switches forward IPv4; hosts and plain switches do not."""
         return self.role in ("router", "l3switch")

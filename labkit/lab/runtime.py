@@ -116,6 +116,7 @@ class Lab:
         for node in self._nodes.values():
             for spec in node.spec.services:
                 self.services.append(service_class(spec.kind)(node, spec))
+        self.services.sort(key=lambda s: s.order)  # stable: topology order within a rank
         for svc in self.services:
             progress(f"render + dry-run {svc.node.name}/{svc.name}")
             svc.render()

@@ -29,6 +29,8 @@ class Service:
     #: (protocol, port) pairs that must answer inside the node before the service is ready
     ports: ClassVar[Sequence[tuple[str, int]]] = ()
     ready_timeout: ClassVar[float] = 20.0
+    #: services start in this order (then topology order): servers first, DHCP clients last
+    order: ClassVar[int] = 50
 
     def __init__(self, node: "LabNode", spec: "ServiceSpec"):
         self.node = node
