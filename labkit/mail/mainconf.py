@@ -185,7 +185,7 @@ def lab_additions(run_dir: Path, myhostname: str = "mail.exampledomain.ca") -> d
     return {
         "myhostname": myhostname,
         "compatibility_level": "3.6",
-        "maillog_file": str(run_dir / "postfix.log"),
+        "maillog_file": str(run_dir / "maillog"),
         # Postfix refuses a maillog_file outside these prefixes (a safety net against
         # writing logs anywhere); the run directory is the only place we write.
         "maillog_file_prefixes": str(run_dir),

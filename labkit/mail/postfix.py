@@ -8,7 +8,7 @@
     RUN/conf/aliases       postmaster -> root, for the seed's alias_maps
     RUN/queue RUN/data     queue_directory, data_directory (owned by postfix)
     RUN/vhosts             virtual_mailbox_base, owned by 4000:4000 numerically
-    RUN/postfix.log        maillog_file
+    RUN/maillog            maillog_file
 
 No /etc/postfix file is read or changed: every command gets `-c RUN/conf`. As root,
 `postfix -c DIR` needs no `alternate_config_directories` (that check applies only to the
@@ -115,7 +115,7 @@ class PostfixConfig:
 
     @property
     def log_file(self) -> Path:
-        return Path(self.run_dir) / "postfix.log"
+        return Path(self.run_dir) / "maillog"
 
     @property
     def pid_file(self) -> Path:
