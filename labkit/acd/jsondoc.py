@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import re
 from typing import Any, Iterator
 
 __all__ = ["JSON", "JSONParseError", "ParseError", "OBJECT", "LIST", "VALUE", "INVALID"]
@@ -88,6 +89,10 @@ _ESCAPES_IN = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n",
                "r": "\r", "t": "\t"}
 _WS = " \t\n\r"
 _DIGITS = "0123456789"
+_WS_RE = re.compile(r"[ \t\n\r]*")
+_PLAIN_RE = re.compile(r'[^"\\\x00-\x1f]*')
+_NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+_NUM_NEXT_BAD = "0123456789.eE+-"   # after a full match these mean a malformed number
 
 
 def _quote(s: str, ascii_only: bool) -> str:
@@ -428,10 +433,7 @@ class _Parser:
                              self.source)
 
     def skip_ws(self) -> None:
-        text, pos, n = self.text, self.pos, len(self.text)
-        while pos < n and text[pos] in _WS:
-            pos += 1
-        self.pos = pos
+        self.pos = _WS_RE.match(self.text, self.pos).end()
 
     def document(self) -> JSON:
         if self.text.startswith("\ufeff"):
@@ -528,8 +530,7 @@ class _Parser:
         while True:
             # Fast path: copy the run of ordinary characters in one slice.
             run = pos
-            while pos < n and text[pos] not in '"\\' and text[pos] >= " ":
-                pos += 1
+            pos = _PLAIN_RE.match(text, pos).end()
             parts.append(text[run:pos])
             if pos >= n:
                 self.fail("'\"' to close the string that starts here", start,
@@ -576,6 +577,20 @@ class _Parser:
 
     def number(self) -> JSON:
         text, start = self.text, self.pos
+        m = _NUMBER_RE.match(text, start)
+        if m is not None and not (m.end() < len(text) and text[m.end()] in _NUM_NEXT_BAD):
+            literal = m.group()
+            node = JSON()
+            node._kind = VALUE
+            node._text = literal
+            self.pos = m.end()
+            if m.group(1) or m.group(2):
+                node._value = float(literal)
+                return node
+            if len(literal) <= 4300:
+                node._value = int(literal)
+                return node
+        # Slow path: walk the grammar to say exactly what is wrong.
         n = len(text)
         pos = start
         if text[pos] == "-":
