@@ -1,0 +1,183 @@
+"""labkit.ios on a running lab: real namespaces, nft, dnsmasq and packets (needs root).
+
+A small campus: an l3switch with two VLANs (DHCP pool of exactly two free
+addresses in VLAN 1, an ACL keeping VLAN 2 out of VLAN 1), a router doing PAT and
+a port forward on its Dialer1, and an ISP host on the WAN side.
+"""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from labkit.lab import Lab
+from labkit.ios import show as S
+
+from labtest import leftovers
+
+pytestmark = pytest.mark.lab
+
+SW = """\
+hostname sw
+ip routing
+interface Vlan1
+ ip address 10.50.0.1 255.255.255.248
+interface Vlan2
+ ip address 10.60.0.1 255.255.255.0
+ ip access-group 102 in
+access-list 102 deny ip 10.60.0.0 0.0.0.255 10.50.0.0 0.0.0.7
+access-list 102 permit ip any any
+interface fa0/2
+ switchport mode access
+ switchport access vlan 1
+interface fa0/4
+ switchport mode access
+ switchport access vlan 2
+interface fast 0/1
+ no switchport
+ ip address 10.70.0.2 255.255.255.252
+ip dhcp excluded-address 10.50.0.2 10.50.0.4
+ip dhcp pool data
+   network 10.50.0.0 255.255.255.248
+   default-router 10.50.0.1
+   dns-server 10.70.0.1
+   lease 0 1
+ip route 0.0.0.0 0.0.0.0 Fast0/1
+"""
+ROUTER = """\
+interface FastEthernet0/0
+ ip address 10.70.0.1 255.255.255.252
+ ip nat inside
+interface Dialer1
+ ip address negotiated
+ ip nat outside
+ip route 10.0.0.0 255.0.0.0 Fast0/0
+ip route 0.0.0.0 0.0.0.0 Dialer1
+access-list 1 permit 10.0.0.0 0.255.255.255
+ip nat inside source list 1 interface Dialer1 overload
+ip nat inside source static tcp 10.50.0.2 8080 interface Dialer1 80
+ip dns server
+ip name-server 100.64.0.1
+"""
+TOPO = """\
+name: iosl
+vlans: {1: data, 2: voice}
+nodes:
+  sw:
+    role: l3switch
+    svis: {1: 10.50.0.1/29, 2: 10.60.0.1/24}
+    interfaces:
+      fa0-1: 10.70.0.2/30
+      fa0-2: {vlan: 1}
+      fa0-4: {vlan: 2}
+    routes: [default via 10.70.0.1]
+    services:
+      - {type: ios, config: sw.ios}
+  router:
+    role: router
+    interfaces:
+      fa0-0: 10.70.0.1/30
+      dialer1: 100.64.0.2/30
+    services:
+      - {type: ios, config: router.ios}
+  isp:
+    role: host
+    interfaces: {eth0: 100.64.0.1/30}
+  data:
+    role: host
+    interfaces: {eth0: 10.50.0.2/29}
+    gateway: 10.50.0.1
+    services:
+      - {type: http, port: 8080}
+  voice:
+    role: host
+    interfaces: {eth0: 10.60.0.10/24}
+    gateway: 10.60.0.1
+links:
+  - router:dialer1 -- isp:eth0
+  - router:fa0-0 -- sw:fa0-1
+  - sw:fa0-2 -- data:eth0
+  - sw:fa0-4 -- voice:eth0
+"""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ioslab")
+    (d / "sw.ios").write_text(SW)
+    (d / "router.ios").write_text(ROUTER)
+    (d / "iosl.yaml").write_text(TOPO)
+    lab = Lab.up(str(d / "iosl.yaml"), name="iosl", replace=True)
+    try:
+        yield lab
+    finally:
+        lab.down()
+        assert leftovers("iosl") == []
+
+
+def _svc(lab, node):
+    return next(s for s in lab.services if s.node.name == node and s.kind == "ios")
+
+
+def ping(lab, node, dst):
+    return lab.node(node).run(["ping", "-c1", "-W1", dst]).returncode == 0
+
+
+def test_routing_and_the_vlan2_acl(lab):
+    assert ping(lab, "data", "10.60.0.1")          # VLAN1 -> switch
+    assert ping(lab, "voice", "10.70.0.1")         # VLAN2 -> router: permitted
+    assert ping(lab, "voice", "100.64.0.1")        # VLAN2 -> internet via PAT
+    assert not ping(lab, "voice", "10.50.0.2")     # VLAN2 -> VLAN1: denied
+    acl = {(a.acl, a.seq): a.matches for a in S.access_lists(lab.node("sw").cmd)}
+    assert acl[("102", 10)] >= 1 and acl[("102", 20)] >= 2
+    text = _svc(lab, "sw").show("show access-lists")
+    assert text.startswith("Extended IP access list 102\n    10 deny ip 10.60.0.0 0.0.0.255 10.50.0.0 0.0.0.7 (")
+
+
+def test_show_commands_live(lab):
+    sw = _svc(lab, "sw")
+    brief = {b.interface: b for b in S.interfaces_brief(lab.node("sw").cmd)}
+    assert brief["Vlan1"].ip_address == "10.50.0.1" and brief["Vlan1"].status == "up"
+    assert brief["FastEthernet0/1"].ip_address == "10.70.0.2"
+    routes = sw.show("sh ip route")
+    assert "Gateway of last resort is 10.70.0.1 to network 0.0.0.0" in routes
+    assert "C    10.50.0.0/29 is directly connected, Vlan1" in routes
+    rroutes = S.routes(lab.node("router").cmd)
+    assert S.RouteEntry("S", "10.0.0.0/8", "10.70.0.2", "FastEthernet0/0", 1, 0) in rroutes
+
+
+def test_pat_and_port_forward(lab):
+    # the ISP sees the LAN behind the router's WAN address
+    isp = lab.node("isp")
+    out = lab.node("data").cmd("ping -c1 -W1 100.64.0.1")
+    assert " 0% packet loss" in out
+    # the port forward: ISP -> 100.64.0.2:80 reaches data:8080
+    body = isp.cmd("python3 -c \"import urllib.request as u; "
+                   "print(u.urlopen('http://100.64.0.2:80/', timeout=5).read().decode())\"")
+    assert "<h1>data</h1>" in body
+    nat = S.nat_translations(lab.node("router").cmd)
+    assert any(t.static and t.inside_local == "10.50.0.2:8080" and t.inside_global == "100.64.0.2:80" for t in nat)
+    assert any(not t.static and t.inside_global.startswith("100.64.0.2") and t.inside_local.startswith("10.50.0.2")
+               for t in nat)
+
+
+def test_dns_forwarder_listens_on_the_lan_side(lab):
+    out = lab.node("router").run(["ss", "-Hlnu", "sport = :53"]).stdout
+    assert out.strip()
+
+
+def test_dhcp_pool_hands_out_only_free_addresses_then_runs_dry(lab):
+    data = lab.node("data")
+    macs = ["02:00:00:00:aa:01", "02:00:00:00:aa:02", "02:00:00:00:aa:03"]
+    got = [data.call("labkit.ios.dhcpprobe:lease", "eth0", m, timeout=60) for m in macs[:2]]
+    assert sorted(got) == ["10.50.0.5", "10.50.0.6"]  # .1 SVI, .2-.4 excluded, .7 broadcast
+    # the pool is exhausted: dnsmasq makes no offer to a third client
+    assert data.call("labkit.ios.dhcpprobe:lease", "eth0", macs[2], 3.0, timeout=60) is None
+    # a known client is offered its own address again
+    assert data.call("labkit.ios.dhcpprobe:lease", "eth0", macs[0], timeout=60, request=False) == got[0]
+    opts = data.call("labkit.ios.dhcpprobe:offer_options", "eth0", macs[1], timeout=60)
+    assert opts["router"] == "10.50.0.1" and opts["name_server"] == "10.70.0.1" and opts["lease_time"] == 3600
+    binds = S.dhcp_bindings(data.cmd, str(_svc(lab, "sw").lease_file))
+    assert sorted((b.ip_address, b.mac) for b in binds) == sorted(zip(got, macs[:2]))
+    text = _svc(lab, "sw").show("show ip dhcp binding")
+    assert "10.50.0.5        0102.0000.00aa.0" in text
