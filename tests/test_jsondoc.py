@@ -2,10 +2,13 @@
 
 import json as pyjson
 import math
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from labkit.acd.jsondoc import JSON, JSONParseError, ParseError
 
@@ -292,6 +295,18 @@ def test_duplicate_names_keep_last_like_python():
 
 
 # --- property test against Python's json module --------------------------------------
+# Hypothesis caches in ./.hypothesis by default (from import time on); keep the tree clean.
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="labkit-hypothesis-")
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _hypothesis_home():
+    yield
+    set_hypothesis_home_dir(None)
+    shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
+
+
 scalars = (st.none() | st.booleans() | st.integers(-10**30, 10**30)
            | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20))
 documents = st.recursive(
@@ -302,7 +317,7 @@ documents = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(documents, st.booleans(), st.booleans())
 def test_parse_matches_python_json(data, ensure_ascii, indent):
     text = pyjson.dumps(data, ensure_ascii=ensure_ascii, indent=2 if indent else None)
