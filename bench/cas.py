@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -51,6 +52,8 @@ def main() -> int:
     contenders = [1, 2, 3, 4, 8] if args.quick else [1, 2, 3, 4, 6, 8]
     if args.quick:
         args.repeats, args.seconds = 1, min(args.seconds, 0.08)
+    load = os.getloadavg()
+    say(f"cas bench: load average {load[0]:.2f} before start (other work on these cores skews timings)")
     say(f"cas bench: {ncpu} cores, TSC {contend.lib().cas_tsc_per_ns():.3f} ticks/ns, "
         f"{len(kinds)} lock kinds x {len(contenders)} contender counts")
 
@@ -63,7 +66,8 @@ def main() -> int:
     cv = contend.curves(kinds, contenders, seconds=args.seconds, repeats=args.repeats)
     thr, hof = cv["throughput"], cv["handoff"]
 
-    print(f"# CAS-lock contention, {ncpu} cores; CS = one non-atomic counter increment")
+    print(f"# CAS-lock contention, {ncpu} cores; CS = one non-atomic counter increment; "
+          f"load average at start {load[0]:.2f}, at end of curves {os.getloadavg()[0]:.2f}")
     print(f"ping-pong round trip (cpu0<->cpu1, median): {pp_med:.1f} ns\n")
     print(table("throughput, million acquisitions/s (median of runs)", contenders, kinds,
                 lambda k, n: f"{thr[(k, n)].throughput / 1e6:.1f}"))
@@ -123,6 +127,7 @@ def main() -> int:
             "cas_vs_oslock_2": {"value": round(ratio_t, 3), "target": 1.0, "better": "higher"},
         },
         "cores": ncpu,
+        "loadavg_start": round(load[0], 2),
         "pingpong_ns": round(pp_t, 1),
         "handoff_ns": round(handoff, 1),
         "cas_backoff_vs_oslock_2": round(med["cas_backoff"] / med["mutex"], 3),

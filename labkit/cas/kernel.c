@@ -138,7 +138,8 @@ static void *contend(void *arg) {
     while (!sh->stop) {
         uint64_t t0 = w->timed ? __rdtsc() : 0;
         acquire(sh, w->kind);
-        uint64_t t1 = w->timed ? __rdtsc() : 0;
+        unsigned aux;
+        uint64_t t1 = w->timed ? __rdtscp(&aux) : 0;   /* rdtscp: waits for the acquire */
         /* critical section: a non-atomic increment (load, add, store), like `x++` */
         uint64_t c = __atomic_load_n(&sh->counter, __ATOMIC_RELAXED);
         __atomic_store_n(&sh->counter, c + 1, __ATOMIC_RELAXED);
