@@ -57,9 +57,10 @@ class CheckReport:
 
 
 def target_address(lab: "Lab", to: str) -> str:
+    """A node's static address, or for a DHCP host the address it leased."""
     if to in lab.topo.nodes:
         addr = lab.topo.address_of(to)
-        return str(addr) if addr else to
+        return str(addr) if addr else (lab.node(to).live_ip() or to)
     return to
 
 

@@ -65,6 +65,15 @@ class LabNode:
     def addresses(self) -> list[str]:
         return [str(a) for a in self.spec.addresses()]
 
+    def live_ip(self) -> str | None:
+        """The first global IPv4 address the node has right now (a DHCP lease included)."""
+        import json
+        out = self.run(["ip", "-j", "-4", "addr", "show", "scope", "global"]).stdout or "[]"
+        for link in json.loads(out):
+            for info in link.get("addr_info", []):
+                return info["local"]
+        return None
+
     def ip(self) -> str | None:
         """The node's first static address (like Mininet's ``node.IP()``)."""
         addrs = self.spec.addresses()

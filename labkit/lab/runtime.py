@@ -121,10 +121,15 @@ class Lab:
             progress(f"render + dry-run {svc.node.name}/{svc.name}")
             svc.render()
             svc.check()
-        for svc in self.services:
-            progress(f"start {svc.node.name}/{svc.name}")
-            svc.start()
-            svc.wait_ready()
+        # Start a rank (Service.order) at once and wait for all of it: DHCP clients lease
+        # in parallel, and servers are ready before the clients that need them start.
+        for rank in sorted({s.order for s in self.services}):
+            batch = [s for s in self.services if s.order == rank]
+            for svc in batch:
+                progress(f"start {svc.node.name}/{svc.name}")
+                svc.start()
+            for svc in batch:
+                svc.wait_ready()
         if self.services:
             progress(f"{len(self.services)} services ready")
 
