@@ -161,9 +161,25 @@ def test_pat_and_port_forward(lab):
                for t in nat)
 
 
-def test_dns_forwarder_listens_on_the_lan_side(lab):
-    out = lab.node("router").run(["ss", "-Hlnu", "sport = :53"]).stdout
-    assert out.strip()
+def test_dns_forwarder_forwards_to_the_name_server(lab, tmp_path):
+    # an upstream for `ip name-server 100.64.0.1`: a dnsmasq on the ISP host, started and
+    # stopped by this test (by its PID)
+    up = lab.node("isp").popen(["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                                "--bind-interfaces", "--listen-address=100.64.0.1", "--user=root",
+                                f"--pid-file={tmp_path / 'up.pid'}", "--address=/www.lab.test/192.0.2.99"])
+    try:
+        out = ""
+        for _ in range(20):
+            out = lab.node("data").cmd("dig +short +time=1 +tries=1 @10.70.0.1 www.lab.test")
+            if "192.0.2.99" in out:
+                break
+        assert out.strip() == "192.0.2.99"
+        # the forwarder does not answer on the WAN side
+        wan = lab.node("isp").cmd("dig +short +time=1 +tries=1 @100.64.0.2 www.lab.test")
+        assert "192.0.2.99" not in wan
+    finally:
+        up.terminate()
+        up.wait(5)
 
 
 def test_dhcp_pool_hands_out_only_free_addresses_then_runs_dry(lab):
