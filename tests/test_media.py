@@ -211,6 +211,20 @@ def test_check_rtp_finds_each_problem():
     assert not check_rtp([]).ok
 
 
+def test_check_rtp_takes_scapy_packets():
+    scapy_all = pytest.importorskip("scapy.all")
+    capture = []
+    for t, data in synth(20):
+        pkt = scapy_all.Ether() / scapy_all.IP(dst="127.0.0.1") / scapy_all.UDP(
+            sport=4000, dport=5000) / scapy_all.Raw(data)
+        pkt = scapy_all.Ether(bytes(pkt))      # as if read from the wire
+        pkt.time = t
+        capture.append(pkt)
+    capture.insert(3, scapy_all.Ether() / scapy_all.ARP())  # not UDP: left out
+    report = check_rtp(capture)
+    assert report.ok and report.packets == 20 and report.streams[0].packets == 20
+
+
 # ----- the scheduler on loopback -----------------------------------------------------------
 @pytest.fixture
 def sink():

@@ -745,11 +745,13 @@ class RtpReport:
         return text
 
 
-def check_rtp(packets: Iterable[tuple[float, bytes]], payload_type: int = PT_PCMU,
+def check_rtp(packets: Iterable, payload_type: int = PT_PCMU,
               spacing_ms: float = FRAME_MS, spacing_tolerance_ms: float = 1.0,
               jitter_tolerance_ms: float = 10.0, require_marker: bool = False) -> RtpReport:
     """Check captured RTP: ``packets`` is ``[(arrival_time_seconds, rtp_bytes), ...]``
-    (e.g. ``[(p.time, bytes(p[UDP].payload)) for p in capture]``).
+    (e.g. ``[(p.time, bytes(p[UDP].payload)) for p in capture]``), or scapy packets
+    straight from ``sniff()`` / ``rdpcap()``: their UDP payload and ``time`` are used, and
+    packets without UDP (ARP, ICMP...) are left out.
 
     Per SSRC, in arrival order: payload type is ``payload_type`` everywhere; sequence
     numbers go up by one (mod 2^16); timestamps go up by 160 per sequence step (mod 2^32);
@@ -760,7 +762,14 @@ def check_rtp(packets: Iterable[tuple[float, bytes]], payload_type: int = PT_PCM
     by_ssrc: dict[int, list[tuple[float, RtpPacket]]] = {}
     undecodable = 0
     total = 0
-    for arrival, data in packets:
+    for item in packets:
+        if isinstance(item, tuple):
+            arrival, data = item
+        else:   # a scapy packet
+            udp = item.getlayer("UDP") if hasattr(item, "getlayer") else None
+            if udp is None:
+                continue
+            arrival, data = item.time, bytes(udp.payload)
         total += 1
         try:
             pkt = RtpPacket.parse(data)
