@@ -197,3 +197,24 @@ def test_dhcp_pool_hands_out_only_free_addresses_then_runs_dry(lab):
     assert sorted((b.ip_address, b.mac) for b in binds) == sorted(zip(got, macs[:2]))
     text = _svc(lab, "sw").show("show ip dhcp binding")
     assert "10.50.0.5        0102.0000.00aa.0" in text
+
+
+def test_device_route_mode_relies_on_proxy_arp(tmp_path):
+    """route_mode: device keeps the seed's interface route as IOS has it: the router ARPs for
+    every LAN host on Fa0/0 and the switch answers by proxy ARP (IOS default)."""
+    (tmp_path / "sw.ios").write_text(SW)
+    (tmp_path / "router.ios").write_text(ROUTER)
+    (tmp_path / "iosd.yaml").write_text(TOPO.replace("name: iosl", "name: iosd").replace(
+        "{type: ios, config: router.ios}", "{type: ios, config: router.ios, route_mode: device}"))
+    lab = Lab.up(str(tmp_path / "iosd.yaml"), name="iosd", replace=True)
+    try:
+        r = lab.node("router")
+        assert "10.0.0.0/8 dev fa0-0" in r.cmd("ip route show 10.0.0.0/8")
+        assert ping(lab, "data", "100.64.0.1")
+        neigh = r.cmd("ip neigh show dev fa0-0")
+        sw_mac = lab.node("sw").cmd("cat /sys/class/net/fa0-1/address").strip()
+        # the router holds an ARP entry for a host two hops away, answered with the switch's MAC
+        assert any(line.startswith("10.50.0.2 ") and sw_mac in line for line in neigh.splitlines()), neigh
+    finally:
+        lab.down()
+    assert leftovers("iosd") == []
