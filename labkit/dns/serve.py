@@ -46,6 +46,8 @@ def main(argv=None) -> int:
     ap.add_argument("--listen", action="append", default=[], help="ADDR[:PORT] (repeatable; default 0.0.0.0)")
     ap.add_argument("--port", type=int, default=53)
     ap.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
+    ap.add_argument("--cache-size", type=int, default=50_000,
+                    help="answers cached by query bytes (0: compute every answer; for benchmarks)")
     a = ap.parse_args(argv)
     try:
         zones = zones_from_args(a.zone, a.named_conf)
@@ -57,7 +59,7 @@ def main(argv=None) -> int:
         return 2
     listen = parse_listen(a.listen or ["0.0.0.0"], a.port)
     print(f"labkit.dns.serve: {len(zones)} zone(s) on {listen}", file=sys.stderr, flush=True)
-    run_workers(lambda: Authority(zones), listen, a.workers)
+    run_workers(lambda: Authority(zones), listen, a.workers, a.cache_size)
     return 0
 
 

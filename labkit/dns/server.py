@@ -22,18 +22,20 @@ TCP_MAX_CONN = 256
 
 
 class AnswerCache:
-    def __init__(self, authority: Authority, udp: bool):
-        self.authority, self.udp = authority, udp
+    def __init__(self, authority: Authority, udp: bool, size: int = CACHE_MAX):
+        self.authority, self.udp, self.size = authority, udp, size
         self.cache: dict[bytes, bytes | None] = {}
 
     def answer(self, data: bytes) -> bytes | None:
+        if self.size <= 0:
+            return self.authority.respond(data, udp=self.udp)
         k = data[2:]
         hit = self.cache.get(k, False)
         if hit is False:
             hit = self.authority.respond(data, udp=self.udp)
             if hit is not None:
                 hit = hit[2:]
-            if len(self.cache) >= CACHE_MAX:
+            if len(self.cache) >= self.size:
                 self.cache.clear()
             self.cache[k] = hit
         if hit is None:
@@ -118,16 +120,55 @@ def _tcp_socket(addr: str, port: int, reuseport: bool) -> socket.socket:
     return s
 
 
+class _ReaderHandle:
+    def __init__(self, loop, sock):
+        self.loop, self.sock = loop, sock
+
+    def close(self):
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+
+def _drain(sock: socket.socket, cache: AnswerCache, batch: int = 256) -> None:
+    """Answer every datagram waiting on the socket (up to ``batch``) in one callback.
+
+    Why not DatagramProtocol: its per-datagram transport machinery costs more than our
+    cached answer does; a reader callback that drains the socket measured ~1.5-2x the
+    queries per second (bench/dns.py). Replies that would block are dropped, as a UDP
+    server under overload must."""
+    recv, send, answer = sock.recvfrom, sock.sendto, cache.answer
+    for _ in range(batch):
+        try:
+            data, addr = recv(65535)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            continue
+        try:
+            out = answer(data)
+            if out is not None:
+                send(out, addr)
+        except (BlockingIOError, OSError):
+            pass
+        except Exception:
+            pass
+
+
 async def serve(authority: Authority, listen: list[tuple[str, int]], reuseport: bool = False,
-                ready=None) -> None:
+                ready=None, fast_udp: bool = True, cache_size: int = CACHE_MAX) -> None:
     """Serve until cancelled. ``ready`` (a callable) is called once all sockets listen."""
     loop = asyncio.get_running_loop()
-    udp_cache, tcp_cache = AnswerCache(authority, True), AnswerCache(authority, False)
+    udp_cache, tcp_cache = AnswerCache(authority, True, cache_size), AnswerCache(authority, False, cache_size)
     servers, transports = [], []
     for addr, port in listen:
-        tr, _ = await loop.create_datagram_endpoint(lambda: UDPProtocol(udp_cache),
-                                                    sock=_udp_socket(addr, port, reuseport))
-        transports.append(tr)
+        if fast_udp:
+            sock = _udp_socket(addr, port, reuseport)
+            loop.add_reader(sock.fileno(), _drain, sock, udp_cache)
+            transports.append(_ReaderHandle(loop, sock))
+        else:
+            tr, _ = await loop.create_datagram_endpoint(lambda: UDPProtocol(udp_cache),
+                                                        sock=_udp_socket(addr, port, reuseport))
+            transports.append(tr)
         servers.append(await asyncio.start_server(TCPHandler(tcp_cache), sock=_tcp_socket(addr, port, reuseport)))
     if ready:
         ready()
@@ -140,7 +181,8 @@ async def serve(authority: Authority, listen: list[tuple[str, int]], reuseport: 
             s.close()
 
 
-def run_workers(make_authority, listen: list[tuple[str, int]], workers: int = 1) -> None:
+def run_workers(make_authority, listen: list[tuple[str, int]], workers: int = 1,
+                cache_size: int = CACHE_MAX) -> None:
     """Run ``workers`` processes on the same ports (SO_REUSEPORT). Blocks; the children die
     with the parent (PR_SET_PDEATHSIG) so stopping the recorded PID stops them all."""
     import signal
@@ -150,7 +192,7 @@ def run_workers(make_authority, listen: list[tuple[str, int]], workers: int = 1)
             pid = os.fork()
             if pid == 0:
                 _die_with_parent()
-                _run_one(make_authority(), listen, True)
+                _run_one(make_authority(), listen, True, cache_size)
                 os._exit(0)
             children.append(pid)
 
@@ -163,7 +205,7 @@ def run_workers(make_authority, listen: list[tuple[str, int]], workers: int = 1)
         raise SystemExit(0)
     signal.signal(signal.SIGTERM, _term)
     try:
-        _run_one(make_authority(), listen, workers > 1)
+        _run_one(make_authority(), listen, workers > 1, cache_size)
     finally:
         for c in children:
             try:
@@ -182,8 +224,8 @@ def _die_with_parent() -> None:
         pass
 
 
-def _run_one(authority: Authority, listen, reuseport: bool) -> None:
+def _run_one(authority: Authority, listen, reuseport: bool, cache_size: int = CACHE_MAX) -> None:
     try:
-        asyncio.run(serve(authority, listen, reuseport))
+        asyncio.run(serve(authority, listen, reuseport, cache_size=cache_size))
     except KeyboardInterrupt:
         pass

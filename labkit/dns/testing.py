@@ -52,11 +52,12 @@ def bind_server(run_dir: Path, named_conf: Path | None = SEED_NAMED_CONF, zones:
 
 @contextmanager
 def embedded_server(named_conf: Path | None = SEED_NAMED_CONF, zones: dict | None = None,
-                    addr: str = "127.0.0.2", port: int | None = None, workers: int = 1):
+                    addr: str = "127.0.0.2", port: int | None = None, workers: int = 1,
+                    extra: list[str] | None = None):
     """``python -m labkit.dns.serve`` on loopback, stopped by its PID. Yields (addr, port)."""
     port = port or free_port(addr)
     cmd = [sys.executable, "-m", "labkit.dns.serve", "--listen", addr, "--port", str(port),
-           "--workers", str(workers)]
+           "--workers", str(workers), *(extra or [])]
     if named_conf:
         cmd += ["--named-conf", str(named_conf)]
     for origin, f in (zones or {}).items():
