@@ -77,7 +77,11 @@ class IosService(Service):
     # -- lifecycle ------------------------------------------------------------------
     def render(self) -> None:
         path = self.ios_path()
-        cfg = parse(path.read_text(), str(path), self.platform())
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise ServiceError(self, f"cannot read {path}: {e.strerror}") from None
+        cfg = parse(text, str(path), self.platform())
         if cfg.errors:
             raise ServiceError(self, f"{len(cfg.errors)} error(s) in {path.name}",
                                "\n".join(str(e) for e in cfg.errors))
@@ -153,6 +157,22 @@ class IosService(Service):
             return [link["ifname"].split("@")[0] for link in json.loads(out or "[]")]
         except (ValueError, KeyError):
             return []
+
+
+def ios_service(lab, node: str) -> IosService:
+    """The running ios service of a node (for notebooks: its notes, lease file, show)."""
+    for svc in lab.services:
+        if isinstance(svc, IosService) and svc.node.name == node:
+            return svc
+    raise LookupError(f"node '{node}' runs no ios service")
+
+
+def show_on(lab, node: str, command: str) -> str:
+    """`show_on(lab, "sw3550", "sh ip dhcp binding")`: an IOS show command on a lab node."""
+    svc = next((s for s in lab.services if isinstance(s, IosService) and s.node.name == node), None)
+    # a lab attached from another process has no service objects: the run dir layout is fixed
+    lease = str(svc.lease_file if svc else lab.node(node).run_dir / "ios" / "dnsmasq.leases")
+    return _show.show(lab.node(node).cmd, command, lease_file=lease)
 
 
 def warnings_of(svc: IosService) -> list[IosWarning]:
