@@ -137,3 +137,19 @@ def test_sqlite_mailbox_is_live_at_once():
         box = pf.mailbox_path("example.net/bob")
         wait_until(box.exists, 30, what="mbox delivery")
         assert not (pf.conf_dir / "vmbox.db").exists()
+
+
+@root_only
+def test_burst_experiment_returns_data_and_plots():
+    import matplotlib
+    matplotlib.use("Agg")
+    from labkit.mail.experiment import burst_experiment
+    from labkit.mail.plots import burst_table, plot_bursts
+    rows = burst_experiment(bursts=(1, 20), quiet=0.2)
+    assert [(r["backend"], r["burst"]) for r in rows] == [
+        ("files", 1), ("files", 20), ("sqlite", 1), ("sqlite", 20)]
+    assert [r["postmap_runs"] for r in rows] == [1, 1, 0, 0]
+    assert all(r["live_ms"] >= r["write_ms"] >= 0 and r["cpu_ms"] >= 0 for r in rows)
+    assert len(burst_table(rows).splitlines()) == 5
+    fig = plot_bursts(rows)
+    assert len(fig.axes) == 2
