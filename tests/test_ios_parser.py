@@ -284,3 +284,18 @@ def test_unindented_subcommands_follow_ios_rules():
     cfg = parse("interface Vlan1\nip address 10.0.0.1 255.255.255.0\nip route 0.0.0.0 0.0.0.0 10.0.0.254\n", "x")
     assert cfg.errors == []
     assert cfg.interfaces["Vlan1"].addresses and len(cfg.routes) == 1
+
+
+def test_interface_range():
+    cfg = parse("interface range fa0/2 - 4 , Fa0/7\n switchport mode access\n switchport access vlan 2\n"
+                " speed 100\ninterface range vlan 10-11\n shutdown\n", "x")
+    assert cfg.errors == []
+    assert {n: i.access_vlan for n, i in cfg.interfaces.items() if i.switchport} == {
+        "FastEthernet0/2": 2, "FastEthernet0/3": 2, "FastEthernet0/4": 2, "FastEthernet0/7": 2}
+    assert cfg.interfaces["Vlan11"].shutdown
+    assert len(cfg.warnings) == 1   # 'speed' ignored: said once for the whole range
+
+
+def test_interface_range_errors():
+    cfg = parse("interface range fa0/5 - 2\n", "x")
+    assert cfg.errors[0].line == 1 and "backwards" in cfg.errors[0].message

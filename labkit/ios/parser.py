@@ -11,6 +11,7 @@ IosWarning in the returned IosConfig, so a notebook can show them all at once.
 """
 from __future__ import annotations
 
+import re
 from ipaddress import AddressValueError, IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 
@@ -371,14 +372,39 @@ class _Parser:
 
     def cmd_interface(self, w: list[str]) -> None:
         _need(w, 2, "interface NAME (e.g. interface FastEthernet0/1)")
-        name = _ifname(" ".join(w[1:]))
-        if name.type == "Null":
-            raise _Fail("Null0 cannot be configured", "use Null0 only as the target of ip route")
-        iface = self.cfg.interfaces.get(name.ios)
-        if iface is None:
-            iface = Interface(name=name, line=self.lineno)
-            self.cfg.interfaces[name.ios] = iface
-        self.mode, self.cur = "interface", iface
+        if len(w) > 2 and w[1].lower() == "range":
+            names = self.range_names(" ".join(w[2:]))
+        else:
+            names = [_ifname(" ".join(w[1:]))]
+        ifaces = []
+        for name in names:
+            if name.type == "Null":
+                raise _Fail("Null0 cannot be configured", "use Null0 only as the target of ip route")
+            iface = self.cfg.interfaces.get(name.ios)
+            if iface is None:
+                iface = Interface(name=name, line=self.lineno)
+                self.cfg.interfaces[name.ios] = iface
+            ifaces.append(iface)
+        self.mode, self.cur = "interface", ifaces[0] if len(ifaces) == 1 else ifaces
+
+    def range_names(self, text: str) -> list[IfName]:
+        """`fa0/2 - 5 , fa0/7` -> the interfaces of an `interface range`."""
+        out: list[IfName] = []
+        for part in text.split(","):
+            part = part.strip()
+            m = re.fullmatch(r"(.*?)(\d+)\s*-\s*(\d+)", part)
+            if m and ("/" in m.group(1) or m.group(1).strip().lower().startswith("v")):
+                first, last = int(m.group(2)), int(m.group(3))
+                if last < first:
+                    raise _Fail(f"interface range '{part}' runs backwards", f"write it as {last} - {first}")
+                if last - first > 512:
+                    raise _Fail(f"interface range '{part}' is too large", "list at most 512 interfaces")
+                out += [_ifname(f"{m.group(1).strip()}{n}") for n in range(first, last + 1)]
+            elif part:
+                out.append(_ifname(part))
+            else:
+                raise _Fail("empty item in interface range", "write: interface range fa0/2 - 5")
+        return out
 
     def cmd_vlan(self, w: list[str]) -> None:
         _need(w, 2, "vlan N")
@@ -777,9 +803,8 @@ class _Parser:
         side = _kw(w[2], ["inside", "outside", "pool", "translation", "service", "log"], "nat command")
         if side != "inside":
             raise _Fail(f"'ip nat {side}' is not emulated", "use ip nat inside source list/static")
-        _kw(w[3], ["source", "destination"], "nat direction") == "source" or \
-            (_ for _ in ()).throw(_Fail("'ip nat inside destination' is not emulated",
-                                        "use static port forwards"))
+        if _kw(w[3], ["source", "destination"], "nat direction") != "source":
+            raise _Fail("'ip nat inside destination' is not emulated", "use static port forwards")
         _need(w, 5, usage)
         how = _kw(w[4], ["list", "static", "route-map"], "nat source type")
         if how == "route-map":
@@ -839,6 +864,21 @@ class _Parser:
 
     # -- interface mode --------------------------------------------------
     def sub_interface(self, w: list[str]):
+        if isinstance(self.cur, list):   # interface range: apply to each, warn once
+            group = self.cur
+            mark = len(self.cfg.warnings)
+            try:
+                for i, iface in enumerate(group):
+                    self.cur = iface
+                    self.sub_interface(w)
+                    if i == 0:
+                        mark = len(self.cfg.warnings)
+                    else:
+                        del self.cfg.warnings[mark:]
+            finally:
+                if self.mode == "interface":
+                    self.cur = group
+            return
         iface: Interface = self.cur  # type: ignore[assignment]
         neg = w[0].lower() == "no"
         if neg:

@@ -70,6 +70,33 @@ class IosService(Service):
                 out[linux] = str(intf.addresses[0])
         return out
 
+    def topology_mismatches(self) -> list[str]:
+        """Ports the builder wired differently from what the IOS config says.
+
+        The builder follows the topology (it makes the bridges and enslaves the
+        ports); the IOS config only configures them, so the two must agree.
+        """
+        t = self.translation
+        assert t is not None
+        out = []
+        for p in t.interfaces:
+            intf = self.node.spec.interfaces.get(p.linux)
+            if intf is None:
+                continue
+            line = t.config.interfaces[p.ios_name].line
+            where = f"{t.config.file}:{line}"
+            fix = f"(fix: make '{p.linux}' in the topology and 'interface {p.ios_name}' agree)"
+            if p.kind == "access" and intf.vlan is not None and intf.vlan != p.vlan:
+                out.append(f"{where}: {p.ios_name} is an access port in VLAN {p.vlan}, but the "
+                           f"topology puts {p.linux} in VLAN {intf.vlan} {fix}")
+            elif p.kind == "access" and intf.vlan is None and intf.trunk is None:
+                out.append(f"{where}: {p.ios_name} is a switchport, but the topology gives {p.linux} "
+                           f"no VLAN {fix}")
+            elif p.kind in ("routed", "wan") and intf.vlan is not None:
+                out.append(f"{where}: {p.ios_name} is a routed port, but the topology puts "
+                           f"{p.linux} in VLAN {intf.vlan} {fix}")
+        return out
+
     @property
     def lease_file(self) -> Path:
         return self.run_dir / "dnsmasq.leases"
@@ -92,6 +119,10 @@ class IosService(Service):
                                          builder=str(self.params.get("builder", "bridge")))
         except Exception as e:  # IosConfigError, bad wan address, bad route_mode
             raise ServiceError(self, f"cannot translate {path.name}", str(e)) from None
+        mismatches = self.topology_mismatches()
+        if mismatches:
+            raise ServiceError(self, f"{path.name} and the topology disagree about "
+                               f"{self.node.name}'s ports", "\n".join(mismatches))
         self.translation.write()
         notes = [str(w) for w in cfg.warnings + self.translation.notes]
         (self.run_dir / "notes.txt").write_text("\n".join(notes) + ("\n" if notes else ""))
