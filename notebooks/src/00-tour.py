@@ -15,11 +15,13 @@ scapy, and tears it down.
 """),
 ("code", """
 import labkit
-lab = labkit.Lab.up("seed", name="tour", replace=True, services=False)
+lab = labkit.Lab.up("seed", name="tour", replace=True)
 lab
 """),
 ("md", """
-`Lab.up` returns once every node and link exists. Each node is a named network namespace
+`Lab.up` returns once every node and link exists and every service is ready: the router
+and the 3550 run their IOS configs (`topologies/router.ios`, `topologies/sw3550.ios`), and
+pc1 and phone1 have leased their addresses from the 3550's DHCP pools. Each node is a named network namespace
 (`lk-tour-pc1`, ...): the lab survives this kernel, and `labkit exec --lab tour pc1 -- bash`
 from a terminal lands inside the same host. If this notebook dies, the lab is removed when
 the kernel exits; `labkit clean` removes it in any case.
@@ -29,19 +31,22 @@ lab.draw();
 """),
 ("code", """
 for n in lab.nodes:
-    print(f"{n.name:<8} {n.spec.role:<9} {n.spec.label:<15} {' '.join(n.addresses())}")
+    addrs = " ".join(n.addresses()) or f"{n.live_ip()} (leased)"
+    print(f"{n.name:<8} {n.spec.role:<9} {n.spec.label:<20} {addrs}")
 """),
 ("md", """
 ## Packets across the lab
 
 `node.call(...)` runs a function *inside* a node's namespace and brings the result back.
 `labkit.probes.icmp.ping` builds ICMP echo requests with scapy. The TTL of each reply tells
-how many routers it crossed (hosts start at 64): inside VLAN1 nothing decrements it; VLAN1 to
-VLAN2 crosses the 3550's SVIs; the internet is three routers away.
+how many routers it crossed (hosts start at 64): inside VLAN1 nothing decrements it; the
+router is one hop from VLAN2; the internet is three routers away, behind the router's NAT.
+VLAN1 and VLAN2 do not talk at all: the 3550's ACL 102 (see `sw3550.ios`) drops VLAN2's
+traffic to VLAN1, and since IOS ACLs are stateless, VLAN1's pings get no replies either.
 """),
 ("code", """
-pairs = [("pc1", "192.168.1.20"), ("pc1", "192.168.2.21"), ("phone1", "192.168.254.1"),
-         ("pc1", "1.2.3.4"), ("ec2", "198.41.0.4")]
+pairs = [("pc1", "192.168.1.20"), ("pc1", "192.168.2.22"), ("phone1", "192.168.254.1"),
+         ("pc1", "1.2.3.4"), ("phone1", "1.2.3.4"), ("ec2", "198.41.0.4")]
 for src, dst in pairs:
     r = lab.node(src).call("labkit.probes.icmp:ping", dst, count=2)
     ttl = r["replies"][0][2] if r["replies"] else "-"
@@ -83,7 +88,9 @@ and run the check cell.
 """),
 ("code", """
 lab.node("sw3550").cmd("ip route del default")
-print(lab.check().results[2].detail)
+for r in lab.check().results:
+    if not r.ok:
+        print(f"{r.check.describe()}: {r.detail}")
 """),
 ("code", """
 # YOUR FIX (solution shown)
@@ -92,7 +99,7 @@ lab.node("sw3550").cmd("ip route add default via 192.168.254.1")
 ("code", """
 report = lab.check()
 assert report.ok, report
-print("fixed:", report.results[2].detail)
+print(f"fixed: {sum(r.ok for r in report.results)}/{len(report.results)} checks pass")
 """),
 ("md", """
 ## Tear down
