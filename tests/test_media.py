@@ -35,6 +35,7 @@ def test_ulaw_known_code_points():
     assert ULAW_DECODE[0x01] == -31100 and ULAW_DECODE[0x0F] == -16764
     assert ULAW_DECODE[0x10] == -15996 and ULAW_DECODE[0x70] == -120
     assert ULAW_DECODE[0x7E] == -8 and ULAW_DECODE[0xFE] == 8
+    assert ULAW_DECODE == tuple(ulaw_decode_sample(c) for c in range(256))
 
 
 def test_ulaw_decode_table_is_symmetric_and_monotonic():

@@ -21,7 +21,6 @@ Pieces, each usable on its own:
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import json
 import os
@@ -517,7 +516,14 @@ class RtpScheduler:
                 seq=rng.getrandbits(16) if first_seq is None else first_seq,
                 ts=rng.getrandbits(32) if first_ts is None else first_ts,
                 payload_type=payload_type, slot=slot)
-        self._loop.call_soon_threadsafe(self._attach, stream)
+        try:
+            self._loop.call_soon_threadsafe(self._attach, stream)
+        except RuntimeError:   # stopped meanwhile
+            with self._lock:
+                self._slot_load[slot] -= 1
+            if own:
+                sock.close()
+            raise RuntimeError("the RTP scheduler was stopped; make a new one") from None
         return sid
 
     def remove_stream(self, sid: int) -> None:
