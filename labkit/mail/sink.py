@@ -36,6 +36,13 @@ class MaildirHandler:
         self.store = Path(store)
         self.store.mkdir(parents=True, exist_ok=True)
         self.count = 0
+        self.boxes: dict[str, mailbox.Maildir] = {}
+
+    def box(self, rcpt: str) -> mailbox.Maildir:
+        name = _safe_dir(rcpt)
+        if name not in self.boxes:
+            self.boxes[name] = mailbox.Maildir(self.store / name, create=True)
+        return self.boxes[name]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         try:
@@ -52,8 +59,7 @@ class MaildirHandler:
         sender = envelope.mail_from or ""
         for rcpt in envelope.rcpt_tos:
             head = f"Return-Path: <{sender}>\r\nDelivered-To: {rcpt}\r\n".encode()
-            box = mailbox.Maildir(self.store / _safe_dir(rcpt), create=True)
-            box.add(head + data)
+            self.box(rcpt).add(head + data)
         self.count += 1
         return "250 2.0.0 Ok: stored"
 
