@@ -12,9 +12,9 @@ from labkit.cas import contend
 CAS_KINDS = ["cas", "cas_pause", "tas", "tas_pause", "cas_backoff", "mutex"]
 
 
-@pytest.mark.parametrize("threads", [2, 4])
+@pytest.mark.parametrize("threads", [2, 3])
 def test_unsafe_lock_loses_updates(threads):
-    for attempt in range(6):
+    for attempt in range(10):
         r = contend.run("unsafe", threads, seconds=0.3)
         assert r.acquisitions > 100_000
         if r.lost_updates > 0:

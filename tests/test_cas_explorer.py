@@ -1,4 +1,6 @@
 """The interleaving explorer on the seed's listings (pure logic: no threads, no timing)."""
+from pathlib import Path
+
 import pytest
 
 from labkit.cas import (BROKEN_LOCK, SUBSET, AsmError, check_fix, drop_lock, explore, parse,
@@ -13,6 +15,22 @@ def test_seed_listings_parse_as_written():
     assert [i.text for i in cas.instrs] == [
         "mov edx,1", "mov eax,[mutex]", "cmp eax,1", "je l2", "lock cmpxchg [mutex],edx", "jnz l2"]
     assert cas.instrs[4].lineno == 5     # the lock line with the glued comment
+
+
+SEED = Path("/work/shared/seed/blog-posts.txt")
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed text is only on the authoring machine")
+@pytest.mark.parametrize("name", ["unsafe", "cmpxchg"])
+def test_listings_are_the_seed_verbatim(name):
+    assert seed_listing(name) in SEED.read_text()
+
+
+def test_long_searches_report_progress():
+    seen = []
+    r = explore(seed_listing("cmpxchg"), threads=4, on_progress=lambda n, i: seen.append(n),
+                progress_every=10_000)
+    assert r.safe is True and seen and seen == sorted(seen)
 
 
 def test_unsafe_listing_shortest_race():

@@ -156,7 +156,8 @@ What to look for (the numbers move between runs; the shapes do not):
 
 * with one thread every lock is just a few uncontended instructions;
 * at 2 threads the CAS locks pay a cache-line transfer whenever the lock changes cores; a
-  contended handoff costs about one ping-pong round trip, which is the physical floor;
+  contended handoff costs about one transfer (half to one ping-pong round trip, the dotted
+  line), while the mutex's sleeping waiter needs a futex wake-up, several times more;
 * past 2 threads (the core count, dashed) a spinning waiter can burn a whole time slice
   while the owner is preempted; the mutex instead puts waiters to sleep in the kernel;
 * `tas` hammers the line with locked writes while waiting; test-and-test-and-set (`cas`)
