@@ -6,7 +6,7 @@ a port forward on its Dialer1, and an ISP host on the WAN side.
 """
 from __future__ import annotations
 
-import textwrap
+import time
 
 import pytest
 
@@ -193,7 +193,12 @@ def test_dhcp_pool_hands_out_only_free_addresses_then_runs_dry(lab):
     assert data.call("labkit.ios.dhcpprobe:lease", "eth0", macs[0], timeout=60, request=False) == got[0]
     opts = data.call("labkit.ios.dhcpprobe:offer_options", "eth0", macs[1], timeout=60)
     assert opts["router"] == "10.50.0.1" and opts["name_server"] == "10.70.0.1" and opts["lease_time"] == 3600
-    binds = S.dhcp_bindings(data.cmd, str(_svc(lab, "sw").lease_file))
+    # dnsmasq writes its lease file just after the ACK: poll briefly rather than race it
+    for _ in range(50):
+        binds = S.dhcp_bindings(data.cmd, str(_svc(lab, "sw").lease_file))
+        if len(binds) == 2:
+            break
+        time.sleep(0.1)
     assert sorted((b.ip_address, b.mac) for b in binds) == sorted(zip(got, macs[:2]))
     text = _svc(lab, "sw").show("show ip dhcp binding")
     assert "10.50.0.5        0102.0000.00aa.0" in text
