@@ -372,7 +372,12 @@ class LoopbackPostfix:
                 self.postmapd = subprocess.Popen(
                     [sys.executable, "-m", "labkit.mail.postmapd", "--conf",
                      str(self.cfg.conf_dir), "--quiet", str(self.quiet)],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(REPO))
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                    cwd=str(REPO))
+                first = self.postmapd.stdout.readline()   # "postmapd: watching ..." = ready
+                self.postmapd.stdout.close()
+                if not first.startswith("postmapd: watching"):
+                    raise PostfixError(f"postmapd did not start: {first.strip()}")
         except BaseException:
             self.stop()
             raise

@@ -18,8 +18,10 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,13 +32,28 @@ from labkit.mail.maps import dirty_maps, locked
 LOG_NAME = "postmap.log"
 
 
+BUILD_DIR = ".build"
+
+
 def run_postmap(conf_dir: Path, name: str) -> dict:
-    """Run postmap for one map of `conf_dir`; return a record with wall and CPU time."""
+    """Rebuild NAME.db atomically; return a record with wall and CPU time.
+
+    postmap rewrites a .db in place, and a Postfix daemon that reads it meanwhile can
+    see a half-written file. So the table is built from a copy under .build/ and the new
+    NAME.db renamed over the old one (DATABASE_README's advice). Daemons holding the old
+    file see its link count drop to 0 and restart with the new one."""
     conf_dir = Path(conf_dir)
+    build = conf_dir / BUILD_DIR
+    build.mkdir(exist_ok=True)
+    os.chmod(build, 0o755)
+    src = build / name
+    shutil.copyfile(conf_dir / name, src)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(["postmap", "-c", str(conf_dir), str(conf_dir / name)],
+    proc = subprocess.run(["postmap", "-c", str(conf_dir), str(src)],
                           capture_output=True, text=True)
+    if proc.returncode == 0:
+        os.replace(build / f"{name}.db", conf_dir / f"{name}.db")
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -45,7 +62,8 @@ def run_postmap(conf_dir: Path, name: str) -> dict:
     with open(conf_dir / LOG_NAME, "a") as f:
         f.write(json.dumps(rec) + "\n")
     if proc.returncode != 0:
-        raise PostfixError(f"postmap {conf_dir / name} failed: {proc.stderr.strip()}; "
+        msg = proc.stderr.strip().replace(str(src), str(conf_dir / name))
+        raise PostfixError(f"postmap {conf_dir / name} failed: {msg}; "
                            "fix the line it names and touch the map again")
     return rec
 
@@ -121,7 +139,7 @@ class Scheduler:
             except FileNotFoundError:
                 pass  # a flag vanished between listing and reading: next round
             except PostfixError as e:
-                print(f"postmapd: {e}", flush=True)
+                print(f"postmapd: {e}", file=sys.stderr, flush=True)
             time.sleep(self.poll)
         if dirty_maps(self.conf_dir):   # do not lose edits made just before stop
             run_pending(self.conf_dir)
@@ -136,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-delay", type=float, default=5.0,
                     help="run anyway after this many seconds of continuous edits")
     a = ap.parse_args(argv)
+    # the one line on stdout: tells a parent that waits for it that we are running
     print(f"postmapd: watching {a.conf} quiet={a.quiet}s", flush=True)
     Scheduler(a.conf, a.quiet, a.max_delay).serve()
     return 0

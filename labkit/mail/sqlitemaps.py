@@ -40,13 +40,23 @@ class SqliteMaps:
         self.db = self.conf_dir / DB_NAME
 
     def connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.db, timeout=30, isolation_level=None)
-        return con
+        """Autocommit connection; `timeout` makes writers queue up instead of failing."""
+        return sqlite3.connect(self.db, timeout=30, isolation_level=None)
+
+    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        con = self.connect()
+        try:
+            return list(con.execute(sql, args))
+        finally:
+            con.close()
 
     def create(self) -> None:
         """Create the DB and the three .cf files Postfix reads (idempotent)."""
-        with self.connect() as con:
+        con = self.connect()
+        try:
             con.executescript(SCHEMA)
+        finally:
+            con.close()
         os.chmod(self.db, 0o644)
         for name, query in QUERIES.items():
             (self.conf_dir / f"{name}.cf").write_text(
@@ -83,8 +93,7 @@ class SqliteMaps:
             con.close()
 
     def domains(self) -> set[str]:
-        with self.connect() as con:
-            return {r[0] for r in con.execute("SELECT domain FROM domains")}
+        return {r[0] for r in self.query("SELECT domain FROM domains")}
 
     def _require_domain(self, domain: str, key: str) -> None:
         if domain not in self.domains():
@@ -115,5 +124,6 @@ class SqliteMaps:
         return self._insert("aliases", ("address", "goto"), (key, ", ".join(targets)))
 
     def rows(self, table: str) -> list[tuple]:
-        with self.connect() as con:
-            return list(con.execute(f"SELECT * FROM {table} ORDER BY 1"))
+        if table not in ("domains", "mailboxes", "aliases"):
+            raise ValueError(table)
+        return self.query(f"SELECT * FROM {table} ORDER BY 1")
