@@ -23,6 +23,12 @@ for n, t in itertools.product(SEED, TYPES):
 print("# --- the test zone: CNAME chains, delegation, ENTs, glue")
 for n, t in itertools.product(T, ["A", "AAAA", "MX", "NS", "ANY", "CNAME", "DS"]):
     print(f"udp {n} {t}")
+print("# --- wildcards")
+for n, t in itertools.product(["x.wild.difftest.lab", "a.b.wild.difftest.lab", "*.wild.difftest.lab",
+                               "x.sub.wild.difftest.lab", "sub.wild.difftest.lab", "wild.difftest.lab",
+                               "y.wc.difftest.lab", "X.WiLd.DiffTest.lab", "tow.difftest.lab"],
+                              ["A", "MX", "TXT", "ANY", "CNAME"]):
+    print(f"udp {n} {t}")
 print("# --- case variations")
 for n in ["EXAMPLEDOMAIN.CA", "ExampleDomain.Ca", "wWw.ExampleDomain.ca", "MAIL.exampledomain.CA",
           "MiXeD.difftest.lab", "MIXED.DIFFTEST.LAB", "Alias.DiffTest.Lab", "CHILD.difftest.lab",
@@ -32,7 +38,7 @@ for n in ["EXAMPLEDOMAIN.CA", "ExampleDomain.Ca", "wWw.ExampleDomain.ca", "MAIL.
 print("# --- EDNS / flags")
 for n in ["exampledomain.ca", "www.exampledomain.ca", "nope.exampledomain.ca", "difftest.lab", "child.difftest.lab"]:
     for f in ["edns", "edns=512", "edns=4096", "edns=100", "edns do", "edns=1232 do", "rd", "rd cd", "ad",
-              "edns ednsver=1", "edns rd cd ad"]:
+              "edns ednsver=1", "edns rd cd ad", "cookie", "nsid", "opt=65001", "edns cookie nsid do"]:
         print(f"udp {n} MX {f}")
 print("# --- truncation: big answers over UDP with and without EDNS, then over TCP")
 for n, t in [("big.difftest.lab", "A"), ("bigtxt.difftest.lab", "TXT"), ("huge.difftest.lab", "TXT"),

@@ -147,6 +147,22 @@ class Authority:
                     out.append(rs)
         return out
 
+    def _wildcard(self, zone: Zone, name: str) -> dict[int, list[Record]] | None:
+        """RFC 4592: the closest encloser's ``*`` child, its records re-owned by ``name``
+        (in lower case, as BIND writes synthesized owners)."""
+        labels = name.split(".")
+        for i in range(1, len(labels)):
+            enc = ".".join(labels[i:]) or "."
+            if not zone.contains(enc):
+                return None
+            if enc in zone.nodes or enc == zone.origin or self._exists_below(zone, enc):
+                src = zone.nodes.get("*." + enc if enc != "." else "*.")
+                if src is None:
+                    return None
+                return {t: [Record(name, r.rtype, r.ttl, r.rdata, r.line, r.path, display=name)
+                            for r in rs] for t, rs in src.items()}
+        return None
+
     def lookup(self, qname: str, qtype: int) -> Result:
         res = Result()
         zone = self.zone_for(qname, qtype)
@@ -167,11 +183,16 @@ class Authority:
                 return res
             node = zone.nodes.get(name)
             if node is None:
-                if not self._exists_below(zone, name):
+                if self._exists_below(zone, name):          # empty non-terminal: NODATA
+                    res.authority = [_neg_soa(zone)]
+                    res.negative = True
+                    return res
+                node = self._wildcard(zone, name)
+                if node is None:
                     res.rcode = RCODE.NXDOMAIN
-                res.authority = [_neg_soa(zone)]
-                res.negative = True
-                return res
+                    res.authority = [_neg_soa(zone)]
+                    res.negative = True
+                    return res
             if qtype == T_ANY:
                 for rs in node.values():
                     res.answer += rs

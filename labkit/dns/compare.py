@@ -5,7 +5,8 @@ Corpus line format (data/dns/*.corpus), one query per line, ``#`` comments:
     udp|tcp  QNAME  QTYPE  [flag ...]
     raw      HEX                       (a hand-made packet, sent over UDP)
 
-flags: ``edns`` (EDNS0, 1232), ``edns=N`` (advertise N), ``do``, ``ednsver=N``, ``rd``,
+flags: ``edns`` (EDNS0, 1232), ``edns=N`` (advertise N), ``do``, ``ednsver=N``, ``cookie``,
+``nsid``, ``opt=CODE`` (an EDNS option), ``rd``,
 ``cd``, ``ad``, ``noflags`` (clear the RD that dnslib sets by default), ``class=CH``.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dnslib import CLASS, EDNS0, QTYPE, DNSQuestion, DNSRecord, DNSHeader
+from dnslib.dns import EDNSOption
 
 
 @dataclass
@@ -42,7 +44,7 @@ def build_query(qname: str, qtype: str, flags: list[str], ident: int) -> bytes:
             q.header.cd = 1
         elif f == "ad":
             q.header.ad = 1
-    edns = [f for f in flags if f.startswith("edns") or f == "do"]
+    edns = [f for f in flags if f.startswith(("edns", "opt=")) or f in ("do", "cookie", "nsid")]
     if edns:
         size, ver, do = 1232, 0, ""
         for f in flags:
@@ -52,7 +54,15 @@ def build_query(qname: str, qtype: str, flags: list[str], ident: int) -> bytes:
                 ver = int(f.split("=")[1])
             elif f == "do":
                 do = "do"
-        q.add_ar(EDNS0(udp_len=size, version=ver, flags=do))
+        opts = []
+        for f in flags:
+            if f == "cookie":        # a client cookie (RFC 7873); BIND has answer-cookie no
+                opts.append(EDNSOption(10, bytes.fromhex("0102030405060708")))
+            elif f == "nsid":        # NSID request (RFC 5001); BIND has server-id none
+                opts.append(EDNSOption(3, b""))
+            elif f.startswith("opt="):
+                opts.append(EDNSOption(int(f[4:]), b"\x00\x01"))
+        q.add_ar(EDNS0(udp_len=size, version=ver, flags=do, opts=opts))
     return q.pack()
 
 
