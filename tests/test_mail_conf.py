@@ -92,3 +92,16 @@ def test_render_and_postfix_check(backend):
             assert (cfg.conf_dir / "vmbox.db").exists()
         else:
             assert (cfg.conf_dir / "maps.sqlite").exists()
+
+
+def test_loopback_config_cannot_reach_the_machines_resolver_or_the_internet():
+    from labkit.mail.postfix import LOOPBACK_ONLY, LoopbackPostfix
+    pf = LoopbackPostfix(sinks=())
+    try:
+        d = mainconf.as_dict(mainconf.parse_main_cf(pf.cfg.main_cf_text()))
+    finally:
+        pf.stop()
+    assert not pf.tmp.exists()
+    for k, v in LOOPBACK_ONLY.items():
+        assert d[k] == v
+    assert d["inet_interfaces"] == "127.0.0.1" and d["default_transport"].startswith("error:")

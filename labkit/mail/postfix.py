@@ -139,8 +139,8 @@ class PostfixConfig:
         if self.transport_test_only:
             additions["transport_maps"] = f"hash:{self.conf_dir / 'transport-test-only'}"
         overrides.update(self.extra)
-        quirks = "\n".join(f"#   {q.param} (seed line {q.line}): {q.note}"
-                           for q in mainconf.seed_quirks(params))
+        quirks = "\n".join(f"#   {q.param} ({f'seed line {q.line}' if q.line else 'not set'}): "
+                           f"{q.note}" for q in mainconf.seed_quirks(params))
         header = (f"# Rendered by labkit.mail from {Path(self.seed_dir) / 'main.cf'}.\n"
                   "# Every seed parameter is kept; path parameters point into the run dir.\n"
                   f"# Seed quirks found:\n{quirks}\n")
