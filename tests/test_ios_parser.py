@@ -240,6 +240,7 @@ BAD = [
     ("interface Dialer1\n ip address negotiated\n ppp chap hostname x", 3, "warning", "PPP"),
     ("ipv6 unicast-routing", 1, "warning", "IPv4 only"),
     ("vlan 2\n name voice\n bogus", 3, "error", "unknown"),
+    ("interface Vlan1\n# a shell-style comment", 2, "warning", "'!'"),
 ]
 
 

@@ -300,10 +300,12 @@ class _Parser:
                 self.banner_end = None
             return
         stripped = raw.strip()
-        if not stripped or stripped.startswith("!") or stripped.startswith("#"):
+        if not stripped or stripped.startswith("!"):
             return
-        if "\t" in raw[: len(raw) - len(raw.lstrip())]:
-            pass  # tabs are fine as indentation
+        if stripped.startswith("#"):
+            self.warn("line starting with '#' ignored: IOS comments start with '!'",
+                      "write the comment as '! ...'")
+            return
         indented = raw[:1].isspace()
         words = stripped.split()
         if self.mode == "ignored":
