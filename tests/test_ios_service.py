@@ -77,3 +77,14 @@ def test_missing_config_parameter(tmp_path):
     svc = IosService(FakeNode(tmp_path, "router", {}), spec)
     with pytest.raises(ServiceError, match="needs 'config: FILE.ios'"):
         svc.render()
+
+
+def test_lint_lists_errors_warnings_and_notes(tmp_path):
+    spec = ServiceSpec(kind="ios", name="ios", params={"config": ROOT / "topologies/router.ios"}, where="t:1")
+    found = IosService.lint(spec)
+    assert any("encapsulation ppp" in f for f in found)
+    assert any("names an interface, not a next hop" in f and ":31:" in f for f in found)
+    bad = tmp_path / "bad.ios"
+    bad.write_text("interface fa0/0\n switchport voice vlan 2\n")
+    found = IosService.lint(ServiceSpec(kind="ios", name="ios", params={"config": bad}, where="t:1"))
+    assert found and found[0].startswith(f"{bad}:2: ")

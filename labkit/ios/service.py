@@ -101,6 +101,29 @@ class IosService(Service):
     def lease_file(self) -> Path:
         return self.run_dir / "dnsmasq.leases"
 
+    @classmethod
+    def lint(cls, spec) -> list[str]:
+        """`labkit lint`: every error, warning and translation note of the IOS file."""
+        path = spec.params.get("config")
+        if not isinstance(path, Path):
+            return []   # the node's `ios:` file; checked at bring-up
+        try:
+            cfg = parse(path.read_text(), str(path))
+        except OSError as e:
+            return [f"{path}: cannot read: {e.strerror}"]
+        found = [str(e) for e in cfg.errors] + [str(w) for w in cfg.warnings]
+        if not cfg.errors:
+            wan = {i.linux: "192.0.2.2/30" for i in cfg.interfaces.values() if i.negotiated}
+            wan.update({str(k): str(v) for k, v in (spec.params.get("wan") or {}).items()})
+            try:
+                t = translate(cfg, Path("/nonexistent"), wan=wan,
+                              route_mode=str(spec.params.get("route_mode", "peer")),
+                              builder=str(spec.params.get("builder", "bridge")))
+                found += [str(n) for n in t.notes if "192.0.2." not in n.message]
+            except Exception as e:
+                found.append(str(e))
+        return found
+
     # -- lifecycle ------------------------------------------------------------------
     def render(self) -> None:
         path = self.ios_path()
