@@ -88,3 +88,14 @@ def test_lint_lists_errors_warnings_and_notes(tmp_path):
     bad.write_text("interface fa0/0\n switchport voice vlan 2\n")
     found = IosService.lint(ServiceSpec(kind="ios", name="ios", params={"config": bad}, where="t:1"))
     assert found and found[0].startswith(f"{bad}:2: ")
+
+
+def test_static_hosts_inside_a_pool_are_noted(tmp_path):
+    svc = _svc(tmp_path, "l3switch", SWITCH_PORTS, ROOT / "topologies/sw3550.ios")
+    phone = SimpleNamespace(name="phone1", interfaces={"eth0": Interface("eth0", [IPv4Interface("192.168.2.21/24")])})
+    pc = SimpleNamespace(name="pc1", interfaces={"eth0": Interface("eth0", [IPv4Interface("192.168.1.10/24")])})
+    svc.node.lab = SimpleNamespace(topo=SimpleNamespace(nodes={"phone1": phone, "pc1": pc}))
+    svc.render()
+    notes = svc.notes
+    assert any("phone1 has the static address 192.168.2.21" in n and "pool_vlan2" in n for n in notes)
+    assert not any("pc1 has the static address" in n for n in notes)   # .10 is excluded in VLAN 1

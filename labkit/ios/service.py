@@ -97,6 +97,29 @@ class IosService(Service):
                            f"{p.linux} in VLAN {intf.vlan} {fix}")
         return out
 
+    def static_hosts_in_pools(self) -> list[str]:
+        """Topology hosts with a static address that a DHCP pool may also hand out."""
+        from .dhcp import pool_ranges
+        t = self.translation
+        topo = getattr(getattr(self.node, "lab", None), "topo", None)
+        if t is None or topo is None:
+            return []
+        out = []
+        for pool in t.config.pools.values():
+            if pool.network is None:
+                continue
+            ranges = pool_ranges(t.config, pool)
+            for node in topo.nodes.values():
+                for intf in node.interfaces.values():
+                    for a in intf.addresses:
+                        if any(lo <= a.ip <= hi for lo, hi in ranges):
+                            out.append(f"{t.config.file}:{pool.line}: {node.name} has the static address "
+                                       f"{a.ip}, inside the free range of dhcp pool {pool.name}; dnsmasq "
+                                       "(like IOS) pings before offering, but a host that is off can "
+                                       "lose its address to a lease (fix: add an 'ip dhcp "
+                                       "excluded-address' for the static hosts)")
+        return out
+
     @property
     def lease_file(self) -> Path:
         return self.run_dir / "dnsmasq.leases"
@@ -147,7 +170,7 @@ class IosService(Service):
             raise ServiceError(self, f"{path.name} and the topology disagree about "
                                f"{self.node.name}'s ports", "\n".join(mismatches))
         self.translation.write()
-        notes = [str(w) for w in cfg.warnings + self.translation.notes]
+        notes = [str(w) for w in cfg.warnings + self.translation.notes] + self.static_hosts_in_pools()
         (self.run_dir / "notes.txt").write_text("\n".join(notes) + ("\n" if notes else ""))
 
     def check(self) -> None:
