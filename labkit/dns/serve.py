@@ -48,6 +48,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
     ap.add_argument("--cache-size", type=int, default=50_000,
                     help="answers cached by query bytes (0: compute every answer; for benchmarks)")
+    ap.add_argument("--udp-mode", choices=("drain", "protocol"), default="drain",
+                    help="drain: reader callback that empties the socket (fast); protocol: asyncio DatagramProtocol")
     a = ap.parse_args(argv)
     try:
         zones = zones_from_args(a.zone, a.named_conf)
@@ -59,7 +61,7 @@ def main(argv=None) -> int:
         return 2
     listen = parse_listen(a.listen or ["0.0.0.0"], a.port)
     print(f"labkit.dns.serve: {len(zones)} zone(s) on {listen}", file=sys.stderr, flush=True)
-    run_workers(lambda: Authority(zones), listen, a.workers, a.cache_size)
+    run_workers(lambda: Authority(zones), listen, a.workers, a.cache_size, a.udp_mode == "drain")
     return 0
 
 

@@ -182,7 +182,7 @@ async def serve(authority: Authority, listen: list[tuple[str, int]], reuseport: 
 
 
 def run_workers(make_authority, listen: list[tuple[str, int]], workers: int = 1,
-                cache_size: int = CACHE_MAX) -> None:
+                cache_size: int = CACHE_MAX, fast_udp: bool = True) -> None:
     """Run ``workers`` processes on the same ports (SO_REUSEPORT). Blocks; the children die
     with the parent (PR_SET_PDEATHSIG) so stopping the recorded PID stops them all."""
     import signal
@@ -192,7 +192,7 @@ def run_workers(make_authority, listen: list[tuple[str, int]], workers: int = 1,
             pid = os.fork()
             if pid == 0:
                 _die_with_parent()
-                _run_one(make_authority(), listen, True, cache_size)
+                _run_one(make_authority(), listen, True, cache_size, fast_udp)
                 os._exit(0)
             children.append(pid)
 
@@ -205,7 +205,7 @@ def run_workers(make_authority, listen: list[tuple[str, int]], workers: int = 1,
         raise SystemExit(0)
     signal.signal(signal.SIGTERM, _term)
     try:
-        _run_one(make_authority(), listen, workers > 1, cache_size)
+        _run_one(make_authority(), listen, workers > 1, cache_size, fast_udp)
     finally:
         for c in children:
             try:
@@ -224,8 +224,9 @@ def _die_with_parent() -> None:
         pass
 
 
-def _run_one(authority: Authority, listen, reuseport: bool, cache_size: int = CACHE_MAX) -> None:
+def _run_one(authority: Authority, listen, reuseport: bool, cache_size: int = CACHE_MAX,
+             fast_udp: bool = True) -> None:
     try:
-        asyncio.run(serve(authority, listen, reuseport, cache_size=cache_size))
+        asyncio.run(serve(authority, listen, reuseport, cache_size=cache_size, fast_udp=fast_udp))
     except KeyboardInterrupt:
         pass
