@@ -72,11 +72,21 @@ class SqliteMaps:
         for e in read_map(Path(src_dir) / "valias"):
             self.add_alias(e.key, e.value)
 
-    def _insert(self, table: str, cols: tuple[str, ...], row: tuple) -> bool:
-        """Insert `row` unless its key (first column) exists; same row again is a no-op."""
+    def _insert(self, table: str, cols: tuple[str, ...], row: tuple,
+                domain: str | None = None) -> bool:
+        """Insert `row` unless its key (first column) exists; same row again is a no-op.
+
+        One connection and one write transaction per addition: the domain check, the
+        duplicate check and the INSERT cannot interleave with another writer."""
         con = self.connect()
         try:
             con.execute("BEGIN IMMEDIATE")
+            if domain is not None and con.execute(
+                    "SELECT 1 FROM domains WHERE domain = ?", (domain,)).fetchone() is None:
+                con.execute("ROLLBACK")
+                raise MailConfigError(f"{self.db}: domain {domain} is not in table domains, "
+                                      f"so Postfix would answer 'Relay access denied' for "
+                                      f"{row[0]}; add-domain {domain} first")
             old = con.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE {cols[0]} = ?",
                               (row[0],)).fetchone()
             if old is not None:
@@ -95,33 +105,25 @@ class SqliteMaps:
     def domains(self) -> set[str]:
         return {r[0] for r in self.query("SELECT domain FROM domains")}
 
-    def _require_domain(self, domain: str, key: str) -> None:
-        if domain not in self.domains():
-            raise MailConfigError(f"{self.db}: domain {domain} is not in table domains, so "
-                                  f"Postfix would answer 'Relay access denied' for {key}; "
-                                  f"add-domain {domain} first")
-
     def add_domain(self, domain: str) -> bool:
         d = check_domain(domain)
         return self._insert("domains", ("domain",), (d,))
 
     def add_mailbox(self, address: str, path: str | None = None, mbox: bool = False) -> bool:
         local, domain = check_address(address)
-        self._require_domain(domain, address)
         if path is None:
             path = f"{domain}/{local}" + ("" if mbox else "/")
         key = f"{local}@{domain}"
         ensure_mailbox_parent(self.conf_dir, check_mailbox_path(path))  # before it is live
-        return self._insert("mailboxes", ("address", "maildir"), (key, path))
+        return self._insert("mailboxes", ("address", "maildir"), (key, path), domain)
 
     def add_alias(self, address: str, target: str) -> bool:
         local, domain = check_address(address)
-        self._require_domain(domain, address)
         targets = [t.strip() for t in target.split(",") if t.strip()]
         for t in targets:
             check_address(t)
         key = f"{local}@{domain}"
-        return self._insert("aliases", ("address", "goto"), (key, ", ".join(targets)))
+        return self._insert("aliases", ("address", "goto"), (key, ", ".join(targets)), domain)
 
     def rows(self, table: str) -> list[tuple]:
         if table not in ("domains", "mailboxes", "aliases"):
