@@ -91,3 +91,13 @@ def test_seed_ns_dot_does_not_resolve(resolver):
     r = ask(resolver, "exampledomain.ca", "NS")
     assert [str(x.rdata) for x in r.rr] == ["ns."]
     assert ask(resolver, "ns.", "A").header.rcode == 3
+
+
+def test_resolver_never_leaves_loopback_from_the_root_namespace():
+    """Outside a lab namespace the resolver only sends to loopback: an unmapped lab
+    address (here every root hint) gives SERVFAIL, and no packet leaves."""
+    from labkit.dns.resolve import Resolver
+    r = Resolver(["198.41.0.4"], timeout=0.2)
+    assert r.in_lab is False
+    res = r.resolve("exampledomain.ca", 15)
+    assert res.rcode == 2 and res.trace == ["198.41.0.4: no answer"]

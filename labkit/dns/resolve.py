@@ -49,12 +49,17 @@ class Resolver:
         self.cache: dict[tuple[str, int], tuple[float, Resolution]] = {}
         self.delegations: dict[str, tuple[float, list[str]]] = {}
         self.lock = threading.Lock()
+        self.in_lab = _in_lab_netns()
 
     # -------------------------------------------------------------- transport
     def _ask(self, server: str, qname: str, qtype: int) -> DNSRecord | None:
         q = DNSRecord(DNSHeader(id=random.randrange(65536), rd=0), q=DNSQuestion(qname, qtype))
         q.add_ar(EDNS0(udp_len=1232))
         addr = self.remap.get(server, (server, 53))
+        if not self.in_lab and not addr[0].startswith("127."):
+            # Traffic safety (DESIGN.md): outside a lab namespace only loopback is allowed,
+            # so an unmapped lab address is never sent to from the root namespace.
+            return None
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(self.timeout)
             try:
@@ -208,6 +213,14 @@ class Resolver:
             r.header.tc = 1
             wire = r.pack()
         return wire
+
+
+def _in_lab_netns() -> bool:
+    try:
+        from labkit.lab.safety import in_lab_netns
+        return in_lab_netns()
+    except Exception:
+        return False
 
 
 def _recv(s: socket.socket, n: int) -> bytes:

@@ -160,3 +160,15 @@ class SecurityGroupService(Service):
 
     def ready(self) -> bool:
         return True
+
+    @classmethod
+    def lint(cls, spec) -> list:
+        try:
+            render_nft(spec.params.get("allow") or SEED_ALLOW)
+        except ValueError as e:
+            return [f"{spec.where}: {e}"]
+        allow = [str(a).lower() for a in (spec.params.get("allow") or SEED_ALLOW)]
+        if "icmp" not in allow:
+            return [f"{spec.where}: note: no ICMP rule, so the host does not answer ping "
+                    "(faithful to the seed's security group; add 'icmp' to allow it)"]
+        return []
