@@ -9,6 +9,7 @@ from __future__ import annotations
 import mailbox
 import shutil
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -77,11 +78,15 @@ def lab(tmp_path_factory):
     (d / "gmail.com.zone").write_text(ZONE)
     (d / "mailt.yaml").write_text(TOPO)
     lab = Lab.up(str(d / "mailt.yaml"), name="mailt", replace=True)
+    pids = []
     try:
+        pids.append(lab.service("ec2", "postfix").cfg.master_pid())
         yield lab
     finally:
         lab.down()
         assert leftovers("mailt") == []
+        for pid in pids:   # master (and so every Postfix daemon) is gone
+            assert not _is_postfix_master(pid)
 
 
 def test_seed_flows_inside_the_lab(lab):
@@ -114,3 +119,10 @@ def _maildir(path):
         return list(mailbox.Maildir(path, create=False))
     except (FileNotFoundError, mailbox.NoSuchMailboxError):
         return []
+
+
+def _is_postfix_master(pid: int) -> bool:
+    try:
+        return "postfix/sbin/master" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:
+        return False
