@@ -41,6 +41,22 @@ def test_same_answers_for_whole_corpus(servers):
     assert diffs == []
 
 
+def test_same_answers_for_the_lab_internet_zones(tmp_path):
+    """Root (+com) and ca. as the lab serves them: referrals, glue, the root's NS."""
+    net = REPO / "topologies" / "internet"
+    zones = {".": net / "root.zone", "com": net / "com.zone", "ca": net / "ca.zone"}
+    corpus = load_corpus(REPO / "data" / "dns" / "internet.corpus")
+    with bind_server(tmp_path, named_conf=None, zones=zones) as (ba, bp), \
+            embedded_server(named_conf=None, zones=zones) as (ea, ep):
+        diffs = []
+        for q in corpus:
+            ex = udp_exchange if q.transport == "udp" else tcp_exchange
+            d = diff(normalize(ex(q.wire, ba, bp)), normalize(ex(q.wire, ea, ep)))
+            if d:
+                diffs.append(f"line {q.line} {q.text}: " + "; ".join(d))
+    assert diffs == []
+
+
 def test_several_queries_on_one_tcp_connection(servers):
     (ba, bp), (ea, ep) = servers
     qs = [bytes(build_query(n, t, [], 100 + i)) for i, (n, t) in enumerate(

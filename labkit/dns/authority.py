@@ -200,7 +200,8 @@ class Authority:
             if qtype in node:
                 rs = node[qtype]
                 res.answer += rs
-                if qtype in (T_NS, T_MX, T_SRV):
+                # BIND adds no addresses to the root's own NS answer (a priming query).
+                if qtype in (T_NS, T_MX, T_SRV) and not (qtype == T_NS and name == "."):
                     targets = [key(r.rdata.label if qtype != T_SRV else r.rdata.target) for r in rs]
                     res.additional = self._address_rrsets(zone, targets, None)
                 return res
