@@ -140,3 +140,13 @@ def test_puzzle_domain_in_both_lists_breaks_mailboxes():
     assert seed.replies["admin@exampledomain.ca"][0] == 250
     assert "virtual mailbox table" in seed.replies["nobody@exampledomain.ca"][1]
     assert seed.warnings == []
+
+
+def test_seed_flow_check_for_notebooks(pf):
+    from labkit.mail.flows import check_seed_flows, flow_table
+    results = check_seed_flows(pf)
+    table = flow_table(results)
+    assert all(f.ok for f in results), table
+    assert table.splitlines()[1].split() == ["admin@exampledomain.ca", "maildir", "250",
+                                             "maildir", "yes"]
+    assert [f.code for f in results] == [250, 250, 250, 550, 454]
