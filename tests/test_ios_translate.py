@@ -304,3 +304,16 @@ def test_write_produces_readable_files(tmp_path):
     assert names == ["apply.sh", "dnsmasq.conf", "ruleset.nft"]
     script = (tmp_path / "apply.sh").read_text()
     assert "# line 90: ip route 0.0.0.0 0.0.0.0 FastEthernet0/1" in script
+
+
+def test_no_ping_and_static_hosts_kept_out_of_offers(tmp_path):
+    """dnsmasq does not ping (3 s per lease); the lab's static hosts are its conflict table."""
+    t = translate(load(ROOT / "topologies/sw3550.ios"), tmp_path, in_use=["192.168.2.10", "192.168.2.22/24",
+                                                                           "192.168.1.20", "1.2.3.4"])
+    conf = t.dnsmasq.conf
+    assert "no-ping" in conf.splitlines()
+    assert "dhcp-range=set:pool_vlan2,192.168.2.2,192.168.2.9," in conf
+    assert "dhcp-range=set:pool_vlan2,192.168.2.11,192.168.2.21," in conf
+    assert "dhcp-range=set:pool_vlan2,192.168.2.23,192.168.2.254," in conf
+    # 192.168.1.20 is excluded by IOS already: VLAN1's range is unchanged
+    assert "dhcp-range=set:pool_vlan1,192.168.1.100,192.168.1.149," in conf

@@ -50,6 +50,19 @@ def pool_ranges(cfg: IosConfig, pool: DhcpPool) -> list[Range]:
     return free_ranges(pool.network, [(e.low, e.high) for e in cfg.excluded], own)
 
 
+def _gaps(network: IPv4Network, ranges: list[Range]) -> list[Range]:
+    """The complement of `ranges` inside the network (whatever was cut before), as ranges."""
+    out: list[Range] = []
+    cur = int(network.network_address)
+    for a, b in ranges:
+        if int(a) > cur:
+            out.append((IPv4Address(cur), IPv4Address(int(a) - 1)))
+        cur = int(b) + 1
+    if cur <= int(network.broadcast_address):
+        out.append((IPv4Address(cur), network.broadcast_address))
+    return out
+
+
 def pool_size(ranges: list[Range]) -> int:
     return sum(int(b) - int(a) + 1 for a, b in ranges)
 
@@ -83,11 +96,20 @@ class DnsmasqConfig:
 
 
 def render_dnsmasq(cfg: IosConfig, run_dir: Path, inside_ifaces: list[str],
-                   outside_ifaces: list[str], notes: list[tuple[int, str, str]]) -> DnsmasqConfig | None:
+                   outside_ifaces: list[str], notes: list[tuple[int, str, str]],
+                   in_use: list[IPv4Address] = ()) -> DnsmasqConfig | None:  # type: ignore[assignment]
     """One dnsmasq per node: DHCP pools and/or the `ip dns server` forwarder.
 
     Returns None when the node needs neither. `notes` receives (line, message,
     fix) for pools that serve nothing.
+
+    Conflict detection: IOS pings an address (2 x 500 ms) before offering it and
+    moves an address that answers to its conflict table (`show ip dhcp conflict`),
+    never to offer it again. dnsmasq's own ping waits 3 s per candidate, which
+    made every lease take ~7 s, so it is off (`no-ping`). `in_use` stands in for
+    the conflict table: the addresses of the lab's static hosts, which are up
+    whenever the lab is, so IOS's ping would find every one of them. They are
+    left out of the ranges, and the rendered file lists them.
     """
     lines = [f"# rendered by labkit.ios from {cfg.file}; do not edit, edit the IOS config",
              "no-resolv", "no-hosts", "log-facility=-", "user=root", "group=root",
@@ -97,6 +119,10 @@ def render_dnsmasq(cfg: IosConfig, run_dir: Path, inside_ifaces: list[str],
         if pool.network is None:
             continue
         ranges = pool_ranges(cfg, pool)
+        taken = sorted({a for a in in_use if any(lo <= a <= hi for lo, hi in ranges)})
+        if taken:
+            ranges = free_ranges(pool.network, [(a, b) for a, b in _gaps(pool.network, ranges)] +
+                                 [(a, a) for a in taken])
         served = any(a.network == pool.network or pool.network.overlaps(a.network)
                      for i in cfg.interfaces.values() if not i.shutdown for a in i.addresses)
         if not served:
@@ -110,6 +136,9 @@ def render_dnsmasq(cfg: IosConfig, run_dir: Path, inside_ifaces: list[str],
             continue
         t = tag(pool.name)
         lines.append(f"# ip dhcp pool {pool.name} (line {pool.line}): {pool_size(ranges)} addresses")
+        if taken:
+            lines.append("# conflict table (IOS would ping these and find them up): "
+                         + " ".join(map(str, taken)))
         for a, b in ranges:
             lines.append(f"dhcp-range=set:{t},{a},{b},{pool.network.netmask},{lease_text(pool.lease_seconds)}")
         if pool.default_routers:
@@ -120,7 +149,9 @@ def render_dnsmasq(cfg: IosConfig, run_dir: Path, inside_ifaces: list[str],
             lines.append(f"dhcp-option=tag:{t},option:domain-name,{pool.domain_name}")
         dhcp = True
     if dhcp:
-        lines += [f"dhcp-leasefile={run_dir / 'dnsmasq.leases'}", "dhcp-authoritative", "log-dhcp"]
+        lines += [f"dhcp-leasefile={run_dir / 'dnsmasq.leases'}", "dhcp-authoritative", "log-dhcp",
+                  "# IOS's ping-before-offer is not emulated by pinging (see render_dnsmasq)",
+                  "no-ping"]
     dns = cfg.dns_server
     if dns:
         lines.append("# ip dns server: forward to ip name-server")

@@ -97,6 +97,14 @@ class IosService(Service):
                            f"{p.linux} in VLAN {intf.vlan} {fix}")
         return out
 
+    def static_addresses(self) -> list[str]:
+        """Static addresses of the other topology nodes: DHCP's emulated conflict table."""
+        topo = getattr(getattr(self.node, "lab", None), "topo", None)
+        if topo is None:
+            return []
+        return [str(a.ip) for node in topo.nodes.values() if node.name != self.node.name
+                for intf in node.interfaces.values() for a in intf.addresses]
+
     def static_hosts_in_pools(self) -> list[str]:
         """Topology hosts with a static address that a DHCP pool may also hand out."""
         from .dhcp import pool_ranges
@@ -114,8 +122,9 @@ class IosService(Service):
                     for a in intf.addresses:
                         if any(lo <= a.ip <= hi for lo, hi in ranges):
                             out.append(f"{t.config.file}:{pool.line}: {node.name} has the static address "
-                                       f"{a.ip}, inside the free range of dhcp pool {pool.name}; dnsmasq "
-                                       "(like IOS) pings before offering, but a host that is off can "
+                                       f"{a.ip}, inside the free range of dhcp pool {pool.name}; IOS pings "
+                                       "before offering and the lab keeps it out of the offers (the "
+                                       "conflict table), but on a real switch a host that is off can "
                                        "lose its address to a lease (fix: add an 'ip dhcp "
                                        "excluded-address' for the static hosts)")
         return out
@@ -162,7 +171,8 @@ class IosService(Service):
         try:
             self.translation = translate(cfg, self.run_dir, wan=self.wan(negotiated),
                                          route_mode=str(self.params.get("route_mode", "peer")),
-                                         builder=str(self.params.get("builder", "bridge")))
+                                         builder=str(self.params.get("builder", "bridge")),
+                                         in_use=self.static_addresses())
         except Exception as e:  # IosConfigError, bad wan address, bad route_mode
             raise ServiceError(self, f"cannot translate {path.name}", str(e)) from None
         mismatches = self.topology_mismatches()

@@ -169,13 +169,16 @@ def _wan_addresses(wan: dict[str, str] | None) -> dict[str, IPv4Interface]:
 
 
 def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None = None,
-              route_mode: str = "peer", builder: str = "bridge") -> Translation:
+              route_mode: str = "peer", builder: str = "bridge",
+              in_use: list[str] | None = None) -> Translation:
     """Translate a parsed config; raises IosConfigError when it cannot be applied.
 
     wan:        address of interfaces with `ip address negotiated`, e.g.
                 {"Dialer1": "100.64.0.2/30"} (the ISP side given by the topology).
     route_mode: "peer" or "device", see the module docstring.
     builder:    "bridge" (Linux bridges, no trunks) or "ovs" (trunks possible).
+    in_use:     addresses of static hosts on the device's subnets; DHCP never offers
+                them (IOS's ping-before-offer conflict table, see dhcp.render_dnsmasq).
     """
     if route_mode not in ("peer", "device"):
         raise ValueError("route_mode must be 'peer' or 'device'")
@@ -302,7 +305,8 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
               if port_kind(cfg, i) in ("svi", "routed", "wan") and i.nat != "outside"]
     outside = [i.linux for i in cfg.interfaces.values() if i.nat == "outside"]
     dn_notes: list[tuple[int, str, str]] = []
-    dnsmasq = render_dnsmasq(cfg, run_dir, inside, outside, dn_notes)
+    dnsmasq = render_dnsmasq(cfg, run_dir, inside, outside, dn_notes,
+                             [IPv4Address(a.split("/")[0]) for a in (in_use or [])])
     for line, message, fix in dn_notes:
         note(line, message, fix)
     return Translation(cfg, plan, steps, nft, dnsmasq, notes, run_dir)
