@@ -12,7 +12,7 @@ import pytest
 from dnslib import DNSRecord
 
 from labkit.dns.client import tcp_exchange, tcp_exchange_many, udp_exchange
-from labkit.dns.compare import build_query, diff, load_corpus, normalize
+from labkit.dns.compare import build_query, diff, load_corpus, normalize, random_corpus
 from labkit.dns.testing import REPO, TEST_ZONES, bind_server, embedded_server
 
 pytestmark = pytest.mark.skipif(shutil.which("named") is None, reason="BIND (named) not installed")
@@ -38,6 +38,23 @@ def test_same_answers_for_whole_corpus(servers):
         d = diff(normalize(ex(q.wire, ba, bp)), normalize(ex(q.wire, ea, ep)))
         if d:
             diffs.append(f"line {q.line} {q.text}: " + "; ".join(d))
+    assert diffs == []
+
+
+def test_same_answers_for_seeded_random_queries(servers):
+    """1500 seeded random queries over every name of the served zones."""
+    from labkit.dns.testing import SEED_NAMED_CONF
+    from labkit.dns.zone import load_zone
+    (ba, bp), (ea, ep) = servers
+    names = set()
+    for origin, f in [*TEST_ZONES.items(), ("exampledomain.ca", SEED_NAMED_CONF.parent / "exampledomain.ca")]:
+        names |= set(load_zone(f, origin).nodes)
+    diffs = []
+    for q in random_corpus(sorted(names), 1500, seed=2024):
+        ex = udp_exchange if q.transport == "udp" else tcp_exchange
+        d = diff(normalize(ex(q.wire, ba, bp)), normalize(ex(q.wire, ea, ep)))
+        if d:
+            diffs.append(f"#{q.line} {q.text}: " + "; ".join(d))
     assert diffs == []
 
 

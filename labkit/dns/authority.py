@@ -24,7 +24,7 @@ MAX_CHAIN = 11                # BIND's max-restarts for CNAME chains
 BADVERS = 16
 T_A, T_AAAA, T_NS, T_MX, T_SRV, T_CNAME, T_SOA, T_DS, T_ANY = (
     QTYPE.A, QTYPE.AAAA, QTYPE.NS, QTYPE.MX, QTYPE.SRV, QTYPE.CNAME, QTYPE.SOA, QTYPE.DS, QTYPE.ANY)
-T_OPT, T_AXFR, T_IXFR, T_MAILA, T_MAILB = 41, 252, 251, 254, 253
+T_OPT, T_AXFR, T_IXFR, T_MAILA, T_MAILB, T_RRSIG, T_NSEC = 41, 252, 251, 254, 253, 46, 47
 
 
 @dataclass
@@ -205,7 +205,7 @@ class Authority:
                     targets = [key(r.rdata.label if qtype != T_SRV else r.rdata.target) for r in rs]
                     res.additional = self._address_rrsets(zone, targets, None)
                 return res
-            if T_CNAME in node:
+            if T_CNAME in node and qtype not in (T_RRSIG, T_NSEC):   # BIND: no CNAME for these
                 cn = node[T_CNAME][0]
                 res.answer.append(cn)
                 target = key(cn.rdata.label)
@@ -299,7 +299,8 @@ class Authority:
             limit = 512
         # BIND adds no optional additional data when the client advertises EDNS <= 512;
         # referral glue is still sent.
-        no_additional = opt is not None and opt[0] <= 512 and not res.referral
+        # (Over UDP only; over TCP the additional data is always added.)
+        no_additional = udp and opt is not None and opt[0] <= 512 and not res.referral
         if not udp:
             limit = 65535
         rcode = res.rcode
