@@ -127,8 +127,18 @@ class Authority:
 
     @staticmethod
     def _exists_below(zone: Zone, name: str) -> bool:
-        suffix = "." + name
-        return any(n.endswith(suffix) for n in zone.nodes)
+        """Does any name below ``name`` exist (so ``name`` is at least an empty non-terminal)?
+        The set of such names is built once per zone: negative answers stay O(1)."""
+        parents = zone.__dict__.get("_parents")
+        if parents is None:
+            parents = set()
+            for n in zone.nodes:
+                labels = n.split(".")
+                for i in range(1, len(labels) - 1):
+                    parents.add(".".join(labels[i:]))
+                parents.add(".")
+            zone.__dict__["_parents"] = parents
+        return name in parents
 
     def _address_rrsets(self, zone: Zone, targets: list[str], glue_under: str | None) -> list[list[Record]]:
         """A then AAAA RRsets for targets (BIND renders A glue before AAAA glue)."""
@@ -238,7 +248,8 @@ class Authority:
             return self._error(data, RCODE.SERVFAIL)
 
     @staticmethod
-    def _error(data: bytes, rcode: int, opcode_echo: bool = True) -> bytes | None:
+    def _error(data: bytes, rcode: int) -> bytes | None:
+        """Header-only answer (no question) for a message whose question cannot be read."""
         if len(data) < 12:
             return None
         ident, flags = struct.unpack("!HH", data[:4])
