@@ -160,6 +160,26 @@ def _line_for(zone: Zone | None, msg: str) -> int:
     return zone.soa.line if zone.soa else 1
 
 
+_CHECKZONE_FIXES = [
+    ("check-names", "host names may use only letters, digits and '-' (no '_'): rename the record"),
+    ("has no address records", "add an A (or AAAA) record for that name"),
+    ("is a CNAME", "point the record at the canonical name, not at the alias"),
+    ("TTL set to prior TTL", "give every record of the RRset the same TTL"),
+    ("ignoring out-of-zone data", "use names inside the zone (relative names, or absolute ones ending in the origin)"),
+    ("bad dotted quad", "write the IPv4 address as four numbers 0-255"),
+    ("unexpected end of input", "close the parenthesis or complete the record"),
+    ("CNAME and other data", "a CNAME owner may hold no other record; remove one of them"),
+    ("multiple RRs of singleton type", "keep one record of that type at this name"),
+]
+
+
+def _checkzone_fix(text: str) -> str:
+    for needle, fix in _CHECKZONE_FIXES:
+        if needle in text:
+            return fix
+    return "correct the record named-checkzone points at"
+
+
 def run_named_checkzone(path: str | Path, origin: str, zone: Zone | None = None) -> list[Finding]:
     exe = shutil.which("named-checkzone")
     if exe is None:
@@ -178,8 +198,8 @@ def run_named_checkzone(path: str | Path, origin: str, zone: Zone | None = None)
         if "loading from master file" in text and "failed" in text:
             continue   # repeats the located error above it
         sev = "error" if p.returncode else "warning"
-        out.append(Finding(str(path), line, f"named-checkzone: {text}",
-                           "correct the record named-checkzone points at", "named-checkzone", sev))
+        out.append(Finding(str(path), line, f"named-checkzone: {text}", _checkzone_fix(text),
+                           "named-checkzone", sev))
     return out
 
 
