@@ -101,3 +101,28 @@ def test_resolver_never_leaves_loopback_from_the_root_namespace():
     assert r.in_lab is False
     res = r.resolve("exampledomain.ca", 15)
     assert res.rcode == 2 and res.trace == ["198.41.0.4: no answer"]
+
+
+def test_resolver_tcp_fallback_and_cname_chains(tmp_path):
+    """A root that delegates difftest.lab: answers over 1232 bytes come back over TCP,
+    CNAME chains and CNAMEs that leave the zone are followed."""
+    root = tmp_path / "root.zone"
+    root.write_text("$TTL 3600\n@ IN SOA a.root. h.root. 1 1 1 1 60\n IN NS a.root.\na.root. IN A 10.99.0.1\n"
+                    "difftest.lab. IN NS ns1.difftest.lab.\nns1.difftest.lab. IN A 10.99.0.2\n"
+                    "other.lab. IN NS ns1.difftest.lab.\n")
+    port = free_port("127.0.0.31")
+    from labkit.dns.testing import TEST_ZONES
+    with embedded_server(named_conf=None, zones={".": root}, addr="127.0.0.31", port=port), \
+            embedded_server(named_conf=None, zones=TEST_ZONES, addr="127.0.0.32", port=port):
+        from labkit.dns.resolve import Resolver
+        # 10.0.0.53 is what difftest.lab itself says ns1 is (the root's glue says 10.99.0.2)
+        r = Resolver(["10.99.0.1"], remap={"10.99.0.1": ("127.0.0.31", port), "10.99.0.2": ("127.0.0.32", port),
+                                           "10.0.0.53": ("127.0.0.32", port)})
+        huge = r.resolve("huge.difftest.lab", 16)
+        assert huge.rcode == 0 and len(huge.answer) == 7
+        chain = r.resolve("c1.difftest.lab", 1)
+        assert [str(x.rdata) for x in chain.answer] == ["c2.difftest.lab.", "c3.difftest.lab.", "10.0.0.3"]
+        back = r.resolve("back.other.lab", 1)     # other.lab -> difftest.lab: a second lookup
+        assert [x.rtype for x in back.answer] == [5, 5, 5, 1]
+        assert r.resolve("dangling.difftest.lab", 1).rcode == 3
+        assert r.resolve("host.child.difftest.lab", 1).rcode == 2   # child servers do not exist
