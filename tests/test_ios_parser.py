@@ -93,7 +93,8 @@ def test_sw3550_model():
     cfg = load(ROOT / "topologies/sw3550.ios")
     assert cfg.interfaces["Vlan2"].acl_in == "102"
     acl = cfg.acls["102"]
-    assert acl.kind == "extended" and [e.action for e in acl.entries] == ["deny", "permit"]
+    assert acl.kind == "extended" and [e.action for e in acl.entries] == ["permit", "deny", "permit"]
+    assert acl.entries[0].established
     ports = {n: i.access_vlan for n, i in cfg.interfaces.items() if i.switchport}
     assert ports == {"FastEthernet0/2": 1, "FastEthernet0/3": 1, "FastEthernet0/4": 2,
                      "FastEthernet0/5": 2, "FastEthernet0/6": 2}

@@ -134,9 +134,11 @@ def test_acl_chain_order_counters_and_implicit_deny():
     chain = nft[nft.index("chain acl_102"):nft.index("chain forward")]
     rules = [l.strip() for l in chain.splitlines()[1:-1] if l.strip() != "}"]
     assert rules == [
+        'ip protocol tcp ip saddr 192.168.2.0/24 ip daddr 192.168.1.0/24 tcp flags & (ack | rst) != 0 '
+        'counter return comment "102 | 10 | permit tcp 192.168.2.0 0.0.0.255 192.168.1.0 0.0.0.255 established"',
         'ip saddr 192.168.2.0/24 ip daddr 192.168.1.0/24 counter drop comment '
-        '"102 | 10 | deny ip 192.168.2.0 0.0.0.255 192.168.1.0 0.0.0.255"',
-        'counter return comment "102 | 20 | permit ip any any"',
+        '"102 | 20 | deny ip 192.168.2.0 0.0.0.255 192.168.1.0 0.0.0.255"',
+        'counter return comment "102 | 30 | permit ip any any"',
         'counter drop comment "102 | implicit | deny any"']
     # `in` on Vlan2: traffic routed from VLAN2, and traffic to the switch itself from VLAN2
     assert 'chain forward {' in nft and 'iifname "vlan2" jump acl_102' in nft
@@ -303,7 +305,7 @@ def test_write_produces_readable_files(tmp_path):
     names = sorted(p.name for p in t.write())
     assert names == ["apply.sh", "dnsmasq.conf", "ruleset.nft"]
     script = (tmp_path / "apply.sh").read_text()
-    assert "# line 90: ip route 0.0.0.0 0.0.0.0 FastEthernet0/1" in script
+    assert "# line 94: ip route 0.0.0.0 0.0.0.0 FastEthernet0/1" in script
 
 
 def test_no_ping_and_static_hosts_kept_out_of_offers(tmp_path):

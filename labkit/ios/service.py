@@ -25,13 +25,14 @@ Parameters: `config` (the IOS file; else the node's `ios:` file), `wan` (address
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
 
 from . import show as _show
-from .errors import IosWarning
+from .errors import IosConfigError, IosWarning
 from .names import linux_name
 from .parser import parse
 from .translate import Translation, translate
@@ -191,6 +192,18 @@ class IosService(Service):
             self.run_checked(t.dnsmasq.test_argv, inside=True)
 
     def start(self) -> None:
+        self.reapply()
+        t = self._t()
+        if t.dnsmasq:
+            self.spawn(t.dnsmasq.argv)
+
+    def reapply(self) -> None:
+        """Run the translation's steps (addresses, routes, nft) without (re)starting dnsmasq.
+
+        start() uses it; a notebook uses it to power a device back on after its links
+        were set down (Linux drops the routes of a link that goes down, IOS reinstalls
+        its static routes when the interface comes back).
+        """
         t = self._t()
         links = set(self._links())
         skipped: list[str] = []
@@ -210,8 +223,6 @@ class IosService(Service):
         if skipped:
             with open(self.run_dir / "notes.txt", "a") as f:
                 f.write("\n".join(skipped) + "\n")
-        if t.dnsmasq:
-            self.spawn(t.dnsmasq.argv)
 
     def ready(self) -> bool:
         t = self.translation
@@ -229,6 +240,37 @@ class IosService(Service):
     def show(self, command: str) -> str:
         """`svc.show("sh ip int br")`: the IOS show commands against this node's live state."""
         return _show.show(self.node.cmd, command, lease_file=str(self.lease_file))
+
+    def replace_acl(self, name: str, lines: str) -> list[str]:
+        """Retype numbered ACL `name` live, as `no access-list N` + new lines would on IOS.
+
+        The node's config file is left alone: its `access-list N` lines are swapped
+        for `lines` in memory, the result is parsed and translated like at bring-up,
+        and only the nft table is reloaded (atomically, counters start at 0).
+        Raises IosConfigError (file:line of every error) before touching the node.
+        Returns the warnings of the new lines.
+        """
+        path = self.ios_path()
+        keep = [l for l in path.read_text().splitlines()
+                if not re.match(rf"\s*access-list\s+{re.escape(name)}\s", l)]
+        end = max((i for i, l in enumerate(keep) if l.strip() == "end"), default=len(keep))
+        new = [l.strip() for l in lines.strip().splitlines() if l.strip()]
+        for l in new:
+            if not re.match(rf"access-list\s+{re.escape(name)}\s", l):
+                raise ValueError(f"'{l}': every line must start 'access-list {name} '")
+        text = "\n".join(keep[:end] + new + keep[end:]) + "\n"
+        cfg = parse(text, f"{path.name} (access-list {name} retyped)", self.platform())
+        if cfg.errors:
+            raise IosConfigError(cfg.errors)
+        negotiated = [i.linux for i in cfg.interfaces.values() if i.negotiated]
+        t = translate(cfg, self.run_dir, wan=self.wan(negotiated),
+                      route_mode=str(self.params.get("route_mode", "peer")),
+                      builder=str(self.params.get("builder", "bridge")), in_use=self.static_addresses())
+        t.nft_path.write_text(t.nft)
+        self.run_checked(["nft", "-f", str(t.nft_path)], inside=True)
+        self.translation = t
+        first = end + 1
+        return [str(w) for w in cfg.warnings if w.line >= first]
 
     # -- helpers ------------------------------------------------------------------
     def _t(self) -> Translation:
