@@ -102,3 +102,10 @@ def test_named_conf_syntax_error(tmp_path):
     (tmp_path / "named.conf").write_text('zone "t.lab" IN {\n  type master\n  file "z";\n};\n')
     fs = lint_named_conf(tmp_path / "named.conf")
     assert fs and fs[0].line in (2, 3)
+
+
+def test_format_findings_is_relative_and_stable():
+    from labkit.dns.lint import format_findings
+    text = format_findings(lint_named_conf(EC2 / "named.conf"), base=REPO)
+    assert text.splitlines()[0].startswith("topologies/ec2/exampledomain.ca:9: error: NS target 'ns.'")
+    assert format_findings([]) == "no findings"

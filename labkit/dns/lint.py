@@ -281,3 +281,17 @@ def lint_named_conf(path: str | Path, mailboxes: set[str] | None = None,
             continue
         out += lint_zone(zpath, st.name, mailboxes, mail_domains)
     return out
+
+
+def format_findings(findings: list[Finding], base: str | Path | None = None) -> str:
+    """One line per finding, paths relative to ``base`` (stable output for notebooks)."""
+    out = []
+    for f in findings:
+        path = f.path
+        if base is not None:
+            try:
+                path = str(Path(f.path).resolve().relative_to(Path(base).resolve()))
+            except ValueError:
+                pass
+        out.append(f"{path}:{f.line}: {f.severity}: {f.message}\n    fix: {f.fix}")
+    return "\n".join(out) if out else "no findings"
