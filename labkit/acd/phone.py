@@ -184,6 +184,8 @@ class AgentPhone(_UA):
         self.version = 0
         self.notify_body = notify_body     # "dialog" or "presence" (what events we accept)
         self.lose_next_bye = False
+        self.bye_loss = 0.0                 # probability that a hang-up's BYE is lost (soak)
+        self.rng = random.Random(name)
         self.acd_calls: list[PhoneCall] = []
         self.incoming = 0
 
@@ -263,6 +265,7 @@ class AgentPhone(_UA):
 
     def _talk_over(self, call: PhoneCall) -> None:
         lose, self.lose_next_bye = self.lose_next_bye, False
+        lose = lose or (self.bye_loss > 0 and self.rng.random() < self.bye_loss)
         self.hangup(call, lose=lose)
 
     # ---- the ACD's subscription --------------------------------------------------------

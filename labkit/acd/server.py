@@ -408,12 +408,16 @@ class AcdServer:
                 return          # stale or retransmitted NOTIFY
             sub.last_version = version
         agent.device_idle = st.idle
+        for cid in st.call_ids:               # Call-IDs the device has reported as live
+            sub.seen_call_ids.add(cid)
+        if len(sub.seen_call_ids) > 256:
+            sub.seen_call_ids = set(st.call_ids)
         call = agent.call
         if call is not None:
             leg = call.ext.get("agent_leg")
             if leg is not None and call.state == CONNECTED:
                 if leg.dialog.call_id in st.call_ids:
-                    sub.seen_call_ids.add(leg.dialog.call_id)
+                    pass
                 elif leg.dialog.call_id in sub.seen_call_ids:
                     # The phone says our call ended, but its BYE never reached us.
                     log.info("agent %s: device dropped call %s without BYE", agent.id, call.id)

@@ -108,7 +108,7 @@ def _strip_tag(value: str) -> str:
     return str(na)
 
 
-class SipEndpoint(asyncio.DatagramProtocol):
+class SipEndpoint:
     """One UDP socket, its transactions, and the glue to a transaction user."""
 
     def __init__(self, handler: Handler, timers: Timers = Timers(), user_agent: str = "labkit-sip"):
@@ -116,35 +116,63 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self.timers = timers
         self.user_agent = user_agent
         self.loop = asyncio.get_event_loop()
-        self.transport: asyncio.DatagramTransport | None = None
+        self.sock: socket.socket | None = None
         self.host, self.port = "127.0.0.1", 0
         self.server_txns: dict[tuple, ServerTxn] = {}
         self.client_txns: dict[tuple, ClientTxn] = {}
         self.pending_2xx: dict[tuple[str, int], dict] = {}
         self.sent_acks: dict[tuple[str, int], tuple[bytes, Addr, asyncio.TimerHandle]] = {}
         self.stats = {"rx": 0, "tx": 0, "malformed": 0, "handler_errors": 0, "retrans_tx": 0,
-                      "retrans_rx": 0, "stray": 0}
+                      "retrans_rx": 0, "stray": 0, "tx_dropped": 0, "tx_errors": 0}
         # Test hook: return True to drop an outgoing message (simulates loss on the wire).
         self.drop: Callable[[SipMessage | None, Addr], bool] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
     @classmethod
     async def listen(cls, handler: Handler, host: str, port: int, **kw) -> "SipEndpoint":
-        loop = asyncio.get_running_loop()
+        """Bind a UDP socket and read it with ``loop.add_reader``.
+
+        Why not ``create_datagram_endpoint``: asyncio's datagram transport reads ONE datagram
+        per loop iteration; under a burst the kernel queue then grows, answers come late, peers
+        retransmit and the queue grows faster (a retransmission storm).  Here each wake-up drains
+        the socket."""
         ep = cls(handler, **kw)
-        ep.loop = loop
-        await loop.create_datagram_endpoint(lambda: ep, local_addr=(host, port))
+        ep.loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+        for opt in ("SO_RCVBUFFORCE", "SO_RCVBUF"):   # FORCE works as root, above rmem_max
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, getattr(socket, opt), 8 << 20)
+                break
+            except (OSError, AttributeError):
+                continue
+        for opt in ("SO_SNDBUFFORCE", "SO_SNDBUF"):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, getattr(socket, opt), 4 << 20)
+                break
+            except (OSError, AttributeError):
+                continue
+        try:
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        ep.sock = sock
+        ep.host, ep.port = sock.getsockname()[:2]
+        ep.loop.add_reader(sock.fileno(), ep._readable)
         return ep
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        try:   # bigger buffers: 300 calls/s of bursts must not be dropped by the kernel
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-        except OSError:
-            pass
-        self.host, self.port = transport.get_extra_info("sockname")[:2]
+    def _readable(self) -> None:
+        sock = self.sock
+        for _ in range(1024):
+            try:
+                data, addr = sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:        # ICMP port unreachable from an earlier send
+                log.debug("socket error: %s", exc)
+                continue
+            self.datagram_received(data, addr[:2])
 
     def close(self) -> None:
         for t in list(self.server_txns.values()):
@@ -157,11 +185,13 @@ class SipEndpoint(asyncio.DatagramProtocol):
         for _, _, h in self.sent_acks.values():
             h.cancel()
         self.sent_acks.clear()
-        if self.transport:
-            self.transport.close()
-
-    def error_received(self, exc: Exception) -> None:   # ICMP port unreachable etc.
-        log.debug("socket error: %s", exc)
+        if self.sock is not None:
+            try:
+                self.loop.remove_reader(self.sock.fileno())
+            except (ValueError, RuntimeError):
+                pass
+            self.sock.close()
+            self.sock = None
 
     @property
     def idle(self) -> bool:
@@ -172,9 +202,16 @@ class SipEndpoint(asyncio.DatagramProtocol):
     def send_raw(self, data: bytes, addr: Addr, msg: SipMessage | None) -> None:
         if self.drop is not None and self.drop(msg, addr):
             return
-        if self.transport is not None and not self.transport.is_closing():
+        if self.sock is None:
+            return
+        try:
+            self.sock.sendto(data, addr)
             self.stats["tx"] += 1
-            self.transport.sendto(data, addr)
+        except (BlockingIOError, InterruptedError):
+            self.stats["tx_dropped"] += 1      # UDP: the transaction layer retransmits
+        except OSError as exc:
+            self.stats["tx_errors"] += 1
+            log.debug("send to %s failed: %s", addr, exc)
 
     def uri(self, user: str = "") -> str:
         return f"sip:{user + '@' if user else ''}{self.host}:{self.port}"
