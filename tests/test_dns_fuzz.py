@@ -81,3 +81,32 @@ def test_no_internal_error_on_fuzzed_packets():
         for udp in (True, False):
             out = auth._respond(p, udp)
             assert out is None or len(out) >= 12
+
+
+def test_resolver_survives_fuzzed_packets():
+    """The ISP resolver too: after the fuzz it still answers (SERVFAIL here, since outside
+    a lab namespace it may send only to loopback and its root hint is 198.41.0.4)."""
+    import subprocess
+    import sys
+    from labkit.dns.client import wait_udp_ready
+    from labkit.dns.testing import REPO, free_port
+    port = free_port("127.0.0.41")
+    p = subprocess.Popen([sys.executable, "-m", "labkit.dns.resolve", "--listen", "127.0.0.41", "--port", str(port)],
+                         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_udp_ready("127.0.0.41", port, 10, p)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for pkt in fuzzed_packets(1000, seed=5):
+                s.sendto(pkt, ("127.0.0.41", port))
+        # like any client, retry: the server may still be working through the burst
+        wire = None
+        for _ in range(10):
+            wire = udp_exchange(bytes(build_query("exampledomain.ca", "MX", ["rd"], 5)), "127.0.0.41", port, 2)
+            if wire:
+                break
+        r = DNSRecord.parse(wire)
+        assert r.header.ra and r.header.rcode == 2
+        assert p.poll() is None
+    finally:
+        p.terminate()
+        p.wait(5)

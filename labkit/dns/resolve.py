@@ -265,6 +265,7 @@ def serve(resolver: Resolver, addr: str, port: int) -> None:
     u = socketserver.ThreadingUDPServer((addr, port), UDP)
     t = socketserver.ThreadingTCPServer((addr, port), TCP)
     u.daemon_threads = t.daemon_threads = True
+    u.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)   # ride out bursts
     threading.Thread(target=t.serve_forever, daemon=True).start()
     print(f"labkit.dns.resolve: on {addr}:{port}, roots {resolver.roots}", file=sys.stderr, flush=True)
     u.serve_forever()
