@@ -85,12 +85,15 @@ class Builder:
         state.files += [str(NETNS_ETC / ns) for ns in names]
         state.save()
         netns.add_many(names)
-        for ns in names:
-            etc = NETNS_ETC / ns
+        for node in self.topo.nodes.values():
+            etc = NETNS_ETC / self.lab.node(node.name).netns
             etc.mkdir(parents=True, exist_ok=True)
             # Processes in the node read this resolv.conf (ip netns exec bind-mounts it):
-            # nothing in a lab may ask the machine's real resolver.
-            (etc / "resolv.conf").write_text("# labkit: lab node resolver\nnameserver 127.0.0.1\n")
+            # nothing in a lab may ask the machine's real resolver. `dns:` in the topology
+            # names the node's servers; a DHCP host rewrites it from its lease.
+            servers = [str(a) for a in node.dns] or ["127.0.0.1"]
+            (etc / "resolv.conf").write_text("# labkit: lab node resolver\n"
+                                             + "".join(f"nameserver {a}\n" for a in servers))
         for node in self.topo.nodes.values():
             mn = NamedNsNode(node.name, self.lab.node(node.name).netns)
             state.add_proc(mn.pid, f"{node.name}/shell")

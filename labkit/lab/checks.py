@@ -7,6 +7,7 @@ created inside the source node's namespace, so nothing is sent from the root one
 """
 from __future__ import annotations
 
+import errno
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
@@ -98,7 +99,11 @@ def probe_port(ns: str, addr: str, port: int, proto: str, timeout: float) -> tup
     try:
         if proto == "tcp":
             rc = s.connect_ex((addr, port))
-            return (rc == 0, "accepts connections" if rc == 0 else f"refuses or drops ({socket.errno.errorcode.get(rc, rc)})")
+            if rc == 0:
+                return True, "accepts connections"
+            if rc in (errno.EAGAIN, errno.ETIMEDOUT, errno.EINPROGRESS):
+                return False, "no answer (dropped)"
+            return False, f"refused ({errno.errorcode.get(rc, rc)})"
         s.connect((addr, port))
         payload = DNSRecord.question("exampledomain.ca", "SOA").pack() if port == 53 else b"labkit probe\n"
         s.send(payload)

@@ -21,7 +21,7 @@ TOPOLOGY_DIR = Path(__file__).resolve().parents[2] / "topologies"
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
 IFNAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$")
 TOP_KEYS = {"name", "title", "vlans", "nodes", "links", "checks"}
-NODE_KEYS = {"role", "label", "interfaces", "svis", "routes", "gateway", "services", "ios", "pos"}
+NODE_KEYS = {"role", "label", "interfaces", "svis", "routes", "gateway", "services", "ios", "pos", "dns"}
 INTF_KEYS = {"address", "addresses", "dhcp", "vlan", "trunk", "shutdown"}
 FILE_PARAMS = ("config", "zonefile", "files")
 CHECK_KINDS = {"reach", "no_reach", "port_open", "port_closed", "dns"}
@@ -176,6 +176,14 @@ class _Loader:
             node.svis[vid] = [parse_interface(addr, svis.at(vid))]
         for i, rspec in enumerate(spec.get("routes") or []):
             node.routes.append(parse_route(rspec, spec["routes"].item_where[i]))
+        if "dns" in spec:
+            servers = spec["dns"] if isinstance(spec["dns"], list) else [spec["dns"]]
+            for server in servers:
+                try:
+                    node.dns.append(ipaddress.IPv4Address(str(server)))
+                except ValueError:
+                    raise _fail(spec.at("dns"), f"DNS server '{server}' is not an IPv4 address",
+                                "e.g. 'dns: 100.64.1.53'") from None
         if "gateway" in spec:
             node.routes.append(parse_route(f"default via {spec['gateway']}", spec.at("gateway")))
         for i, sspec in enumerate(spec.get("services") or []):

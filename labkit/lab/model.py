@@ -62,6 +62,7 @@ class Node:
     routes: list[Route] = field(default_factory=list)
     services: list[ServiceSpec] = field(default_factory=list)
     configs: dict[str, Path] = field(default_factory=dict)       # role of file -> path (ios, named.conf, ...)
+    dns: list[ipaddress.IPv4Address] = field(default_factory=list)  # the node's resolv.conf
     label: str = ""
     pos: tuple[float, float] | None = None
 

@@ -117,19 +117,22 @@ class Lab:
             for spec in node.spec.services:
                 self.services.append(service_class(spec.kind)(node, spec))
         self.services.sort(key=lambda s: s.order)  # stable: topology order within a rank
-        for svc in self.services:
+        # Render and dry-run every service, then start each rank (Service.order) at once and
+        # wait for all of it: servers are ready before the DHCP clients that need them, and
+        # independent daemons start side by side (threads: the work is in subprocesses).
+        def prepare(svc: Service) -> None:
             progress(f"render + dry-run {svc.node.name}/{svc.name}")
             svc.render()
             svc.check()
-        # Start a rank (Service.order) at once and wait for all of it: DHCP clients lease
-        # in parallel, and servers are ready before the clients that need them start.
+
+        def launch(svc: Service) -> None:
+            progress(f"start {svc.node.name}/{svc.name}")
+            svc.start()
+            svc.wait_ready()
+
+        _all(prepare, self.services)
         for rank in sorted({s.order for s in self.services}):
-            batch = [s for s in self.services if s.order == rank]
-            for svc in batch:
-                progress(f"start {svc.node.name}/{svc.name}")
-                svc.start()
-            for svc in batch:
-                svc.wait_ready()
+            _all(launch, [s for s in self.services if s.order == rank])
         if self.services:
             progress(f"{len(self.services)} services ready")
 
@@ -191,6 +194,18 @@ class Lab:
         from labkit.viz.topology import draw
 
         return draw(self.topo, ax=ax)
+
+
+def _all(fn: Callable[[Service], None], services: list[Service]) -> None:
+    """Run fn on every service in parallel threads; re-raise the first failure in list order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not services:
+        return
+    with ThreadPoolExecutor(max_workers=len(services)) as pool:
+        futures = [pool.submit(fn, svc) for svc in services]
+    for fut in futures:
+        fut.result()
 
 
 def down(name: str) -> list[str]:

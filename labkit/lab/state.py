@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from . import netns
 
 RUN_ROOT = Path(os.environ.get("LABKIT_RUN", "/run/labkit"))
+_SAVE_LOCK = threading.Lock()  # services start in threads and record PIDs concurrently
 
 
 def start_time(pid: int) -> int | None:
@@ -62,10 +64,11 @@ class LabState:
         return self.dir / "state.json"
 
     def save(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        tmp.replace(self.path)
+        with _SAVE_LOCK:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(asdict(self), indent=1))
+            tmp.replace(self.path)
 
     def add(self, kind: str, item: str) -> None:
         """Record a namespace/bridge/file before it is made (write-ahead)."""
@@ -75,7 +78,8 @@ class LabState:
     def add_proc(self, pid: int, what: str) -> None:
         st = start_time(pid)
         if st is not None:
-            self.procs.append(Proc(pid, st, what))
+            with _SAVE_LOCK:
+                self.procs.append(Proc(pid, st, what))
             self.save()
 
     @classmethod

@@ -20,8 +20,10 @@ lab
 """),
 ("md", """
 `Lab.up` returns once every node and link exists and every service is ready: the router
-and the 3550 run their IOS configs (`topologies/router.ios`, `topologies/sw3550.ios`), and
-pc1 and phone1 have leased their addresses from the 3550's DHCP pools. Each node is a named network namespace
+and the 3550 run their IOS configs (`topologies/router.ios`, `topologies/sw3550.ios`),
+pc1 and phone1 have leased their addresses from the 3550's DHCP pools, BIND and Postfix
+run on the EC2 host with the seed's own files, and the lab internet has its root, `ca.`
+and `com.` name servers, an ISP resolver and two remote mail hosts. Each node is a named network namespace
 (`lk-tour-pc1`, ...): the lab survives this kernel, and `labkit exec --lab tour pc1 -- bash`
 from a terminal lands inside the same host. If this notebook dies, the lab is removed when
 the kernel exits; `labkit clean` removes it in any case.
@@ -43,23 +45,25 @@ how many routers it crossed (hosts start at 64): inside VLAN1 nothing decrements
 router is one hop from VLAN2; the internet is three routers away, behind the router's NAT.
 VLAN1 and VLAN2 do not talk at all: the 3550's ACL 102 (see `sw3550.ios`) drops VLAN2's
 traffic to VLAN1, and since IOS ACLs are stateless, VLAN1's pings get no replies either.
+And 1.2.3.4 never answers a ping: the seed's EC2 security group opens only TCP 25, TCP 53
+and UDP 53, so ICMP is dropped (the `secgroup` service applies it with nftables).
 """),
 ("code", """
 pairs = [("pc1", "192.168.1.20"), ("pc1", "192.168.2.22"), ("phone1", "192.168.254.1"),
-         ("pc1", "1.2.3.4"), ("phone1", "1.2.3.4"), ("ec2", "198.41.0.4")]
+         ("pc1", "198.41.0.4"), ("phone1", "198.41.0.4"), ("pc1", "1.2.3.4"), ("ec2", "198.41.0.4")]
 for src, dst in pairs:
     r = lab.node(src).call("labkit.probes.icmp:ping", dst, count=2)
     ttl = r["replies"][0][2] if r["replies"] else "-"
     print(f"{src:>7} -> {dst:<15} {r['received']}/{r['sent']} replies, ttl {ttl}")
 """),
 ("code", """
-for ttl, hop in lab.node("pc1").call("labkit.probes.icmp:traceroute", "1.2.3.4"):
+for ttl, hop in lab.node("pc1").call("labkit.probes.icmp:traceroute", "198.41.0.4"):
     print(ttl, hop)
 """),
 ("md", """
 The path is the one the seed describes: the **Vlan1 SVI** (192.168.1.1), the 3550's routed
 port across the /30 to the **router's Fa0/0** (192.168.254.1), the ISP side of **Dialer1**,
-then the EC2 host.
+then the root name server.
 
 The lab has no way out: the ISP router has no route for an address outside the lab and
 answers *Destination Net Unreachable*, which is what keeps
