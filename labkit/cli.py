@@ -105,6 +105,15 @@ def cmd_draw(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mail(args: argparse.Namespace) -> int:
+    """The seed's "Automation" section on the running lab's Postfix (see labkit.mail.admin)."""
+    from .mail import admin
+
+    svc = Lab.attach(_instance(args)).service(args.node, "postfix")
+    rest = args.args[1:] if args.args[:1] == ["--"] else args.args
+    return admin.main(["--conf", str(svc.conf_dir), *rest])
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labkit", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -131,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("clean", cmd_clean, "remove every lab recorded on disk (works after kill -9)")
     li = add("lint", cmd_lint, "validate a topology and lint its configs without bring-up", topology=True)
     li.add_argument("--strict", action="store_true", help="exit 1 on findings too")
+    ml = add("mail", cmd_mail, "add domains, mailboxes and aliases to the lab's Postfix: "
+             "labkit mail add-mailbox ADDRESS | add-alias ADDRESS TARGET | add-domain DOMAIN | list")
+    ml.add_argument("--node", default="ec2", help="the node running Postfix (default: ec2)")
+    ml.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("demo", help="the main job: seed lab + checks + every notebook into out/", add_help=False)
     dr = add("draw", cmd_draw, "draw a topology to an image file", topology=True)
     dr.add_argument("-o", "--output", default="topology.png")

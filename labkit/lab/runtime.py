@@ -59,10 +59,18 @@ class Lab:
         return iter(self._nodes.values())
 
     def service(self, node: str, name: str) -> Service:
+        """The service object; for a lab attached from another process, one made from its spec
+        (paths are derived from the instance, so it finds the running daemon's files)."""
         for s in self.services:
             if s.node.name == node and s.name == name:
                 return s
-        raise LabkitError(f"no service '{name}' on {node}")
+        for spec in self.node(node).spec.services:
+            if spec.name == name:
+                svc = service_class(spec.kind)(self.node(node), spec)
+                self.services.append(svc)
+                return svc
+        names = ", ".join(s.name for s in self.node(node).spec.services) or "none"
+        raise LabkitError(f"no service '{name}' on {node} (services: {names})")
 
     # -- bring-up --------------------------------------------------------------
     @classmethod
