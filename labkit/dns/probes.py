@@ -43,9 +43,18 @@ def query(server: str, name: str, qtype: str = "A", rd: bool = False, timeout: f
     _require_lab()
     from scapy.all import DNS, DNSQR, IP, UDP, RandShort, sr1
     pkt = IP(dst=server) / UDP(sport=RandShort(), dport=53) / DNS(rd=int(rd), qd=DNSQR(qname=name, qtype=qtype))
-    ans = sr1(pkt, timeout=timeout, verbose=0)
+    ans, error = None, ""
+    for _ in range(2):                      # one retry: a lab under load may drop a datagram
+        try:
+            ans = sr1(pkt, timeout=timeout, verbose=0)
+        except OSError as e:                # e.g. no route: report it, do not crash the caller
+            error = str(e)
+        if ans is not None:
+            break
     if ans is None or DNS not in ans:
-        return {"server": server, "name": name, "type": qtype, "rcode": None, "answered": False}
+        return {"server": server, "name": name, "type": qtype, "rcode": None, "answered": False,
+                "aa": False, "ra": False, "tc": False, "answer": [], "authority": [], "additional": [],
+                "error": error or "no answer"}
     d = ans[DNS]
     return {
         "server": server, "name": name, "type": qtype, "answered": True,
