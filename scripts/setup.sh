@@ -55,10 +55,15 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   ln -sfn /usr/lib/python3/dist-packages/mininet "$site/mininet"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.txt
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e .
-  "$VENV/bin/python" -m ipykernel install --name labkit --display-name "Python (labkit)" >/dev/null
   echo "$want" > "$stamp"
 else
   say "Python environment: up to date ($VENV)"
+fi
+# The "labkit" Jupyter kernel is machine-wide: point it at *this* checkout's environment
+# every time (cheap), so nbval and the demo run the code of the clone they are run from.
+kernel=/usr/local/share/jupyter/kernels/labkit/kernel.json
+if ! grep -q "\"$VENV/bin/python\"" "$kernel" 2>/dev/null; then
+  "$VENV/bin/python" -m ipykernel install --name labkit --display-name "Python (labkit)" >/dev/null
 fi
 
 # Compiled helpers (the CAS kernel) are built by make; make does nothing when up to date.
