@@ -1,0 +1,137 @@
+"""Helpers behind notebooks 02-dns-mx and 03-mail: the SMTP probe (labkit.probes.mail),
+the lab mail flows (labkit.mail.labmail) and the experiment summary.
+
+Pure formatting is tested without a lab; the probes are tested in a real seed lab
+(`lab` mark): real namespaces, BIND, dnsmasq, NAT, Postfix and the gmail sink.
+"""
+from __future__ import annotations
+
+import email
+
+import pytest
+
+from labkit.lab.errors import SafetyError
+from labkit.mail import labmail
+from labkit.mail.experiment import burst_facts
+from labkit.probes import mail as mailprobe
+
+from labtest import leftovers
+
+INSTANCE = "nbhelp"
+
+
+# ---- pure logic ---------------------------------------------------------------------
+
+def test_clean_reply_hides_queue_id():
+    assert mailprobe.clean_reply(b"2.0.0 Ok: queued as 4XyZ12Ab") == "2.0.0 Ok: queued as QUEUEID"
+    assert mailprobe.clean_reply("5.1.1 <a@b>:\n  Recipient") == "5.1.1 <a@b>: Recipient"
+
+
+def test_message_has_no_varying_headers():
+    msg = email.message_from_bytes(mailprobe.message("s@x.example", "r@y.example", "hi"))
+    assert msg["Subject"] == "hi" and msg["To"] == "r@y.example"
+    assert msg["Date"] is None and msg["Message-ID"] is None
+
+
+def test_steps_table():
+    r = {"mx": {"domain": "d.example", "dns": "10.0.0.1", "mx": [(10, "mx.d.example.")],
+                "exchanger": "mx.d.example.", "address": "10.0.0.2"},
+         "steps": [("connect", 220, "mx ESMTP"), ("RCPT TO", 550, "5.1.1 unknown")]}
+    out = mailprobe.steps_table(r).splitlines()
+    assert out[0] == "MX d.example via 10.0.0.1: 10 mx.d.example. -> 10.0.0.2"
+    assert out[2].split() == ["RCPT", "TO", "550", "5.1.1", "unknown"]
+
+
+def test_hops_and_describe_drop_ids_and_dates():
+    raw = (b"Received: from mail.x (mail.x [1.2.3.4])\r\n\tby mx (sink) with SMTP id AAA;"
+           b" Thu, 1 Jan 2026 00:00:00 +0000\r\n"
+           b"Received: from pc1 (unknown [100.64.0.2])\r\n\tby mail.x (Postfix) with ESMTP id"
+           b" 4ABC; Thu, 1 Jan 2026 00:00:00 +0000\r\nSubject: s\r\nTo: t@x\r\n\r\nbody\r\n")
+    msg = email.message_from_bytes(raw)
+    assert labmail.hops(msg) == ["pc1 (unknown [100.64.0.2])", "mail.x (mail.x [1.2.3.4])"]
+    d = labmail.describe(msg)
+    assert "4ABC" not in d and "2026" not in d and d.startswith("Subject: s | To: t@x")
+
+
+def test_flow_table_marks_failures():
+    rows = [labmail.LabFlow("a@x", "pc1", "maildir", 250, "maildir"),
+            labmail.LabFlow("b@x", "pc1", "550", 250, "not delivered")]
+    lines = labmail.flow_table(rows).splitlines()
+    assert lines[1].endswith("yes") and lines[2].endswith("NO")
+
+
+def test_burst_facts_has_no_timings():
+    rows = [dict(backend=b, burst=n, write_ms=1.5, live_ms=300.25, lag_ms=2.0, cpu_ms=7.75,
+                 postmap_runs=(1 if b == "files" else 0))
+            for b in ("files", "sqlite") for n in (1, 10)]
+    out = burst_facts(rows)
+    assert "300" not in out and "7.75" not in out
+    assert "files: bursts of 1, 10: 11 mailboxes added" in out
+    assert "at most 2 per burst" in out and "none (each INSERT is live at once)" in out
+    rows[0]["postmap_runs"] = 5    # a burst that was not batched shows the real count
+    assert "postmap runs: 6" in burst_facts(rows)
+
+
+def test_probe_refuses_outside_a_lab():
+    """Traffic safety: from the root namespace the probe sends nothing and says why."""
+    with pytest.raises(SafetyError):
+        mailprobe.send("admin@exampledomain.ca", host="127.0.0.1")
+    with pytest.raises(SafetyError):
+        mailprobe.rcpt_code("admin@exampledomain.ca", "127.0.0.1")
+
+
+# ---- in a real seed lab ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def lab():
+    import labkit
+    lab = labkit.Lab.up("seed", name=INSTANCE, replace=True)
+    try:
+        yield lab
+    finally:
+        lab.down()
+        assert leftovers(INSTANCE) == []
+
+
+@pytest.mark.lab
+def test_resolve_mx_through_forwarder(lab):
+    mx = lab.node("pc1").call("labkit.probes.mail:resolve_mx", "exampledomain.ca", "192.168.254.1")
+    assert mx["rcode"] == "NOERROR"
+    assert mx["mx"] == [(10, "mail.exampledomain.ca.")]
+    assert mx["address"] == "1.2.3.4"
+
+
+@pytest.mark.lab
+def test_send_from_lan_crosses_nat(lab):
+    r = lab.node("pc1").call("labkit.probes.mail:send", "admin@exampledomain.ca",
+                             subject="probe test", helo="pc1")
+    assert r["accepted"] and r["server"] == "1.2.3.4"
+    assert ("DATA", 250, "2.0.0 Ok: queued as QUEUEID") in [tuple(s) for s in r["steps"]]
+    fmt, msgs = labmail.wait_delivered(lab, "admin@exampledomain.ca", "probe test")
+    assert fmt == "maildir"
+    mine = [m for m in msgs if m["Subject"] == "probe test"]
+    assert labmail.hops(mine[0]) == ["pc1 (unknown [100.64.0.2])"]   # the router's NAT address
+
+
+@pytest.mark.lab
+def test_seed_flows_in_the_lab(lab):
+    results = labmail.run_flows(lab, tag="test")
+    assert [(f.rcpt, f.outcome) for f in results if not f.ok] == []
+    codes = {f.rcpt: f.code for f in results}
+    assert codes["nobody@exampledomain.ca"] == 550 and codes["victim@yahoo.com"] == 454
+    listing = labmail.mailbox_listing(lab, ("test@exampledomain.ca", "user1@exampledomain.ca"))
+    assert "[mbox]" in listing and "gmail/smtpsink/maildirs/user1@gmail.com [forward]" in listing
+
+
+@pytest.mark.lab
+def test_new_mailbox_goes_live_and_receives(lab):
+    from labkit.mail import admin
+    addr = "fresh@exampledomain.ca"
+    code, text = lab.node("isp").call("labkit.probes.mail:rcpt_code", addr, "1.2.3.4")
+    assert code == 550 and "5.1.1" in text
+    assert admin.add_mailbox(lab.service("ec2", "postfix").conf_dir, addr)
+    assert labmail.wait_live(lab, addr) == 250
+    r = lab.node("pc2").call("labkit.probes.mail:send", addr, subject="fresh", helo="pc2")
+    assert r["accepted"]
+    fmt, _ = labmail.wait_delivered(lab, addr, "fresh")
+    assert fmt == "maildir"
