@@ -67,7 +67,8 @@ class PostfixService(Service):
 class SinkService(Service):
     kind = "smtpsink"
     ports = [("tcp", 25)]
-    order = 30
+    # Same rank as Postfix: Postfix delivers only what is sent after bring-up, by which
+    # time every rank is ready, so the sinks need no head start (one rank less to wait for).
 
     def start(self) -> None:
         listen = self.params.get("listen") or "0.0.0.0"
