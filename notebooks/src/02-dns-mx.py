@@ -149,7 +149,7 @@ print(len(lint_zone(work, "exampledomain.ca")), "findings in the copy")
 text = work.read_text()
 text = text.replace("IN NS   ns.\\n", "IN NS   ns\\n")                       # relative: ns.exampledomain.ca.
 text = text.replace("www.exampledomain.ca. (", "hostmaster.exampledomain.ca. (")  # a mailbox
-work.write_text(text);
+_ = work.write_text(text)
 """),
 ("code", """
 findings = lint_zone(work, "exampledomain.ca")
