@@ -11,6 +11,7 @@ application/json), 422 (valid JSON, wrong fields).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -134,12 +135,21 @@ class RestApi:
         if int(cl):
             body = await asyncio.wait_for(reader.readexactly(int(cl)), 30)
         status, doc, allow = self.handle(method, target, headers, body)
-        self._send(writer, status, doc, keep, allow)
+        pretty = "pretty" in urlsplit(target).query
+        self._send(writer, status, doc, keep, allow, pretty)
         await writer.drain()
         return keep
 
-    def _send(self, writer, status: int, doc: JSON, keep: bool, allow: str = "") -> None:
-        data = (doc.stringify(True) + "\n").encode()
+    def _send(self, writer, status: int, doc: JSON, keep: bool, allow: str = "",
+              pretty: bool = False) -> None:
+        # Documents are built with the seed's JSON class; ``?pretty`` also writes them with it
+        # (the seed's formatted output).  The default compact form goes through the C json
+        # encoder: under 300 calls/s the pure-Python writer alone took most of the 20 ms budget.
+        if pretty:
+            data = (doc.stringify(True) + "\n").encode()
+        else:
+            data = (json.dumps(doc.to_python(), separators=(",", ":"), ensure_ascii=False)
+                    + "\n").encode()
         head = [f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}",
                 "Content-Type: application/json", f"Content-Length: {len(data)}",
                 "Connection: " + ("keep-alive" if keep else "close"), "Server: labkit-acd"]

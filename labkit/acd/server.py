@@ -46,6 +46,8 @@ class Leg:
     digit_handle: Any = None
     probe_handle: Any = None
     device: str = ""
+    acked: bool = False            # our 2xx was ACKed: the INVITE transaction is over
+    on_acked: Any = None           # deferred re-INVITE (RFC 3261 14.1: one INVITE at a time)
 
 
 @dataclass(eq=False)
@@ -159,7 +161,13 @@ class AcdServer:
             txn.respond(txn.response(405, extra=[("Allow", ALLOW)]))
 
     def on_ack(self, req: SipMessage) -> None:
-        pass
+        leg = self.legs.get((req.call_id, req.to.tag))
+        if leg is None:
+            return
+        leg.acked = True
+        fn, leg.on_acked = leg.on_acked, None
+        if fn is not None:
+            fn()
 
     def on_cancel(self, invite: SipMessage) -> None:
         pass     # the ACD answers every INVITE at once; nothing is left half-open
@@ -437,9 +445,13 @@ class AcdServer:
 
     # ---- routing ---------------------------------------------------------------------------
     def _dispatch(self) -> None:
+        if not any(a.available for a in self.agents.values()):
+            return                      # nothing to offer: skip the sort (hot under load)
         waiting = sorted((c for c in self.calls.values() if c.state == WAITING),
                          key=lambda c: c.enqueued)
         for call in waiting:
+            if not any(a.available for a in self.agents.values()):
+                return
             if call.direct_agent:
                 a = self.agents.get(call.direct_agent)
                 targets = [a] if a is not None and a.available else []
@@ -569,6 +581,12 @@ class AcdServer:
         self.player.stop(caller.media)
         if self.cfg.bridge != "reinvite" or not leg.remote_sdp:
             return
+        if not caller.acked:
+            # the caller's INVITE transaction is still open (our 200 not ACKed yet): a second
+            # INVITE now would cross it, so re-INVITE once the ACK arrives
+            caller.on_acked = lambda: (not leg.ended and call.ext.get("agent_leg") is leg
+                                       and self._bridge(call, leg))
+            return
         try:
             peer = sdp.parse(leg.remote_sdp)
             host, port = peer.rtp_addr()
@@ -579,10 +597,11 @@ class AcdServer:
                                      version=caller.sdp_version, user="acd")
         reinv = caller.dialog.request("INVITE", body=caller.local_sdp, content_type="application/sdp")
         txn = self.ep.send_request(reinv, caller.dialog.destination())
-        self._spawn(self._reinvite_result(caller, txn))
+        txn.on_final = lambda resp: self._reinvite_final(caller, txn, resp)
 
-    async def _reinvite_result(self, caller: Leg, txn) -> None:
-        resp = await txn.final
+    def _reinvite_final(self, caller: Leg, txn, resp: SipMessage) -> None:
+        """ACK at once: a BYE read in the same batch must not overtake the ACK (peers like
+        sipp insist on the order)."""
         if 200 <= resp.status < 300:
             self.ep.send_ack(caller.dialog, txn.request.cseq[0])
         elif resp.status in (408, 481) and not caller.ended:

@@ -47,8 +47,21 @@ class SipParseError(ValueError):
     """A datagram that is not a usable SIP message; ``reason`` goes into the 400's reason phrase."""
 
 
+_CANON_CACHE: dict[str, str] = {}
+
+
 def canonical(name: str) -> str:
     """Header name in its usual spelling: ``i`` -> ``Call-ID``, ``content-length`` -> ``Content-Length``."""
+    hit = _CANON_CACHE.get(name)
+    if hit is not None:
+        return hit
+    out = _canonical(name)
+    if len(_CANON_CACHE) < 4096:          # bounded: fuzzers invent header names
+        _CANON_CACHE[name] = out
+    return out
+
+
+def _canonical(name: str) -> str:
     n = name.strip()
     low = n.lower()
     if len(low) == 1 and low in COMPACT:
@@ -72,6 +85,9 @@ def new_call_id(host: str) -> str:
 
 def split_list(value: str) -> list[str]:
     """Split a comma list, ignoring commas inside quotes and <...> (Contact display names, URIs)."""
+    if "," not in value:
+        v = value.strip()
+        return [v] if v else []
     out, cur, quote, angle = [], [], False, False
     i = 0
     while i < len(value):
@@ -253,6 +269,7 @@ class SipMessage:
     reason: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_request(self) -> bool:
@@ -276,6 +293,7 @@ class SipMessage:
 
     def set(self, name: str, value: str) -> None:
         """Replace every occurrence of ``name`` with one header (kept at the first position)."""
+        self._cache.clear()
         name = canonical(name)
         for i, (k, _) in enumerate(self.headers):
             if k == name:
@@ -285,12 +303,14 @@ class SipMessage:
         self.headers.append((name, value))
 
     def add(self, name: str, value: str, first: bool = False) -> None:
+        self._cache.clear()
         if first:
             self.headers.insert(0, (canonical(name), value))
         else:
             self.headers.append((canonical(name), value))
 
     def remove(self, name: str) -> None:
+        self._cache.clear()
         name = canonical(name)
         self.headers = [h for h in self.headers if h[0] != name]
 
@@ -299,18 +319,28 @@ class SipMessage:
     def call_id(self) -> str:
         return self.get("Call-ID")
 
+    def _cached(self, key: str, make):
+        """Parsed header objects are cached; set/add/remove clear the cache.  Code that edits
+        ``headers`` directly must not rely on these afterwards (only builders do that)."""
+        c = self._cache
+        if key not in c:
+            c[key] = make()
+        return c[key]
+
     @property
     def cseq(self) -> tuple[int, str]:
-        num, _, method = self.get("CSeq").partition(" ")
-        return int(num), method.strip()
+        def make():
+            num, _, method = self.get("CSeq").partition(" ")
+            return int(num), method.strip()
+        return self._cached("cseq", make)
 
     @property
     def from_(self) -> NameAddr:
-        return NameAddr.parse(self.get("From"))
+        return self._cached("from", lambda: NameAddr.parse(self.get("From")))
 
     @property
     def to(self) -> NameAddr:
-        return NameAddr.parse(self.get("To"))
+        return self._cached("to", lambda: NameAddr.parse(self.get("To")))
 
     @property
     def vias(self) -> list[Via]:
@@ -318,7 +348,7 @@ class SipMessage:
 
     @property
     def top_via(self) -> Via:
-        return Via.parse(self.get_all("Via")[0])
+        return self._cached("via", lambda: Via.parse(self.get_all("Via")[0]))
 
     @property
     def contact(self) -> NameAddr | None:

@@ -147,6 +147,9 @@ class ClientTxn:
         self.key = client_key(self.branch, req.method)
         self.final: asyncio.Future[SipMessage] = ep.loop.create_future()
         self.on_provisional: Callable[[SipMessage], None] | None = None
+        # Called synchronously with the final response, before ``final`` resolves: an ACK sent
+        # from here leaves before anything else the TU does for packets read in the same batch.
+        self.on_final: Callable[[SipMessage], None] | None = None
         self.provisional: SipMessage | None = None
         self.state = "calling" if req.method == "INVITE" else "trying"
         self.data = req.encode()
@@ -211,6 +214,8 @@ class ClientTxn:
             self._retransmitted_final(resp)
             return
         self.state = "completed"
+        if self.on_final is not None:
+            self.ep._guarded(self.on_final, resp)
         self._finish(resp)
         self._after_final(resp)
 

@@ -1,0 +1,269 @@
+"""Benchmark of the labkit ACD against sipp, side by side with sipp talking to itself.
+
+1. Signalling: the ACD daemon (python -m labkit.acd.serve, no media) with 100 agents whose
+   phones are one sipp UAS (uas_agent.xml: answers the ACD's SUBSCRIBE with dialog-info, answers
+   its INVITEs, talks 100 ms, hangs up).  The agents log in through sipp (uac_login.xml, INFO
+   DTMF).  A sipp UAC (uac_queue.xml) then calls the queue at rising rates; each call is
+   INVITE/200/ACK, the ACD's INVITE to the most-idle agent, the re-INVITE that connects the
+   media, the agent's BYE and the ACD's BYE.  The best rate with zero failed calls is reported,
+   next to sipp's built-in uac -> uas at the same rates (the "real peer" of the comparison:
+   Asterisk is not packaged for this Debian).
+2. REST: GET /queues and GET /agents latency while the ACD carries the highest passing load.
+3. RTP: how many concurrent PCMU streams ONE scheduler thread paces with p99 lateness <= 5 ms
+   (labkit.acd.media.max_streams).
+
+Everything runs on 127.0.0.x.  Ends with one JSON line of targets.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIPP_DIR = ROOT / "data" / "sipp"
+sys.path.insert(0, str(ROOT))
+
+from labkit.acd import media  # noqa: E402
+
+N_AGENTS = 100
+
+
+def free_port(kind=socket.SOCK_DGRAM, host="127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Procs:
+    """Processes this bench started; only these PIDs are ever signalled."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+
+    def spawn(self, argv, log: Path, **kw) -> subprocess.Popen:
+        p = subprocess.Popen(argv, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, **kw)
+        self.procs.append(p)
+        return p
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def sipp_run(argv: list[str], cwd: Path, timeout: float) -> dict:
+    """Run sipp to completion; count successful and failed calls from its final screen."""
+    screen = cwd / f"screen-{time.monotonic_ns()}.txt"
+    try:
+        r = subprocess.run(argv + ["-nostdin", "-trace_screen", "-screen_file", str(screen),
+                                   "-trace_err", "-error_file", str(screen) + ".err"],
+                           cwd=cwd, capture_output=True, text=True, timeout=timeout)
+        rc = r.returncode
+    except subprocess.TimeoutExpired:
+        rc = -9
+    text = screen.read_text(errors="replace") if screen.exists() else ""
+    def counter(name: str) -> int:
+        m = re.findall(rf"{name}\s*\|\s*(\d+)\s*\|\s*(\d+)", text)
+        return int(m[-1][1]) if m else -1
+    return {"rc": rc, "ok": counter("Successful call"), "failed": counter("Failed call")}
+
+
+def config(path: Path) -> None:
+    lines = ["ring_timeout: 5", "wrapup: 0", "autopause_after: 0", "login_hangup_delay: 5",
+             "media: false", "queues:", "  - name: bench", "agents:"]
+    for i in range(N_AGENTS):
+        lines += [f'  - id: "{1000 + i}"', "    memberof: [bench]"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+class RestProbe(threading.Thread):
+    """GET /queues and /agents over one keep-alive connection, 50 times a second."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.port = port
+        self.lat: list[float] = []
+        self.errors = 0
+        self.stop_ev = threading.Event()
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        paths = ["/queues", "/agents"]
+        i = 0
+        while not self.stop_ev.is_set():
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", paths[i % 2])
+                r = conn.getresponse()
+                body = r.read()
+                if r.status != 200 or not body.startswith(b"{"):
+                    self.errors += 1
+                self.lat.append((time.perf_counter() - t0) * 1000)
+            except (OSError, http.client.HTTPException):
+                self.errors += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            i += 1
+            self.stop_ev.wait(0.02)
+        conn.close()
+
+
+def pct(vals: list[float], q: float) -> float:
+    if not vals:
+        return float("nan")
+    v = sorted(vals)
+    return round(v[min(len(v) - 1, int(q * len(v)))], 2)
+
+
+def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict:
+    procs = Procs()
+    cfg = tmp / "acd.yaml"
+    config(cfg)
+    sip_port, http_port = free_port(), free_port(socket.SOCK_STREAM)
+    out: dict = {"steps": []}
+    try:
+        prof = ["-m", "cProfile", "-o", os.environ["ACD_PROFILE"]] if os.environ.get("ACD_PROFILE") else []
+        procs.spawn([sys.executable, *prof, "-m", "labkit.acd.serve", "--config", str(cfg), "--no-media",
+                     "--sip", f"127.0.0.1:{sip_port}", "--http", f"127.0.0.1:{http_port}"],
+                    tmp / "acd.log", cwd=ROOT)
+        uas_port = free_port(host="127.0.0.3")
+        procs.spawn(["sipp", "-sf", str(SIPP_DIR / "uas_agent.xml"), "-i", "127.0.0.3", "-p",
+                     str(uas_port), "-mi", "127.0.0.3", "-d", str(talk_ms), "-nostdin",
+                     "-max_socket", "5000"], tmp / "uas.log", cwd=tmp)
+        time.sleep(1.0)
+        csv = tmp / "agents.csv"
+        rows = ["SEQUENTIAL"] + [f"{1000 + i};{';'.join(str(1000 + i))};127.0.0.3:{uas_port}"
+                                 for i in range(N_AGENTS)]
+        csv.write_text("\n".join(rows) + "\n")
+        login = sipp_run(["sipp", "-sf", str(SIPP_DIR / "uac_login.xml"), f"127.0.0.1:{sip_port}",
+                          "-i", "127.0.0.2", "-p", str(free_port(host="127.0.0.2")), "-mi", "127.0.0.2",
+                          "-inf", str(csv), "-m", str(N_AGENTS), "-r", "50"], tmp, 60)
+        time.sleep(1.0)
+        agents = json.loads(_get(http_port, "/agents"))["agents"]
+        out["agents_idle"] = sum(1 for a in agents if a["state"] == "idle")
+        out["login"] = login
+        best = 0
+        for rate in rates:
+            probe = RestProbe(http_port)
+            probe.start()
+            n = int(rate * seconds)
+            res = sipp_run(["sipp", "-sf", str(SIPP_DIR / "uac_queue.xml"), "-s", "bench",
+                            f"127.0.0.1:{sip_port}", "-i", "127.0.0.2",
+                            "-p", str(free_port(host="127.0.0.2")), "-mi", "127.0.0.2",
+                            "-r", str(rate), "-m", str(n), "-l", "2000", "-max_socket", "5000"],
+                           tmp, seconds + 40)
+            probe.stop_ev.set()
+            probe.join()
+            step = {"rate": rate, "calls": n, **res, "rest_p50_ms": pct(probe.lat, 0.5),
+                    "rest_p99_ms": pct(probe.lat, 0.99), "rest_requests": len(probe.lat),
+                    "rest_errors": probe.errors}
+            out["steps"].append(step)
+            print(f"  ACD   {rate:4d} calls/s: ok {res['ok']:5d} failed {res['failed']:3d}  "
+                  f"REST p99 {step['rest_p99_ms']} ms", flush=True)
+            passed = res["rc"] == 0 and res["failed"] == 0 and res["ok"] == n
+            if not passed:
+                break
+            best = rate
+            out["rest_p99_ms_at_best"] = step["rest_p99_ms"]
+            time.sleep(1.0)
+        out["best_rate"] = best
+        stats = json.loads(_get(http_port, "/stats"))
+        out["acd_sip"] = stats["sip"]
+    finally:
+        procs.stop()
+    return out
+
+
+def bench_sipp_direct(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict:
+    """sipp's built-in uac -> uas, the same call counts: the reference peer."""
+    procs = Procs()
+    out = {"steps": []}
+    try:
+        port = free_port(host="127.0.0.3")
+        procs.spawn(["sipp", "-sn", "uas", "-i", "127.0.0.3", "-p", str(port), "-nostdin"],
+                    tmp / "direct-uas.log", cwd=tmp)
+        time.sleep(0.5)
+        best = 0
+        for rate in rates:
+            n = int(rate * seconds)
+            res = sipp_run(["sipp", "-sn", "uac", f"127.0.0.3:{port}", "-i", "127.0.0.2",
+                            "-p", str(free_port(host="127.0.0.2")), "-r", str(rate), "-m", str(n),
+                            "-d", str(talk_ms)], tmp, seconds + 30)
+            out["steps"].append({"rate": rate, **res})
+            print(f"  sipp  {rate:4d} calls/s: ok {res['ok']:5d} failed {res['failed']:3d}", flush=True)
+            if res["rc"] != 0 or res["failed"] != 0:
+                break
+            best = rate
+        out["best_rate"] = best
+    finally:
+        procs.stop()
+    return out
+
+
+def _get(port: int, path: str) -> bytes:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", path)
+    body = conn.getresponse().read()
+    conn.close()
+    return body
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rates", default="100,200,300,400,500,600")
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--talk-ms", type=int, default=100)
+    ap.add_argument("--rtp-seconds", type=float, default=2.0)
+    args = ap.parse_args()
+    if shutil.which("sipp") is None:
+        print("sipp not installed (apt-get install sip-tester)", file=sys.stderr)
+        sys.exit(0)
+    rates = [int(r) for r in args.rates.split(",")]
+    with tempfile.TemporaryDirectory(prefix="labkit-acd-bench-") as d:
+        d = os.environ.get("ACD_BENCH_KEEP", d)   # keep sipp logs for a post-mortem
+        tmp = Path(d)
+        (tmp / "pcmu.pcap").write_bytes((SIPP_DIR / "pcmu.pcap").read_bytes())
+        print(f"signalling: {N_AGENTS} agents (sipp UAS), queue calls at rising rates, "
+              f"{args.seconds:.0f} s per step", flush=True)
+        acd = bench_acd(tmp, rates, args.seconds, args.talk_ms)
+        direct = bench_sipp_direct(tmp, rates, args.seconds, args.talk_ms)
+    print("RTP: concurrent PCMU streams in one scheduler thread at p99 lateness <= 5 ms", flush=True)
+    rtp = media.max_streams(5.0, seconds=args.rtp_seconds, start=250)
+    acd_best, direct_best = acd["best_rate"], direct["best_rate"]
+    ratio = (acd_best / direct_best) if direct_best else float("nan")
+    print(f"\nACD zero-failure rate {acd_best} calls/s; sipp uac->uas {direct_best} calls/s "
+          f"(ratio {ratio:.2f}; sipp's limit here is the top rate tried)")
+    print(f"agents logged in and idle before the run: {acd.get('agents_idle')}/{N_AGENTS}")
+    print(f"REST p99 at {acd_best} calls/s: {acd.get('rest_p99_ms_at_best')} ms")
+    print(f"RTP streams in one thread: {rtp['max_streams']} "
+          f"(design guide reference: 600 streams at p99 6 ms)")
+    rest_p99 = acd.get("rest_p99_ms_at_best", float("nan"))
+    print(json.dumps({"targets": {
+        "calls_per_s_zero_failed": {"value": acd_best, "target": 300, "better": "higher"},
+        "rest_p99_ms": {"value": rest_p99, "target": 20, "better": "lower"},
+        "rtp_streams_one_thread": {"value": rtp["max_streams"], "target": 500, "better": "higher"},
+    }, "acd": acd, "sipp_direct": direct,
+        "rtp": {k: v for k, v in rtp.items() if k != "runs"}}, default=str))
+
+
+if __name__ == "__main__":
+    main()
