@@ -1,0 +1,91 @@
+"""Lab services: ``acd`` (the ACD daemon) and ``sipphone`` (a labkit agent phone).
+
+Topology use (see topologies/acd/lab.yaml)::
+
+    services:
+      - {type: acd, config: acd/acd.yaml, sip_port: 5060, http_port: 242}
+      - {type: sipphone, acd: 192.168.2.10:5060, agent: "2771", policy: answer, talk: 5}
+
+Both run in the foreground inside their node (``python -m labkit.acd.serve`` /
+``python -m labkit.acd.phoned``), so the engine's recorded PID is the daemon.
+"""
+from __future__ import annotations
+
+from labkit.lab.errors import ServiceError
+from labkit.lab.service import Service
+
+from .core import ConfigError, load_config
+
+
+def _port(svc: Service, key: str, default: int) -> int:
+    value = svc.params.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
+        raise ServiceError(svc, f"{key} '{value}' is not a port number (fix: use 1-65535)")
+    return value
+
+
+class AcdService(Service):
+    """The seed's ACD: SIP on UDP ``sip_port`` of the node's address, REST on TCP ``http_port``."""
+
+    kind = "acd"
+
+    @property
+    def ports(self):  # type: ignore[override]
+        return [("udp", _port(self, "sip_port", 5060)), ("tcp", _port(self, "http_port", 242))]
+
+    def check(self) -> None:
+        try:
+            load_config(self.config_path("config"))
+        except ConfigError as exc:
+            raise ServiceError(self, str(exc)) from None
+        self.ports  # validates the port numbers
+
+    def start(self) -> None:
+        addr = self.address() or "127.0.0.1"
+        argv = [self.python, "-m", "labkit.acd.serve", "--config", str(self.config_path("config")),
+                "--sip", f"{addr}:{_port(self, 'sip_port', 5060)}",
+                "--http", f"0.0.0.0:{_port(self, 'http_port', 242)}",
+                "--queue-log", str(self.run_dir / "queue_log")]
+        if self.params.get("media") is False:
+            argv.append("--no-media")
+        self.spawn(argv)
+
+    def listens_on_loopback(self) -> bool:
+        return False
+
+
+class PhoneService(Service):
+    """A labkit agent phone that logs in (INFO digits) and answers the ACD's calls."""
+
+    kind = "sipphone"
+    order = 60            # after the ACD
+
+    @property
+    def ports(self):  # type: ignore[override]
+        return [("udp", _port(self, "port", 5060))]
+
+    def check(self) -> None:
+        acd = str(self.params.get("acd", ""))
+        host, _, port = acd.rpartition(":")
+        if not host or not port.isdigit():
+            raise ServiceError(self, f"acd '{acd}' must be ADDR:PORT of the ACD (fix: acd: 192.168.2.10:5060)")
+        policy = self.params.get("policy", "answer")
+        if policy not in ("answer", "refuse", "ignore"):
+            raise ServiceError(self, f"policy '{policy}' unknown (fix: answer, refuse or ignore)")
+        agent = self.params.get("agent")
+        if agent is not None and not str(agent).isdigit():
+            raise ServiceError(self, f"agent '{agent}' must be the digits of an agent id")
+
+    def start(self) -> None:
+        addr = self.address() or "127.0.0.1"
+        argv = [self.python, "-m", "labkit.acd.phoned", "--listen", f"{addr}:{_port(self, 'port', 5060)}",
+                "--acd", str(self.params["acd"]), "--name", str(self.params.get("name", self.node.name)),
+                "--policy", str(self.params.get("policy", "answer"))]
+        if self.params.get("agent") is not None:
+            argv += ["--agent", str(self.params["agent"])]
+        if self.params.get("talk") is not None:
+            argv += ["--talk", str(self.params["talk"])]
+        self.spawn(argv)
+
+    def listens_on_loopback(self) -> bool:
+        return False
