@@ -52,8 +52,9 @@ print(walk_table(steps))
 ## The MX as a LAN PC sees it
 
 pc1 leased its address from the 3550's DHCP pool. The pool's `dns-server` points at the
-router (192.168.254.1), where dnsmasq forwards queries to the ISP's resolver (100.64.1.53),
-which does the walk above. `labkit.probes.mail.resolve_mx` sends one query with RD set for
+router (192.168.254.1). The router's `ip dns server` with `ip name-server 100.64.1.53`
+(`topologies/router.ios`, run by dnsmasq) forwards queries to the ISP's resolver, which does
+the walk above. `labkit.probes.mail.resolve_mx` sends one query with RD set for
 the MX, and a second one for the exchanger's address, as a mail client would.
 """),
 ("code", """
