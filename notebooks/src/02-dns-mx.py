@@ -91,9 +91,11 @@ print("in the lab:", " | ".join(full.split("\\n")).strip(" |"))
 **Why `named-checkzone` misses `NS ns.`.** The author meant `ns` (relative, so
 `ns.exampledomain.ca.`) or `ns.exampledomain.ca.` with its dot. He wrote `ns.`, and the
 trailing dot makes it absolute: a host called `ns` directly under the root. That name is
-valid syntax. It lies outside the zone, so BIND's integrity checks, which look for address
-records of the zone's *own* NS targets, have nothing to check. Even in the lab, where the
-root answers NXDOMAIN for `ns.`, the checker prints `OK`. It does not guess intent.
+valid syntax. It lies outside the zone, and BIND's integrity checks look only at the zone's
+*own* data (address records of in-zone NS and MX targets, glue). They send no DNS queries
+at all: traced with `strace`, `named-checkzone -i full` made no network call in this lab,
+where the root answers NXDOMAIN for `ns.`. So the checker prints `OK`. It cannot tell a
+real out-of-zone server from a typo.
 Nothing broke in practice either, for two reasons:
 
 - resolvers use the **parent's** NS record and glue (`ns.exampledomain.ca`, 1.2.3.4), so
