@@ -143,7 +143,8 @@ def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict
     try:
         prof = ["-m", "cProfile", "-o", os.environ["ACD_PROFILE"]] if os.environ.get("ACD_PROFILE") else []
         procs.spawn([sys.executable, *prof, "-m", "labkit.acd.serve", "--config", str(cfg), "--no-media",
-                     "--sip", f"127.0.0.1:{sip_port}", "--http", f"127.0.0.1:{http_port}"],
+                     "--sip", f"127.0.0.1:{sip_port}", "--http", f"127.0.0.1:{http_port}",
+                     "--lag-stats"],
                     tmp / "acd.log", cwd=ROOT)
         uas_port = free_port(host="127.0.0.3")
         procs.spawn(["sipp", "-sf", str(SIPP_DIR / "uas_agent.xml"), "-i", "127.0.0.3", "-p",
@@ -190,6 +191,8 @@ def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict
         out["acd_sip"] = stats["sip"]
     finally:
         procs.stop()
+    m = re.search(r"loop lag ms: .*", (tmp / "acd.log").read_text())
+    out["acd_loop_lag"] = m.group(0) if m else ""
     return out
 
 
@@ -253,7 +256,11 @@ def main() -> None:
     print(f"\nACD zero-failure rate {acd_best} calls/s; sipp uac->uas {direct_best} calls/s "
           f"(ratio {ratio:.2f}; sipp's limit here is the top rate tried)")
     print(f"agents logged in and idle before the run: {acd.get('agents_idle')}/{N_AGENTS}")
-    print(f"REST p99 at {acd_best} calls/s: {acd.get('rest_p99_ms_at_best')} ms")
+    steps = {s["rate"]: s for s in acd["steps"]}
+    best_step = steps.get(acd_best, {})
+    print(f"REST at {acd_best} calls/s: p50 {best_step.get('rest_p50_ms')} ms, "
+          f"p99 {acd.get('rest_p99_ms_at_best')} ms; ACD {acd.get('acd_loop_lag')}")
+    print(f"load average (other work on this machine counts): {open('/proc/loadavg').read().split()[:3]}")
     print(f"RTP streams in one thread: {rtp['max_streams']} "
           f"(design guide reference: 600 streams at p99 6 ms)")
     rest_p99 = acd.get("rest_p99_ms_at_best", float("nan"))

@@ -40,9 +40,25 @@ async def run(args: argparse.Namespace) -> None:
           f"{len(acd.queues)} queues, {len(acd.agents)} agents", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    lag: list[float] = []
+
+    async def lag_monitor() -> None:
+        """How late the event loop wakes (a 5 ms sleep): the ACD's own latency floor."""
+        while True:
+            t = loop.time()
+            await asyncio.sleep(0.005)
+            lag.append((loop.time() - t - 0.005) * 1000)
+    monitor = asyncio.ensure_future(lag_monitor()) if args.lag_stats else None
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    if monitor is not None:
+        monitor.cancel()
+        lag.sort()
+        n = len(lag)
+        if n:
+            print(f"loop lag ms: p50 {lag[n // 2]:.1f} p99 {lag[int(n * .99)]:.1f} "
+                  f"p99.9 {lag[int(n * .999)]:.1f} max {lag[-1]:.1f} ({n} samples)", flush=True)
     await api.stop()
     await acd.stop()
 
@@ -55,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-media", action="store_true", help="no RTP (signalling-only runs)")
     p.add_argument("--queue-log", default="", help="append queue_log lines to this file")
     p.add_argument("--timer-scale", type=float, default=1.0, help="scale SIP T1/T2/T4 (tests)")
+    p.add_argument("--lag-stats", action="store_true", help="print event-loop lag percentiles at exit")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
