@@ -115,7 +115,10 @@ class SipEndpoint:
         self.handler = handler
         self.timers = timers
         self.user_agent = user_agent
-        self.loop = asyncio.get_event_loop()
+        try:
+            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:      # built outside a loop (message builders, tests): listen() sets it
+            self.loop = None
         self.sock: socket.socket | None = None
         self.host, self.port = "127.0.0.1", 0
         self.server_txns: dict[tuple, ServerTxn] = {}
