@@ -78,8 +78,10 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    removed = clean()
-    print("removed: " + ", ".join(removed) if removed else "nothing of labkit's was left")
+    removed, kept = clean(force=args.force)
+    print("removed: " + ", ".join(removed) if removed else "nothing of labkit's was left to remove")
+    if kept:
+        print("still in use (not removed; --force removes them too): " + ", ".join(kept))
     return 0
 
 
@@ -137,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     ck = add("check", cmd_check, "run the topology's checks; exit 1 on any failure")
     ck.add_argument("-v", "--verbose", action="store_true")
     add("down", cmd_down, "stop the lab and remove everything it made")
-    add("clean", cmd_clean, "remove every lab recorded on disk (works after kill -9)")
+    cl = add("clean", cmd_clean, "remove labs whose owner is gone, as recorded on disk (works after kill -9)")
+    cl.add_argument("--force", action="store_true", help="also remove labs a running process still holds")
     li = add("lint", cmd_lint, "validate a topology and lint its configs without bring-up", topology=True)
     li.add_argument("--strict", action="store_true", help="exit 1 on findings too")
     ml = add("mail", cmd_mail, "add domains, mailboxes and aliases to the lab's Postfix: "

@@ -164,3 +164,17 @@ def test_no_lab_traffic_in_root_namespace():
               or (p.haslayer(ARP) and p[ARP].pdst.startswith(lab_nets))]
     assert leaked == []
     assert leftovers("leak") == []
+
+
+def test_clean_spares_a_lab_whose_owner_is_alive_unless_forced():
+    lab = Lab.up(TINY, name="held", replace=True, services=False)
+    try:
+        out = labkit_cli("clean").stdout
+        assert "held (held by pid" in out
+        assert leftovers("held"), "a lab in use must survive a plain clean"
+        assert " 0% packet loss" in lab.node("h1").cmd("ping -c1 -W1 10.0.1.10")
+        out = labkit_cli("clean", "--force").stdout
+        assert "removed: " in out and "held" in out
+        assert leftovers("held") == []
+    finally:
+        lab.down()

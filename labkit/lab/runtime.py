@@ -223,15 +223,21 @@ def down(name: str) -> list[str]:
     return Lab.attach(name).down()
 
 
-def clean() -> list[str]:
-    """Remove every lab recorded on disk, whatever state its owner is in."""
-    removed = []
+def clean(force: bool = False) -> tuple[list[str], list[str]]:
+    """Remove the labs recorded on disk whose owner process is gone (killed, crashed, or a
+    `labkit up` that returned); with `force`, also those a live process still holds.
+    Returns (removed, kept-because-in-use)."""
+    removed, kept = [], []
     for inst in LabState.instances():
         state = LabState.load(inst)
-        if state is not None:
-            problems = state.destroy()
-            removed.append(inst + (f" ({'; '.join(problems)})" if problems else ""))
-    return removed
+        if state is None:
+            continue
+        if state.owner_alive() and not force:
+            kept.append(f"{inst} (held by pid {state.owner_pid})")
+            continue
+        problems = state.destroy()
+        removed.append(inst + (f" ({'; '.join(problems)})" if problems else ""))
+    return removed, kept
 
 
 __all__ = ["Lab", "ServiceError", "down", "clean", "stderr_progress"]

@@ -49,6 +49,7 @@ class LabState:
     topology: str
     status: str = "building"
     owner_pid: int = field(default_factory=os.getpid)
+    owner_start: int | None = field(default_factory=lambda: start_time(os.getpid()))
     netns: list[str] = field(default_factory=list)
     ovs_bridges: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
@@ -99,11 +100,8 @@ class LabState:
         return sorted(p.parent.name for p in RUN_ROOT.glob("*/state.json"))
 
     def owner_alive(self) -> bool:
-        try:
-            os.kill(self.owner_pid, 0)
-        except OSError:
-            return False
-        return True
+        """Is the process that brought the lab up still running (same PID *and* start time)?"""
+        return self.owner_start is not None and start_time(self.owner_pid) == self.owner_start
 
     # --- teardown -------------------------------------------------------
     def alive_procs(self) -> list[Proc]:
