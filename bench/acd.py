@@ -70,11 +70,17 @@ class Procs:
                 p.wait()
 
 
+NICE = ["nice", "-n", "10", "taskset", "-c", "1"]   # load generators: CPU 1, lower priority
+
+
 def sipp_run(argv: list[str], cwd: Path, timeout: float) -> dict:
-    """Run sipp to completion; count successful and failed calls from its final screen."""
+    """Run sipp to completion; count successful and failed calls from its final screen.
+
+    sipp runs at nice 10 on CPU 1 and the ACD on CPU 0: on this 2-core machine a load generator
+    that preempts the ACD measures the scheduler, not the ACD."""
     screen = cwd / f"screen-{time.monotonic_ns()}.txt"
     try:
-        r = subprocess.run(argv + ["-nostdin", "-trace_screen", "-screen_file", str(screen),
+        r = subprocess.run(NICE + argv + ["-nostdin", "-trace_screen", "-screen_file", str(screen),
                                    "-trace_err", "-error_file", str(screen) + ".err"],
                            cwd=cwd, capture_output=True, text=True, timeout=timeout)
         rc = r.returncode
@@ -142,12 +148,12 @@ def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict
     out: dict = {"steps": []}
     try:
         prof = ["-m", "cProfile", "-o", os.environ["ACD_PROFILE"]] if os.environ.get("ACD_PROFILE") else []
-        procs.spawn([sys.executable, *prof, "-m", "labkit.acd.serve", "--config", str(cfg), "--no-media",
+        procs.spawn(["taskset", "-c", "0", sys.executable, *prof, "-m", "labkit.acd.serve", "--config", str(cfg), "--no-media",
                      "--sip", f"127.0.0.1:{sip_port}", "--http", f"127.0.0.1:{http_port}",
                      "--lag-stats"],
                     tmp / "acd.log", cwd=ROOT)
         uas_port = free_port(host="127.0.0.3")
-        procs.spawn(["sipp", "-sf", str(SIPP_DIR / "uas_agent.xml"), "-i", "127.0.0.3", "-p",
+        procs.spawn(NICE + ["sipp", "-sf", str(SIPP_DIR / "uas_agent.xml"), "-i", "127.0.0.3", "-p",
                      str(uas_port), "-mi", "127.0.0.3", "-d", str(talk_ms), "-nostdin",
                      "-max_socket", "5000"], tmp / "uas.log", cwd=tmp)
         time.sleep(1.0)
@@ -189,6 +195,8 @@ def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict
         out["best_rate"] = best
         stats = json.loads(_get(http_port, "/stats"))
         out["acd_sip"] = stats["sip"]
+        out["acd_gc"] = stats.get("gc")
+        print("  ACD gc:", stats.get("gc"), flush=True)
     finally:
         procs.stop()
     m = re.search(r"loop lag ms: .*", (tmp / "acd.log").read_text())
@@ -202,7 +210,7 @@ def bench_sipp_direct(tmp: Path, rates: list[int], seconds: float, talk_ms: int)
     out = {"steps": []}
     try:
         port = free_port(host="127.0.0.3")
-        procs.spawn(["sipp", "-sn", "uas", "-i", "127.0.0.3", "-p", str(port), "-nostdin"],
+        procs.spawn(NICE + ["sipp", "-sn", "uas", "-i", "127.0.0.3", "-p", str(port), "-nostdin"],
                     tmp / "direct-uas.log", cwd=tmp)
         time.sleep(0.5)
         best = 0
@@ -263,7 +271,10 @@ def main() -> None:
     print(f"load average (other work on this machine counts): {open('/proc/loadavg').read().split()[:3]}")
     print(f"RTP streams in one thread: {rtp['max_streams']} "
           f"(design guide reference: 600 streams at p99 6 ms)")
-    rest_p99 = acd.get("rest_p99_ms_at_best", float("nan"))
+    # "under that load": the 300 calls/s of the signalling target (else the best rate reached)
+    rest_step = steps.get(300) if steps.get(300, {}).get("failed", 1) == 0 else best_step
+    rest_p99 = rest_step.get("rest_p99_ms", float("nan"))
+    print(f"REST p99 at {rest_step.get('rate')} calls/s (the target load): {rest_p99} ms")
     print(json.dumps({"targets": {
         "calls_per_s_zero_failed": {"value": acd_best, "target": 300, "better": "higher"},
         "rest_p99_ms": {"value": rest_p99, "target": 20, "better": "lower"},

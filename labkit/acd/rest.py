@@ -11,6 +11,7 @@ application/json), 422 (valid JSON, wrong fields).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import re
@@ -347,6 +348,8 @@ class RestApi:
             "counters": dict(self.acd.counters),
             "leaks": self.acd.leaks(),
             "uptime": round(now - self.acd.started, 1),
+            "gc": {"tracked_objects": len(gc.get_objects()), "counts": list(gc.get_count()),
+                   "frozen": gc.get_freeze_count()},
         })
 
     def get_queuelog(self) -> tuple[int, JSON]:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
+import time
 
 from .core import ConfigError, load_config
 from .rest import RestApi
@@ -36,6 +38,14 @@ async def run(args: argparse.Namespace) -> None:
     await acd.start(sip_host, sip_port)
     api = RestApi(acd)
     await api.start(http_host, http_port)
+    # Everything built so far (modules, config, prompts) lives as long as the process: freeze it
+    # out of the collector, or each full collection scans it (an 89 ms pause measured under
+    # 300 calls/s, which is what REST p99 then shows).
+    gc.collect()
+    gc.freeze()
+    # RFC 3261 keeps every transaction 64*T1 (32 s): at 300 calls/s that is ~10^5 live objects,
+    # and each full collection walks them.  Collect less often (measured: REST p99 follows).
+    gc.set_threshold(5_000, 40, 40)
     print(f"labkit ACD: SIP udp {acd.ep.host}:{acd.ep.port}, REST http://{http_host}:{api.port}, "
           f"{len(acd.queues)} queues, {len(acd.agents)} agents", flush=True)
     stop = asyncio.Event()
@@ -49,6 +59,17 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.005)
             lag.append((loop.time() - t - 0.005) * 1000)
     monitor = asyncio.ensure_future(lag_monitor()) if args.lag_stats else None
+    gc_pause = {0: 0.0, 1: 0.0, 2: 0.0}
+    gc_t0 = [0.0]
+
+    def gc_timer(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_t0[0] = time.perf_counter()
+        else:
+            g = info["generation"]
+            gc_pause[g] = max(gc_pause[g], (time.perf_counter() - gc_t0[0]) * 1000)
+    if args.lag_stats:
+        gc.callbacks.append(gc_timer)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
@@ -58,7 +79,9 @@ async def run(args: argparse.Namespace) -> None:
         n = len(lag)
         if n:
             print(f"loop lag ms: p50 {lag[n // 2]:.1f} p99 {lag[int(n * .99)]:.1f} "
-                  f"p99.9 {lag[int(n * .999)]:.1f} max {lag[-1]:.1f} ({n} samples)", flush=True)
+                  f"p99.9 {lag[int(n * .999)]:.1f} max {lag[-1]:.1f} ({n} samples); "
+                  f"longest gc pause per generation ms: "
+                  f"{ {g: round(v, 1) for g, v in gc_pause.items()} }", flush=True)
     await api.stop()
     await acd.stop()
 

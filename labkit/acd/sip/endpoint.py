@@ -373,8 +373,9 @@ class SipEndpoint:
                 return
             ctxn.respond(ctxn.response(200))
             if not inv.final_sent:
+                invite = inv.request
                 inv.respond(inv.response(487, to_tag=getattr(inv, "to_tag", "") or new_tag()))
-                self.handler.on_cancel(inv.request)
+                self.handler.on_cancel(invite)
             return
         if req.method == "INVITE":
             txn = InviteServerTxn(self, req, addr)

@@ -96,6 +96,7 @@ class NonInviteServerTxn(ServerTxn):
             self.state = "proceeding"
             return
         self.state = "completed"
+        self.request = None      # only ``last`` is needed now: keeps 64*T1 of history light
         self._h = self.ep.loop.call_later(self.ep.timers.timeout, self._terminate)  # Timer J
 
 
@@ -110,6 +111,7 @@ class InviteServerTxn(ServerTxn):
     def _after_response(self, status: int) -> None:
         if status < 200:
             return
+        self.request = None      # only ``last`` is needed from here on
         if status < 300:
             # RFC 6026 Accepted: absorb INVITE retransmissions, 2xx retransmits are the TU's job
             self.state = "accepted"
