@@ -240,8 +240,8 @@ def _get(port: int, path: str) -> bytes:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rates", default="100,200,300,400,500,600")
-    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--rates", default="100,300,600,800,1000")
+    ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--talk-ms", type=int, default=100)
     ap.add_argument("--rtp-seconds", type=float, default=2.0)
     args = ap.parse_args()
