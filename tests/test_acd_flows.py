@@ -273,3 +273,20 @@ def test_caller_hears_pcmu_prompts_at_20ms():
             assert len(got) >= 30 and report.ok, str(report)
             assert await lab.wait_for(lambda: lab.acd.player.active() == 0)
     run(go())
+
+
+def test_subscription_is_refreshed_and_terminated_notify_logs_out():
+    async def go():
+        async with AcdLab(cfg(subscribe_expires=1)) as lab:
+            p = await lab.phone("p")
+            await lab.login(p, "2771")
+            sub_key = next(iter(p.subs))
+            seq0 = p.subs[sub_key].remote_seq
+            # the ACD refreshes at 80% of Expires (but not sooner than 1 s): in-dialog SUBSCRIBE
+            assert await lab.wait_for(lambda: p.subs[sub_key].remote_seq > seq0, timeout=3)
+            assert lab.acd.agents["2771"].state == "idle" and lab.acd.agents["2771"].sub.active
+            # the phone ends the subscription itself (e.g. it is unplugged): agent logged out
+            p._notify(sub_key, terminated=True)
+            assert await lab.wait_for(lambda: lab.acd.agents["2771"].state == "loggedout")
+            assert any("|AGENTLOGOFF|" in ln for ln in lab.acd.qlog.lines)
+    run(go())
