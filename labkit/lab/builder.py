@@ -16,6 +16,7 @@ a Mininet `Link` (a veth pair created straight into the two namespaces).
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,10 +95,13 @@ class Builder:
             servers = [str(a) for a in node.dns] or ["127.0.0.1"]
             (etc / "resolv.conf").write_text("# labkit: lab node resolver\n"
                                              + "".join(f"nameserver {a}\n" for a in servers))
-        for node in self.topo.nodes.values():
-            mn = NamedNsNode(node.name, self.lab.node(node.name).netns)
-            state.add_proc(mn.pid, f"{node.name}/shell")
-            self.mn[node.name] = mn
+        # Each node's shell starts and waits for its prompt: start them side by side.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            shells = pool.map(lambda n: NamedNsNode(n.name, self.lab.node(n.name).netns),
+                              self.topo.nodes.values())
+            for node, mn in zip(self.topo.nodes.values(), shells):
+                state.add_proc(mn.pid, f"{node.name}/shell")
+                self.mn[node.name] = mn
         self.parallel({n.name: self.sysctl_script(n) for n in self.topo.nodes.values()})
         for link in self.topo.links:
             a, b = link.a, link.b
