@@ -57,3 +57,20 @@ def test_rtp_check_on_the_sipp_pcmu_capture():
     s = report.streams[0]
     assert s.payload_types == [0] and s.seq_gaps == 0 and s.packets == 100
     assert abs(s.mean_spacing_ms - 20.0) < 0.5
+
+
+def test_login_and_call_flow_as_ladder_rows(tmp_path):
+    from labkit.acd.flows import login_and_call
+    rows = login_and_call()
+    seq = [(r.src, r.dst, r.label) for r in rows]
+    want = [("phone1", "acd", "INVITE [sdp]"), ("phone1", "acd", "INFO [dtmf-relay]"),
+            ("acd", "phone1", "SUBSCRIBE"), ("phone1", "acd", "NOTIFY [dialog-info+xml]"),
+            ("gateway", "acd", "INVITE [sdp]"), ("acd", "phone1", "INVITE [sdp]"),
+            ("phone1", "acd", "200 OK (INVITE) [sdp]"), ("acd", "gateway", "INVITE [sdp]"),
+            ("phone1", "acd", "BYE"), ("acd", "gateway", "BYE")]
+    pos = 0
+    for step in want:                       # in this order (other messages may sit between)
+        pos = seq.index(step, pos) + 1
+    assert sum(1 for s in seq if s[2] == "INFO [dtmf-relay]") == 4
+    ax = plot_ladder(rows)
+    ax.figure.savefig(tmp_path / "flow.png")

@@ -129,6 +129,9 @@ class SipEndpoint:
                       "retrans_rx": 0, "stray": 0, "tx_dropped": 0, "tx_errors": 0}
         # Test hook: return True to drop an outgoing message (simulates loss on the wire).
         self.drop: Callable[[SipMessage | None, Addr], bool] | None = None
+        # Trace hook: (direction "tx"/"rx", message, peer) for first sends and parsed receives;
+        # labkit.acd.flows builds ladder diagrams from it without capturing packets.
+        self.trace: Callable[[str, SipMessage, Addr], None] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
     @classmethod
@@ -207,6 +210,8 @@ class SipEndpoint:
             return
         if self.sock is None:
             return
+        if self.trace is not None and msg is not None:
+            self.trace("tx", msg, addr)
         try:
             self.sock.sendto(data, addr)
             self.stats["tx"] += 1
@@ -305,6 +310,8 @@ class SipEndpoint:
             self.stats["malformed"] += 1
             log.exception("parser crashed on datagram from %s", addr)
             return
+        if self.trace is not None:
+            self.trace("rx", msg, addr)
         try:
             if msg.is_request:
                 self._on_request(msg, addr)
