@@ -1,0 +1,287 @@
+"""Helpers for notebook 04 (the ACD lab): REST through the gateway node, captures with tcpdump
+inside a node (started and stopped by PID), background calls, an extra agent phone, and the
+deterministic text forms (no idle times, Call-IDs, ports or PIDs) that nbval compares."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .ladder import LadderRow, sip_rows
+
+LAB_FILE = Path(__file__).resolve().parents[2] / "topologies" / "acd" / "lab.yaml"
+ACD = "192.168.2.10"
+SIP = f"{ACD}:5060"
+REST = f"http://{ACD}:242"
+NAMES = {ACD: "acd", "192.168.2.2": "gateway", "192.168.2.2:5070": "phone3",
+         "192.168.2.101": "phone1", "192.168.2.102": "phone2"}
+_pool = ThreadPoolExecutor(max_workers=4)
+
+
+# ---- REST ----------------------------------------------------------------------------------
+def rest(lab, path: str, method: str = "GET", body: Any = None, node: str = "gateway") -> Any:
+    """One REST request to the ACD (port 242) with curl from inside a lab node; JSON back."""
+    argv = ["curl", "-s", "-X", method, f"{REST}{path}"]
+    if body is not None:
+        argv += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+    out = lab.node(node).run(argv, timeout=10).stdout
+    try:
+        return json.loads(out)
+    except json.JSONDecodeError:
+        raise RuntimeError(f"{method} {path}: not JSON from the ACD: {out[:200]!r} "
+                           "(is the acd service up? lab.check() shows it)") from None
+
+
+def agents_lines(doc: dict) -> list[str]:
+    """GET /agents as text without idle times: ``2771  idle      queue1,queue2``."""
+    return [f"{a['id']:<6} {a['state']:<10} {','.join(a.get('memberof', []))}"
+            for a in sorted(doc["agents"], key=lambda a: a["id"])]
+
+
+def queues_lines(doc: dict) -> list[str]:
+    """GET /queues as text: each queue with its calls' states and callers (no Call-IDs)."""
+    lines = []
+    for q in sorted(doc["queues"], key=lambda q: q["name"]):
+        calls = ", ".join(f"{c['state']} from {c['from']}" for c in q["calls"]) or "-"
+        lines.append(f"{q['name']:<9} {len(q['calls'])} call(s): {calls}")
+    return lines
+
+
+def agent_states(lab) -> dict[str, str]:
+    return {a["id"]: a["state"] for a in rest(lab, "/agents")["agents"]}
+
+
+def wait_for(pred, timeout: float = 15.0, step: float = 0.2) -> bool:
+    """Poll ``pred()`` until true or timeout; returns the last answer (cells print it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if pred():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+
+
+def wait_agents(lab, want: dict[str, str], timeout: float = 15.0) -> bool:
+    return wait_for(lambda: all(agent_states(lab).get(k) == v for k, v in want.items()), timeout)
+
+
+def most_idle(doc: dict, queue: str) -> str | None:
+    """The available member of ``queue`` with the longest idletime (what MIA routing picks)."""
+    idle = [a for a in doc["agents"] if a["state"] == "idle" and queue in a.get("memberof", [])]
+    return max(idle, key=lambda a: (float(a["idletime"]), a["id"]))["id"] if idle else None
+
+
+# ---- queue log -----------------------------------------------------------------------------
+def call_events(lines: list[str], call_id: str) -> list[tuple[str, str]]:
+    """(EVENT, agent) of one call from queue_log lines ``epoch|callid|queue|Agent/ID|EVENT|...``."""
+    out = []
+    for line in lines:
+        parts = line.split("|")
+        if len(parts) >= 5 and parts[1] == call_id:
+            out.append((parts[4], parts[3].split("/")[-1] if parts[3] != "NONE" else ""))
+    return out
+
+
+def answered_by(events: list[tuple[str, str]]) -> str | None:
+    return next((agent for ev, agent in events if ev == "CONNECT"), None)
+
+
+def rang(events: list[tuple[str, str]]) -> list[str]:
+    """Agents that were offered the call and let it ring out (RINGNOANSWER), in order."""
+    return [agent for ev, agent in events if ev == "RINGNOANSWER"]
+
+
+# ---- processes inside nodes (by PID) -------------------------------------------------------
+@dataclass
+class Capture:
+    """tcpdump inside a node, writing a pcap; ``stop()`` signals exactly its PID."""
+    node: Any
+    path: Path
+    proc: subprocess.Popen | None = None
+
+    @classmethod
+    def start(cls, node, name: str, bpf: str = "udp", iface: str = "eth0") -> "Capture":
+        path = node.run_dir / f"{name}.pcap"
+        path.unlink(missing_ok=True)
+        proc = node.popen(["tcpdump", "-i", iface, "-U", "--immediate-mode", "-n", "-s", "0", "-Z", "root",
+                           "-w", str(path), bpf], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+        line = proc.stderr.readline()            # "listening on eth0 ..." once it captures
+        if "listening" not in line:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"tcpdump in {node.name} did not start: {line.strip()}")
+        return cls(node, path, proc)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> Path:
+        if self.proc and self.proc.poll() is None:
+            time.sleep(0.2)                      # let the last datagrams reach the buffer
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=5)
+            self.proc.stderr.close()
+        return self.path
+
+
+def start_phone(node, agent: str, port: int = 5070, policy: str = "answer",
+                name: str = "phone3", talk: float | None = None) -> subprocess.Popen:
+    """Another labkit agent phone (``python -m labkit.acd.phoned``) inside ``node``; it logs in
+    as ``agent`` at once.  Stop it with ``stop_process(p)`` (SIGTERM: it logs out first)."""
+    argv = [sys.executable, "-m", "labkit.acd.phoned", "--listen", f"{node.ip()}:{port}",
+            "--acd", SIP, "--agent", agent, "--policy", policy, "--name", name]
+    if talk is not None:
+        argv += ["--talk", str(talk)]
+    return node.popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> int:
+    """SIGTERM exactly this PID, wait, SIGKILL if it lingers; returns its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
+def place_call(lab, target: str, hold: float = 1.0) -> Future:
+    """Call ``sip:target@acd`` from the gateway node in the background; ``.result()`` is the
+    dict of labkit.probes.sip.call (status, connected, ended_by, call_id)."""
+    return _pool.submit(lab.node("gateway").call, "labkit.probes.sip:call", SIP, target,
+                        hold=hold, local="192.168.2.2", timeout=hold + 60)
+
+
+# ---- ladders -------------------------------------------------------------------------------
+@dataclass
+class Msg:
+    """A captured SIP message: its ladder row plus the CSeq that pairs requests and responses."""
+    row: LadderRow
+    cseq: int
+    method: str
+
+
+def sip_messages(pcap: Path) -> list[Msg]:
+    """Every SIP message of the capture in capture order (scapy reads, labkit's parser parses)."""
+    from .ladder import _udp_packets
+    from .sip.message import SipParseError, parse
+
+    rows = iter(sip_rows(pcap))
+    out = []
+    for _, _, _, payload in _udp_packets(pcap):
+        if not payload[:1].isalpha():
+            continue
+        try:
+            msg = parse(payload)
+        except SipParseError:
+            continue
+        out.append(Msg(next(rows), int(msg.cseq[0]), msg.cseq[1]))
+    return out
+
+
+def endpoint_name(ep: str, names: dict[str, str] | None = None) -> str:
+    names = NAMES if names is None else names
+    return names.get(ep) or names.get(ep.rsplit(":", 1)[0]) or ep
+
+
+def canonical(msgs: list[Msg]) -> list[LadderRow]:
+    """One dialog's messages in a run-independent order: requests in the order they were sent,
+    each non-INVITE request followed by its responses; INVITE responses stay where they came
+    (180, CANCEL, 487 read as on the wire); 100 Trying and retransmissions left out.  On the
+    wire two NOTIFYs and their 200s may interleave either way; this text does not."""
+    entries: list[tuple[LadderRow, list[LadderRow]]] = []
+    attached: dict[tuple[str, int, str], list[LadderRow]] = {}
+    seen: set[tuple[str, str, int, str, str]] = set()
+    for m in msgs:
+        r = m.row
+        sig = (r.src, r.dst, m.cseq, m.method, r.label)
+        if sig in seen or r.label.startswith("100 "):
+            continue                                   # retransmissions, 100 Trying
+        seen.add(sig)
+        if r.is_request:
+            attached[(r.src, m.cseq, m.method)] = []
+            entries.append((r, attached[(r.src, m.cseq, m.method)]))
+            continue
+        request = attached.get((r.dst, m.cseq, m.method))
+        if request is None or m.method == "INVITE":
+            entries.append((r, []))                    # INVITE answers keep their place
+        else:
+            request.append(r)
+    return [row for req, resps in entries for row in (req, *resps)]
+
+
+def dialogs(msgs: list[Msg]) -> dict[str, list[Msg]]:
+    """Messages grouped by Call-ID, in first-seen order."""
+    out: dict[str, list[Msg]] = {}
+    for m in msgs:
+        out.setdefault(m.row.call_id, []).append(m)
+    return out
+
+
+def dialog_text(msgs: list[Msg], names: dict[str, str] | None = None) -> str:
+    """One block per dialog (Call-ID), headed by who talks and what opened it, in the
+    ``canonical`` order: the ladder as text that nbval can compare."""
+    from .ladder import ladder_table
+
+    names = NAMES if names is None else names
+    blocks = []
+    for ms in dialogs(msgs).values():
+        rows = canonical(ms)
+        ends = sorted({endpoint_name(e, names) for r in rows for e in (r.src, r.dst)})
+        blocks.append(f"-- {' <-> '.join(ends)}: {rows[0].label.split(' ')[0]} dialog\n"
+                      + ladder_table(rows, names))
+    return "\n".join(blocks)
+
+
+def with_endpoint(msgs: list[Msg], endpoint: str) -> list[Msg]:
+    """Messages to or from ``endpoint`` (``ip:port``): a phone's whole talk with the ACD."""
+    return [m for m in msgs if endpoint in (m.row.src, m.row.dst)]
+
+
+def drop_provisional(rows: list[LadderRow]) -> list[LadderRow]:
+    """Leave out 100 Trying (sent or not depending on how fast the answer is)."""
+    return [r for r in rows if not r.label.startswith("100 ")]
+
+
+# ---- checks the notebook prints ------------------------------------------------------------
+def rtp_summary(report, spacing_ms: float = 20.0, tolerance_ms: float = 1.0) -> list[str]:
+    """The RTP report as facts that hold run to run: counts and pass/fail, no SSRCs or times."""
+    lines = [f"streams: {len(report.streams)}"]
+    for i, s in enumerate(report.streams, 1):
+        lines.append(f"stream {i}: payload types {s.payload_types}, "
+                     f"20 ms spacing: {abs(s.mean_spacing_ms - spacing_ms) <= tolerance_ms}, "
+                     f"sequence gaps: {s.seq_gaps}, timestamp errors: {s.ts_errors}, "
+                     f"enough packets (>= 25): {s.packets >= 25}")
+    lines.append(f"all checks pass: {report.ok}")
+    return lines
+
+
+def call_and_trace(lab, target: str, hold: float = 3.0) -> tuple[dict, list[tuple[str, str]]]:
+    """Place one call and wait for it; returns the probe's dict and the call's queue-log events."""
+    result = place_call(lab, target, hold=hold).result()
+    events = call_events(rest(lab, "/queuelog")["lines"], result["call_id"])
+    return result, events
+
+
+def check_routed(lab, queue: str, agent: str, hold: float = 10.0) -> bool:
+    """The exercise's check: a call into ``queue`` is answered by ``agent`` (the queue log's
+    CONNECT line names it).  Raises AssertionError with what happened instead."""
+    names = [q["name"] for q in rest(lab, "/queues")["queues"]]
+    assert queue in names, f"no queue {queue!r} in GET /queues (have {names}): POST /queues first"
+    members = {a["id"]: a.get("memberof", []) for a in rest(lab, "/agents")["agents"]}
+    assert queue in members.get(agent, []), \
+        f"agent {agent} is not a member of {queue}: PATCH /agents/{agent} with memberof"
+    result, events = call_and_trace(lab, queue, hold=hold)
+    got = answered_by(events)
+    assert result["connected"] and got == agent, f"call into {queue}: {result} events {events}"
+    return True

@@ -1,0 +1,215 @@
+CELLS = [
+("md", """
+# 04 — The seed's SIP ACD: login, queues, redirects, and the wire
+
+The post *ACD Server with resiprocate* describes a call-centre server: callers reach a
+**queue** by its address (`sip:queue1@acd`), **agents** log in by dialling `*44` and keying
+their ID as SIP INFO digits, the ACD **subscribes** to the agent's phone and offers calls to
+the **most idle** agent once the phone says it is idle, callers hear **music** while they
+wait, and a REST API on port **242** answers `GET /queues` and `GET /agents` in JSON.
+
+labkit rebuilds it (`labkit/acd`, notes in `docs/notes/acd.md`). The lab
+`topologies/acd/lab.yaml` puts on the voice VLAN: the ACD (192.168.2.10), a **gateway**
+(192.168.2.2, where the seed's FXO gateway would be: it places the calls) and two agent phones,
+phone1 (agent 2771) and phone2 (agent 2772), which log in by themselves.
+
+**Goals**
+1. watch an agent log in, on the wire and in `GET /agents`;
+2. queue a call with music, see it routed to the most idle agent, redirected on no answer;
+3. draw a call's SIP ladder from a tcpdump capture and check its RTP with scapy;
+4. add a queue at run time through REST (exercise).
+"""),
+("code", """
+import json, time
+import labkit
+from labkit.acd import notebook as acd
+from labkit.acd.ladder import plot_ladder, rtp_check_pcap, sip_rows
+lab = labkit.Lab.up(str(acd.LAB_FILE), name="acdnb", replace=True)
+print("phones logged in:", acd.wait_agents(lab, {"2771": "idle", "2772": "idle"}))
+"""),
+("code-ignore", """
+lab.draw();
+"""),
+("md", """
+## An agent logs in
+
+`acd.rest(lab, path)` runs `curl` on the gateway node against `http://192.168.2.10:242`.
+The text form below drops `idletime` (it changes every second); the raw JSON follows in the
+seed's own shape. Agent 2773 exists in the configuration but nobody has logged in as 2773.
+"""),
+("code", """
+print("\\n".join(acd.agents_lines(acd.rest(lab, "/agents"))))
+"""),
+("md", """
+Now a third phone, **phone3**, starts on the gateway node (port 5070) and logs in as 2773.
+Its policy is to **ignore** calls (it never answers): we need that later. A `tcpdump` runs
+inside the ACD's namespace meanwhile; `acd.Capture` starts it and stops it by its PID.
+The ladder is printed one dialog (Call-ID) at a time: the login call (INVITE to `acdlogin`,
+four INFO digits, BYE), then the ACD's SUBSCRIBE *to the phone* and the phone's NOTIFYs:
+the first says "in a call" (the login call is still up), the second says idle, and that
+one makes the agent available.
+"""),
+("code", """
+cap = acd.Capture.start(lab.node("acd"), "login")
+phone3 = acd.start_phone(lab.node("gateway"), "2773", port=5070, policy="ignore")
+print("2773 idle:", acd.wait_agents(lab, {"2773": "idle"}))
+login_pcap = cap.stop()
+print(acd.dialog_text(acd.with_endpoint(acd.sip_messages(login_pcap), "192.168.2.2:5070")))
+"""),
+("code", """
+print("\\n".join(acd.agents_lines(acd.rest(lab, "/agents"))))
+"""),
+("code-ignore", """
+print(json.dumps(acd.rest(lab, "/agents"), indent=1))
+"""),
+("md", """
+## A call waits in the queue, with music
+
+Both agents of `queue2` are paused through REST (`PATCH /agents/{id} {"paused": true}`), then
+the gateway calls `sip:queue2@192.168.2.10` (`labkit.probes.sip.call`, run inside the
+gateway node in the background). The ACD answers the caller itself and plays the welcome
+prompt and music while the call waits: `GET /queues` shows it `waiting`.
+"""),
+("code", """
+for agent in ("2771", "2772"):
+    acd.rest(lab, f"/agents/{agent}", "PATCH", {"paused": True})
+cap = acd.Capture.start(lab.node("acd"), "queued")
+pending = acd.place_call(lab, "queue2", hold=4)
+print("queued:", acd.wait_for(lambda: acd.rest(lab, "/queues/queue2")["calls"] != []))
+print("\\n".join(acd.queues_lines(acd.rest(lab, "/queues"))))
+print("\\n".join(acd.agents_lines(acd.rest(lab, "/agents"))))
+"""),
+("code-ignore", """
+print(json.dumps(acd.rest(lab, "/queues"), indent=1))
+"""),
+("md", """
+After 1.5 s of music, 2772 is unpaused: the ACD offers the call to the phone (an INVITE
+carrying the *caller's* SDP), the phone answers, and the ACD re-INVITEs the caller with the
+phone's SDP so the RTP goes straight between them (third-party call control). The queue
+log (`GET /queuelog`, Asterisk's `queue_log` format) tells who took the call.
+"""),
+("code", """
+time.sleep(1.5)
+acd.rest(lab, "/agents/2772", "PATCH", {"paused": False})
+call = pending.result()
+queued_pcap = cap.stop()
+events = acd.call_events(acd.rest(lab, "/queuelog")["lines"], call["call_id"])
+print("status", call["status"], "| connected:", call["connected"], "| events:", events)
+print(acd.dialog_text(acd.sip_messages(queued_pcap)))
+"""),
+("md", """
+### The ladder, drawn
+
+The same capture in time order (requests blue, responses green). The caller's leg and the
+agent's leg are separate dialogs; the ACD is in the middle of both, which is why it sees
+every hang-up and knows when the agent is free again.
+"""),
+("code-ignore", """
+plot_ladder(acd.drop_provisional(sip_rows(queued_pcap)), acd.NAMES, title="queued call, queue2");
+"""),
+("md", """
+## The music on the wire: an RTP check with scapy
+
+scapy has an RTP layer (it has no SIP layer: labkit's parser reads the SIP above). Every RTP
+packet the ACD sent to the caller while it waited should be G.711 µ-law (**payload type 0**,
+the only codec the seed's ACD speaks), with **consecutive sequence numbers**, and paced every
+**20 ms** (160 samples at 8 kHz).
+"""),
+("code", """
+from scapy.all import IP, UDP, rdpcap
+from scapy.layers.rtp import RTP
+rtp = [RTP(bytes(p[UDP].payload)) for p in rdpcap(str(queued_pcap))
+       if UDP in p and p[IP].dst == "192.168.2.2" and bytes(p[UDP].payload)[:1] >= b"\\x80"]
+seq = [r.sequence for r in rtp]
+print("payload types:", sorted({r.payload_type for r in rtp}))
+print("consecutive sequence numbers:", all((b - a) % 65536 == 1 for a, b in zip(seq, seq[1:])))
+"""),
+("md", """
+`rtp_check_pcap` (labkit.acd.ladder, on top of `labkit.acd.media.check_rtp`) checks the same
+capture per stream (SSRC), timestamps and spacing included.
+"""),
+("code", """
+report = rtp_check_pcap(queued_pcap, dst="192.168.2.2")
+print("\\n".join(acd.rtp_summary(report)))
+"""),
+("code-ignore", """
+print(report.table(timings=True))
+"""),
+("md", """
+## Most idle agent first
+
+2771 was paused (then unpaused now), 2772 just talked and rests for `wrapup` (5 s). Once
+both are idle, `GET /agents` says who has been idle longer (`idletime`), and the seed's
+*most idle agent* rule says that one gets the next call of `queue2`.
+"""),
+("code", """
+acd.rest(lab, "/agents/2771", "PATCH", {"paused": False})
+print("both idle:", acd.wait_agents(lab, {"2771": "idle", "2772": "idle"}))
+expected = acd.most_idle(acd.rest(lab, "/agents"), "queue2")
+call, events = acd.call_and_trace(lab, "queue2", hold=1)
+print("most idle by REST:", expected, "| answered by:", acd.answered_by(events))
+"""),
+("md", """
+## Redirect on no answer
+
+A new queue, `helpdesk`, is added at run time (`POST /queues`) with a ring timeout of 2 s,
+and agents 2773 (phone3, which ignores calls) and 2772 join it (`PATCH /agents/{id}`).
+2773 has been idle longest, so it is offered the call first; its phone rings and nobody
+answers; after 2 s the ACD CANCELs that offer (queue log: `RINGNOANSWER`) and offers the
+call to the next most idle agent, 2772.
+"""),
+("code", """
+print(acd.rest(lab, "/queues", "POST", {"name": "helpdesk", "ring_timeout": 2})["name"])
+for agent, queues in (("2773", ["queue3", "helpdesk"]), ("2772", ["queue2", "helpdesk"])):
+    print(agent, acd.rest(lab, f"/agents/{agent}", "PATCH", {"memberof": queues})["memberof"])
+print("most idle in helpdesk:", acd.most_idle(acd.rest(lab, "/agents"), "helpdesk"))
+"""),
+("code", """
+cap = acd.Capture.start(lab.node("acd"), "redirect")
+call, events = acd.call_and_trace(lab, "helpdesk", hold=4)
+redirect_pcap = cap.stop()
+print("connected:", call["connected"], "| rang out:", acd.rang(events),
+      "| answered by:", acd.answered_by(events))
+print(acd.dialog_text(acd.sip_messages(redirect_pcap)))
+"""),
+("code-ignore", """
+plot_ladder(acd.drop_provisional(sip_rows(redirect_pcap)), acd.NAMES, title="redirect, helpdesk");
+"""),
+("md", """
+`GET /queues/{name}` adds statistics to the seed's shape:
+"""),
+("code", """
+stats = acd.rest(lab, "/queues/helpdesk")["stats"]
+print({k: stats[k] for k in ("waiting", "entered", "answered", "abandoned")})
+print("\\n".join(acd.agents_lines(acd.rest(lab, "/agents"))))
+"""),
+("md", """
+## Exercise: open a sales line at run time
+
+The ACD takes new queues and memberships over REST, with no restart. **Your task:** create a
+queue `sales` and make agent **2771** (phone1) a member of it, keeping its other queues. The
+next cell holds the solution; replace it with your own REST calls (`acd.rest(lab, path,
+method, body)`), then run the check: it calls `sip:sales@192.168.2.10` from the gateway and
+passes only if agent 2771 answers.
+"""),
+("code", """
+# YOUR SOLUTION (pre-filled: replace with your own)
+acd.rest(lab, "/queues", "POST", {"name": "sales"})
+acd.rest(lab, "/agents/2771", "PATCH", {"memberof": ["queue1", "queue2", "queue3", "sales"]})
+print(acd.rest(lab, "/agents/2771")["memberof"])
+"""),
+("code", """
+print("sales routed to 2771:", acd.check_routed(lab, "sales", "2771"))
+"""),
+("md", """
+## Tear down
+
+Always the last cell: phone3 is stopped by its PID (it logs out first), then `lab.down()`
+removes the namespaces and the processes labkit recorded; it returns what it could not
+remove (an empty list).
+"""),
+("code", """
+print("phone3 exit code:", acd.stop_process(phone3))
+lab.down()
+"""),
+]
