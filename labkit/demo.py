@@ -7,6 +7,7 @@ and notebooks bring up their own instances beside it.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -30,7 +31,8 @@ def execute_notebook(path: Path, out_dir: Path, timeout: int = 1200) -> tuple[bo
         client.execute()
     except CellExecutionError as exc:
         ok = False
-        note = str(exc).strip().splitlines()[-1][:120]
+        last = str(exc).strip().splitlines()[-1]
+        note = re.sub(r"\x1b\[[0-9;]*m", "", last)[:120]  # the traceback's colours
     nbformat.write(nb, out_dir / path.name)
     html, _ = HTMLExporter().from_notebook_node(nb)
     (out_dir / path.with_suffix(".html").name).write_text(html)
