@@ -15,7 +15,7 @@ on an object (one is generated, ``"key" + index``, if missing), ignored on a lis
 to a value or an invalid document is ignored and returns an invalid document.
 
 What the seed left out is filled in: the parser takes all of RFC 8259 (the seed's library
-was RFC 4627 minus ``\\uXXXX`` escapes and exponent numbers), including surrogate pairs, raw
+was RFC 4627 minus ``\\u0041``-style escapes and exponent numbers), including surrogate pairs, raw
 UTF-8 and numbers such as ``1e10`` or ``-2.5E-3``. The parser is strict and its errors say
 where and what: ``JSONParseError: line 3, column 12: expected ',' or '}' after an object
 member, found 'x'``. ``JSON.parse`` raises it; ``JSON.try_parse`` never raises and returns
@@ -566,7 +566,7 @@ class _Parser:
                               f"lone \\u{cp:04x}")
                 parts.append(chr(cp))
             else:
-                self.fail("an escape: \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX", pos,
+                self.fail("an escape: \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\u followed by 4 hex digits", pos,
                           repr("\\" + esc) if esc else "end of input")
 
     def hex4(self, pos: int) -> int:

@@ -75,7 +75,8 @@ class ServerTxn:
         self._after_response(resp.status)
 
     def _after_response(self, status: int) -> None:
-        raise NotImplementedError
+        """Timer work after a response is sent: each server transaction kind defines its own."""
+        raise TypeError(f"{type(self).__name__} must define _after_response")
 
     def retransmission(self, req: SipMessage) -> None:
         if self.last is not None:
