@@ -126,14 +126,18 @@ print("consecutive sequence numbers:", all((b - a) % 65536 == 1 for a, b in zip(
 """),
 ("md", """
 `rtp_check_pcap` (labkit.acd.ladder, on top of `labkit.acd.media.check_rtp`) checks the same
-capture per stream (SSRC), timestamps and spacing included.
+capture per stream (SSRC), timestamps and spacing included. It also bounds how far any
+packet lands from where its timestamp puts it; this lab shares two CPU cores with whatever
+else runs, so that bound is 40 ms here (the ACD's own pacing measures far tighter: see
+`bench/acd.py`). The table below the check shows the measured spacing and jitter.
 """),
 ("code", """
-report = rtp_check_pcap(queued_pcap, dst="192.168.2.2")
+report = rtp_check_pcap(queued_pcap, dst="192.168.2.2", jitter_tolerance_ms=40)
 print("\\n".join(acd.rtp_summary(report)))
 """),
 ("code-ignore", """
 print(report.table(timings=True))
+print(report.problems or "no problems")
 """),
 ("md", """
 ## Most idle agent first
