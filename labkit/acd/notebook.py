@@ -118,6 +118,7 @@ class Capture:
             proc.kill()
             proc.wait()
             raise RuntimeError(f"tcpdump in {node.name} did not start: {line.strip()}")
+        _record(node, proc, f"{node.name}/tcpdump {name}")
         return cls(node, path, proc)
 
     @property
@@ -141,7 +142,17 @@ def start_phone(node, agent: str, port: int = 5070, policy: str = "answer",
             "--acd", SIP, "--agent", agent, "--policy", policy, "--name", name]
     if talk is not None:
         argv += ["--talk", str(talk)]
-    return node.popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = node.popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _record(node, proc, f"{node.name}/{name}")
+    return proc
+
+
+def _record(node, proc: subprocess.Popen, what: str) -> None:
+    """Put the PID in the lab's state, so lab.down() (or a later replace=True, or `labkit
+    clean`) stops it even if the notebook never reaches its own stop call."""
+    state = getattr(getattr(node, "lab", None), "state", None)
+    if state is not None:
+        state.add_proc(proc.pid, what)
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> int:
