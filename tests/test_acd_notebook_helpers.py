@@ -88,3 +88,22 @@ def test_rtp_summary_is_deterministic_text():
     assert lines[0] == "streams: 1"
     assert "payload types [0], 20 ms spacing: True, sequence gaps: 0" in lines[1]
     assert lines[-1] == "all checks pass: True"
+
+
+def test_sip_call_probe_refuses_the_root_namespace():
+    import pytest
+
+    from labkit.lab.errors import SafetyError
+    from labkit.probes import sip
+
+    with pytest.raises(SafetyError):
+        sip.call("127.0.0.1:5060", "queue1", hold=0.1)
+
+
+def test_stop_process_ends_exactly_that_pid():
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    assert nb.stop_process(proc) != 0 and proc.poll() is not None
+    assert nb.stop_process(proc) == proc.returncode       # already gone: just the exit code
