@@ -185,14 +185,16 @@ def test_dns_forwarder_forwards_to_the_name_server(lab, tmp_path):
 def test_dhcp_pool_hands_out_only_free_addresses_then_runs_dry(lab):
     data = lab.node("data")
     macs = ["02:00:00:00:aa:01", "02:00:00:00:aa:02", "02:00:00:00:aa:03"]
-    got = [data.call("labkit.ios.dhcpprobe:lease", "eth0", m, timeout=60) for m in macs[:2]]
+    dora = "labkit.probes.dhcp:dora"
+    got = [data.call(dora, m, "eth0", timeout=60)["address"] for m in macs[:2]]
     assert sorted(got) == ["10.50.0.5", "10.50.0.6"]  # .1 SVI, .2-.4 excluded, .7 broadcast
     # the pool is exhausted: dnsmasq makes no offer to a third client
-    assert data.call("labkit.ios.dhcpprobe:lease", "eth0", macs[2], 3.0, timeout=60) is None
-    # a known client is offered its own address again
-    assert data.call("labkit.ios.dhcpprobe:lease", "eth0", macs[0], timeout=60, request=False) == got[0]
-    opts = data.call("labkit.ios.dhcpprobe:offer_options", "eth0", macs[1], timeout=60)
-    assert opts["router"] == "10.50.0.1" and opts["name_server"] == "10.70.0.1" and opts["lease_time"] == 3600
+    dry = data.call(dora, macs[2], "eth0", 3.0, timeout=60)
+    assert dry["address"] is None and dry["messages"] == ["DISCOVER"]
+    # a known client is offered its own address again, with the pool's options
+    again = data.call(dora, macs[0], "eth0", timeout=60)
+    assert again["messages"][1] == f"OFFER {got[0]}" and again["address"] == got[0]
+    assert again["router"] == "10.50.0.1" and again["dns"] == "10.70.0.1" and again["lease_time"] == 3600
     # dnsmasq writes its lease file just after the ACK: poll briefly rather than race it
     for _ in range(50):
         binds = S.dhcp_bindings(data.cmd, str(_svc(lab, "sw").lease_file))
