@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +35,7 @@ SIPP_DIR = ROOT / "data" / "sipp"
 sys.path.insert(0, str(ROOT))
 
 from labkit.acd import media  # noqa: E402
+from labkit.procs import OwnProcesses
 
 N_AGENTS = 100
 
@@ -44,30 +44,6 @@ def free_port(kind=socket.SOCK_DGRAM, host="127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
-
-
-class Procs:
-    """Processes this bench started; only these PIDs are ever signalled."""
-
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen] = []
-
-    def spawn(self, argv, log: Path, **kw) -> subprocess.Popen:
-        p = subprocess.Popen(argv, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, **kw)
-        self.procs.append(p)
-        return p
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
 
 
 NICE = ["nice", "-n", "10", "taskset", "-c", "1"]   # load generators: CPU 1, lower priority
@@ -141,7 +117,7 @@ def pct(vals: list[float], q: float) -> float:
 
 
 def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict:
-    procs = Procs()
+    procs = OwnProcesses()
     cfg = tmp / "acd.yaml"
     config(cfg)
     sip_port, http_port = free_port(), free_port(socket.SOCK_STREAM)
@@ -206,7 +182,7 @@ def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict
 
 def bench_sipp_direct(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict:
     """sipp's built-in uac -> uas, the same call counts: the reference peer."""
-    procs = Procs()
+    procs = OwnProcesses()
     out = {"steps": []}
     try:
         port = free_port(host="127.0.0.3")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from labkit.procs import OwnProcesses
 
 ROOT = Path(__file__).resolve().parents[1]
 SIPP_DIR = ROOT / "data" / "sipp"
@@ -35,7 +36,7 @@ class Rig:
 
     def __init__(self, tmp: Path, config: str) -> None:
         self.tmp = tmp
-        self.procs: list[subprocess.Popen] = []
+        self.own = OwnProcesses()
         cfg = tmp / "acd.yaml"
         cfg.write_text(config)
         self.sip_port = free_port()
@@ -56,10 +57,7 @@ class Rig:
             raise RuntimeError((tmp / "acd.log").read_text())
 
     def spawn(self, argv, log: Path) -> subprocess.Popen:
-        p = subprocess.Popen(argv, cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL)
-        self.procs.append(p)
-        return p
+        return self.own.spawn(argv, log, cwd=ROOT)
 
     def get(self, path: str) -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as r:
@@ -83,15 +81,7 @@ class Rig:
         return port
 
     def close(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        self.own.stop()
 
 
 CONFIG = """
