@@ -36,9 +36,8 @@ def _udp_packets(pcap: str | Path) -> Iterable[tuple[float, str, str, bytes]]:
                        bytes(udp.payload))
 
 
-def sip_rows(pcap: str | Path, call_id: str | None = None) -> list[LadderRow]:
-    """Every SIP message in the capture, in order (optionally one call's only)."""
-    rows = []
+def sip_packets(pcap: str | Path, call_id: str | None = None):
+    """(time, src, dst, SipMessage) for every SIP message in the capture, in order."""
     for t, src, dst, payload in _udp_packets(pcap):
         if not payload[:1].isalpha():
             continue
@@ -48,15 +47,24 @@ def sip_rows(pcap: str | Path, call_id: str | None = None) -> list[LadderRow]:
             continue
         if call_id and msg.call_id != call_id:
             continue
-        if msg.is_request:
-            label = msg.method
-        else:
-            label = f"{msg.status} {msg.reason}".strip() + f" ({msg.cseq[1]})"
-        ctype = msg.content_type
-        if ctype:
-            label += f" [{ctype.split('/')[-1]}]"
-        rows.append(LadderRow(t, src, dst, label, msg.call_id, msg.is_request))
-    return rows
+        yield t, src, dst, msg
+
+
+def row_of(t: float, src: str, dst: str, msg) -> LadderRow:
+    """The ladder row of one message: method, or status with the CSeq method, plus body type."""
+    if msg.is_request:
+        label = msg.method
+    else:
+        label = f"{msg.status} {msg.reason}".strip() + f" ({msg.cseq[1]})"
+    ctype = msg.content_type
+    if ctype:
+        label += f" [{ctype.split('/')[-1]}]"
+    return LadderRow(t, src, dst, label, msg.call_id, msg.is_request)
+
+
+def sip_rows(pcap: str | Path, call_id: str | None = None) -> list[LadderRow]:
+    """Every SIP message in the capture, in order (optionally one call's only)."""
+    return [row_of(*p) for p in sip_packets(pcap, call_id)]
 
 
 def ladder_table(rows: list[LadderRow], names: dict[str, str] | None = None,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .ladder import LadderRow, sip_rows
+from .ladder import LadderRow
 
 LAB_FILE = Path(__file__).resolve().parents[2] / "topologies" / "acd" / "lab.yaml"
 ACD = "192.168.2.10"
@@ -184,20 +184,10 @@ class Msg:
 
 def sip_messages(pcap: Path) -> list[Msg]:
     """Every SIP message of the capture in capture order (scapy reads, labkit's parser parses)."""
-    from .ladder import _udp_packets
-    from .sip.message import SipParseError, parse
+    from .ladder import row_of, sip_packets
 
-    rows = iter(sip_rows(pcap))
-    out = []
-    for _, _, _, payload in _udp_packets(pcap):
-        if not payload[:1].isalpha():
-            continue
-        try:
-            msg = parse(payload)
-        except SipParseError:
-            continue
-        out.append(Msg(next(rows), int(msg.cseq[0]), msg.cseq[1]))
-    return out
+    return [Msg(row_of(t, src, dst, msg), int(msg.cseq[0]), msg.cseq[1])
+            for t, src, dst, msg in sip_packets(pcap)]
 
 
 def endpoint_name(ep: str, names: dict[str, str] | None = None) -> str:

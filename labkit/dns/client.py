@@ -18,7 +18,8 @@ def udp_exchange(data: bytes, addr: str, port: int, timeout: float = 2.0) -> byt
             return None
 
 
-def _recv_exact(s: socket.socket, n: int) -> bytes:
+def recv_exact(s: socket.socket, n: int) -> bytes:
+    """Read exactly n bytes from a stream socket (DNS over TCP frames); ConnectionError if it closes."""
     buf = b""
     while len(buf) < n:
         chunk = s.recv(n - len(buf))
@@ -35,8 +36,8 @@ def tcp_exchange_many(messages: list[bytes], addr: str, port: int, timeout: floa
         out: dict[bytes, bytes] = {}
         try:
             for _ in messages:
-                (n,) = struct.unpack("!H", _recv_exact(s, 2))
-                msg = _recv_exact(s, n)
+                (n,) = struct.unpack("!H", recv_exact(s, 2))
+                msg = recv_exact(s, n)
                 out[msg[:2]] = msg
         except (ConnectionError, socket.timeout):
             pass

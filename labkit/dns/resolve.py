@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 from dnslib import EDNS0, QTYPE, RCODE, RR, DNSHeader, DNSQuestion, DNSRecord
 
+from .client import recv_exact
+
 MAX_STEPS = 24
 MAX_DEPTH = 6
 
@@ -76,8 +78,8 @@ class Resolver:
                 with socket.create_connection(addr, timeout=self.timeout) as t:
                     wire = q.pack()
                     t.sendall(struct.pack("!H", len(wire)) + wire)
-                    n = struct.unpack("!H", _recv(t, 2))[0]
-                    r = DNSRecord.parse(_recv(t, n))
+                    n = struct.unpack("!H", recv_exact(t, 2))[0]
+                    r = DNSRecord.parse(recv_exact(t, n))
             except (OSError, Exception):
                 return None
         return r
@@ -223,14 +225,6 @@ def _in_lab_netns() -> bool:
         return False
 
 
-def _recv(s: socket.socket, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        c = s.recv(n - len(buf))
-        if not c:
-            raise ConnectionError("closed")
-        buf += c
-    return buf
 
 
 def serve(resolver: Resolver, addr: str, port: int) -> None:

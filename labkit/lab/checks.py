@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Callable
 
 from dnslib import QTYPE, RCODE, DNSRecord
 
+from labkit.dns.client import recv_exact
+
 from .model import Check
 from .netns import in_netns
 
@@ -130,10 +132,7 @@ def dns_query(ns: str, server: str, name: str, qtype: str = "A", timeout: float 
         if tcp:
             data = q.pack()
             s.sendall(len(data).to_bytes(2, "big") + data)
-            n = int.from_bytes(s.recv(2), "big")
-            buf = b""
-            while len(buf) < n:
-                buf += s.recv(n - len(buf))
+            buf = recv_exact(s, int.from_bytes(recv_exact(s, 2), "big"))
         else:
             s.send(q.pack())
             buf = s.recv(65535)
