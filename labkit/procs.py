@@ -1,35 +1,153 @@
-"""Processes a bench or a test started itself: only these PIDs are ever signalled.
+"""The one process toolkit: free ports, bounded waits, starting and stopping by recorded PID.
 
-The lab engine records its daemons on disk (labkit.lab.state); this is the small,
-in-memory counterpart for loopback rigs that run daemons without a lab.
+Everything in labkit that starts or ends a process goes through here: the lab engine
+(whose records live on disk, labkit.lab.state), the loopback rigs that run a daemon
+without a lab, the tests and the benchmarks. A process is identified by its PID *and*
+its start time (field 22 of /proc/PID/stat), so a recycled PID that now belongs to an
+unrelated process is never signalled. Nothing here finds a process by name.
 """
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import subprocess
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, Sequence, TypeVar
+
+T = TypeVar("T")
+
+
+class WaitTimeout(TimeoutError):
+    """A bounded wait ran out; the message says what was awaited."""
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 10.0, poll: float = 0.02,
+               what: str = "condition") -> T:
+    """Poll `predicate` until it returns something truthy, and return that value.
+
+    The bound is mandatory: tests and services wait on a condition, never with a bare
+    sleep, and a condition that never comes raises WaitTimeout naming `what`.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"{what} not reached within {timeout:g} s")
+        time.sleep(poll)
+
+
+def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
+    """A port the kernel just handed out on `host` for `kind` (TCP or UDP) and released."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def start_time(pid: int) -> int | None:
+    """When a live process started (ticks since boot); None if it is gone or a zombie."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):  # finished; only its parent's wait() is missing
+        return None
+    return int(fields[19])
+
+
+@dataclass
+class Proc:
+    """A recorded process: what `stop` may signal, and nothing else."""
+
+    pid: int
+    start: int
+    what: str = ""
+
+    @classmethod
+    def of(cls, pid: int, what: str = "") -> "Proc | None":
+        st = start_time(pid)
+        return None if st is None else cls(pid, st, what)
+
+    def alive(self) -> bool:
+        return start_time(self.pid) == self.start
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop(procs: Iterable[Proc], grace: float = 1.0, group: bool = False) -> list[Proc]:
+    """SIGTERM each recorded process still alive, SIGKILL what outlives `grace` seconds.
+
+    With `group`, each PID is also the leader of its own process group (started with
+    start_new_session) and the whole group is signalled, so children a daemon forked
+    go with it. Returns the processes that were still alive when the call began.
+    """
+    live = [p for p in procs if p.alive()]
+
+    def send(p: Proc, sig: int) -> None:
+        if group:
+            try:
+                os.killpg(p.pid, sig)  # p.pid leads its group: the daemon and what it forked
+                return
+            except ProcessLookupError:  # not a group leader: a live PID names no other group
+                pass
+        _signal(p.pid, sig)
+
+    for p in live:
+        send(p, signal.SIGTERM)
+    try:
+        wait_until(lambda: not any(p.alive() for p in live), grace, what="processes exiting")
+    except WaitTimeout:
+        for p in live:
+            if p.alive():
+                send(p, signal.SIGKILL)
+        wait_until(lambda: not any(p.alive() for p in live), 2.0, what="killed processes exiting")
+    return live
 
 
 class OwnProcesses:
+    """Processes a rig, test or benchmark started itself, kept in memory.
+
+    The in-memory counterpart of a lab's on-disk record: only these are ever signalled.
+    Use it as a context manager so they are stopped however the block ends.
+    """
+
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen] = []
 
-    def spawn(self, argv, log: Path, **kw) -> subprocess.Popen:
-        """Start argv with stdout+stderr to `log` and remember it."""
-        with open(log, "w") as out:
-            p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, **kw)
+    def spawn(self, argv: Sequence[str], log: Path | None = None, **kw) -> subprocess.Popen:
+        """Start argv (stdout+stderr to `log`, or discarded) in its own session, and remember it."""
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        kw.setdefault("start_new_session", True)
+        if log is None:
+            p = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+        else:
+            with open(log, "ab") as out:
+                p = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, **kw)
         self.procs.append(p)
         return p
 
     def stop(self, grace: float = 5.0) -> None:
-        """SIGTERM every process still running, SIGKILL what outlives `grace` seconds."""
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
+        """Stop every process still running (its group too), then reap them all."""
+        recorded = [r for r in (Proc.of(p.pid) for p in self.procs if p.poll() is None) if r]
+        stop(recorded, grace, group=True)
         for p in self.procs:
             try:
-                p.wait(grace)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+                p.wait(2.0)
+            except subprocess.TimeoutExpired:  # not ours any more (setuid, reparented): leave it
+                pass
+
+    def __enter__(self) -> "OwnProcesses":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,35 +1,25 @@
-"""Errors that a teacher can act on: each names the file, the line and the fix."""
+"""The engine's errors. Input errors are diagnostics (labkit.diag): file, line and fix."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from labkit.diag import Diagnostic, DiagnosticError, LabkitError, Where, error
+
+__all__ = ["Where", "LabkitError", "TopologyError", "ServiceError", "LabStateError", "SafetyError"]
 
 
-@dataclass(frozen=True)
-class Where:
-    """A place in a source file, for messages of the form ``file:line``."""
+class TopologyError(DiagnosticError):
+    """A topology file is wrong. ``str()`` is one line: ``file:line: what (fix: how)``.
 
-    file: str
-    line: int
+    Raised with one diagnostic by the loader (the first problem it meets), or with the
+    diagnostics a plug-in's node expander reported for a config the node names.
+    """
 
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
-
-
-class LabkitError(Exception):
-    """Base class: every error labkit raises on purpose."""
-
-
-class TopologyError(LabkitError):
-    """A topology file is wrong. ``str()`` is one line: ``file:line: what (fix: how)``."""
-
-    def __init__(self, where: Where | None, message: str, fix: str = ""):
-        self.where = where
-        self.message = message
-        self.fix = fix
-        text = f"{where}: {message}" if where else message
-        if fix:
-            text += f" (fix: {fix})"
-        super().__init__(text)
+    def __init__(self, where: Where | None = None, message: str = "", fix: str = "",
+                 diagnostics: list[Diagnostic] | None = None):
+        super().__init__(diagnostics or [error(where, message, fix)])
+        first = self.first
+        self.where = first.where if first.file else None
+        self.message = first.message
+        self.fix = first.fix
 
 
 class ServiceError(LabkitError):
@@ -50,4 +40,4 @@ class LabStateError(LabkitError):
 
 
 class SafetyError(LabkitError):
-    """Refused because lab traffic would leave the lab (see DESIGN.md, traffic safety)."""
+    """Refused because lab traffic would leave the lab (docs/traffic-safety.md)."""

@@ -41,6 +41,10 @@ class LabNode:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
+    def record_pid(self, pid: int, what: str) -> None:
+        """Record a process started inside this node in the lab's state, so down/clean stop it."""
+        self.lab.state.add_proc(pid, f"{self.name}/{what}")
+
     def argv(self, command: str | Sequence[str]) -> list[str]:
         if isinstance(command, str):
             command = ["sh", "-c", command]
