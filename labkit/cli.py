@@ -1,4 +1,4 @@
-"""The `labkit` command: up, status, exec, check, down, clean, lint, draw.
+"""The `labkit` command: up, status, exec, check, down, clean, lint, draw, and plug-ins' own.
 
 Exit status: 0 on success, 1 when checks fail or lint finds errors, 2 on usage
 or lab-state errors. Errors print one line that names the file and line.
@@ -12,6 +12,7 @@ import sys
 
 from .lab import loader
 from .lab.errors import LabkitError, TopologyError
+from .lab.plugins import registry
 from .lab.runtime import Lab, clean, stderr_progress
 from .lab.state import LabState
 
@@ -107,13 +108,12 @@ def cmd_draw(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_mail(args: argparse.Namespace) -> int:
-    """The seed's "Automation" section on the running lab's Postfix (see labkit.mail.admin)."""
-    from .mail import admin
-
-    svc = Lab.attach(_instance(args)).service(args.node, "postfix")
-    rest = args.args[1:] if args.args[:1] == ["--"] else args.args
-    return admin.main(["--conf", str(svc.conf_dir), *rest])
+def _plugin_command(command):
+    """A plug-in's subcommand gets the resolved instance name as `args.instance`."""
+    def run(args: argparse.Namespace) -> int:
+        args.instance = _instance(args)
+        return command.run(args)
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,10 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--force", action="store_true", help="also remove labs a running process still holds")
     li = add("lint", cmd_lint, "validate a topology and lint its configs without bring-up", topology=True)
     li.add_argument("--strict", action="store_true", help="exit 1 on findings too")
-    ml = add("mail", cmd_mail, "add domains, mailboxes and aliases to the lab's Postfix: "
-             "labkit mail add-mailbox ADDRESS | add-alias ADDRESS TARGET | add-domain DOMAIN | list")
-    ml.add_argument("--node", default="ec2", help="the node running Postfix (default: ec2)")
-    ml.add_argument("args", nargs=argparse.REMAINDER)
+    for command in registry().commands.values():   # subcommands that plug-ins add
+        command.configure(add(command.name, _plugin_command(command), command.help))
     sub.add_parser("demo", help="the main job: seed lab + checks + every notebook into out/", add_help=False)
     dr = add("draw", cmd_draw, "draw a topology to an image file", topology=True)
     dr.add_argument("-o", "--output", default="topology.png")

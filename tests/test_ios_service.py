@@ -94,7 +94,7 @@ def test_static_hosts_inside_a_pool_are_noted(tmp_path):
     svc = _svc(tmp_path, "l3switch", SWITCH_PORTS, ROOT / "topologies/sw3550.ios")
     phone = SimpleNamespace(name="phone1", interfaces={"eth0": Interface("eth0", [IPv4Interface("192.168.2.21/24")])})
     pc = SimpleNamespace(name="pc1", interfaces={"eth0": Interface("eth0", [IPv4Interface("192.168.1.10/24")])})
-    svc.node.lab = SimpleNamespace(topo=SimpleNamespace(nodes={"phone1": phone, "pc1": pc}))
+    svc.topology = SimpleNamespace(nodes={"phone1": phone, "pc1": pc})
     svc.render()
     notes = svc.notes
     assert any("phone1 has the static address 192.168.2.21" in n and "pool_vlan2" in n for n in notes)

@@ -100,7 +100,7 @@ class IosService(Service):
 
     def static_addresses(self) -> list[str]:
         """Static addresses of the other topology nodes: DHCP's emulated conflict table."""
-        topo = getattr(getattr(self.node, "lab", None), "topo", None)
+        topo = self.topology
         if topo is None:
             return []
         return [str(a.ip) for node in topo.nodes.values() if node.name != self.node.name
@@ -110,7 +110,7 @@ class IosService(Service):
         """Topology hosts with a static address that a DHCP pool may also hand out."""
         from .dhcp import pool_ranges
         t = self.translation
-        topo = getattr(getattr(self.node, "lab", None), "topo", None)
+        topo = self.topology
         if t is None or topo is None:
             return []
         out = []

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mininet.link import Link as MnLink
 from mininet.node import Node as MnNode
@@ -26,9 +25,8 @@ from mininet.node import Node as MnNode
 from . import netns
 from .errors import TopologyError
 from .model import Node, Topology
-
-if TYPE_CHECKING:
-    from .runtime import Lab
+from .node import LabNode
+from .state import LabState
 
 NETNS_ETC = Path("/etc/netns")
 
@@ -70,24 +68,26 @@ def check_buildable(topo: Topology) -> None:
 
 
 class Builder:
-    def __init__(self, lab: "Lab"):
-        self.lab = lab
-        self.topo = lab.topo
+    def __init__(self, topo: Topology, instance: str, state: LabState, nodes: dict[str, LabNode]):
+        self.topo = topo
+        self.instance = instance
+        self.state = state
+        self.nodes = nodes
         self.mn: dict[str, NamedNsNode] = {}
         self.step = 0
 
     def build(self) -> None:
         check_buildable(self.topo)
-        state = self.lab.state
+        state = self.state
         if not NETNS_ETC.exists():
             state.add("dirs", str(NETNS_ETC))
-        names = [self.lab.node(n).netns for n in self.topo.nodes]
+        names = [self.nodes[n].netns for n in self.topo.nodes]
         state.netns += names                      # recorded before they exist (write-ahead)
         state.files += [str(NETNS_ETC / ns) for ns in names]
         state.save()
         netns.add_many(names)
         for node in self.topo.nodes.values():
-            etc = NETNS_ETC / self.lab.node(node.name).netns
+            etc = NETNS_ETC / self.nodes[node.name].netns
             etc.mkdir(parents=True, exist_ok=True)
             # Processes in the node read this resolv.conf (ip netns exec bind-mounts it):
             # nothing in a lab may ask the machine's real resolver. `dns:` in the topology
@@ -97,7 +97,7 @@ class Builder:
                                              + "".join(f"nameserver {a}\n" for a in servers))
         # Each node's shell starts and waits for its prompt: start them side by side.
         with ThreadPoolExecutor(max_workers=8) as pool:
-            shells = pool.map(lambda n: NamedNsNode(n.name, self.lab.node(n.name).netns),
+            shells = pool.map(lambda n: NamedNsNode(n.name, self.nodes[n.name].netns),
                               self.topo.nodes.values())
             for node, mn in zip(self.topo.nodes.values(), shells):
                 state.add_proc(mn.pid, f"{node.name}/shell")
@@ -106,14 +106,14 @@ class Builder:
         for link in self.topo.links:
             a, b = link.a, link.b
             MnLink(self.mn[a.node], self.mn[b.node], intfName1=a.intf, intfName2=b.intf,
-                   addr1=mac_for(self.lab.instance, a.node, a.intf),
-                   addr2=mac_for(self.lab.instance, b.node, b.intf))
+                   addr1=mac_for(self.instance, a.node, a.intf),
+                   addr2=mac_for(self.instance, b.node, b.intf))
         self.parallel({n.name: self.config_script(n) for n in self.topo.nodes.values()})
 
     def parallel(self, scripts: dict[str, str]) -> None:
         """Run one shell script per node, all nodes at once; fail with the node's output."""
         for name, script in scripts.items():
-            path = self.lab.node(name).run_dir / f"build-{self.step}.sh"
+            path = self.nodes[name].run_dir / f"build-{self.step}.sh"
             path.write_text(script + "\n")
             self.mn[name].sendCmd(f"sh {path} 2>&1; echo __rc=$?")
         self.step += 1
@@ -141,9 +141,9 @@ class Builder:
                         if i.vlan is not None and self.topo.link_of(node.name, i.name)} | set(node.svis))
         for vid in vlans:
             lines += [f"link add vlan{vid} type bridge forward_delay 0",
-                      f"link set dev vlan{vid} address {mac_for(self.lab.instance, node.name, f'vlan{vid}')}",
+                      f"link set dev vlan{vid} address {mac_for(self.instance, node.name, f'vlan{vid}')}",
                       f"link set dev vlan{vid} up"]
-        l3 = not node.ios_managed  # an IOS node gets its addresses and routes from the ios service
+        l3 = not node.managed_by  # e.g. an IOS node gets its addresses and routes from its ios service
         for vid, addrs in node.svis.items():
             lines += [f"addr add {a} dev vlan{vid}" for a in addrs if l3]
         linked = [i for i in node.interfaces.values() if self.topo.link_of(node.name, i.name)]
@@ -155,7 +155,7 @@ class Builder:
         for r in node.routes:
             target = "default" if r.prefix.prefixlen == 0 else str(r.prefix)
             lines.append(f"route replace {target} " + (f"via {r.via}" if r.via else f"dev {r.dev}"))
-        batch = self.lab.node(node.name).run_dir / "ip.batch"
+        batch = self.nodes[node.name].run_dir / "ip.batch"
         batch.write_text("\n".join(lines) + "\n")
         # TX checksum offload off on every veth end, or TCP through the lab can hang (DESIGN.md)
         offload = [f"ethtool -K '{i.name}' tx off >/dev/null 2>&1 || true" for i in linked]

@@ -1,26 +1,21 @@
-"""Declarative checks from the topology file, run inside lab nodes.
+"""Running the declarative checks of a topology, and the engine's own check kinds.
 
-Kinds: ``reach`` / ``no_reach`` (ICMP echo, 2 tries), ``port_open`` / ``port_closed``
-(TCP connect; for UDP a datagram that must draw a reply — a DNS query on port 53),
-and ``dns`` (an answer whose records include `expect`). Every probe's socket is
-created inside the source node's namespace, so nothing is sent from the root one.
+The engine's kinds are ``reach`` / ``no_reach`` (ICMP echo, 2 tries) and ``port_open`` /
+``port_closed`` (a TCP connect; for UDP a datagram that must draw a reply — the payload
+comes from the plug-in that owns the port, e.g. a DNS query for 53). Topics add their
+own kinds through their plug-in. Every probe's socket is created inside the source
+node's namespace, so nothing is sent from the root one.
 """
 from __future__ import annotations
 
 import errno
 import socket
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
-
-from dnslib import QTYPE, RCODE, DNSRecord
-
-from labkit.dns.client import recv_exact
+from typing import Any, Callable
 
 from .model import Check
 from .netns import in_netns
-
-if TYPE_CHECKING:
-    from .runtime import Lab
+from .plugins import registry
 
 
 @dataclass
@@ -59,41 +54,43 @@ class CheckReport:
         p.text(self.table())
 
 
-def target_address(lab: "Lab", to: str) -> str:
-    """A node's static address, or for a DHCP host the address it leased."""
-    if to in lab.topo.nodes:
-        addr = lab.topo.address_of(to)
-        return str(addr) if addr else (lab.node(to).live_ip() or to)
-    return to
-
-
-def run_checks(lab: "Lab", progress: Callable[[str], None]) -> CheckReport:
+def run_checks(ctx: Any, checks: list[Check], progress: Callable[[str], None]) -> CheckReport:
+    """Run each check through its kind's declared runner; `ctx` is a plugins.CheckContext."""
     results = []
-    for chk in lab.topo.checks:
+    for chk in checks:
         progress(f"check {chk.describe()}")
-        results.append(run_check(lab, chk))
+        ok, detail = registry().check(chk.kind).runner()(ctx, chk.params)
+        results.append(CheckResult(chk, ok, detail))
     return CheckReport(results)
 
 
-def run_check(lab: "Lab", chk: Check) -> CheckResult:
-    p = chk.params
-    src = lab.node(str(p["from"]))
-    if chk.kind in ("reach", "no_reach"):
-        dst = target_address(lab, str(p["to"]))
-        r = src.run(["ping", "-c", "2", "-i", "0.2", "-W", str(p.get("timeout", 1)), "-q", dst])
-        got = r.returncode == 0
-        want = chk.kind == "reach"
-        detail = f"{dst} {'answers' if got else 'does not answer'} ping"
-        return CheckResult(chk, got == want, detail)
-    if chk.kind in ("port_open", "port_closed"):
-        dst = target_address(lab, str(p["to"]))
-        port, proto = str(p["port"]).split("/")
-        got, how = probe_port(src.netns, dst, int(port), proto, float(p.get("timeout", 1.5)))
-        return CheckResult(chk, got == (chk.kind == "port_open"), f"{dst} {port}/{proto} {how}")
-    return dns_check(src.netns, chk)
+# -- the engine's own check kinds -------------------------------------------------
+def reach(ctx: Any, p: dict[str, Any], want: bool = True) -> tuple[bool, str]:
+    dst = ctx.address(p["to"])
+    r = ctx.node(p["from"]).run(["ping", "-c", "2", "-i", "0.2", "-W", f"{p['timeout']:g}", "-q", dst])
+    got = r.returncode == 0
+    return got == want, f"{dst} {'answers' if got else 'does not answer'} ping"
 
 
-def probe_port(ns: str, addr: str, port: int, proto: str, timeout: float) -> tuple[bool, str]:
+def no_reach(ctx: Any, p: dict[str, Any]) -> tuple[bool, str]:
+    return reach(ctx, p, want=False)
+
+
+def port_open(ctx: Any, p: dict[str, Any], want: bool = True) -> tuple[bool, str]:
+    dst = ctx.address(p["to"])
+    port, proto = p["port"].split("/")
+    payload = ctx.udp_payload(int(port)) if proto == "udp" else b""
+    got, how = probe_port(ctx.node(p["from"]).netns, dst, int(port), proto, p["timeout"], payload)
+    return got == want, f"{dst} {port}/{proto} {how}"
+
+
+def port_closed(ctx: Any, p: dict[str, Any]) -> tuple[bool, str]:
+    return port_open(ctx, p, want=False)
+
+
+def probe_port(ns: str, addr: str, port: int, proto: str, timeout: float,
+               payload: bytes = b"labkit probe\n") -> tuple[bool, str]:
+    """One TCP connect, or one UDP datagram that must draw a reply, from inside namespace `ns`."""
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     with in_netns(ns):
         s = socket.socket(socket.AF_INET, kind)
@@ -107,7 +104,6 @@ def probe_port(ns: str, addr: str, port: int, proto: str, timeout: float) -> tup
                 return False, "no answer (dropped)"
             return False, f"refused ({errno.errorcode.get(rc, rc)})"
         s.connect((addr, port))
-        payload = DNSRecord.question("exampledomain.ca", "SOA").pack() if port == 53 else b"labkit probe\n"
         s.send(payload)
         try:
             s.recv(4096)
@@ -118,45 +114,3 @@ def probe_port(ns: str, addr: str, port: int, proto: str, timeout: float) -> tup
             return False, "no reply"
     finally:
         s.close()
-
-
-def dns_query(ns: str, server: str, name: str, qtype: str = "A", timeout: float = 2.0,
-              tcp: bool = False) -> DNSRecord:
-    """One DNS query from inside namespace `ns` (dnslib for the wire format)."""
-    q = DNSRecord.question(name, qtype)
-    with in_netns(ns):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
-    s.settimeout(timeout)
-    try:
-        s.connect((server, 53))
-        if tcp:
-            data = q.pack()
-            s.sendall(len(data).to_bytes(2, "big") + data)
-            buf = recv_exact(s, int.from_bytes(recv_exact(s, 2), "big"))
-        else:
-            s.send(q.pack())
-            buf = s.recv(65535)
-        return DNSRecord.parse(buf)
-    finally:
-        s.close()
-
-
-def dns_check(ns: str, chk: Check) -> CheckResult:
-    p = chk.params
-    qtype = str(p.get("type", "A")).upper()
-    try:
-        reply = dns_query(ns, str(p["server"]), str(p["name"]), qtype, float(p.get("timeout", 2)))
-    except (OSError, socket.timeout) as exc:
-        return CheckResult(chk, False, f"no answer from {p['server']}: {exc}")
-    rcode = RCODE[reply.header.rcode]
-    answers = sorted(str(rr.rdata) for rr in reply.rr if QTYPE[rr.rtype] == qtype)
-    want_rcode = str(p.get("rcode", "NOERROR")).upper()
-    if rcode != want_rcode:
-        return CheckResult(chk, False, f"rcode {rcode}, expected {want_rcode}")
-    expect = p.get("expect")
-    if expect is None:
-        return CheckResult(chk, True, f"{rcode} {', '.join(answers) or '(no records)'}")
-    wanted = [str(e) for e in (expect if isinstance(expect, list) else [expect])]
-    missing = [w for w in wanted if w not in answers]
-    detail = f"{qtype} {', '.join(answers) or '(none)'}"
-    return CheckResult(chk, not missing, detail + (f"; missing {', '.join(missing)}" if missing else ""))

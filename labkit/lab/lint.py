@@ -7,7 +7,7 @@ provides a ``lint(spec) -> list[str]`` classmethod.
 from __future__ import annotations
 
 from .model import Topology
-from .registry import service_class
+from .plugins import PluginError, registry
 
 
 def lint_topology(topo: Topology) -> list[str]:
@@ -15,8 +15,8 @@ def lint_topology(topo: Topology) -> list[str]:
     for node in topo.nodes.values():
         for spec in node.services:
             try:
-                cls = service_class(spec.kind)
-            except ImportError as exc:
+                cls = registry().service(spec.kind).load()
+            except PluginError as exc:
                 findings.append(f"{spec.where}: service '{spec.kind}' cannot be loaded: {exc}")
                 continue
             linter = getattr(cls, "lint", None)

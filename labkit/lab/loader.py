@@ -10,37 +10,36 @@ import re
 from pathlib import Path
 from typing import Any
 
+from labkit import paths
+
 from .errors import TopologyError, Where
 from .model import (ROLES, Check, Endpoint, Interface, Link, Node, Route,
                     ServiceSpec, Topology, Vlan)
-from .registry import SERVICES
-from .iosnode import implicit_port, ios_service, load_ios
+from .params import validate
+from .plugins import registry
 from .yamlpos import YList, YMap, load_yaml
 
-TOPOLOGY_DIR = Path(__file__).resolve().parents[2] / "topologies"
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
 IFNAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$")
 TOP_KEYS = {"name", "title", "vlans", "nodes", "links", "checks"}
-NODE_KEYS = {"role", "label", "interfaces", "svis", "routes", "gateway", "services", "ios", "pos", "dns"}
+NODE_KEYS = {"role", "label", "interfaces", "svis", "routes", "gateway", "services", "pos", "dns"}
 INTF_KEYS = {"address", "addresses", "dhcp", "vlan", "trunk", "shutdown"}
-FILE_PARAMS = ("config", "zonefile", "files")
-CHECK_KINDS = {"reach", "no_reach", "port_open", "port_closed", "dns"}
-CHECK_KEYS = {"from", "to", "port", "server", "name", "type", "expect", "rcode", "timeout"}
+FILE_PARAMS = ("config", "zonefile", "files")   # resolved for service kinds that declare no params
 
 
 def resolve(spec: str | Path) -> Path:
-    """`seed` -> topologies/seed.yaml; anything else is a path."""
+    """`seed` -> the first topologies/seed.yaml on the search path (labkit.paths); else a path."""
     p = Path(spec)
     if p.suffix not in (".yaml", ".yml") and not p.exists():
-        p = TOPOLOGY_DIR / f"{spec}.yaml"
+        p = paths.topology(f"{spec}.yaml")
     return p
 
 
 def load(spec: str | Path) -> Topology:
     path = resolve(spec)
     if not path.is_file():
-        known = ", ".join(sorted(q.stem for q in TOPOLOGY_DIR.glob("*.yaml")))
-        raise TopologyError(None, f"no topology file {path}", f"pick one of: {known}")
+        known = ", ".join(sorted({q.stem for d in paths.topologies_dirs() for q in d.glob("*.yaml")}))
+        raise TopologyError(None, f"no topology file {path}", f"pick one of: {known or 'none found'}")
     data = load_yaml(path.read_text(), str(path))
     return _Loader(path, data).topology()
 
@@ -93,10 +92,20 @@ def parse_route(text: Any, where: Where) -> Route:
 
 
 class _Loader:
+    """One load of one file. Also the ParamContext that typed parameters validate against."""
+
     def __init__(self, path: Path, data: Any):
         self.path = path
         self.data = data
-        self.ios: dict[str, object] = {}   # node name -> parsed IOS config
+        self.reg = registry()
+        self.topo: Topology | None = None
+
+    # -- params.ParamContext ---------------------------------------------------------
+    def node_names(self) -> list[str]:
+        return list(self.topo.nodes) if self.topo is not None else []
+
+    def resolve_file(self, value: Any, where: Where) -> Path:
+        return self.file(value, where)
 
     def topology(self) -> Topology:
         d = self.data
@@ -112,6 +121,7 @@ class _Loader:
             raise _fail(d.at("name"), f"lab name '{name}' is not a short lowercase name",
                         "use up to 12 of a-z, 0-9 and '-', starting with a letter")
         topo = Topology(name=name, path=self.path.resolve(), title=str(d.get("title", "")))
+        self.topo = topo
         self.vlans(topo, d.get("vlans") or YMap())
         nodes = d["nodes"]
         if not isinstance(nodes, YMap):
@@ -147,7 +157,7 @@ class _Loader:
                         "use up to 12 of a-z, 0-9 and '-', starting with a letter")
         if not isinstance(spec, YMap):
             raise _fail(where, f"node '{name}' must be a mapping with at least 'role'", "e.g. 'role: host'")
-        _unknown_keys(spec, NODE_KEYS, f"node '{name}'")
+        _unknown_keys(spec, NODE_KEYS | set(self.reg.expanders), f"node '{name}'")
         role = spec.get("role")
         if role not in ROLES:
             raise _fail(spec.at("role"), f"node '{name}' has role '{role}'", f"use one of: {', '.join(ROLES)}")
@@ -159,14 +169,15 @@ class _Loader:
             node.pos = (float(pos[0]), float(pos[1]))
         for iname, ispec in (spec.get("interfaces") or YMap()).items():
             node.interfaces[str(iname)] = self.interface(topo, node, str(iname), ispec, spec["interfaces"].at(iname))
-        if "ios" in spec:
-            if role not in ("router", "l3switch"):
-                raise _fail(spec.at("ios"), f"node '{name}' is a {role}; only a router or l3switch runs IOS",
-                            "set 'role: router' or 'role: l3switch'")
-            path = self.file(spec["ios"], spec.at("ios"))
-            node.configs["ios"] = path
-            self.ios[name] = load_ios(topo, node, path, spec.at("ios"))
-            node.services.append(ios_service(node, path, spec.at("ios")))
+        for key, expander in self.reg.expanders.items():
+            if key not in spec:
+                continue
+            if role not in expander.roles:
+                raise _fail(spec.at(key), f"node '{name}' is a {role}; only a {' or '.join(expander.roles)} "
+                            f"takes '{key}:'", f"set 'role: {expander.roles[0]}' or remove '{key}:'")
+            path = self.file(spec[key], spec.at(key))
+            node.configs[key] = path
+            expander.expand(topo, node, path, spec.at(key))
         svis = spec.get("svis") or YMap()
         if svis and role != "l3switch":
             raise _fail(spec.at("svis"), f"node '{name}' is a {role}; only an l3switch has SVIs", "set 'role: l3switch' or move the address to an interface")
@@ -174,6 +185,7 @@ class _Loader:
             if vid not in topo.vlans:
                 raise _fail(svis.at(vid), f"SVI for VLAN {vid}, which is not defined", f"add '{vid}: NAME' under 'vlans:'")
             node.svis[vid] = [parse_interface(addr, svis.at(vid))]
+            node.svi_where[vid] = svis.at(vid)
         for i, rspec in enumerate(spec.get("routes") or []):
             node.routes.append(parse_route(rspec, spec["routes"].item_where[i]))
         if "dns" in spec:
@@ -240,27 +252,33 @@ class _Loader:
         return p
 
     def service(self, node: Node, spec: Any, where: Where) -> ServiceSpec:
+        kinds = ", ".join(sorted(self.reg.services))
         if isinstance(spec, str):
             spec = YMap({"type": spec})
             spec.where, spec.key_where = where, {}
         if not isinstance(spec, YMap) or "type" not in spec:
-            raise _fail(where, f"a service of '{node.name}' has no 'type'", f"use one of: {', '.join(sorted(SERVICES))}")
+            raise _fail(where, f"a service of '{node.name}' has no 'type'", f"use one of: {kinds}")
         kind = str(spec["type"])
-        if kind not in SERVICES:
-            raise _fail(spec.at("type"), f"unknown service type '{kind}'", f"use one of: {', '.join(sorted(SERVICES))}")
-        params: dict[str, Any] = {}
-        for key, value in spec.items():
-            if key == "type":
-                continue
-            if key in FILE_PARAMS:
-                if isinstance(value, YList):
-                    value = [self.file(v, value.item_where[i]) for i, v in enumerate(value)]
-                elif isinstance(value, YMap):
-                    value = {k: self.file(v, value.at(k)) for k, v in value.items()}
-                else:
-                    value = self.file(value, spec.at(key))
-            params[str(key)] = value
-        name = str(params.pop("name", kind))
+        if kind not in self.reg.services:
+            raise _fail(spec.at("type"), f"unknown service type '{kind}'", f"use one of: {kinds}")
+        decl = self.reg.service(kind).params
+        given = {k: v for k, v in spec.items() if k not in ("type", "name")}
+        name = str(spec.get("name", kind))
+        if decl is not None:
+            shaped = YMap(given)
+            shaped.where, shaped.key_where = where, {k: spec.at(k) for k in given}
+            params = validate(decl, shaped, where, self, f"service '{kind}'")
+        else:
+            params = {}
+            for key, value in given.items():
+                if key in FILE_PARAMS:
+                    if isinstance(value, YList):
+                        value = [self.file(v, value.item_where[i]) for i, v in enumerate(value)]
+                    elif isinstance(value, YMap):
+                        value = {k: self.file(v, value.at(k)) for k, v in value.items()}
+                    else:
+                        value = self.file(value, spec.at(key))
+                params[str(key)] = value
         if any(s.name == name for s in node.services):
             raise _fail(where, f"'{node.name}' has two services named '{name}'", "give one of them a 'name:'")
         return ServiceSpec(kind=kind, name=name, params=params, where=where)
@@ -281,8 +299,11 @@ class _Loader:
         if iname not in node.interfaces:
             if not IFNAME_RE.match(iname):
                 raise _fail(where, f"interface name '{iname}' is not a Linux interface name", "use at most 15 characters, e.g. eth1 or fa0-2")
-            node.interfaces[iname] = (implicit_port(node, self.ios[nname], iname) if nname in self.ios
-                                      else Interface(name=iname, where=where))
+            made = None
+            for key in node.configs:
+                if key in self.reg.expanders:
+                    made = made or self.reg.expanders[key].implicit_port(node, iname)
+            node.interfaces[iname] = made or Interface(name=iname, where=where)
         used.add((nname, iname))
         return Endpoint(nname, iname)
 
@@ -309,7 +330,7 @@ class _Loader:
                     raise _fail(intf.where, f"interface {node.name}:{intf.name} is in no link",
                                 f"add a link such as '{node.name}:{intf.name} -- OTHER' or remove the interface")
             places = [(a, i.where) for i in node.interfaces.values() for a in i.addresses]
-            places += [(a, node.where) for addrs in node.svis.values() for a in addrs]
+            places += [(a, node.svi_where.get(vid, node.where)) for vid, addrs in node.svis.items() for a in addrs]
             for addr, where in places:
                 if addr.ip in seen:
                     raise _fail(where or node.where, f"address {addr.ip} is used twice ({seen[addr.ip]} and {node.name})",
@@ -326,32 +347,14 @@ class _Loader:
                                 f"use one of: {', '.join(node.interfaces) or 'none'}")
 
     def check(self, topo: Topology, item: Any, where: Where) -> Check:
+        kinds = ", ".join(sorted(self.reg.checks))
         if not isinstance(item, YMap) or len(item) != 1:
-            raise _fail(where, "a check is one mapping such as 'reach: {from: pc1, to: 1.2.3.4}'", f"kinds: {', '.join(sorted(CHECK_KINDS))}")
+            raise _fail(where, "a check is one mapping such as 'reach: {from: pc1, to: 1.2.3.4}'", f"kinds: {kinds}")
         kind, params = next(iter(item.items()))
-        if kind not in CHECK_KINDS:
-            raise _fail(where, f"unknown check '{kind}'", f"use one of: {', '.join(sorted(CHECK_KINDS))}")
+        if kind not in self.reg.checks:
+            raise _fail(where, f"unknown check '{kind}'", f"use one of: {kinds}")
         if not isinstance(params, YMap):
             raise _fail(where, f"check '{kind}' needs a mapping of parameters", "e.g. {from: pc1, to: ec2}")
-        _unknown_keys(params, CHECK_KEYS, f"check '{kind}'")
-        src = params.get("from")
-        if src not in topo.nodes:
-            raise _fail(params.at("from") if "from" in params else where, f"check '{kind}' runs from unknown node '{src}'", f"use one of: {', '.join(topo.nodes)}")
-        if kind == "dns":
-            for key in ("server", "name"):
-                if key not in params:
-                    raise _fail(where, f"dns check needs '{key}'", "e.g. {from: pc1, server: 192.168.254.1, name: exampledomain.ca, type: MX}")
-        elif "to" not in params:
-            raise _fail(where, f"check '{kind}' needs 'to' (a node name or an address)", "e.g. to: ec2")
-        else:
-            to = str(params["to"])
-            if to not in topo.nodes:
-                try:
-                    ipaddress.IPv4Address(to)
-                except ValueError:
-                    raise _fail(params.at("to"), f"check target '{to}' is neither a node nor an IPv4 address", f"nodes: {', '.join(topo.nodes)}") from None
-        if kind.startswith("port"):
-            port = str(params.get("port", ""))
-            if not re.match(r"^\d{1,5}/(tcp|udp)$", port):
-                raise _fail(params.at("port") if "port" in params else where, f"port '{port}' is not NUMBER/tcp or NUMBER/udp", "e.g. port: 25/tcp")
-        return Check(kind=str(kind), params=dict(params), where=where)
+        decl = self.reg.check(kind)
+        values = validate(decl.params, params, where, self, f"check '{kind}'")
+        return Check(kind=str(kind), params=values, where=where, label=decl.label(values))

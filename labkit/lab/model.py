@@ -59,17 +59,18 @@ class Node:
     where: Where
     interfaces: dict[str, Interface] = field(default_factory=dict)
     svis: dict[int, list[IPv4If]] = field(default_factory=dict)   # l3switch: VLAN -> SVI addresses
+    svi_where: dict[int, Where] = field(default_factory=dict)     # where each SVI was declared
     routes: list[Route] = field(default_factory=list)
     services: list[ServiceSpec] = field(default_factory=list)
     configs: dict[str, Path] = field(default_factory=dict)       # role of file -> path (ios, named.conf, ...)
     dns: list[ipaddress.IPv4Address] = field(default_factory=list)  # the node's resolv.conf
     label: str = ""
     pos: tuple[float, float] | None = None
-
-    @property
-    def ios_managed(self) -> bool:
-        """Addresses and routes come from the node's IOS config (the `ios` service), not the builder."""
-        return "ios" in self.configs
+    #: the node expander (a plug-in's, e.g. "ios") whose config gives this node its addresses
+    #: and routes at bring-up; the builder then makes only its links and VLAN bridges
+    managed_by: str = ""
+    #: what a node expander parsed from the node's config, kept for its implicit_port()
+    expanded: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def forwards(self) -> bool:
@@ -100,19 +101,15 @@ class Link:
 
 @dataclass
 class Check:
-    """A declarative check that `labkit check` runs (see labkit.lab.checks for the kinds)."""
+    """A declarative check that `labkit check` runs; its kind is declared by a plug-in."""
 
     kind: str
-    params: dict[str, Any]
+    params: dict[str, Any]      # converted by the kind's declared parameter types
     where: Where
+    label: str = ""             # the kind's one-line description, made when loaded
 
     def describe(self) -> str:
-        p = self.params
-        target = p.get("to") or p.get("name") or ""
-        extra = f" {p['port']}" if "port" in p else ""
-        if self.kind == "dns":
-            extra = f" {p.get('type', 'A')} via {p.get('server')}"
-        return f"{self.kind} {p.get('from', '')} -> {target}{extra}".strip()
+        return self.label or self.kind
 
 
 @dataclass

@@ -5,13 +5,10 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import LabkitError
 from .model import Node
-
-if TYPE_CHECKING:
-    from .runtime import Lab
 
 
 class NodeCommandError(LabkitError):
@@ -24,26 +21,29 @@ class LabNode:
     That one path serves the process that built the lab and any later one
     (`labkit exec`, `labkit check`, a notebook that attached), so a command
     behaves the same wherever it is issued from.
+
+    A node knows its own model, namespace and run directory, and how to record a
+    process it starts; it never sees the lab it belongs to.
     """
 
-    def __init__(self, lab: "Lab", spec: Node):
-        self.lab = lab
+    def __init__(self, spec: Node, netns: str, run_dir: Path, recorder: Callable[[int, str], None]):
         self.spec = spec
         self.name = spec.name
-        self.netns = f"lk-{lab.instance}-{spec.name}"
+        self.netns = netns
+        self._run_dir = run_dir
+        self._record = recorder
 
     def __repr__(self) -> str:
         return f"<LabNode {self.name} ({self.spec.role}) netns={self.netns}>"
 
     @property
     def run_dir(self) -> Path:
-        d = self.lab.run_dir / self.name
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+        self._run_dir.mkdir(parents=True, exist_ok=True)
+        return self._run_dir
 
     def record_pid(self, pid: int, what: str) -> None:
         """Record a process started inside this node in the lab's state, so down/clean stop it."""
-        self.lab.state.add_proc(pid, f"{self.name}/{what}")
+        self._record(pid, f"{self.name}/{what}")
 
     def argv(self, command: str | Sequence[str]) -> list[str]:
         if isinstance(command, str):

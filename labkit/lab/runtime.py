@@ -15,7 +15,7 @@ from . import loader
 from .errors import LabStateError, LabkitError, ServiceError
 from .model import Topology
 from .node import LabNode
-from .registry import service_class
+from .plugins import registry
 from .service import Service
 from .state import LabState
 
@@ -35,7 +35,8 @@ class Lab:
         self.topo = topo
         self.instance = instance
         self.state = state
-        self._nodes = {name: LabNode(self, spec) for name, spec in topo.nodes.items()}
+        self._nodes = {name: LabNode(spec, f"lk-{instance}-{name}", state.dir / name, state.add_proc)
+                       for name, spec in topo.nodes.items()}
         self.services: list[Service] = []
         self.timings: dict[str, float] = {}
 
@@ -66,11 +67,27 @@ class Lab:
                 return s
         for spec in self.node(node).spec.services:
             if spec.name == name:
-                svc = service_class(spec.kind)(self.node(node), spec)
+                svc = self._make_service(self.node(node), spec)
                 self.services.append(svc)
                 return svc
         names = ", ".join(s.name for s in self.node(node).spec.services) or "none"
         raise LabkitError(f"no service '{name}' on {node} (services: {names})")
+
+    def _make_service(self, node: LabNode, spec) -> Service:
+        return registry().service(spec.kind).load()(node, spec, self.topo)
+
+    # -- as a checks.CheckContext ----------------------------------------------------
+    def address(self, target: str) -> str:
+        """A node's static address, or for a DHCP host the address it leased; an IP as given."""
+        if target in self.topo.nodes:
+            addr = self.topo.address_of(target)
+            return str(addr) if addr else (self.node(target).live_ip() or target)
+        return target
+
+    def udp_payload(self, port: int) -> bytes:
+        """A datagram that draws a reply from the service on `port` (a plug-in's), else a plain probe."""
+        make = registry().udp_payloads.get(port)
+        return make() if make else b"labkit probe\n"
 
     # -- bring-up --------------------------------------------------------------
     @classmethod
@@ -110,7 +127,7 @@ class Lab:
 
         t0 = time.perf_counter()
         progress(f"building {len(self.topo.nodes)} nodes and {len(self.topo.links)} links")
-        builder = Builder(self)
+        builder = Builder(self.topo, self.instance, self.state, self._nodes)
         try:
             builder.build()
         finally:
@@ -123,7 +140,7 @@ class Lab:
     def _start_services(self, progress: Progress) -> None:
         for node in self._nodes.values():
             for spec in node.spec.services:
-                self.services.append(service_class(spec.kind)(node, spec))
+                self.services.append(self._make_service(node, spec))
         self.services.sort(key=lambda s: s.order)  # stable: topology order within a rank
         # Render and dry-run every service, then start each rank (Service.order) at once and
         # wait for all of it: servers are ready before the DHCP clients that need them, and
@@ -196,10 +213,10 @@ class Lab:
     def check(self, progress: Progress = _quiet):
         from .checks import run_checks
 
-        return run_checks(self, progress)
+        return run_checks(self, self.topo.checks, progress)
 
     def draw(self, ax=None):
-        from labkit.viz.topology import draw
+        from labkit.viz.topology import draw  # viz reads the model by duck typing: no import back
 
         return draw(self.topo, ax=ax)
 

@@ -17,13 +17,16 @@ from .errors import ServiceError
 from .netns import in_netns
 
 if TYPE_CHECKING:
-    from .model import ServiceSpec
+    from .model import ServiceSpec, Topology
     from .node import LabNode
-    from .runtime import Lab
 
 
 class Service:
-    """Base class. Subclasses set `kind`, `ports` and override render/check/start."""
+    """Base class. Subclasses set `kind`, `ports` and override render/check/start.
+
+    A service sees a narrow context: its node (namespace, run directory, addresses,
+    record-a-PID) and the read-only topology model, never the running lab.
+    """
 
     kind: ClassVar[str] = ""
     #: (protocol, port) pairs that must answer inside the node before the service is ready
@@ -32,18 +35,15 @@ class Service:
     #: services start in this order (then topology order): servers first, DHCP clients last
     order: ClassVar[int] = 50
 
-    def __init__(self, node: "LabNode", spec: "ServiceSpec"):
+    def __init__(self, node: "LabNode", spec: "ServiceSpec", topology: "Topology | None" = None):
         self.node = node
+        self.topology = topology
         self.spec = spec
         self.params: dict[str, Any] = dict(spec.params)
         self.name = spec.name
         self.procs: list[subprocess.Popen] = []
 
     # -- helpers for subclasses -------------------------------------------
-    @property
-    def lab(self) -> "Lab":
-        return self.node.lab
-
     @property
     def label(self) -> str:
         return f"{self.node.name}/{self.name} ({self.spec.where})"
@@ -89,7 +89,7 @@ class Service:
         return proc
 
     def record_pid(self, pid: int) -> None:
-        self.lab.state.add_proc(pid, f"{self.node.name}/{self.name}")
+        self.node.record_pid(pid, self.name)
 
     # -- the lifecycle ------------------------------------------------------
     def render(self) -> None:

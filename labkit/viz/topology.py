@@ -1,12 +1,17 @@
-"""Draw a topology with matplotlib: nodes by role, links, VLANs and subnets."""
+"""Draw a topology with matplotlib: nodes by role, links, VLANs and subnets.
+
+It reads a labkit.lab.model.Topology by its attributes and imports nothing of labkit,
+so the engine can offer `Lab.draw()` without an import cycle.
+"""
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import matplotlib.pyplot as plt
 import networkx as nx
 
-from labkit.lab.model import Topology
+Topology = Any  # a labkit.lab.model.Topology
 
 ROLE_STYLE = {  # marker, colour, size
     "router": ("o", "#e07b39", 900),

@@ -1,0 +1,35 @@
+"""The mail topic's plug-in: Postfix, the remote MX sinks, and `labkit mail ...`."""
+from __future__ import annotations
+
+import argparse
+
+from labkit.lab.plugins import Command, Plugin, ServiceKind
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--node", default="ec2", help="the node running Postfix (default: ec2)")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The seed's "Automation" section on the running lab's Postfix (see labkit.mail.admin)."""
+    from labkit.lab.runtime import Lab
+
+    from . import admin
+
+    svc = Lab.attach(args.instance).service(args.node, "postfix")
+    rest = args.args[1:] if args.args[:1] == ["--"] else args.args
+    return admin.main(["--conf", str(svc.conf_dir), *rest])
+
+
+plugin = Plugin(
+    name="mail",
+    services=[
+        ServiceKind("postfix", "labkit.mail.service:PostfixService",
+                    doc="Postfix with the node's main.cf and virtual maps"),
+        ServiceKind("smtpsink", "labkit.mail.service:SinkService", doc="a remote MX that keeps what it gets"),
+    ],
+    commands=[Command("mail", "add domains, mailboxes and aliases to the lab's Postfix: labkit mail "
+                      "add-mailbox ADDRESS | add-alias ADDRESS TARGET | add-domain DOMAIN | list",
+                      _configure, _run)],
+)
