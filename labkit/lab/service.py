@@ -9,9 +9,10 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+from labkit.procs import WaitTimeout, wait_until
 
 from .errors import ServiceError
 from .netns import in_netns
@@ -106,19 +107,19 @@ class Service:
         return all(self.port_answers(proto, port) for proto, port in self.ports)
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + self.ready_timeout
-        while True:
+        def ready_or_dead() -> bool:
             for proc in self.procs:
                 if proc.poll() is not None:
                     raise ServiceError(self, f"exited with status {proc.returncode} while starting",
                                        self.log_tail())
-            if self.ready():
-                return
-            if time.monotonic() > deadline:
-                raise ServiceError(self, f"not ready after {self.ready_timeout:.0f} s "
-                                   f"(waiting for {', '.join(f'{p}/{q}' for q, p in self.ports)})",
-                                   self.log_tail())
-            time.sleep(0.05)
+            return self.ready()
+
+        try:
+            wait_until(ready_or_dead, self.ready_timeout, poll=0.05, what="ready")
+        except WaitTimeout:
+            raise ServiceError(self, f"not ready after {self.ready_timeout:.0f} s "
+                               f"(waiting for {', '.join(f'{p}/{q}' for q, p in self.ports)})",
+                               self.log_tail()) from None
 
     def stop(self) -> None:
         """Stopping is by recorded PID, done for all services by the lab (state.kill_procs)."""

@@ -11,36 +11,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import threading
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from labkit.procs import Proc, start_time, stop
+
 from . import netns
+
+__all__ = ["LabState", "Proc", "start_time", "RUN_ROOT"]
 
 RUN_ROOT = Path(os.environ.get("LABKIT_RUN", "/run/labkit"))
 _SAVE_LOCK = threading.Lock()  # services start in threads and record PIDs concurrently
-
-
-def start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat: when a live process started (ticks since boot); None if gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text.rsplit(")", 1)[1].split()
-    if fields[0] in ("Z", "X"):  # a zombie has finished; only its parent's wait() is missing
-        return None
-    return int(fields[19])
-
-
-@dataclass
-class Proc:
-    pid: int
-    start: int
-    what: str
 
 
 @dataclass
@@ -77,10 +60,10 @@ class LabState:
         self.save()
 
     def add_proc(self, pid: int, what: str) -> None:
-        st = start_time(pid)
-        if st is not None:
+        proc = Proc.of(pid, what)
+        if proc is not None:
             with _SAVE_LOCK:
-                self.procs.append(Proc(pid, st, what))
+                self.procs.append(proc)
             self.save()
 
     @classmethod
@@ -105,24 +88,11 @@ class LabState:
 
     # --- teardown -------------------------------------------------------
     def alive_procs(self) -> list[Proc]:
-        return [p for p in self.procs if start_time(p.pid) == p.start]
+        return [p for p in self.procs if p.alive()]
 
     def kill_procs(self, grace: float = 1.0) -> None:
         """SIGTERM the recorded processes, then SIGKILL what is left after `grace` s."""
-        live = self.alive_procs()
-        for p in live:
-            _signal(p.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while live and time.monotonic() < deadline:
-            time.sleep(0.02)
-            live = self.alive_procs()
-        for p in live:
-            _signal(p.pid, signal.SIGKILL)
-        for p in live:
-            for _ in range(100):
-                if start_time(p.pid) != p.start:
-                    break
-                time.sleep(0.01)
+        stop(self.procs, grace)
 
     def destroy(self) -> list[str]:
         """Remove everything recorded; return what could not be removed (empty = clean)."""
@@ -147,10 +117,3 @@ class LabState:
                 pass
         shutil.rmtree(self.dir, ignore_errors=True)
         return problems
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
