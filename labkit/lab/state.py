@@ -1,6 +1,6 @@
 """What labkit created, recorded on disk *before* creating it.
 
-`labkit clean` trusts only this record: it removes the namespaces, OVS bridges,
+`labkit clean` trusts only this record: it removes the namespaces,
 files and processes listed here and nothing else, so it is safe to run at any
 time, including after the process that held the lab was killed with SIGKILL.
 A PID is killed only if its start time still matches, so a recycled PID of an
@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from labkit.procs import Proc, start_time, stop
@@ -34,7 +33,6 @@ class LabState:
     owner_pid: int = field(default_factory=os.getpid)
     owner_start: int | None = field(default_factory=lambda: start_time(os.getpid()))
     netns: list[str] = field(default_factory=list)
-    ovs_bridges: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)   # made by labkit; removed if empty at the end
     procs: list[Proc] = field(default_factory=list)
@@ -74,7 +72,8 @@ class LabState:
         except (OSError, ValueError):
             return None
         data["procs"] = [Proc(**p) for p in data.get("procs", [])]
-        return cls(**data)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})  # a record from an older labkit
 
     @staticmethod
     def instances() -> list[str]:
@@ -98,8 +97,6 @@ class LabState:
         """Remove everything recorded; return what could not be removed (empty = clean)."""
         self.kill_procs()
         problems: list[str] = []
-        for br in self.ovs_bridges:
-            subprocess.run(["ovs-vsctl", "--if-exists", "del-br", br], capture_output=True)
         for ns in self.netns:
             netns.delete(ns)
             if netns.exists(ns):
