@@ -3,15 +3,13 @@
 Plain Mininet builds the same nodes (one namespace each) and the same links with
 the same addresses (Mininet's own Host/Link/setIP, controller=None); labkit builds
 the seed lab without services for the like-for-like ratio, then with every service
-for `up_s`/`down_s`. Rounds alternate between the two so machine noise hits both.
+for `up_s`/`down_s`. Rounds interleave the three (bench/stats.py), so machine noise hits all alike.
 Last line: JSON with the targets.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import time
 
 from mininet.log import setLogLevel
@@ -19,6 +17,7 @@ from mininet.net import Mininet
 from mininet.node import Host
 
 from labkit.lab import Lab, load
+from stats import finish, interleaved, show, spread, target
 
 
 def mininet_round(topo) -> tuple[float, float]:
@@ -53,30 +52,25 @@ def main() -> None:
     args = ap.parse_args()
     setLogLevel("error")
     topo = load("seed")
-    mn_up, mn_down, lk_up, lk_down, full_up, full_down = [], [], [], [], [], []
-    for i in range(args.rounds):
-        print(f"round {i + 1}/{args.rounds}", file=sys.stderr, flush=True)
-        u, d = mininet_round(topo); mn_up.append(u); mn_down.append(d)
-        u, d = labkit_round(services=False); lk_up.append(u); lk_down.append(d)
-        u, d = labkit_round(services=True); full_up.append(u); full_down.append(d)
+    runs = interleaved(args.rounds, {"mininet": lambda: mininet_round(topo),
+                                     "labkit": lambda: labkit_round(services=False),
+                                     "full": lambda: labkit_round(services=True)})
+    up = {k: [u for u, _ in v] for k, v in runs.items()}
+    down = {k: [d for _, d in v] for k, v in runs.items()}
+    ratios = [lk / mn for lk, mn in zip(up["labkit"], up["mininet"])]   # per round: same noise
     med = statistics.median
-    ratio = med(lk_up) / med(mn_up)
-    print(f"seed topology: {len(topo.nodes)} nodes, {len(topo.links)} links; median of {args.rounds} rounds")
-    print(f"{'':28}{'up s':>8}{'down s':>9}")
-    print(f"{'plain Mininet':28}{med(mn_up):8.3f}{med(mn_down):9.3f}")
-    print(f"{'labkit, no services':28}{med(lk_up):8.3f}{med(lk_down):9.3f}")
-    print(f"{'labkit, all services':28}{med(full_up):8.3f}{med(full_down):9.3f}")
-    print(f"labkit/Mininet bring-up ratio: {ratio:.2f}")
-    print(json.dumps({
-        "targets": {
-            "up_vs_mininet": {"value": round(ratio, 3), "target": 1.5, "better": "lower"},
-            "up_s": {"value": round(med(full_up), 3), "target": 3.0, "better": "lower"},
-            "down_s": {"value": round(med(full_down), 3), "target": 1.0, "better": "lower"},
-        },
-        "mininet_up_s": round(med(mn_up), 3), "mininet_down_s": round(med(mn_down), 3),
-        "labkit_topology_up_s": round(med(lk_up), 3), "labkit_topology_down_s": round(med(lk_down), 3),
-        "rounds": args.rounds,
-    }))
+    print(f"seed topology: {len(topo.nodes)} nodes, {len(topo.links)} links; {args.rounds} interleaved rounds")
+    for name, label in (("mininet", "plain Mininet"), ("labkit", "labkit, no services"),
+                        ("full", "labkit, all services")):
+        print(f"{label:22} up {show(up[name])} s   down {show(down[name])} s")
+    print(f"labkit/Mininet bring-up ratio per round: {show(ratios, '.2f')}")
+    finish({"up_vs_mininet": target(med(ratios), 1.5, "lower"),
+            "up_s": target(med(up["full"]), 3.0, "lower"),
+            "down_s": target(med(down["full"]), 1.0, "lower")},
+           spreads={"up_vs_mininet": spread(ratios), "up_s": spread(up["full"]),
+                    "down_s": spread(down["full"]), "mininet_up_s": spread(up["mininet"]),
+                    "labkit_topology_up_s": spread(up["labkit"])},
+           rounds=args.rounds)
 
 
 if __name__ == "__main__":
