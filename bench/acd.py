@@ -10,7 +10,7 @@
    Asterisk is not packaged for this Debian).
 2. REST: GET /queues and GET /agents latency while the ACD carries the highest passing load.
 3. RTP: how many concurrent PCMU streams ONE scheduler thread paces with p99 lateness <= 5 ms
-   (labkit.acd.media.max_streams).
+   (bench/rtp_streams.py: max_streams).
 
 Everything runs on 127.0.0.x.  Ends with one JSON line of targets.
 """
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SIPP_DIR = ROOT / "data" / "sipp"
 sys.path.insert(0, str(ROOT))
 
-from labkit.acd import media  # noqa: E402
+from bench.rtp_streams import max_streams  # noqa: E402
 from labkit.procs import OwnProcesses
 
 N_AGENTS = 100
@@ -234,7 +234,7 @@ def main() -> None:
         acd = bench_acd(tmp, rates, args.seconds, args.talk_ms)
         direct = bench_sipp_direct(tmp, rates, args.seconds, args.talk_ms)
     print("RTP: concurrent PCMU streams in one scheduler thread at p99 lateness <= 5 ms", flush=True)
-    rtp = media.max_streams(5.0, seconds=args.rtp_seconds, start=250)
+    rtp = max_streams(5.0, seconds=args.rtp_seconds, start=250)
     acd_best, direct_best = acd["best_rate"], direct["best_rate"]
     ratio = (acd_best / direct_best) if direct_best else float("nan")
     print(f"\nACD zero-failure rate {acd_best} calls/s; sipp uac->uas {direct_best} calls/s "

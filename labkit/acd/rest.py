@@ -2,7 +2,7 @@
 
 Why stdlib and not aiohttp: aiohttp is not in the environment, the API has a dozen routes, and
 sharing the SIP event loop keeps every answer consistent with the SIP state without locks.
-Responses are built with ``labkit.acd.jsondoc.JSON`` (the seed's JSON class), in the seed's
+Responses are built with ``labkit.jsondoc.JSON`` (the seed's JSON class), in the seed's
 shapes for ``GET /queues`` and ``GET /agents``.  Every error is JSON too:
 ``{"error": "...", "status": N}`` with 400 (bad HTTP/JSON), 404 (no such path or object),
 405 (method; ``Allow`` says which), 409 (state conflict), 413 (too large), 415 (not
@@ -20,7 +20,7 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from .core import ConfigError, Agent, Call, Queue, make_agent, make_queue
-from .jsondoc import JSON, JSONParseError
+from labkit.jsondoc import JSON, JSONParseError
 from .server import AcdServer
 
 log = logging.getLogger("labkit.acd.rest")
