@@ -1,4 +1,4 @@
-"""Pure helpers of labkit.acd.notebook (notebook 04): text forms nbval compares, queue-log
+"""Pure helpers of labkit.lessons.acd (notebook 04): text forms nbval compares, queue-log
 parsing, most-idle choice, and the canonical ladder order, on a capture written with scapy."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
-from labkit.acd import notebook as nb
+from labkit.lessons import acd as nb
 
 AGENTS = {"agents": [
     {"id": "2772", "state": "idle", "idletime": "3", "device": "", "memberof": ["queue2"]},
