@@ -220,7 +220,7 @@ def dialogs(msgs: list[Msg]) -> dict[str, list[Msg]]:
 def dialog_text(msgs: list[Msg], names: dict[str, str] | None = None) -> str:
     """One block per dialog (Call-ID), headed by who talks and what opened it, in the
     ``canonical`` order: the ladder as text that nbval can compare."""
-    from .ladder import ladder_table
+    from labkit.acd.ladder import ladder_table
 
     names = NAMES if names is None else names
     blocks = []
