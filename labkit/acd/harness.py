@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any, Callable
 
 from .core import config_from_dict
@@ -17,11 +18,12 @@ from .sip.transaction import Timers
 
 
 class AcdLab:
-    def __init__(self, config: dict, timers: Timers = Timers(), host: str = "127.0.0.1") -> None:
+    def __init__(self, config: dict, timers: Timers = Timers(), host: str = "127.0.0.1",
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = config_from_dict(config, "<AcdLab>")
         self.timers = timers
         self.host = host
-        self.acd = AcdServer(self.cfg, timers=timers)
+        self.acd = AcdServer(self.cfg, timers=timers, clock=clock)
         self.api = RestApi(self.acd)
         self.phones: list[AgentPhone] = []
         self.gateways: list[Gateway] = []
