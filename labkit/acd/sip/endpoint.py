@@ -286,7 +286,7 @@ class SipEndpoint:
         if self.loop.time() >= st["deadline"]:
             del self.pending_2xx[key]
             if st["on_no_ack"]:
-                self._guarded(st["on_no_ack"])
+                self.guarded(st["on_no_ack"])
             return
         self.stats["retrans_tx"] += 1
         self.send_raw(st["data"], st["addr"], None)
@@ -345,12 +345,29 @@ class SipEndpoint:
         except Exception:      # noqa: BLE001 - best effort only
             return
 
-    def _guarded(self, fn: Callable, *args) -> None:
+    # ---- the Transport its transactions see (labkit.acd.sip.transaction.Transport) --------
+    def guarded(self, fn: Callable, *args) -> None:
         try:
             fn(*args)
         except Exception:      # noqa: BLE001
             self.stats["handler_errors"] += 1
             log.exception("handler callback failed")
+
+    def call_later(self, delay: float, fn: Callable, *args) -> asyncio.TimerHandle:
+        return self.loop.call_later(delay, fn, *args)
+
+    def create_future(self) -> asyncio.Future:
+        return self.loop.create_future()
+
+    def retransmitted(self) -> None:
+        self.stats["retrans_tx"] += 1
+
+    def txn_started(self, txn: ClientTxn) -> None:
+        self.client_txns[txn.key] = txn
+
+    def txn_ended(self, txn: ServerTxn | ClientTxn) -> None:
+        table = self.server_txns if isinstance(txn, ServerTxn) else self.client_txns
+        table.pop(txn.key, None)
 
     def _on_request(self, req: SipMessage, addr: Addr) -> None:
         key = server_key(req)
