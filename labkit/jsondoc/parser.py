@@ -65,18 +65,36 @@ class Parser:
         self.fail("a JSON value (object, list, string, number, true, false or null)")
 
     def enter(self) -> None:
+        """Step over an opening bracket, one level deeper (bounded by MAX_DEPTH)."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
             self.fail(f"at most {MAX_DEPTH} levels of nesting")
+        self.pos += 1
+        self.skip_ws()
+
+    def closes(self, close: str) -> bool:
+        """At ``close``: step over it, one level up, and say so."""
+        if self.text.startswith(close, self.pos):
+            self.pos += 1
+            self.depth -= 1
+            return True
+        return False
+
+    def after_item(self, close: str, what: str) -> bool:
+        """After a member or item: False past a comma (another follows), True past ``close``."""
+        self.skip_ws()
+        if self.text.startswith(",", self.pos):
+            self.pos += 1
+            self.skip_ws()
+            return False
+        if self.closes(close):
+            return True
+        self.fail(f"',' or '{close}' after {what}")
 
     def object(self) -> JSON:
         self.enter()
         node = JSON()
-        self.pos += 1
-        self.skip_ws()
-        if self.text.startswith("}", self.pos):
-            self.pos += 1
-            self.depth -= 1
+        if self.closes("}"):
             return node
         while True:
             if not self.text.startswith('"', self.pos):
@@ -88,38 +106,18 @@ class Parser:
             self.pos += 1
             self.skip_ws()
             node._members[key] = self.value()  # a repeated name keeps the last value
-            self.skip_ws()
-            if self.text.startswith(",", self.pos):
-                self.pos += 1
-                self.skip_ws()
-                continue
-            if self.text.startswith("}", self.pos):
-                self.pos += 1
-                self.depth -= 1
+            if self.after_item("}", "an object member"):
                 return node
-            self.fail("',' or '}' after an object member")
 
     def array(self) -> JSON:
         self.enter()
         node = JSON.new_list()
-        self.pos += 1
-        self.skip_ws()
-        if self.text.startswith("]", self.pos):
-            self.pos += 1
-            self.depth -= 1
+        if self.closes("]"):
             return node
         while True:
             node._items.append(self.value())
-            self.skip_ws()
-            if self.text.startswith(",", self.pos):
-                self.pos += 1
-                self.skip_ws()
-                continue
-            if self.text.startswith("]", self.pos):
-                self.pos += 1
-                self.depth -= 1
+            if self.after_item("]", "a list item"):
                 return node
-            self.fail("',' or ']' after a list item")
 
     def string(self) -> str:
         text = self.text

@@ -94,12 +94,18 @@ class Dialog:
                          else self.remote_uri),
                         ("Call-ID", self.call_id), ("CSeq", f"{cseq} {method}"),
                         ("Contact", f"<{self.local_contact}>")]
-        for k, v in extra or []:
-            msg.headers.append((canonical(k), v))
-        if body:
-            msg.headers.append(("Content-Type", content_type))
-            msg.body = body
-        return msg
+        return _with_extra_and_body(msg, extra, body, content_type)
+
+
+def _with_extra_and_body(msg: SipMessage, extra: list[tuple[str, str]] | None, body: bytes,
+                         content_type: str) -> SipMessage:
+    """The tail every request builder shares: extra headers, then the body and its type."""
+    for k, v in extra or []:
+        msg.headers.append((canonical(k), v))
+    if body:
+        msg.headers.append(("Content-Type", content_type))
+        msg.body = body
+    return msg
 
 
 def _strip_tag(value: str) -> str:
@@ -245,12 +251,7 @@ class SipEndpoint:
                         ("To", to), ("Call-ID", call_id or new_call_id(self.host)),
                         ("CSeq", f"{cseq} {method}"),
                         ("Contact", f"<{contact or self.uri()}>")]
-        for k, v in extra or []:
-            msg.headers.append((canonical(k), v))
-        if body:
-            msg.headers.append(("Content-Type", content_type))
-            msg.body = body
-        return msg
+        return _with_extra_and_body(msg, extra, body, content_type)
 
     def send_ack(self, dialog: Dialog, invite_cseq: int) -> None:
         """ACK a 2xx (its own transaction); remembered so retransmitted 2xx get re-ACKed."""

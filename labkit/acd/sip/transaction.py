@@ -66,6 +66,15 @@ class Transport(Protocol):
         """Start a new client transaction (a CANCEL does this)."""
 
 
+def _terminated(txn: "ServerTxn | ClientTxn", *timers: asyncio.TimerHandle | None) -> None:
+    """A transaction's end, server or client: its timers off, the transport forgets it."""
+    txn.state = "terminated"
+    for h in timers:
+        if h:
+            h.cancel()
+    txn.ep.txn_ended(txn)
+
+
 def server_key(msg: SipMessage) -> tuple[str, str, str]:
     via = msg.top_via
     method = "INVITE" if msg.method == "ACK" else msg.method
@@ -115,11 +124,7 @@ class ServerTxn:
             self.ep.send_raw(self.last, self.addr, None)
 
     def _terminate(self) -> None:
-        self.state = "terminated"
-        for h in (self._h, self._g, self._guard):
-            if h:
-                h.cancel()
-        self.ep.txn_ended(self)
+        _terminated(self, self._h, self._g, self._guard)
 
 
 class NonInviteServerTxn(ServerTxn):
@@ -226,11 +231,7 @@ class ClientTxn:
             self.final.set_result(resp)
 
     def _terminate(self) -> None:
-        self.state = "terminated"
-        for h in (self._a, self._b, self._d):
-            if h:
-                h.cancel()
-        self.ep.txn_ended(self)
+        _terminated(self, self._a, self._b, self._d)
 
     def on_response(self, resp: SipMessage) -> None:
         if resp.status < 200:
