@@ -8,6 +8,7 @@ import warnings
 import pytest
 
 from bench.rtp_streams import measure_streams
+from labkit import procs
 from labkit.rtp import (
     FRAME_SAMPLES, PROMPT_DIR, ULAW_DECODE, Playlist, RtpError, RtpPacket, RtpScheduler,
     check_rtp, load_prompt, pcm16_to_ulaw, ulaw_decode, ulaw_decode_sample,
@@ -295,9 +296,7 @@ def test_scheduler_remove_finish_and_threads(sink):
         for sid in ids:
             sched.remove_stream(sid)
         sched.remove_stream(12345)                           # unknown: ignored
-        deadline = time.monotonic() + 5
-        while sched.stats().streams and time.monotonic() < deadline:
-            time.sleep(0.01)
+        procs.wait_until(lambda: sched.stats().streams == 0, 5, 0.01, what="streams removed")
         assert sched.stats().streams == 0
 
 
