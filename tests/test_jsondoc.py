@@ -1,4 +1,4 @@
-"""labkit.jsondoc: the seed's C++ JSON library, its examples and what it left out."""
+"""labkit.acd.jsondoc: the seed's C++ JSON library, its examples and what it left out."""
 
 import json as pyjson
 import math
