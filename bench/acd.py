@@ -10,7 +10,7 @@
    Asterisk is not packaged for this Debian).
 2. REST: GET /queues and GET /agents latency while the ACD carries the highest passing load.
 3. RTP: how many concurrent PCMU streams ONE scheduler thread paces with p99 lateness <= 5 ms
-   (labkit.acd.media.max_streams).
+   (bench/rtp_streams.py: max_streams).
 
 Everything runs on 127.0.0.x.  Ends with one JSON line of targets.
 """
@@ -31,19 +31,19 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SIPP_DIR = ROOT / "data" / "sipp"
 sys.path.insert(0, str(ROOT))
 
-from labkit.acd import media  # noqa: E402
-from labkit.procs import OwnProcesses
+from bench.rtp_streams import max_streams  # noqa: E402
+from labkit import paths, procs as proctools  # noqa: E402
+from labkit.acd.daemon import AcdDaemon, udp_bound  # noqa: E402
+from labkit.procs import OwnProcesses, free_port  # noqa: E402
 
+SIPP_DIR = paths.data("sipp")
 N_AGENTS = 100
 
 
-def free_port(kind=socket.SOCK_DGRAM, host="127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+def wait_udp(host: str, port: int, timeout: float = 10.0) -> None:
+    proctools.wait_until(lambda: udp_bound(host, port), timeout, what=f"sipp on {host}:{port}")
 
 
 NICE = ["nice", "-n", "10", "taskset", "-c", "1"]   # load generators: CPU 1, lower priority
@@ -69,12 +69,11 @@ def sipp_run(argv: list[str], cwd: Path, timeout: float) -> dict:
     return {"rc": rc, "ok": counter("Successful call"), "failed": counter("Failed call")}
 
 
-def config(path: Path) -> None:
-    lines = ["ring_timeout: 5", "wrapup: 0", "autopause_after: 0", "login_hangup_delay: 5",
-             "media: false", "queues:", "  - name: bench", "agents:"]
-    for i in range(N_AGENTS):
-        lines += [f'  - id: "{1000 + i}"', "    memberof: [bench]"]
-    path.write_text("\n".join(lines) + "\n")
+def config(path: Path) -> Path:
+    return AcdDaemon.render(path, {
+        "ring_timeout": 5, "wrapup": 0, "autopause_after": 0, "login_hangup_delay": 5,
+        "media": False, "queues": [{"name": "bench"}],
+        "agents": [{"id": str(1000 + i), "memberof": ["bench"]} for i in range(N_AGENTS)]})
 
 
 class RestProbe(threading.Thread):
@@ -118,29 +117,34 @@ def pct(vals: list[float], q: float) -> float:
 
 def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict:
     procs = OwnProcesses()
-    cfg = tmp / "acd.yaml"
-    config(cfg)
-    sip_port, http_port = free_port(), free_port(socket.SOCK_STREAM)
+    cfg = config(tmp / "acd.yaml")
+    sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
+    daemon = AcdDaemon(cfg, sip=("127.0.0.1", sip_port), http=("127.0.0.1", http_port),
+                       media=False, lag_stats=True)
     out: dict = {"steps": []}
     try:
         prof = ["-m", "cProfile", "-o", os.environ["ACD_PROFILE"]] if os.environ.get("ACD_PROFILE") else []
-        procs.spawn(["taskset", "-c", "0", sys.executable, *prof, "-m", "labkit.acd.serve", "--config", str(cfg), "--no-media",
-                     "--sip", f"127.0.0.1:{sip_port}", "--http", f"127.0.0.1:{http_port}",
-                     "--lag-stats"],
-                    tmp / "acd.log", cwd=ROOT)
-        uas_port = free_port(host="127.0.0.3")
+        acd = procs.spawn(daemon.argv(["taskset", "-c", "0"], prof), tmp / "acd.log", cwd=ROOT)
+        uas_port = free_port(socket.SOCK_DGRAM, "127.0.0.3")
         procs.spawn(NICE + ["sipp", "-sf", str(SIPP_DIR / "uas_agent.xml"), "-i", "127.0.0.3", "-p",
                      str(uas_port), "-mi", "127.0.0.3", "-d", str(talk_ms), "-nostdin",
                      "-max_socket", "5000"], tmp / "uas.log", cwd=tmp)
-        time.sleep(1.0)
+        daemon.wait_ready(10, alive=lambda: acd.poll() is None)
+        wait_udp("127.0.0.3", uas_port)
         csv = tmp / "agents.csv"
         rows = ["SEQUENTIAL"] + [f"{1000 + i};{';'.join(str(1000 + i))};127.0.0.3:{uas_port}"
                                  for i in range(N_AGENTS)]
         csv.write_text("\n".join(rows) + "\n")
         login = sipp_run(["sipp", "-sf", str(SIPP_DIR / "uac_login.xml"), f"127.0.0.1:{sip_port}",
-                          "-i", "127.0.0.2", "-p", str(free_port(host="127.0.0.2")), "-mi", "127.0.0.2",
+                          "-i", "127.0.0.2", "-p", str(free_port(socket.SOCK_DGRAM, "127.0.0.2")), "-mi", "127.0.0.2",
                           "-inf", str(csv), "-m", str(N_AGENTS), "-r", "50"], tmp, 60)
-        time.sleep(1.0)
+
+        def idle_agents() -> list:
+            return [a for a in json.loads(_get(http_port, "/agents"))["agents"] if a["state"] == "idle"]
+        try:
+            proctools.wait_until(lambda: len(idle_agents()) == N_AGENTS, 10, 0.1, what="agents idle")
+        except proctools.WaitTimeout:
+            pass   # reported below: how many made it
         agents = json.loads(_get(http_port, "/agents"))["agents"]
         out["agents_idle"] = sum(1 for a in agents if a["state"] == "idle")
         out["login"] = login
@@ -151,7 +155,7 @@ def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict
             n = int(rate * seconds)
             res = sipp_run(["sipp", "-sf", str(SIPP_DIR / "uac_queue.xml"), "-s", "bench",
                             f"127.0.0.1:{sip_port}", "-i", "127.0.0.2",
-                            "-p", str(free_port(host="127.0.0.2")), "-mi", "127.0.0.2",
+                            "-p", str(free_port(socket.SOCK_DGRAM, "127.0.0.2")), "-mi", "127.0.0.2",
                             "-r", str(rate), "-m", str(n), "-l", "2000", "-max_socket", "5000"],
                            tmp, seconds + 40)
             probe.stop_ev.set()
@@ -185,15 +189,15 @@ def bench_sipp_direct(tmp: Path, rates: list[int], seconds: float, talk_ms: int)
     procs = OwnProcesses()
     out = {"steps": []}
     try:
-        port = free_port(host="127.0.0.3")
+        port = free_port(socket.SOCK_DGRAM, "127.0.0.3")
         procs.spawn(NICE + ["sipp", "-sn", "uas", "-i", "127.0.0.3", "-p", str(port), "-nostdin"],
                     tmp / "direct-uas.log", cwd=tmp)
-        time.sleep(0.5)
+        wait_udp("127.0.0.3", port)
         best = 0
         for rate in rates:
             n = int(rate * seconds)
             res = sipp_run(["sipp", "-sn", "uac", f"127.0.0.3:{port}", "-i", "127.0.0.2",
-                            "-p", str(free_port(host="127.0.0.2")), "-r", str(rate), "-m", str(n),
+                            "-p", str(free_port(socket.SOCK_DGRAM, "127.0.0.2")), "-r", str(rate), "-m", str(n),
                             "-d", str(talk_ms)], tmp, seconds + 30)
             out["steps"].append({"rate": rate, **res})
             print(f"  sipp  {rate:4d} calls/s: ok {res['ok']:5d} failed {res['failed']:3d}", flush=True)
@@ -234,7 +238,7 @@ def main() -> None:
         acd = bench_acd(tmp, rates, args.seconds, args.talk_ms)
         direct = bench_sipp_direct(tmp, rates, args.seconds, args.talk_ms)
     print("RTP: concurrent PCMU streams in one scheduler thread at p99 lateness <= 5 ms", flush=True)
-    rtp = media.max_streams(5.0, seconds=args.rtp_seconds, start=250)
+    rtp = max_streams(5.0, seconds=args.rtp_seconds, start=250)
     acd_best, direct_best = acd["best_rate"], direct["best_rate"]
     ratio = (acd_best / direct_best) if direct_best else float("nan")
     print(f"\nACD zero-failure rate {acd_best} calls/s; sipp uac->uas {direct_best} calls/s "

@@ -9,7 +9,8 @@ import asyncio
 import socket
 import time
 
-from labkit.acd import events, media
+from labkit.rtp import check_rtp
+from labkit.acd import events
 from labkit.acd.harness import AcdLab
 from labkit.acd.sip import sdp
 from labkit.acd.sip.transaction import Timers
@@ -269,7 +270,7 @@ def test_caller_hears_pcmu_prompts_at_20ms():
                     await asyncio.sleep(0.002)
             gw.hangup(call)
             rtp.close()
-            report = media.check_rtp(got, spacing_tolerance_ms=3.0, jitter_tolerance_ms=30.0)
+            report = check_rtp(got, spacing_tolerance_ms=3.0, jitter_tolerance_ms=30.0)
             assert len(got) >= 30 and report.ok, str(report)
             assert await lab.wait_for(lambda: lab.acd.player.active() == 0)
     run(go())

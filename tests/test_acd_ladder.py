@@ -7,12 +7,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from labkit import paths  # noqa: E402
 from labkit.acd.ladder import ladder_table, plot_ladder, rtp_check_pcap, sip_rows  # noqa: E402
 from labkit.acd.sip import sdp  # noqa: E402
 from labkit.acd.sip.message import make_response  # noqa: E402
 from labkit.acd.sip.endpoint import SipEndpoint  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _capture(tmp_path: Path) -> Path:
@@ -52,7 +51,7 @@ def test_ladder_rows_table_and_plot(tmp_path):
 
 
 def test_rtp_check_on_the_sipp_pcmu_capture():
-    report = rtp_check_pcap(ROOT / "data" / "sipp" / "pcmu.pcap")
+    report = rtp_check_pcap(paths.data("sipp", "pcmu.pcap"))
     assert report.ok, str(report)
     s = report.streams[0]
     assert s.payload_types == [0] and s.seq_gaps == 0 and s.packets == 100

@@ -1,4 +1,4 @@
-"""Pure helpers of labkit.acd.notebook (notebook 04): text forms nbval compares, queue-log
+"""Pure helpers of labkit.lessons.acd (notebook 04): text forms nbval compares, queue-log
 parsing, most-idle choice, and the canonical ladder order, on a capture written with scapy."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
-from labkit.acd import notebook as nb
+from labkit.lessons import acd as nb
 
 AGENTS = {"agents": [
     {"id": "2772", "state": "idle", "idletime": "3", "device": "", "memberof": ["queue2"]},
@@ -81,10 +81,10 @@ def test_canonical_pairs_notify_responses_and_drops_retransmissions(tmp_path):
 
 
 def test_rtp_summary_is_deterministic_text():
-    from labkit.acd import media
-    pkts = [(i * 0.02, media.RtpPacket(payload_type=0, sequence=100 + i, timestamp=160 * i, ssrc=7,
+    from labkit import rtp
+    pkts = [(i * 0.02, rtp.RtpPacket(payload_type=0, sequence=100 + i, timestamp=160 * i, ssrc=7,
                                        payload=b"\xff" * 160).build()) for i in range(50)]
-    lines = nb.rtp_summary(media.check_rtp(pkts))
+    lines = nb.rtp_summary(rtp.check_rtp(pkts))
     assert lines[0] == "streams: 1"
     assert "payload types [0], 20 ms spacing: True, sequence gaps: 0" in lines[1]
     assert lines[-1] == "all checks pass: True"

@@ -7,28 +7,21 @@ ID as SIP INFO (dtmf-relay and application/dtmf).  Everything is on 127.0.0.x.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from labkit.procs import OwnProcesses
+from labkit import paths, procs
+from labkit.acd.daemon import AcdDaemon, udp_bound
+from labkit.procs import OwnProcesses, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-SIPP_DIR = ROOT / "data" / "sipp"
+SIPP_DIR = paths.data("sipp")
 pytestmark = pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (sip-tester) not installed")
-
-
-def free_port(kind=socket.SOCK_DGRAM, host="127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 class Rig:
@@ -39,22 +32,17 @@ class Rig:
         self.own = OwnProcesses()
         cfg = tmp / "acd.yaml"
         cfg.write_text(config)
-        self.sip_port = free_port()
+        self.sip_port = free_port(socket.SOCK_DGRAM)
         self.http_port = free_port(socket.SOCK_STREAM)
         self.qlog = tmp / "queue_log"
-        self.acd = self.spawn([sys.executable, "-m", "labkit.acd.serve", "--config", str(cfg),
-                               "--sip", f"127.0.0.1:{self.sip_port}",
-                               "--http", f"127.0.0.1:{self.http_port}", "--queue-log", str(self.qlog)],
-                              tmp / "acd.log")
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                self.get("/queues")
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError((tmp / "acd.log").read_text())
+        daemon = AcdDaemon(cfg, sip=("127.0.0.1", self.sip_port), http=("127.0.0.1", self.http_port),
+                           queue_log=self.qlog)
+        self.acd = self.spawn(daemon.argv(), tmp / "acd.log")
+        try:
+            daemon.wait_ready(10, alive=lambda: self.acd.poll() is None)
+        except (procs.WaitTimeout, RuntimeError):
+            self.close()
+            raise RuntimeError((tmp / "acd.log").read_text()) from None
 
     def spawn(self, argv, log: Path) -> subprocess.Popen:
         return self.own.spawn(argv, log, cwd=ROOT)
@@ -65,7 +53,7 @@ class Rig:
 
     def sipp(self, scenario: str, *args: str, ip: str = "127.0.0.2", calls: int = 1,
              timeout: float = 60, name: str = "") -> subprocess.CompletedProcess:
-        port = free_port(host=ip)
+        port = free_port(socket.SOCK_DGRAM, ip)
         name = name or scenario
         argv = ["sipp", "-sf", str(SIPP_DIR / scenario), f"127.0.0.1:{self.sip_port}",
                 "-i", ip, "-p", str(port), "-mi", ip, "-m", str(calls), "-nostdin",
@@ -73,11 +61,11 @@ class Rig:
         return subprocess.run(argv, cwd=self.tmp, capture_output=True, text=True, timeout=timeout)
 
     def agent_phones(self, ip: str = "127.0.0.3", talk_ms: int = 300) -> int:
-        port = free_port(host=ip)
+        port = free_port(socket.SOCK_DGRAM, ip)
         self.spawn(["sipp", "-sf", str(SIPP_DIR / "uas_agent.xml"), "-i", ip, "-p", str(port),
                     "-mi", ip, "-d", str(talk_ms), "-nostdin", "-trace_err", "-error_file",
                     str(self.tmp / "uas.err")], self.tmp / "uas.log")
-        time.sleep(0.3)
+        procs.wait_until(lambda: udp_bound(ip, port), 5.0, what=f"sipp UAS on {ip}:{port}")
         return port
 
     def close(self) -> None:
@@ -112,12 +100,7 @@ def agents(rig) -> dict:
 
 
 def wait(pred, timeout=5.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
+    return procs.wait_until(pred, timeout, 0.05, what="sipp rig condition")
 
 
 def test_sipp_agents_login_take_calls_and_logout(rig, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from labkit.acd.jsondoc import JSON, JSONParseError, ParseError
+from labkit.jsondoc import JSON, JSONParseError, ParseError
 
 # The document and the writer output of the seed post "C++ JSON library", verbatim.
 SEED_DOC = """{

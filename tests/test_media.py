@@ -1,4 +1,4 @@
-"""labkit.acd.media: G.711 µ-law, RTP packets, playlists, the one-thread RTP pacer."""
+"""labkit.rtp: G.711 µ-law, RTP packets, playlists, the one-thread RTP pacer."""
 
 import socket
 import threading
@@ -7,11 +7,12 @@ import warnings
 
 import pytest
 
-from labkit.acd import media
-from labkit.acd.media import (
+from bench.rtp_streams import measure_streams
+from labkit import procs
+from labkit.rtp import (
     FRAME_SAMPLES, PROMPT_DIR, ULAW_DECODE, Playlist, RtpError, RtpPacket, RtpScheduler,
-    check_rtp, load_prompt, measure_streams, pcm16_to_ulaw, ulaw_decode, ulaw_decode_sample,
-    ulaw_encode, ulaw_encode_sample, ulaw_to_pcm16,
+    check_rtp, load_prompt, pcm16_to_ulaw, ulaw_decode, ulaw_decode_sample,
+    ulaw_encode, ulaw_encode_sample, ulaw_to_pcm16, ulaw,
 )
 
 ALL_SAMPLES = range(-32768, 32768)
@@ -72,7 +73,7 @@ def test_ulaw_bulk_equals_scalar_and_pure_python_equals_numpy(monkeypatch):
     assert fast == bytes(ulaw_encode_sample(x) for x in ALL_SAMPLES)
     assert fast == ulaw_encode(ALL_SAMPLES)
     fast_dec = ulaw_to_pcm16(bytes(range(256)))
-    monkeypatch.setattr(media, "_np", None)
+    monkeypatch.setattr(ulaw, "_np", None)
     assert pcm16_to_ulaw(pcm) == fast
     assert ulaw_to_pcm16(bytes(range(256))) == fast_dec == _pcm(ULAW_DECODE)
     with pytest.raises(ValueError, match="even"):
@@ -295,9 +296,7 @@ def test_scheduler_remove_finish_and_threads(sink):
         for sid in ids:
             sched.remove_stream(sid)
         sched.remove_stream(12345)                           # unknown: ignored
-        deadline = time.monotonic() + 5
-        while sched.stats().streams and time.monotonic() < deadline:
-            time.sleep(0.01)
+        procs.wait_until(lambda: sched.stats().streams == 0, 5, 0.01, what="streams removed")
         assert sched.stats().streams == 0
 
 

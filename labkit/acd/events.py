@@ -29,13 +29,19 @@ class DeviceState:
     full: bool = True
 
 
-def parse_dialog_info(body: bytes) -> DeviceState:
+def _xml_root(body: bytes, what: str, root_name: str) -> ET.Element:
+    """The root of an XML NOTIFY body, which must be ``root_name``; BodyError otherwise."""
     try:
         root = ET.fromstring(body)
     except ET.ParseError as exc:
-        raise BodyError(f"dialog-info is not XML: {exc}") from None
-    if not root.tag.endswith("dialog-info"):
-        raise BodyError(f"root element is {root.tag!r}, expected dialog-info")
+        raise BodyError(f"{what} is not XML: {exc}") from None
+    if not root.tag.endswith(root_name):
+        raise BodyError(f"root element is {root.tag!r}, expected {root_name}")
+    return root
+
+
+def parse_dialog_info(body: bytes) -> DeviceState:
+    root = _xml_root(body, "dialog-info", "dialog-info")
     busy_ids: set[str] = set()
     for d in root:
         if not d.tag.endswith("dialog"):
@@ -61,12 +67,7 @@ def build_dialog_info(entity: str, version: int, dialogs: list[tuple[str, str, s
 
 def parse_pidf(body: bytes) -> DeviceState:
     """PIDF: basic ``open`` means available; a note/activity saying busy/on-the-phone is busy."""
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise BodyError(f"PIDF is not XML: {exc}") from None
-    if not root.tag.endswith("presence"):
-        raise BodyError(f"root element is {root.tag!r}, expected presence")
+    root = _xml_root(body, "PIDF", "presence")
     basic = ""
     busy_words = False
     for el in root.iter():

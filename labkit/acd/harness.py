@@ -7,28 +7,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any, Callable
 
-from .core import config_from_dict
+from .daemon import AcdDaemon
 from .phone import AgentPhone, Gateway
-from .rest import RestApi
-from .server import AcdServer
 from .sip.transaction import Timers
 
 
 class AcdLab:
-    def __init__(self, config: dict, timers: Timers = Timers(), host: str = "127.0.0.1") -> None:
-        self.cfg = config_from_dict(config, "<AcdLab>")
+    """The ACD (described by an AcdDaemon, run in this loop) with its phones and gateways."""
+
+    def __init__(self, config: dict, timers: Timers = Timers(), host: str = "127.0.0.1",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.daemon = AcdDaemon(config, sip=(host, 0), http=(host, 0))
         self.timers = timers
         self.host = host
-        self.acd = AcdServer(self.cfg, timers=timers)
-        self.api = RestApi(self.acd)
+        self.acd, self.api = self.daemon.build(timers=timers, clock=clock)
+        self.cfg = self.acd.cfg
         self.phones: list[AgentPhone] = []
         self.gateways: list[Gateway] = []
 
     async def __aenter__(self) -> "AcdLab":
-        await self.acd.start(self.host, 0)
-        await self.api.start(self.host, 0)
+        await self.daemon.start(self.acd, self.api)
         return self
 
     async def __aexit__(self, *exc) -> None:

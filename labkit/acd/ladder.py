@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from . import media
+from labkit import rtp
 from .sip.message import SipParseError, parse
 
 
@@ -118,7 +118,7 @@ def plot_ladder(rows: list[LadderRow], names: dict[str, str] | None = None, ax=N
     return ax
 
 
-def rtp_check_pcap(pcap: str | Path, dst: str | None = None, **kw) -> media.RtpReport:
+def rtp_check_pcap(pcap: str | Path, dst: str | None = None, **kw) -> rtp.RtpReport:
     """Check the RTP in a capture: PT 0 (PCMU), 20 ms spacing, consecutive sequence numbers.
 
     ``dst`` ("ip:port" or "ip") keeps one direction; SIP datagrams are skipped."""
@@ -128,4 +128,4 @@ def rtp_check_pcap(pcap: str | Path, dst: str | None = None, **kw) -> media.RtpR
             continue
         if len(payload) >= 12 and payload[0] >> 6 == 2:
             pkts.append((t, payload))
-    return media.check_rtp(pkts, **kw)
+    return rtp.check_rtp(pkts, **kw)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labkit.acd.media import FRAME_SAMPLES, PROMPT_DIR, SAMPLE_RATE, pcm16_to_ulaw
+from labkit.rtp import FRAME_SAMPLES, PROMPT_DIR, SAMPLE_RATE, pcm16_to_ulaw
 
 WELCOME_TEXT = "Welcome to the labkit call centre. Please hold, an agent will be with you shortly."
 ANNOUNCE_TEXT = "Thank you for holding. Your call is important to us."

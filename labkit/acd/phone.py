@@ -207,10 +207,7 @@ class AgentPhone(_UA):
             if r.status != 200:
                 self.hangup(call)
                 return False
-        try:
-            await asyncio.wait_for(call.ended.wait(), hangup_after)
-        except asyncio.TimeoutError:
-            self.hangup(call)
+        await self._end_within(call, hangup_after)
         return True
 
     async def logout(self, acd: tuple[str, int], logout_user: str = "acdlogout",
@@ -219,11 +216,15 @@ class AgentPhone(_UA):
         resp, call = await self.invite(uri, self.user, dest=acd)
         if call is None:
             return False
+        await self._end_within(call, hangup_after)
+        return True
+
+    async def _end_within(self, call, seconds: float) -> None:
+        """Let the ACD hang up a login/logout call; hang up ourselves after ``seconds``."""
         try:
-            await asyncio.wait_for(call.ended.wait(), hangup_after)
+            await asyncio.wait_for(call.ended.wait(), seconds)
         except asyncio.TimeoutError:
             self.hangup(call)
-        return True
 
     # ---- being called ------------------------------------------------------------------
     def on_invite(self, req: SipMessage, txn: ServerTxn) -> None:

@@ -1,4 +1,4 @@
-"""The ACD's side of media: one RTP port per call leg, prompts played by ``media.RtpScheduler``.
+"""The ACD's side of media: one RTP port per call leg, prompts played by ``rtp.RtpScheduler``.
 
 All RTP of the ACD goes through ONE scheduler thread (the seed's wish "use one thread only for
 all RTP sessions").  With ``enabled=False`` (soak tests, signalling benchmarks) no socket is
@@ -10,7 +10,7 @@ import asyncio
 import socket
 from dataclasses import dataclass
 
-from . import media
+from labkit import rtp
 
 DISCARD_PORT = 9
 
@@ -26,7 +26,7 @@ class PromptPlayer:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self.host = "127.0.0.1"
-        self.sched: media.RtpScheduler | None = None
+        self.sched: rtp.RtpScheduler | None = None
         self.prompts: dict[str, bytes] = {}
         self._open: set[int] = set()
 
@@ -35,8 +35,8 @@ class PromptPlayer:
         if not self.enabled:
             return
         for name in ("welcome", "music", "announcement"):
-            self.prompts[name] = media.load_prompt(name)
-        self.sched = media.RtpScheduler().start()
+            self.prompts[name] = rtp.load_prompt(name)
+        self.sched = rtp.RtpScheduler().start()
 
     async def close(self) -> None:
         if self.sched is not None:
@@ -56,7 +56,7 @@ class PromptPlayer:
     def port(self, h: MediaHandle | None) -> int:
         return h.port if h else DISCARD_PORT
 
-    def _play(self, h: MediaHandle | None, remote: tuple[str, int], pl: media.Playlist) -> None:
+    def _play(self, h: MediaHandle | None, remote: tuple[str, int], pl: rtp.Playlist) -> None:
         if h is None or h.sock is None or self.sched is None:
             return
         if h.sid:
@@ -67,17 +67,17 @@ class PromptPlayer:
         """Welcome once, then music with an announcement every ``announce_every`` seconds."""
         if not self.enabled:
             return
-        pl = media.Playlist(self.prompts["welcome"], self.prompts["music"],
+        pl = rtp.Playlist(self.prompts["welcome"], self.prompts["music"],
                             self.prompts["announcement"], announce_every)
         self._play(h, remote, pl)
 
     def play_prompt(self, h: MediaHandle | None, remote: tuple[str, int], name: str) -> None:
         if not self.enabled:
             return
-        self._play(h, remote, media.Playlist(welcome=self.prompts[name]))
+        self._play(h, remote, rtp.Playlist(welcome=self.prompts[name]))
 
     def duration(self, name: str) -> float:
-        return len(self.prompts.get(name, b"")) / media.SAMPLE_RATE
+        return len(self.prompts.get(name, b"")) / rtp.SAMPLE_RATE
 
     def stop(self, h: MediaHandle | None) -> None:
         """Stop sending and release the port (closing waits a tick for the RTP thread)."""

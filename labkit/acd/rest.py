@@ -2,7 +2,7 @@
 
 Why stdlib and not aiohttp: aiohttp is not in the environment, the API has a dozen routes, and
 sharing the SIP event loop keeps every answer consistent with the SIP state without locks.
-Responses are built with ``labkit.acd.jsondoc.JSON`` (the seed's JSON class), in the seed's
+Responses are built with ``labkit.jsondoc.JSON`` (the seed's JSON class), in the seed's
 shapes for ``GET /queues`` and ``GET /agents``.  Every error is JSON too:
 ``{"error": "...", "status": N}`` with 400 (bad HTTP/JSON), 404 (no such path or object),
 405 (method; ``Allow`` says which), 409 (state conflict), 413 (too large), 415 (not
@@ -20,7 +20,7 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from .core import ConfigError, Agent, Call, Queue, make_agent, make_queue
-from .jsondoc import JSON, JSONParseError
+from labkit.jsondoc import JSON, JSONParseError
 from .server import AcdServer
 
 log = logging.getLogger("labkit.acd.rest")
@@ -37,6 +37,30 @@ class HttpError(Exception):
 REASONS = {200: "OK", 201: "Created", 202: "Accepted", 400: "Bad Request", 404: "Not Found",
            405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large",
            415: "Unsupported Media Type", 422: "Unprocessable Entity", 500: "Internal Server Error"}
+
+
+def _find(table: dict, key: str, what: str, listing: str) -> Any:
+    """``table[key]``, or the 404 that says where the existing ones are listed."""
+    found = table.get(key)
+    if found is None:
+        raise HttpError(404, f"no {what} {key!r}; GET {listing} lists them")
+    return found
+
+
+def _valid(make: Callable, *args: Any) -> Any:
+    """``make(*args)`` (make_queue / make_agent); a ConfigError is the client's 422."""
+    try:
+        return make(*args)
+    except ConfigError as exc:
+        raise HttpError(422, str(exc)) from None
+
+
+def _conflict(change: Callable, *args: Any) -> None:
+    """Apply a run-time change; the server's ValueError / RuntimeError is a 409 conflict."""
+    try:
+        change(*args)
+    except (ValueError, RuntimeError) as exc:
+        raise HttpError(409, str(exc)) from None
 
 
 def _call_json(parent: JSON, c: Call) -> None:
@@ -196,10 +220,7 @@ class RestApi:
         return 200, doc
 
     def _queue(self, name: str) -> Queue:
-        q = self.acd.queues.get(name)
-        if q is None:
-            raise HttpError(404, f"no queue {name!r}; GET /queues lists them")
-        return q
+        return _find(self.acd.queues, name, "queue", "/queues")
 
     def _queue_doc(self, q: Queue) -> JSON:
         doc = JSON()
@@ -218,23 +239,13 @@ class RestApi:
         return 200, JSON.from_python(self._queue(name).stats_dict(self.acd.now()))
 
     def post_queue(self, body: JSON) -> tuple[int, JSON]:
-        data = _object(body)
-        try:
-            q = make_queue(data, "POST /queues")
-        except ConfigError as exc:
-            raise HttpError(422, str(exc)) from None
-        try:
-            self.acd.add_queue(q)
-        except ValueError as exc:
-            raise HttpError(409, str(exc)) from None
+        q = _valid(make_queue, _object(body), "POST /queues")
+        _conflict(self.acd.add_queue, q)
         return 201, self._queue_doc(q)
 
     def delete_queue(self, name: str) -> tuple[int, JSON]:
         self._queue(name)
-        try:
-            self.acd.remove_queue(name)
-        except RuntimeError as exc:
-            raise HttpError(409, str(exc)) from None
+        _conflict(self.acd.remove_queue, name)
         return 200, JSON.from_python({"deleted": name})
 
     # ---- agents ----------------------------------------------------------------------------
@@ -247,10 +258,7 @@ class RestApi:
         return 200, doc
 
     def _agent(self, aid: str) -> Agent:
-        a = self.acd.agents.get(aid)
-        if a is None:
-            raise HttpError(404, f"no agent {aid!r}; GET /agents lists them")
-        return a
+        return _find(self.acd.agents, aid, "agent", "/agents")
 
     def _agent_doc(self, a: Agent) -> JSON:
         wrapper = JSON.new_list()
@@ -263,17 +271,10 @@ class RestApi:
         return 200, self._agent_doc(self._agent(aid))
 
     def post_agent(self, body: JSON) -> tuple[int, JSON]:
-        data = _object(body)
-        try:
-            a = make_agent(data, set(self.acd.queues), "POST /agents")
-        except ConfigError as exc:
-            raise HttpError(422, str(exc)) from None
+        a = _valid(make_agent, _object(body), set(self.acd.queues), "POST /agents")
         if a.id in self.acd.queues or a.id in (self.acd.cfg.login_user, self.acd.cfg.logout_user):
             raise HttpError(409, f"{a.id!r} is already a queue or service name")
-        try:
-            self.acd.add_agent(a)
-        except ValueError as exc:
-            raise HttpError(409, str(exc)) from None
+        _conflict(self.acd.add_agent, a)
         return 201, self._agent_doc(a)
 
     def patch_agent(self, aid: str, body: JSON) -> tuple[int, JSON]:
@@ -283,11 +284,8 @@ class RestApi:
         if extra or not data:
             raise HttpError(422, f"PATCH /agents/{aid} takes memberof and/or paused, got {sorted(data)}")
         if "memberof" in data:
-            try:
-                make_agent({"id": aid, "memberof": data["memberof"]}, set(self.acd.queues),
-                           f"PATCH /agents/{aid}")
-            except ConfigError as exc:
-                raise HttpError(422, str(exc)) from None
+            _valid(make_agent, {"id": aid, "memberof": data["memberof"]}, set(self.acd.queues),
+                   f"PATCH /agents/{aid}")
         if "paused" in data and not isinstance(data["paused"], bool):
             raise HttpError(422, "paused must be true or false")
         if "memberof" in data:
@@ -299,10 +297,7 @@ class RestApi:
 
     def delete_agent(self, aid: str) -> tuple[int, JSON]:
         self._agent(aid)
-        try:
-            self.acd.remove_agent(aid)
-        except RuntimeError as exc:
-            raise HttpError(409, str(exc)) from None
+        _conflict(self.acd.remove_agent, aid)
         return 200, JSON.from_python({"deleted": aid})
 
     def post_logout(self, aid: str, body: JSON) -> tuple[int, JSON]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
 
-from .core import ConfigError, load_config
+from .core import ConfigError
+from .daemon import AcdDaemon
 
 
 def _port(svc: Service, key: str, default: int) -> int:
@@ -29,26 +30,26 @@ class AcdService(Service):
 
     kind = "acd"
 
+    def daemon(self) -> AcdDaemon:
+        """This service's ACD: the node's address for SIP, every address for REST."""
+        return AcdDaemon(config=self.config_path("config"),
+                         sip=(self.address() or "127.0.0.1", _port(self, "sip_port", 5060)),
+                         http=("0.0.0.0", _port(self, "http_port", 242)),
+                         queue_log=self.run_dir / "queue_log",
+                         media=self.params.get("media") is not False, python=self.python)
+
     @property
     def ports(self):  # type: ignore[override]
-        return [("udp", _port(self, "sip_port", 5060)), ("tcp", _port(self, "http_port", 242))]
+        return self.daemon().ports
 
     def check(self) -> None:
         try:
-            load_config(self.config_path("config"))
+            self.daemon().load()
         except ConfigError as exc:
             raise ServiceError(self, str(exc)) from None
-        self.ports  # validates the port numbers
 
     def start(self) -> None:
-        addr = self.address() or "127.0.0.1"
-        argv = [self.python, "-m", "labkit.acd.serve", "--config", str(self.config_path("config")),
-                "--sip", f"{addr}:{_port(self, 'sip_port', 5060)}",
-                "--http", f"0.0.0.0:{_port(self, 'http_port', 242)}",
-                "--queue-log", str(self.run_dir / "queue_log")]
-        if self.params.get("media") is False:
-            argv.append("--no-media")
-        self.spawn(argv)
+        self.spawn(self.daemon().argv())
 
     def listens_on_loopback(self) -> bool:
         return False

@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import media
+from labkit import paths, rtp
 
-SIPP_DIR = Path(__file__).resolve().parents[2] / "data" / "sipp"
+SIPP_DIR = paths.data("sipp")
 
 
 def make_pcmu_pcap(path: Path = SIPP_DIR / "pcmu.pcap", seconds: float = 2.0) -> Path:
@@ -19,15 +19,15 @@ def make_pcmu_pcap(path: Path = SIPP_DIR / "pcmu.pcap", seconds: float = 2.0) ->
     from scapy.layers.l2 import Ether
     from scapy.utils import wrpcap
 
-    audio = media.load_prompt("welcome")
-    frames = int(seconds * 1000 / media.FRAME_MS)
+    audio = rtp.load_prompt("welcome")
+    frames = int(seconds * 1000 / rtp.FRAME_MS)
     pkts = []
     for i in range(frames):
         payload = audio[i * 160:(i + 1) * 160].ljust(160, b"\xff")
-        rtp = media.RtpPacket(sequence=1000 + i, timestamp=160 * i, ssrc=0x5151A0A0,
+        packet = rtp.RtpPacket(sequence=1000 + i, timestamp=160 * i, ssrc=0x5151A0A0,
                               payload=payload, payload_type=0, marker=(i == 0)).build()
-        p = Ether() / IP(src="127.0.0.2", dst="127.0.0.1") / UDP(sport=6000, dport=6002) / rtp
-        p.time = 1_700_000_000 + i * media.FRAME_SECONDS
+        p = Ether() / IP(src="127.0.0.2", dst="127.0.0.1") / UDP(sport=6000, dport=6002) / packet
+        p.time = 1_700_000_000 + i * rtp.FRAME_SECONDS
         pkts.append(p)
     path.parent.mkdir(parents=True, exist_ok=True)
     wrpcap(str(path), pkts)

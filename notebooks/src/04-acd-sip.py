@@ -22,7 +22,7 @@ phone1 (agent 2771) and phone2 (agent 2772), which log in by themselves.
 ("code", """
 import json, time
 import labkit
-from labkit.acd import notebook as acd
+from labkit.lessons import acd
 from labkit.acd.ladder import plot_ladder, rtp_check_pcap, sip_rows
 lab = labkit.Lab.up(str(acd.LAB_FILE), name="acdnb", replace=True)
 print("phones logged in:", acd.wait_agents(lab, {"2771": "idle", "2772": "idle"}))
@@ -125,7 +125,7 @@ print("payload types:", sorted({r.payload_type for r in rtp}))
 print("consecutive sequence numbers:", all((b - a) % 65536 == 1 for a, b in zip(seq, seq[1:])))
 """),
 ("md", """
-`rtp_check_pcap` (labkit.acd.ladder, on top of `labkit.acd.media.check_rtp`) checks the same
+`rtp_check_pcap` (labkit.acd.ladder, on top of `labkit.rtp.check_rtp`) checks the same
 capture per stream (SSRC), timestamps and spacing included. It also bounds how far any
 packet lands from where its timestamp puts it; this lab shares two CPU cores with whatever
 else runs, so that bound is 40 ms here (the ACD's own pacing measures far tighter: see

@@ -94,12 +94,18 @@ class Dialog:
                          else self.remote_uri),
                         ("Call-ID", self.call_id), ("CSeq", f"{cseq} {method}"),
                         ("Contact", f"<{self.local_contact}>")]
-        for k, v in extra or []:
-            msg.headers.append((canonical(k), v))
-        if body:
-            msg.headers.append(("Content-Type", content_type))
-            msg.body = body
-        return msg
+        return _with_extra_and_body(msg, extra, body, content_type)
+
+
+def _with_extra_and_body(msg: SipMessage, extra: list[tuple[str, str]] | None, body: bytes,
+                         content_type: str) -> SipMessage:
+    """The tail every request builder shares: extra headers, then the body and its type."""
+    for k, v in extra or []:
+        msg.headers.append((canonical(k), v))
+    if body:
+        msg.headers.append(("Content-Type", content_type))
+        msg.body = body
+    return msg
 
 
 def _strip_tag(value: str) -> str:
@@ -245,12 +251,7 @@ class SipEndpoint:
                         ("To", to), ("Call-ID", call_id or new_call_id(self.host)),
                         ("CSeq", f"{cseq} {method}"),
                         ("Contact", f"<{contact or self.uri()}>")]
-        for k, v in extra or []:
-            msg.headers.append((canonical(k), v))
-        if body:
-            msg.headers.append(("Content-Type", content_type))
-            msg.body = body
-        return msg
+        return _with_extra_and_body(msg, extra, body, content_type)
 
     def send_ack(self, dialog: Dialog, invite_cseq: int) -> None:
         """ACK a 2xx (its own transaction); remembered so retransmitted 2xx get re-ACKed."""
@@ -286,7 +287,7 @@ class SipEndpoint:
         if self.loop.time() >= st["deadline"]:
             del self.pending_2xx[key]
             if st["on_no_ack"]:
-                self._guarded(st["on_no_ack"])
+                self.guarded(st["on_no_ack"])
             return
         self.stats["retrans_tx"] += 1
         self.send_raw(st["data"], st["addr"], None)
@@ -345,12 +346,29 @@ class SipEndpoint:
         except Exception:      # noqa: BLE001 - best effort only
             return
 
-    def _guarded(self, fn: Callable, *args) -> None:
+    # ---- the Transport its transactions see (labkit.acd.sip.transaction.Transport) --------
+    def guarded(self, fn: Callable, *args) -> None:
         try:
             fn(*args)
         except Exception:      # noqa: BLE001
             self.stats["handler_errors"] += 1
             log.exception("handler callback failed")
+
+    def call_later(self, delay: float, fn: Callable, *args) -> asyncio.TimerHandle:
+        return self.loop.call_later(delay, fn, *args)
+
+    def create_future(self) -> asyncio.Future:
+        return self.loop.create_future()
+
+    def retransmitted(self) -> None:
+        self.stats["retrans_tx"] += 1
+
+    def txn_started(self, txn: ClientTxn) -> None:
+        self.client_txns[txn.key] = txn
+
+    def txn_ended(self, txn: ServerTxn | ClientTxn) -> None:
+        table = self.server_txns if isinstance(txn, ServerTxn) else self.client_txns
+        table.pop(txn.key, None)
 
     def _on_request(self, req: SipMessage, addr: Addr) -> None:
         key = server_key(req)

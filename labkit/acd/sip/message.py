@@ -148,15 +148,7 @@ class SipUri:
         user = ""
         if "@" in hostpart:
             user, hostpart = hostpart.rsplit("@", 1)
-        host, port = hostpart, None
-        if hostpart.startswith("["):
-            end = hostpart.find("]")
-            host = hostpart[1:end]
-            if hostpart[end + 1:end + 2] == ":":
-                port = _port(hostpart[end + 2:], text)
-        elif ":" in hostpart:
-            host, p = hostpart.rsplit(":", 1)
-            port = _port(p, text)
+        host, port = _host_port(hostpart, text)
         if scheme.lower() != "tel" and not host:
             raise SipParseError(f"SIP URI without host: {text!r}")
         return cls(scheme.lower(), user, host, port, params)
@@ -176,6 +168,18 @@ class SipUri:
         for k, v in self.params.items():
             s += f";{k}={v}" if v else f";{k}"
         return s
+
+
+def _host_port(hostport: str, text: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` of a URI or a Via sent-by."""
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        port = _port(hostport[end + 2:], text) if hostport[end + 1:end + 2] == ":" else None
+        return hostport[1:end], port
+    if ":" in hostport:
+        host, p = hostport.rsplit(":", 1)
+        return host, _port(p, text)
+    return hostport, None
 
 
 def _port(p: str, text: str) -> int:
@@ -238,15 +242,7 @@ class Via:
             raise SipParseError(f"bad Via protocol in {text!r}")
         sentby, _, params = rest.strip().partition(";")
         sentby = sentby.strip()
-        host, port = sentby, None
-        if sentby.startswith("["):
-            end = sentby.find("]")
-            host = sentby[1:end]
-            if sentby[end + 1:end + 2] == ":":
-                port = _port(sentby[end + 2:], text)
-        elif ":" in sentby:
-            host, p = sentby.rsplit(":", 1)
-            port = _port(p, text)
+        host, port = _host_port(sentby, text)
         if not host:
             raise SipParseError(f"Via without sent-by host: {text!r}")
         return cls(parts[2].upper(), host, port, parse_params(params))

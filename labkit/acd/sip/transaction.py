@@ -1,5 +1,9 @@
 """RFC 3261 section 17 transactions over UDP, with the RFC 6026 "Accepted" state.
 
+A transaction sees its endpoint only through ``Transport`` (below): send a datagram, arm a
+timer, make a future, run a TU callback guarded, register itself, count a retransmission.
+Any object with those few methods can carry transactions; ``SipEndpoint`` is the one labkit has.
+
 Timers run on ``loop.call_later`` handles, never on tasks, so ten thousand idle transactions cost
 a few dicts.  ``Timers`` can be scaled down (tests and the soak compress T1/T2/T4) without
 changing any state machine.
@@ -8,12 +12,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable, Protocol
 
 from .message import SipMessage, make_response
-
-if TYPE_CHECKING:
-    from .endpoint import SipEndpoint
 
 Addr = tuple[str, int]
 
@@ -35,6 +36,45 @@ class Timers:
         return 64 * self.t1
 
 
+class Transport(Protocol):
+    """What a transaction needs from the endpoint under it, and nothing more."""
+
+    timers: "Timers"
+
+    def send_raw(self, data: bytes, addr: Addr, msg: SipMessage | None) -> None:
+        """Send one datagram (``msg`` is the parsed form for traces, None for retransmits)."""
+
+    def call_later(self, delay: float, fn: Callable, *args: Any) -> asyncio.TimerHandle:
+        """Arm a timer on the endpoint's loop."""
+
+    def create_future(self) -> asyncio.Future:
+        """A future on the endpoint's loop (a client transaction's final response)."""
+
+    def guarded(self, fn: Callable, *args: Any) -> None:
+        """Run a TU callback; an exception in it is counted and logged, never raised here."""
+
+    def retransmitted(self) -> None:
+        """Count one retransmission."""
+
+    def txn_started(self, txn: "ClientTxn") -> None:
+        """Register a client transaction so responses find it."""
+
+    def txn_ended(self, txn: "ServerTxn | ClientTxn") -> None:
+        """Forget a terminated transaction."""
+
+    def send_request(self, req: SipMessage, addr: Addr) -> "ClientTxn":
+        """Start a new client transaction (a CANCEL does this)."""
+
+
+def _terminated(txn: "ServerTxn | ClientTxn", *timers: asyncio.TimerHandle | None) -> None:
+    """A transaction's end, server or client: its timers off, the transport forgets it."""
+    txn.state = "terminated"
+    for h in timers:
+        if h:
+            h.cancel()
+    txn.ep.txn_ended(txn)
+
+
 def server_key(msg: SipMessage) -> tuple[str, str, str]:
     via = msg.top_via
     method = "INVITE" if msg.method == "ACK" else msg.method
@@ -49,7 +89,7 @@ class ServerTxn:
     """Base for server transactions: holds the request and the last response we sent."""
     invite = False
 
-    def __init__(self, ep: "SipEndpoint", req: SipMessage, addr: Addr) -> None:
+    def __init__(self, ep: "Transport", req: SipMessage, addr: Addr) -> None:
         self.ep, self.request, self.addr = ep, req, addr
         self.key = server_key(req)
         self.state = "trying"
@@ -57,7 +97,7 @@ class ServerTxn:
         self._h: asyncio.TimerHandle | None = None
         self._g: asyncio.TimerHandle | None = None
         # Safety net: a TU that never answers must not leak the transaction forever.
-        self._guard = ep.loop.call_later(ep.timers.timeout * 8, self._terminate)
+        self._guard = ep.call_later(ep.timers.timeout * 8, self._terminate)
 
     @property
     def final_sent(self) -> bool:
@@ -80,15 +120,11 @@ class ServerTxn:
 
     def retransmission(self, req: SipMessage) -> None:
         if self.last is not None:
-            self.ep.stats["retrans_tx"] += 1
+            self.ep.retransmitted()
             self.ep.send_raw(self.last, self.addr, None)
 
     def _terminate(self) -> None:
-        self.state = "terminated"
-        for h in (self._h, self._g, self._guard):
-            if h:
-                h.cancel()
-        self.ep.server_txns.pop(self.key, None)
+        _terminated(self, self._h, self._g, self._guard)
 
 
 class NonInviteServerTxn(ServerTxn):
@@ -98,13 +134,13 @@ class NonInviteServerTxn(ServerTxn):
             return
         self.state = "completed"
         self.request = None      # only ``last`` is needed now: keeps 64*T1 of history light
-        self._h = self.ep.loop.call_later(self.ep.timers.timeout, self._terminate)  # Timer J
+        self._h = self.ep.call_later(self.ep.timers.timeout, self._terminate)  # Timer J
 
 
 class InviteServerTxn(ServerTxn):
     invite = True
 
-    def __init__(self, ep: "SipEndpoint", req: SipMessage, addr: Addr) -> None:
+    def __init__(self, ep: "Transport", req: SipMessage, addr: Addr) -> None:
         super().__init__(ep, req, addr)
         self.state = "proceeding"
         self._interval = ep.timers.t1
@@ -116,19 +152,19 @@ class InviteServerTxn(ServerTxn):
         if status < 300:
             # RFC 6026 Accepted: absorb INVITE retransmissions, 2xx retransmits are the TU's job
             self.state = "accepted"
-            self._h = self.ep.loop.call_later(self.ep.timers.timeout, self._terminate)  # Timer L
+            self._h = self.ep.call_later(self.ep.timers.timeout, self._terminate)  # Timer L
             return
         self.state = "completed"
-        self._g = self.ep.loop.call_later(self._interval, self._timer_g)
-        self._h = self.ep.loop.call_later(self.ep.timers.timeout, self._terminate)  # Timer H
+        self._g = self.ep.call_later(self._interval, self._timer_g)
+        self._h = self.ep.call_later(self.ep.timers.timeout, self._terminate)  # Timer H
 
     def _timer_g(self) -> None:
         if self.state != "completed" or self.last is None:
             return
-        self.ep.stats["retrans_tx"] += 1
+        self.ep.retransmitted()
         self.ep.send_raw(self.last, self.addr, None)
         self._interval = min(self._interval * 2, self.ep.timers.t2)
-        self._g = self.ep.loop.call_later(self._interval, self._timer_g)
+        self._g = self.ep.call_later(self._interval, self._timer_g)
 
     def ack(self) -> None:
         if self.state == "completed":
@@ -137,18 +173,18 @@ class InviteServerTxn(ServerTxn):
                 self._g.cancel()
             if self._h:
                 self._h.cancel()
-            self._h = self.ep.loop.call_later(self.ep.timers.t4, self._terminate)  # Timer I
+            self._h = self.ep.call_later(self.ep.timers.t4, self._terminate)  # Timer I
 
 
 class ClientTxn:
     """Base client transaction; ``final`` resolves with the final response (or a local 408)."""
     invite = False
 
-    def __init__(self, ep: "SipEndpoint", req: SipMessage, addr: Addr) -> None:
+    def __init__(self, ep: "Transport", req: SipMessage, addr: Addr) -> None:
         self.ep, self.request, self.addr = ep, req, addr
         self.branch = req.top_via.branch
         self.key = client_key(self.branch, req.method)
-        self.final: asyncio.Future[SipMessage] = ep.loop.create_future()
+        self.final: asyncio.Future[SipMessage] = ep.create_future()
         self.on_provisional: Callable[[SipMessage], None] | None = None
         # Called synchronously with the final response, before ``final`` resolves: an ACK sent
         # from here leaves before anything else the TU does for packets read in the same batch.
@@ -162,22 +198,22 @@ class ClientTxn:
         self._d: asyncio.TimerHandle | None = None
 
     def start(self) -> "ClientTxn":
-        self.ep.client_txns[self.key] = self
+        self.ep.txn_started(self)
         self.ep.send_raw(self.data, self.addr, self.request)
-        self._a = self.ep.loop.call_later(self._interval, self._retransmit)
-        self._b = self.ep.loop.call_later(self.ep.timers.timeout, self._timeout)
+        self._a = self.ep.call_later(self._interval, self._retransmit)
+        self._b = self.ep.call_later(self.ep.timers.timeout, self._timeout)
         return self
 
     def _retransmit(self) -> None:
         if self.state not in ("calling", "trying", "proceeding"):
             return
-        self.ep.stats["retrans_tx"] += 1
+        self.ep.retransmitted()
         self.ep.send_raw(self.data, self.addr, None)
         if self.state == "proceeding":
             self._interval = self.ep.timers.t2
         else:
             self._interval = min(self._interval * 2, self.ep.timers.t2)
-        self._a = self.ep.loop.call_later(self._interval, self._retransmit)
+        self._a = self.ep.call_later(self._interval, self._retransmit)
 
     def _timeout(self) -> None:
         if self.final.done():
@@ -195,11 +231,7 @@ class ClientTxn:
             self.final.set_result(resp)
 
     def _terminate(self) -> None:
-        self.state = "terminated"
-        for h in (self._a, self._b, self._d):
-            if h:
-                h.cancel()
-        self.ep.client_txns.pop(self.key, None)
+        _terminated(self, self._a, self._b, self._d)
 
     def on_response(self, resp: SipMessage) -> None:
         if resp.status < 200:
@@ -218,12 +250,12 @@ class ClientTxn:
             return
         self.state = "completed"
         if self.on_final is not None:
-            self.ep._guarded(self.on_final, resp)
+            self.ep.guarded(self.on_final, resp)
         self._finish(resp)
         self._after_final(resp)
 
     def _after_final(self, resp: SipMessage) -> None:
-        self._d = self.ep.loop.call_later(self.ep.timers.t4, self._terminate)    # Timer K
+        self._d = self.ep.call_later(self.ep.timers.t4, self._terminate)    # Timer K
 
     def _retransmitted_final(self, resp: SipMessage) -> None:
         pass
@@ -232,7 +264,7 @@ class ClientTxn:
 class InviteClientTxn(ClientTxn):
     invite = True
 
-    def __init__(self, ep: "SipEndpoint", req: SipMessage, addr: Addr) -> None:
+    def __init__(self, ep: "Transport", req: SipMessage, addr: Addr) -> None:
         super().__init__(ep, req, addr)
         self.cancel_requested = False
         self.cancel_txn: ClientTxn | None = None
@@ -241,10 +273,10 @@ class InviteClientTxn(ClientTxn):
     def _retransmit(self) -> None:
         if self.state != "calling":
             return
-        self.ep.stats["retrans_tx"] += 1
+        self.ep.retransmitted()
         self.ep.send_raw(self.data, self.addr, None)
         self._interval *= 2
-        self._a = self.ep.loop.call_later(self._interval, self._retransmit)
+        self._a = self.ep.call_later(self._interval, self._retransmit)
 
     def on_response(self, resp: SipMessage) -> None:
         if resp.status < 200 and self.cancel_requested and self.cancel_txn is None:
@@ -260,7 +292,7 @@ class InviteClientTxn(ClientTxn):
             return
         self._ack = self._build_ack(resp).encode()
         self.ep.send_raw(self._ack, self.addr, None)
-        self._d = self.ep.loop.call_later(self.ep.timers.timeout, self._terminate)   # Timer D
+        self._d = self.ep.call_later(self.ep.timers.timeout, self._terminate)   # Timer D
 
     def _retransmitted_final(self, resp: SipMessage) -> None:
         if self._ack is not None and resp.status >= 300:
@@ -302,4 +334,4 @@ class InviteClientTxn(ClientTxn):
         c.headers.append(("CSeq", f"{req.cseq[0]} CANCEL"))
         self.cancel_txn = self.ep.send_request(c, self.addr)
         # RFC 3261 9.1: no final within 64*T1 of the CANCEL -> give the INVITE up.
-        self._b = self.ep.loop.call_later(self.ep.timers.timeout, self._timeout)
+        self._b = self.ep.call_later(self.ep.timers.timeout, self._timeout)

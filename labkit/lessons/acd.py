@@ -1,10 +1,9 @@
-"""Helpers for notebook 04 (the ACD lab): REST through the gateway node, captures with tcpdump
+"""Helpers for notebook 04 (the ACD lab, labkit.acd): REST through the gateway node, captures with tcpdump
 inside a node (started and stopped by PID), background calls, an extra agent phone, and the
 deterministic text forms (no idle times, Call-IDs, ports or PIDs) that nbval compares."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -13,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .ladder import LadderRow
+from labkit import paths, procs
+from labkit.acd.ladder import LadderRow
 
-LAB_FILE = Path(__file__).resolve().parents[2] / "topologies" / "acd" / "lab.yaml"
+LAB_FILE = paths.topology("acd", "lab.yaml")
 ACD = "192.168.2.10"
 SIP = f"{ACD}:5060"
 REST = f"http://{ACD}:242"
@@ -58,14 +58,11 @@ def agent_states(lab) -> dict[str, str]:
 
 
 def wait_for(pred, timeout: float = 15.0, step: float = 0.2) -> bool:
-    """Poll ``pred()`` until true or timeout; returns the last answer (cells print it)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if pred():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
+    """Poll ``pred()`` until true or timeout; True or False (cells print it, never a traceback)."""
+    try:
+        return bool(procs.wait_until(pred, timeout, step, what="notebook condition"))
+    except procs.WaitTimeout:
+        return False
 
 
 def wait_agents(lab, want: dict[str, str], timeout: float = 15.0) -> bool:
@@ -118,7 +115,7 @@ class Capture:
             proc.kill()
             proc.wait()
             raise RuntimeError(f"tcpdump in {node.name} did not start: {line.strip()}")
-        _record(node, proc, f"{node.name}/tcpdump {name}")
+        node.record_pid(proc.pid, f"tcpdump {name}")
         return cls(node, path, proc)
 
     @property
@@ -128,8 +125,7 @@ class Capture:
     def stop(self) -> Path:
         if self.proc and self.proc.poll() is None:
             time.sleep(0.2)                      # let the last datagrams reach the buffer
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=5)
+            stop_process(self.proc)
             self.proc.stderr.close()
         return self.path
 
@@ -143,27 +139,19 @@ def start_phone(node, agent: str, port: int = 5070, policy: str = "answer",
     if talk is not None:
         argv += ["--talk", str(talk)]
     proc = node.popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _record(node, proc, f"{node.name}/{name}")
+    # In the lab's record, so lab.down() (or a later replace=True, or `labkit clean`) stops it
+    # even if the notebook never reaches its own stop call.
+    node.record_pid(proc.pid, name)
     return proc
 
 
-def _record(node, proc: subprocess.Popen, what: str) -> None:
-    """Put the PID in the lab's state, so lab.down() (or a later replace=True, or `labkit
-    clean`) stops it even if the notebook never reaches its own stop call."""
-    state = getattr(getattr(node, "lab", None), "state", None)
-    if state is not None:
-        state.add_proc(proc.pid, what)
-
-
 def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> int:
-    """SIGTERM exactly this PID, wait, SIGKILL if it lingers; returns its exit code."""
+    """SIGTERM exactly this PID (labkit.procs.stop), SIGKILL if it lingers; its exit code."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            return proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return proc.wait()
+        recorded = procs.Proc.of(proc.pid, "notebook process")
+        if recorded is not None:
+            procs.stop([recorded], grace=timeout)
+    return proc.wait(timeout=5)
 
 
 def place_call(lab, target: str, hold: float = 1.0) -> Future:
@@ -184,7 +172,7 @@ class Msg:
 
 def sip_messages(pcap: Path) -> list[Msg]:
     """Every SIP message of the capture in capture order (scapy reads, labkit's parser parses)."""
-    from .ladder import row_of, sip_packets
+    from labkit.acd.ladder import row_of, sip_packets
 
     return [Msg(row_of(t, src, dst, msg), int(msg.cseq[0]), msg.cseq[1])
             for t, src, dst, msg in sip_packets(pcap)]
@@ -232,7 +220,7 @@ def dialogs(msgs: list[Msg]) -> dict[str, list[Msg]]:
 def dialog_text(msgs: list[Msg], names: dict[str, str] | None = None) -> str:
     """One block per dialog (Call-ID), headed by who talks and what opened it, in the
     ``canonical`` order: the ladder as text that nbval can compare."""
-    from .ladder import ladder_table
+    from labkit.acd.ladder import ladder_table
 
     names = NAMES if names is None else names
     blocks = []

@@ -1,5 +1,8 @@
 """The seed's C++ JSON library ("C++ JSON library", 2012) as labkit's JSON document API.
 
+This module is the document (``JSON``: reading, building, writing); ``parser`` turns
+text into one, ``errors`` holds the parse error.
+
 The seed's idea is kept exactly: **one class, ``JSON``, does everything**, and paths are
 null-safe. Indexing a missing member, indexing an object with a number or a list with a
 name, or indexing anything below an invalid node gives an *invalid* document, and ``str()``
@@ -30,40 +33,14 @@ from __future__ import annotations
 
 import builtins
 import math
-import re
 from typing import Any, Iterator
 
-__all__ = ["JSON", "JSONParseError", "ParseError", "OBJECT", "LIST", "VALUE", "INVALID"]
+from .errors import JSONParseError
 
 OBJECT = "object"
 LIST = "list"
 VALUE = "value"
 INVALID = "invalid"
-
-#: Deepest nesting the parser accepts; deeper input gets a JSONParseError, not a RecursionError.
-MAX_DEPTH = 256
-
-
-class JSONParseError(ValueError):
-    """Bad JSON text. Carries the 1-based ``line`` and ``column``, the 0-based ``pos``,
-    and ``expected`` (what the parser wanted to see there)."""
-
-    def __init__(self, text: str, pos: int, expected: str, found: str | None = None,
-                 source: str = "<json>"):
-        self.pos = pos
-        self.line = text.count("\n", 0, pos) + 1
-        self.column = pos - (text.rfind("\n", 0, pos) + 1) + 1
-        self.expected = expected
-        if found is None:
-            found = "end of input" if pos >= len(text) else repr(text[pos])
-        self.found = found
-        self.source = source
-        super().__init__(f"{source}: line {self.line}, column {self.column}: "
-                         f"expected {expected}, found {found}")
-
-
-#: Short alias; the brief of the ACD server calls it ParseError.
-ParseError = JSONParseError
 
 
 class _HybridParse:
@@ -83,16 +60,9 @@ class _HybridParse:
         return parse_into
 
 
+
 _ESCAPES_OUT = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n",
                 "\r": "\\r", "\t": "\\t"}
-_ESCAPES_IN = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n",
-               "r": "\r", "t": "\t"}
-_WS = " \t\n\r"
-_DIGITS = "0123456789"
-_WS_RE = re.compile(r"[ \t\n\r]*")
-_PLAIN_RE = re.compile(r'[^"\\\x00-\x1f]*')
-_NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
-_NUM_NEXT_BAD = "0123456789.eE+-"   # after a full match these mean a malformed number
 
 
 def _quote(s: str, ascii_only: bool) -> str:
@@ -219,7 +189,8 @@ class JSON:
                                      f"byte 0x{text[exc.start]:02x}", source) from None
         if not isinstance(text, builtins.str):
             raise TypeError(f"parse takes str or bytes, not {type(text).__name__}")
-        return _Parser(text, source).document()
+        from .parser import Parser  # the parser builds JSON nodes: imported here, not at the top
+        return Parser(text, source).document()
 
     def _become(self, other: JSON) -> None:
         for slot in JSON.__slots__:
@@ -417,217 +388,3 @@ class JSON:
         if formatted:
             out.append("\n" + pad)
         out.append(closer)
-
-
-class _Parser:
-    """Strict recursive-descent parser for RFC 8259 JSON (any value at the top level)."""
-
-    def __init__(self, text: str, source: str):
-        self.text = text
-        self.source = source
-        self.pos = 0
-        self.depth = 0
-
-    def fail(self, expected: str, pos: int | None = None, found: str | None = None):
-        raise JSONParseError(self.text, self.pos if pos is None else pos, expected, found,
-                             self.source)
-
-    def skip_ws(self) -> None:
-        self.pos = _WS_RE.match(self.text, self.pos).end()
-
-    def document(self) -> JSON:
-        if self.text.startswith("\ufeff"):
-            self.pos = 1  # tolerate a UTF-8 byte order mark, as RFC 8259 allows parsers to
-        self.skip_ws()
-        node = self.value()
-        self.skip_ws()
-        if self.pos != len(self.text):
-            self.fail("end of input after the JSON value")
-        return node
-
-    def value(self) -> JSON:
-        text, pos = self.text, self.pos
-        if pos >= len(text):
-            self.fail("a JSON value")
-        ch = text[pos]
-        if ch == "{":
-            return self.object()
-        if ch == "[":
-            return self.array()
-        if ch == '"':
-            return JSON.new_value(self.string())
-        if ch == "-" or ch in _DIGITS:
-            return self.number()
-        for word, val in (("true", True), ("false", False), ("null", None)):
-            if text.startswith(word, pos):
-                self.pos = pos + len(word)
-                return JSON.new_value(val)
-        self.fail("a JSON value (object, list, string, number, true, false or null)")
-
-    def enter(self) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            self.fail(f"at most {MAX_DEPTH} levels of nesting")
-
-    def object(self) -> JSON:
-        self.enter()
-        node = JSON()
-        self.pos += 1
-        self.skip_ws()
-        if self.text.startswith("}", self.pos):
-            self.pos += 1
-            self.depth -= 1
-            return node
-        while True:
-            if not self.text.startswith('"', self.pos):
-                self.fail("a member name in double quotes")
-            key = self.string()
-            self.skip_ws()
-            if not self.text.startswith(":", self.pos):
-                self.fail("':' after the member name")
-            self.pos += 1
-            self.skip_ws()
-            node._members[key] = self.value()  # a repeated name keeps the last value
-            self.skip_ws()
-            if self.text.startswith(",", self.pos):
-                self.pos += 1
-                self.skip_ws()
-                continue
-            if self.text.startswith("}", self.pos):
-                self.pos += 1
-                self.depth -= 1
-                return node
-            self.fail("',' or '}' after an object member")
-
-    def array(self) -> JSON:
-        self.enter()
-        node = JSON.new_list()
-        self.pos += 1
-        self.skip_ws()
-        if self.text.startswith("]", self.pos):
-            self.pos += 1
-            self.depth -= 1
-            return node
-        while True:
-            node._items.append(self.value())
-            self.skip_ws()
-            if self.text.startswith(",", self.pos):
-                self.pos += 1
-                self.skip_ws()
-                continue
-            if self.text.startswith("]", self.pos):
-                self.pos += 1
-                self.depth -= 1
-                return node
-            self.fail("',' or ']' after a list item")
-
-    def string(self) -> str:
-        text = self.text
-        start = self.pos
-        pos = start + 1
-        n = len(text)
-        parts: list[str] = []
-        while True:
-            # Fast path: copy the run of ordinary characters in one slice.
-            run = pos
-            pos = _PLAIN_RE.match(text, pos).end()
-            parts.append(text[run:pos])
-            if pos >= n:
-                self.fail("'\"' to close the string that starts here", start,
-                          "end of input")
-            ch = text[pos]
-            if ch == '"':
-                self.pos = pos + 1
-                return "".join(parts)
-            if ch != "\\":
-                self.fail("a character (control characters must be escaped, e.g. \\n)",
-                          pos, f"U+{ord(ch):04X}")
-            esc = text[pos + 1:pos + 2]
-            if esc in _ESCAPES_IN:
-                parts.append(_ESCAPES_IN[esc])
-                pos += 2
-            elif esc == "u":
-                cp = self.hex4(pos)
-                pos += 6
-                if 0xD800 <= cp <= 0xDBFF:
-                    if text.startswith("\\u", pos):
-                        low = self.hex4(pos)
-                        if 0xDC00 <= low <= 0xDFFF:
-                            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00)
-                            pos += 6
-                        else:
-                            self.fail("a low surrogate \\uDC00..\\uDFFF after a high "
-                                      "surrogate", pos)
-                    else:
-                        self.fail("a low surrogate \\uDC00..\\uDFFF after a high "
-                                  "surrogate", pos)
-                elif 0xDC00 <= cp <= 0xDFFF:
-                    self.fail("a high surrogate before a low surrogate", pos - 6,
-                              f"lone \\u{cp:04x}")
-                parts.append(chr(cp))
-            else:
-                self.fail("an escape: \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\u followed by 4 hex digits", pos,
-                          repr("\\" + esc) if esc else "end of input")
-
-    def hex4(self, pos: int) -> int:
-        digits = self.text[pos + 2:pos + 6]
-        if len(digits) != 4 or any(c not in "0123456789abcdefABCDEF" for c in digits):
-            self.fail("four hex digits after \\u", pos + 2, repr(digits) if digits else None)
-        return int(digits, 16)
-
-    def number(self) -> JSON:
-        text, start = self.text, self.pos
-        m = _NUMBER_RE.match(text, start)
-        if m is not None and not (m.end() < len(text) and text[m.end()] in _NUM_NEXT_BAD):
-            literal = m.group()
-            node = JSON()
-            node._kind = VALUE
-            node._text = literal
-            self.pos = m.end()
-            if m.group(1) or m.group(2):
-                node._value = float(literal)
-                return node
-            if len(literal) <= 4300:
-                node._value = int(literal)
-                return node
-        # Slow path: walk the grammar to say exactly what is wrong.
-        n = len(text)
-        pos = start
-        if text[pos] == "-":
-            pos += 1
-        if pos < n and text[pos] == "0":
-            pos += 1
-            if pos < n and text[pos] in _DIGITS:
-                self.fail("'.', 'e' or the end of the number (no leading zeros)", pos)
-        elif pos < n and text[pos] in _DIGITS:
-            while pos < n and text[pos] in _DIGITS:
-                pos += 1
-        else:
-            self.fail("a digit", pos)
-        is_float = False
-        if pos < n and text[pos] == ".":
-            is_float = True
-            pos += 1
-            if not (pos < n and text[pos] in _DIGITS):
-                self.fail("a digit after the decimal point", pos)
-            while pos < n and text[pos] in _DIGITS:
-                pos += 1
-        if pos < n and text[pos] in "eE":
-            is_float = True
-            pos += 1
-            if pos < n and text[pos] in "+-":
-                pos += 1
-            if not (pos < n and text[pos] in _DIGITS):
-                self.fail("a digit in the exponent", pos)
-            while pos < n and text[pos] in _DIGITS:
-                pos += 1
-        literal = text[start:pos]
-        self.pos = pos
-        node = JSON()
-        node._kind = VALUE
-        try:
-            node._value = float(literal) if is_float else int(literal)
-        except ValueError:  # Python caps int() at 4300 digits
-            self.fail("a number of at most 4300 digits", start, "a longer one")
-        node._text = literal
-        return node

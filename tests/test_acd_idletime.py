@@ -1,0 +1,70 @@
+"""GET /agents reports ``idletime`` in whole SECONDS since the agent became idle.
+
+The ACD's clock is injected, so the expected value is exact and nothing sleeps: a
+milliseconds (or any other unit) mistake shows as a wrong number, not only as a non-"0".
+"""
+from __future__ import annotations
+
+import asyncio
+
+from labkit.acd.core import config_from_dict
+from labkit.acd.events import DeviceState
+from labkit.acd.harness import AcdLab
+from labkit.acd.legs import Subscription
+from labkit.acd.rest import RestApi
+from labkit.acd.server import AcdServer
+from labkit.acd.sip.endpoint import Dialog
+from labkit.acd.sip.transaction import Timers
+
+CFG = {"queues": [{"name": "queue1"}],
+       "agents": [{"id": "2771", "memberof": ["queue1"]}, {"id": "2772", "memberof": ["queue1"]}],
+       "media": False, "login_hangup_delay": 0.02}
+
+
+class FakeClock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self, t: float = 5000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def idletimes(doc) -> dict[str, str]:
+    return {a["id"]: a["idletime"] for a in doc["agents"]}
+
+
+def test_idletime_counts_seconds_from_the_idle_notify():
+    clock = FakeClock()
+    acd = AcdServer(config_from_dict(CFG, "<test>"), clock=clock)
+    agent = acd.agents["2771"]
+    agent.state, agent.device = "pending", "sip:2771@127.0.0.1:5999"
+    dialog = Dialog(call_id="c1", local_tag="t1", remote_tag="", local_uri="<sip:acd@127.0.0.1>",
+                    remote_uri=f"<{agent.device}>", remote_target=agent.device,
+                    local_contact="sip:acd@127.0.0.1")
+    sub = Subscription(agent=agent, dialog=dialog)
+    acd._device_state(sub, DeviceState(idle=True), -1)   # the phone says: idle
+    assert agent.state == "idle"
+    api = RestApi(acd)
+    assert idletimes(api.get_agents()[1].to_python()) == {"2771": "0", "2772": "0"}
+    clock.t += 42.7
+    assert idletimes(api.get_agents()[1].to_python()) == {"2771": "42", "2772": "0"}
+    clock.t += 3600
+    assert idletimes(api.get_agents()[1].to_python())["2771"] == "3642"
+
+
+def test_idletime_over_http_after_a_real_login():
+    clock = FakeClock()
+
+    async def go():
+        async with AcdLab(CFG, timers=Timers.scaled(0.05), clock=clock) as lab:
+            assert await lab.login(await lab.phone("p1"), "2771") == "idle"
+            clock.t += 7.9
+            st, _, doc = await lab.http("GET", "/agents")
+            assert st == 200 and idletimes(doc) == {"2771": "7", "2772": "0"}
+            clock.t += 120
+            st, _, doc = await lab.http("GET", "/agents/2771")
+            assert st == 200 and doc["idletime"] == "127"
+
+    asyncio.run(asyncio.wait_for(go(), 20))
