@@ -56,10 +56,16 @@ async def soak(calls: int = 5000, agents: int = 20, concurrency: int = 100, seed
                 results.append(res)
 
         async def churn() -> None:
-            """Agents log out and back in while calls flow."""
-            while len(results) < calls:
-                await asyncio.sleep(0.5)
-                i = rng.randrange(agents)
+            """Agents log out and back in while calls flow: one toggle per 1% of the calls.
+
+            Paced by calls completed, not by the clock, and drawn from a generator of its
+            own, so a loaded machine sees the same churn as an idle one.
+            """
+            pick = random.Random(seed + 10_000)
+            step = max(1, calls // 100)
+            for mark in range(step, calls, step):
+                await lab.wait_for(lambda: len(results) >= mark, timeout=600)
+                i = pick.randrange(agents)
                 p = phones[i]
                 if i in logged_out:
                     await p.login(lab.sip, str(5000 + i))
@@ -71,6 +77,10 @@ async def soak(calls: int = 5000, agents: int = 20, concurrency: int = 100, seed
         churner = asyncio.ensure_future(churn())
         await asyncio.gather(*(one(n) for n in range(calls)))
         churner.cancel()
+        if not logged_out:  # the end of a shift: one agent always leaves, so logout is checked
+            await lab.wait_for(lambda: not phones[0].busy, timeout=30)
+            await phones[0].logout(lab.sip)
+            logged_out.add(0)
         # let ring timeouts, wrap-ups, probes and transaction timers run out
         acd = lab.acd
         quiet = await lab.wait_for(lambda: acd.leaks()["calls"] == 0 and not acd.offers,
