@@ -53,7 +53,7 @@ def test_delegation_walk(both):
     assert [s["server"] for s in walk] == ["198.41.0.4", "199.4.144.2", "1.2.3.4"]
     assert walk[0]["referral"] == ["any.ca-servers.ca."] and walk[1]["glue"] == ["ns.exampledomain.ca. 1.2.3.4"]
     assert walk[2]["aa"] and walk[2]["answer"] == ["A 1.2.3.4"]
-    from labkit.dns.probes import walk_table
+    from labkit.lessons.dns import walk_table
     table = walk_table(walk).splitlines()
     assert table[1].split()[:5] == ["1", "198.41.0.4", "NOERROR", "no", "->"] and "A 1.2.3.4" in table[3]
 

@@ -144,7 +144,7 @@ def test_burst_experiment_returns_data_and_plots():
     import matplotlib
     matplotlib.use("Agg")
     from labkit.mail.experiment import burst_experiment
-    from labkit.mail.plots import burst_table, plot_bursts
+    from labkit.lessons.mail import burst_table, plot_bursts
     rows = burst_experiment(bursts=(1, 20), quiet=0.2)
     assert [(r["backend"], r["burst"]) for r in rows] == [
         ("files", 1), ("files", 20), ("sqlite", 1), ("sqlite", 20)]

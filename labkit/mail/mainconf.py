@@ -43,18 +43,18 @@ def parse_main_cf(text: str, source: str = "main.cf") -> list[Param]:
             continue
         if raw[0].isspace():
             if not params:
-                raise MailConfigError(f"{source}:{num}: continuation line before any "
-                                      "parameter; remove the leading whitespace")
+                raise MailConfigError(source, num, "continuation line before any parameter",
+                                      "remove the leading whitespace")
             prev = params[-1]
             prev.value = (prev.value + " " + stripped).strip()
             continue
         if "=" not in raw:
-            raise MailConfigError(f"{source}:{num}: expected 'name = value', got {raw!r}; "
+            raise MailConfigError(source, num, f"expected 'name = value', got {raw!r}",
                                   "add '=' or comment the line out with '#'")
         name, value = raw.split("=", 1)
         name = name.strip()
         if not _NAME.match(name):
-            raise MailConfigError(f"{source}:{num}: bad parameter name {name!r}; "
+            raise MailConfigError(source, num, f"bad parameter name {name!r}",
                                   "names are letters, digits and '_'")
         params.append(Param(name, value.strip(), num, pending))
         pending = []
