@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from labkit.mail.errors import MailConfigError
+from labkit.mail.mainconf import logical_lines
 
 MAP_NAMES = ("vdomains", "vmbox", "valias")
 LOCK_NAME = ".maps.lock"
@@ -38,22 +39,12 @@ class Entry:
 def parse_map(text: str, source: str = "map") -> list[Entry]:
     """Parse postmap input: `key value`, '#' comments, whitespace-led continuation lines."""
     entries: list[Entry] = []
-    for num, raw in enumerate(text.splitlines(), start=1):
-        s = raw.strip()
-        if not s or s.startswith("#"):
-            continue
-        if raw[0].isspace():
-            if not entries:
-                raise MailConfigError(source, num, "continuation line before any entry",
-                                      "remove the leading whitespace")
-            e = entries[-1]
-            entries[-1] = Entry(e.key, f"{e.value} {s}", e.line)
-            continue
-        parts = s.split(None, 1)
+    for num, line, _ in logical_lines(text, source, "entry"):
+        parts = line.split(None, 1)
         if len(parts) != 2:
-            raise MailConfigError(source, num, f"entry {s!r} has a key but no value",
+            raise MailConfigError(source, num, f"entry {line.strip()!r} has a key but no value",
                                   "postmap needs two columns (the seed repeats the key)")
-        entries.append(Entry(parts[0], parts[1], num))
+        entries.append(Entry(parts[0], parts[1].strip(), num))
     return entries
 
 
