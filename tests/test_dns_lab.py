@@ -25,7 +25,12 @@ def run_lab(topology: str, instance: str) -> dict:
         walk = client.call("labkit.dns.probes:walk", "www.exampledomain.ca", "A")
         scan = client.call("labkit.dns.probes:scan_ports", "1.2.3.4")
         mx = client.call("labkit.dns.probes:query_mx", "exampledomain.ca", "100.64.1.53")
-        return {"report": report, "answers": answers, "walk": walk, "scan": scan, "mx": mx}
+        # labkit.dns.client.query from this process, its socket inside the client's namespace
+        from labkit.dns.client import query
+        ns_mx = {tcp: sorted(str(rr.rdata) for rr in query(client.netns, "1.2.3.4", "exampledomain.ca",
+                                                            "MX", 2.0, tcp).rr)
+                 for tcp in (False, True)}
+        return {"report": report, "answers": answers, "walk": walk, "scan": scan, "mx": mx, "ns_mx": ns_mx}
     finally:
         lab.down()
         assert leftovers(instance) == []
@@ -39,6 +44,11 @@ def both():
 def test_all_checks_pass_with_either_backend(both):
     for r in both:
         assert all(res.ok for res in r["report"].results), str(r["report"])
+
+
+def test_query_from_inside_a_namespace_over_udp_and_tcp(both):
+    for r in both:
+        assert r["ns_mx"] == {False: ["10 mail.exampledomain.ca."], True: ["10 mail.exampledomain.ca."]}
 
 
 def test_backends_answer_alike(both):

@@ -75,7 +75,7 @@ def query(ns: str | None, server: str, name: str, qtype: str = "A", timeout: flo
     Raises OSError (TimeoutError when nothing answers, ConnectionError when a TCP peer
     closes early) so a caller can report "no answer from SERVER: why".
     """
-    q = DNSRecord.question(name, qtype).pack()
+    q = bytes(DNSRecord.question(name, qtype).pack())
     if tcp:
         reply = tcp_exchange(q, server, port, timeout, ns)
     else:
