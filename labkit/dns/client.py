@@ -23,15 +23,23 @@ def open_socket(kind: int, ns: str | None = None) -> socket.socket:
         return socket.socket(socket.AF_INET, kind)
 
 
-def udp_exchange(data: bytes, addr: str, port: int, timeout: float = 2.0,
-                 ns: str | None = None) -> bytes | None:
+def udp_ask(data: bytes, addr: str, port: int, timeout: float = 2.0, ns: str | None = None) -> bytes:
+    """One datagram to addr:port and its reply; raises OSError (socket.timeout when
+    nothing comes back, ConnectionRefusedError when the port is closed)."""
     with open_socket(socket.SOCK_DGRAM, ns) as s:
         s.settimeout(timeout)
-        s.sendto(data, (addr, port))
-        try:
-            return s.recv(65535)
-        except (socket.timeout, ConnectionRefusedError):
-            return None
+        s.connect((addr, port))   # connected: an ICMP port-unreachable comes back as an error
+        s.send(data)
+        return s.recv(65535)
+
+
+def udp_exchange(data: bytes, addr: str, port: int, timeout: float = 2.0,
+                 ns: str | None = None) -> bytes | None:
+    """`udp_ask`, with None for "no answer" (timeout or closed port)."""
+    try:
+        return udp_ask(data, addr, port, timeout, ns)
+    except (socket.timeout, ConnectionRefusedError):
+        return None
 
 
 def recv_exact(s: socket.socket, n: int) -> bytes:
@@ -72,16 +80,15 @@ def query(ns: str | None, server: str, name: str, qtype: str = "A", timeout: flo
           tcp: bool = False, port: int = 53) -> DNSRecord:
     """One DNS query to `server` from namespace `ns`; the parsed reply.
 
-    Raises OSError (TimeoutError when nothing answers, ConnectionError when a TCP peer
-    closes early) so a caller can report "no answer from SERVER: why".
+    Raises OSError (a timeout when nothing answers, ConnectionRefusedError when the port
+    is closed) so a caller can report "no answer from SERVER: why".
     """
     q = bytes(DNSRecord.question(name, qtype).pack())
-    if tcp:
-        reply = tcp_exchange(q, server, port, timeout, ns)
-    else:
-        reply = udp_exchange(q, server, port, timeout, ns)
+    if not tcp:
+        return DNSRecord.parse(udp_ask(q, server, port, timeout, ns))
+    reply = tcp_exchange(q, server, port, timeout, ns)
     if reply is None:
-        raise TimeoutError(f"no reply within {timeout:g} s")
+        raise TimeoutError(f"no reply over TCP within {timeout:g} s")
     return DNSRecord.parse(reply)
 
 
