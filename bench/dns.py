@@ -23,9 +23,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from labkit import paths  # noqa: E402
 from labkit.dns.testing import bind_server, embedded_server  # noqa: E402
 
-QUERIES = REPO / "data" / "dns" / "bench.queries"
+QUERIES = paths.data("dns", "bench.queries")
 
 
 def dnsperf(addr: str, port: int, seconds: int) -> dict:

@@ -27,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from labkit.mail import admin  # noqa: E402
-from labkit.mail.postfix import LoopbackPostfix, SinkProcess, wait_until  # noqa: E402
+from labkit.mail.postfix import LoopbackPostfix, SinkProcess  # noqa: E402
+from labkit.procs import wait_until  # noqa: E402
 
 BODY = ("Subject: bench {n}\r\nFrom: bench@example.org\r\n\r\n" + ("x" * 78 + "\r\n") * 13)  # ~1 KB
 

@@ -13,10 +13,11 @@ from dnslib import DNSRecord
 
 from labkit.dns.client import tcp_exchange, tcp_exchange_many, udp_exchange
 from labkit.dns.compare import build_query, diff, load_corpus, normalize, random_corpus
-from labkit.dns.testing import REPO, TEST_ZONES, bind_server, embedded_server
+from labkit import paths
+from labkit.dns.testing import TEST_ZONES, bind_server, embedded_server
 
 pytestmark = pytest.mark.skipif(shutil.which("named") is None, reason="BIND (named) not installed")
-CORPUS = REPO / "data" / "dns" / "difftest.corpus"
+CORPUS = paths.data("dns", "difftest.corpus")
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +61,9 @@ def test_same_answers_for_seeded_random_queries(servers):
 
 def test_same_answers_for_the_lab_internet_zones(tmp_path):
     """Root (+com) and ca. as the lab serves them: referrals, glue, the root's NS."""
-    net = REPO / "topologies" / "internet"
+    net = paths.topology("internet")
     zones = {".": net / "root.zone", "com": net / "com.zone", "ca": net / "ca.zone"}
-    corpus = load_corpus(REPO / "data" / "dns" / "internet.corpus")
+    corpus = load_corpus(paths.data("dns", "internet.corpus"))
     with bind_server(tmp_path, named_conf=None, zones=zones) as (ba, bp), \
             embedded_server(named_conf=None, zones=zones) as (ea, ep):
         diffs = []

@@ -75,8 +75,8 @@ def test_no_internal_error_on_fuzzed_packets():
     it: the answer logic itself handles every fuzzed packet."""
     from labkit.dns.authority import Authority
     from labkit.dns.zone import load_zone
-    from labkit.dns.testing import REPO
-    auth = Authority([load_zone(REPO / "topologies/ec2/exampledomain.ca", "exampledomain.ca")])
+    from labkit import paths
+    auth = Authority([load_zone(paths.topology("ec2", "exampledomain.ca"), "exampledomain.ca")])
     for p in fuzzed_packets(1000, seed=11):
         for udp in (True, False):
             out = auth._respond(p, udp)
@@ -86,27 +86,17 @@ def test_no_internal_error_on_fuzzed_packets():
 def test_resolver_survives_fuzzed_packets():
     """The ISP resolver too: after the fuzz it still answers (SERVFAIL here, since outside
     a lab namespace it may send only to loopback and its root hint is 198.41.0.4)."""
-    import subprocess
-    import sys
-    from labkit.dns.client import wait_udp_ready
-    from labkit.dns.testing import REPO, free_port
+    from labkit.dns.testing import free_port, resolver_server
+    from labkit.procs import wait_until
     port = free_port("127.0.0.41")
-    p = subprocess.Popen([sys.executable, "-m", "labkit.dns.resolve", "--listen", "127.0.0.41", "--port", str(port)],
-                         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        assert wait_udp_ready("127.0.0.41", port, 10, p)
+    with resolver_server("127.0.0.41", port) as p:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             for pkt in fuzzed_packets(1000, seed=5):
                 s.sendto(pkt, ("127.0.0.41", port))
         # like any client, retry: the server may still be working through the burst
-        wire = None
-        for _ in range(10):
-            wire = udp_exchange(bytes(build_query("exampledomain.ca", "MX", ["rd"], 5)), "127.0.0.41", port, 2)
-            if wire:
-                break
+        query = bytes(build_query("exampledomain.ca", "MX", ["rd"], 5))
+        wire = wait_until(lambda: udp_exchange(query, "127.0.0.41", port, 2), 20, 0,
+                          what="the resolver answering after the fuzz")
         r = DNSRecord.parse(wire)
         assert r.header.ra and r.header.rcode == 2
         assert p.poll() is None
-    finally:
-        p.terminate()
-        p.wait(5)

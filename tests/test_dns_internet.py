@@ -4,18 +4,17 @@ seed's zone, gmail/yahoo, and the ISP resolver iterating from the root.
 Each server is a real process on its own 127.0.0.x address; the resolver's --remap
 sends what would go to the lab address (198.41.0.4:53, ...) to that loopback server.
 """
-import subprocess
-import sys
 from contextlib import ExitStack
 
 import pytest
 from dnslib import DNSRecord
 
-from labkit.dns.client import udp_exchange, wait_udp_ready
+from labkit import paths
+from labkit.dns.client import udp_exchange
 from labkit.dns.compare import build_query
-from labkit.dns.testing import REPO, SEED_NAMED_CONF, embedded_server, free_port
+from labkit.dns.testing import SEED_NAMED_CONF, embedded_server, free_port, resolver_server
 
-NET = REPO / "topologies" / "internet"
+NET = paths.topology("internet")
 HOSTS = {  # lab address -> (loopback address, zones)
     "198.41.0.4": ("127.0.0.21", {".": NET / "root.zone", "com": NET / "com.zone"}),
     "199.4.144.2": ("127.0.0.22", {"ca": NET / "ca.zone"}),
@@ -29,23 +28,16 @@ HOSTS = {  # lab address -> (loopback address, zones)
 def resolver():
     port = free_port("127.0.0.21")
     with ExitStack() as stack:
-        remap = []
+        remap = {}
         for lab_ip, (lo, zones) in HOSTS.items():
             if zones is None:
                 stack.enter_context(embedded_server(named_conf=SEED_NAMED_CONF, addr=lo, port=port))
             else:
                 stack.enter_context(embedded_server(named_conf=None, zones=zones, addr=lo, port=port))
-            remap += ["--remap", f"{lab_ip}={lo}:{port}"]
+            remap[lab_ip] = f"{lo}:{port}"
         rport = free_port("127.0.0.26")
-        p = subprocess.Popen([sys.executable, "-m", "labkit.dns.resolve", "--root-hint", "198.41.0.4",
-                              "--listen", "127.0.0.26", "--port", str(rport), *remap],
-                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            assert wait_udp_ready("127.0.0.26", rport, 10, p)
+        with resolver_server("127.0.0.26", rport, root_hints=("198.41.0.4",), remap=remap):
             yield "127.0.0.26", rport, port
-        finally:
-            p.terminate()
-            p.wait(5)
 
 
 def ask(server, name, qtype, *flags):

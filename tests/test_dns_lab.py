@@ -25,7 +25,12 @@ def run_lab(topology: str, instance: str) -> dict:
         walk = client.call("labkit.dns.probes:walk", "www.exampledomain.ca", "A")
         scan = client.call("labkit.dns.probes:scan_ports", "1.2.3.4")
         mx = client.call("labkit.dns.probes:query_mx", "exampledomain.ca", "100.64.1.53")
-        return {"report": report, "answers": answers, "walk": walk, "scan": scan, "mx": mx}
+        # labkit.dns.client.query from this process, its socket inside the client's namespace
+        from labkit.dns.client import query
+        ns_mx = {tcp: sorted(str(rr.rdata) for rr in query(client.netns, "1.2.3.4", "exampledomain.ca",
+                                                            "MX", 2.0, tcp).rr)
+                 for tcp in (False, True)}
+        return {"report": report, "answers": answers, "walk": walk, "scan": scan, "mx": mx, "ns_mx": ns_mx}
     finally:
         lab.down()
         assert leftovers(instance) == []
@@ -41,6 +46,11 @@ def test_all_checks_pass_with_either_backend(both):
         assert all(res.ok for res in r["report"].results), str(r["report"])
 
 
+def test_query_from_inside_a_namespace_over_udp_and_tcp(both):
+    for r in both:
+        assert r["ns_mx"] == {False: ["10 mail.exampledomain.ca."], True: ["10 mail.exampledomain.ca."]}
+
+
 def test_backends_answer_alike(both):
     bind, emb = both
     assert bind["answers"] == emb["answers"]
@@ -53,7 +63,7 @@ def test_delegation_walk(both):
     assert [s["server"] for s in walk] == ["198.41.0.4", "199.4.144.2", "1.2.3.4"]
     assert walk[0]["referral"] == ["any.ca-servers.ca."] and walk[1]["glue"] == ["ns.exampledomain.ca. 1.2.3.4"]
     assert walk[2]["aa"] and walk[2]["answer"] == ["A 1.2.3.4"]
-    from labkit.dns.probes import walk_table
+    from labkit.lessons.dns import walk_table
     table = walk_table(walk).splitlines()
     assert table[1].split()[:5] == ["1", "198.41.0.4", "NOERROR", "no", "->"] and "A 1.2.3.4" in table[3]
 

@@ -30,10 +30,11 @@ def test_seed_zone_flags_ns_dot_and_www_rname():
     fs = lint_named_conf(EC2 / "named.conf", mb, dom)
     assert sorted(rules(fs)) == [("ns-toplevel", 9), ("soa-rname", 2)]
     ns = next(f for f in fs if f.rule == "ns-toplevel")
-    assert ns.path.endswith("exampledomain.ca") and "ns.exampledomain.ca." in ns.fix
+    assert ns.file.endswith("exampledomain.ca") and "ns.exampledomain.ca." in ns.fix
     rn = next(f for f in fs if f.rule == "soa-rname")
     assert "www@exampledomain.ca" in rn.message and "admin.exampledomain.ca." in rn.fix
-    assert str(ns).startswith(f"{ns.path}:9: error:")
+    assert str(ns).startswith(f"{ns.file}:9: NS target 'ns.'")   # diag format: errors unmarked
+    assert ns.severity == "error"
 
 
 def test_toplevel_mx_target(tmp_path):
@@ -105,7 +106,7 @@ def test_named_conf_syntax_error(tmp_path):
 
 
 def test_format_findings_is_relative_and_stable():
-    from labkit.dns.lint import format_findings
+    from labkit.lessons.dns import format_findings
     text = format_findings(lint_named_conf(EC2 / "named.conf"), base=REPO)
-    assert text.splitlines()[0].startswith("topologies/ec2/exampledomain.ca:9: error: NS target 'ns.'")
+    assert text.splitlines()[0].startswith("topologies/ec2/exampledomain.ca:9: NS target 'ns.'")
     assert format_findings([]) == "no findings"

@@ -11,9 +11,12 @@ import pytest
 from labkit.mail import admin
 from labkit.mail.errors import MailConfigError
 from labkit.mail.maps import FileMaps, dirty_maps, read_map
-from labkit.mail.postfix import REPO, SEED_DIR, LoopbackPostfix, wait_until
+from labkit.mail.postfix import SEED_DIR, LoopbackPostfix
 from labkit.mail.postmapd import read_log, run_pending
 from labkit.mail.sqlitemaps import SqliteMaps
+from labkit.procs import wait_until
+
+REPO = Path(__file__).resolve().parents[1]   # the checkout: cwd of `python -m labkit...`
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="Postfix needs root")
 
@@ -144,7 +147,7 @@ def test_burst_experiment_returns_data_and_plots():
     import matplotlib
     matplotlib.use("Agg")
     from labkit.mail.experiment import burst_experiment
-    from labkit.mail.plots import burst_table, plot_bursts
+    from labkit.lessons.mail import burst_table, plot_bursts
     rows = burst_experiment(bursts=(1, 20), quiet=0.2)
     assert [(r["backend"], r["burst"]) for r in rows] == [
         ("files", 1), ("files", 20), ("sqlite", 1), ("sqlite", 20)]

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from labkit.lab import Lab
-from labkit.mail.postfix import SEED_DIR, wait_until
+from labkit.mail.flows import read_maildir, read_mbox
+from labkit.mail.postfix import SEED_DIR
+from labkit.procs import wait_until
 
 from labtest import leftovers
 
@@ -102,23 +104,19 @@ def test_seed_flows_inside_the_lab(lab):
     assert rc["victim@other.example"][0] in (454, 554)
     pf = lab.service("ec2", "postfix")
     base = pf.cfg.mailbox_base
-    wait_until(lambda: len(list(_maildir(base / "exampledomain.ca/admin"))) == 1, 60,
+    wait_until(lambda: len(list(read_maildir(base / "exampledomain.ca/admin"))) == 1, 60,
                what="admin Maildir delivery")
-    wait_until(lambda: (base / "exampledomain.ca/test").exists(), 60, what="test mbox")
+    # the mbox file exists as soon as virtual(8) creates it, before the message is in it
+    wait_until(lambda: read_mbox(base / "exampledomain.ca/test"), 60, what="test mbox delivery")
     assert len(mailbox.mbox(base / "exampledomain.ca/test")) == 1
     # user1@ is forwarded to user1@gmail.com, found through the MX record in the lab DNS
     sink = lab.service("gmail", "smtpsink")
-    got = wait_until(lambda: list(_maildir(sink.store / "user1@gmail.com")), 60,
+    got = wait_until(lambda: list(read_maildir(sink.store / "user1@gmail.com")), 60,
                      what="forward to the gmail sink")
     assert got[0]["Delivered-To"] == "user1@gmail.com"
-    assert "relay=mx.gmail.com[142.250.1.26]:25" in pf.cfg.log_text()
-
-
-def _maildir(path):
-    try:
-        return list(mailbox.Maildir(path, create=False))
-    except (FileNotFoundError, mailbox.NoSuchMailboxError):
-        return []
+    # smtp(8) logs the delivery after the sink's 250, i.e. after the sink stored it
+    wait_until(lambda: "relay=mx.gmail.com[142.250.1.26]:25" in pf.cfg.log_text(), 10,
+               what="the forward's relay= line in the maillog")
 
 
 def _is_postfix_master(pid: int) -> bool:

@@ -1,5 +1,5 @@
 """Helpers behind notebooks 02-dns-mx and 03-mail: the SMTP probe (labkit.probes.mail),
-the lab mail flows (labkit.mail.labmail) and the experiment summary.
+the lab mail flows and the experiment summary (labkit.lessons.mail).
 
 Pure formatting is tested without a lab; the probes are tested in a real seed lab
 (`lab` mark): real namespaces, BIND, dnsmasq, NAT, Postfix and the gmail sink.
@@ -11,8 +11,8 @@ import email
 import pytest
 
 from labkit.lab.errors import SafetyError
-from labkit.mail import labmail
-from labkit.mail.experiment import burst_facts
+from labkit.lessons import mail as labmail
+from labkit.lessons.mail import burst_facts
 from labkit.probes import mail as mailprobe
 
 from labtest import leftovers
@@ -37,7 +37,7 @@ def test_steps_table():
     r = {"mx": {"domain": "d.example", "dns": "10.0.0.1", "mx": [(10, "mx.d.example.")],
                 "exchanger": "mx.d.example.", "address": "10.0.0.2"},
          "steps": [("connect", 220, "mx ESMTP"), ("RCPT TO", 550, "5.1.1 unknown")]}
-    out = mailprobe.steps_table(r).splitlines()
+    out = labmail.steps_table(r).splitlines()
     assert out[0] == "MX d.example via 10.0.0.1: 10 mx.d.example. -> 10.0.0.2"
     assert out[2].split() == ["RCPT", "TO", "550", "5.1.1", "unknown"]
 

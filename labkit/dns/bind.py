@@ -1,5 +1,10 @@
 """BIND backend: render named.conf around the seed's zone statement, check it, run named.
 
+`BindConfig` is the one description of a named: what it renders into its run directory,
+its dry run, its argv and its readiness probe. The lab's ``bind`` service
+(labkit.dns.service) and the loopback rig `BindProcess` (tests, benchmarks) both run
+named through it, so there is one way to run BIND.
+
 The seed's zone statement is included verbatim; labkit only adds the ``options`` block
 (private directory, pid file, listen addresses) and pins the options whose defaults make
 BIND's answers depend on version or on luck, so that BIND and labkit's embedded server
@@ -23,13 +28,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .namedconf import ZoneStanza, load_zones, parse_zones
+from labkit.procs import OwnProcesses, WaitTimeout, wait_until
+
+from .client import answers
+from .namedconf import ZoneStanza, load_zones
 
 BIND_OPTIONS = """\
     recursion no;
@@ -115,19 +121,36 @@ class BindConfig:
         return self.conf_path
 
     def check_command(self) -> list[str]:
+        """The dry run: named-checkconf with -z also loads every zone the config names."""
         return ["named-checkconf", "-z", str(self.conf_path)]
 
     def start_command(self) -> list[str]:
         # -f: foreground, so the PID we spawn is named; -4: the lab is IPv4-only.
         return ["named", "-f", "-4", "-c", str(self.conf_path)]
 
+    def probe_address(self, default: str = "127.0.0.1") -> str:
+        """Where to ask whether named is up: its listen address, or `default` for "any"."""
+        first = self.listen[0] if self.listen else "any"
+        return default if first == "any" else first
+
+    def ready(self, ns: str | None = None, addr: str | None = None) -> bool:
+        """The readiness probe: named answers a DNS query on its port (any rcode), asked
+        from namespace `ns` (None: this one) at `addr` (default: probe_address())."""
+        return answers(addr or self.probe_address(), self.port, ns)
+
 
 class BindProcess:
-    """A named run on loopback for tests and benchmarks; stopped by the PID we started."""
+    """A named run on loopback for tests and benchmarks, through the same BindConfig as
+    the lab; stopped by the PID it started (labkit.procs)."""
 
     def __init__(self, config: BindConfig):
         self.config = config
         self.proc: subprocess.Popen | None = None
+        self._own = OwnProcesses()
+
+    @property
+    def stderr_path(self) -> Path:
+        return Path(self.config.run_dir) / "named.stderr"
 
     def start(self, timeout: float = 10.0) -> "BindProcess":
         cfg = self.config
@@ -135,25 +158,22 @@ class BindProcess:
         chk = subprocess.run(cfg.check_command(), capture_output=True, text=True)
         if chk.returncode != 0:
             raise RuntimeError(f"named-checkconf failed for {cfg.conf_path}:\n{chk.stdout}{chk.stderr}")
-        log = open(Path(cfg.run_dir) / "named.stderr", "wb")
-        self.proc = subprocess.Popen(cfg.start_command(), stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=cfg.run_dir)
-        log.close()
-        from .client import wait_udp_ready
-        if not wait_udp_ready(cfg.listen[0], cfg.port, timeout, self.proc):
-            out = (Path(cfg.run_dir) / "named.stderr").read_text(errors="replace")
+        self.proc = self._own.spawn(cfg.start_command(), log=self.stderr_path, cwd=cfg.run_dir)
+        try:
+            wait_until(lambda: self.proc.poll() is not None or cfg.ready(), timeout, 0.05,
+                       what=f"named answering on {cfg.probe_address()}:{cfg.port}")
+            up = self.proc.poll() is None
+        except WaitTimeout:
+            up = False
+        if not up:
+            out = self.stderr_path.read_text(errors="replace")
             self.stop()
-            raise RuntimeError(f"named did not answer on {cfg.listen[0]}:{cfg.port}:\n{out}")
+            raise RuntimeError(f"named did not answer on {cfg.probe_address()}:{cfg.port}:\n{out}")
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self._own.stop()
+        self._own = OwnProcesses()
         self.proc = None
 
     def __enter__(self):

@@ -1,7 +1,7 @@
 """Lint for zone files and named.conf: BIND's own checks plus the ones BIND misses.
 
-Each finding names ``file:line``, says what is wrong and how to fix it. The rules
-(``Finding.rule``):
+Each finding is a ``labkit.diag.Diagnostic``: it names ``file:line``, says what is wrong
+and how to fix it, and prints in diag's one format. The rules (``Diagnostic.rule``):
 
 - ``parse``             the file does not load (our parser, with the line).
 - ``ns-toplevel``       an NS/MX target written as a one-label absolute name (the seed's
@@ -23,31 +23,26 @@ Each finding names ``file:line``, says what is wrong and how to fix it. The rule
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from dnslib import QTYPE
 
+from labkit.diag import Diagnostic
+from labkit.mail.maps import read_map
+
 from .namedconf import NamedConfError, load_zones
-from .zone import Zone, ZoneError, key, load_zone
+from .zone import SourceError, Zone, key, load_zone
 
 T_A, T_AAAA, T_NS, T_MX, T_CNAME, T_SOA = QTYPE.A, QTYPE.AAAA, QTYPE.NS, QTYPE.MX, QTYPE.CNAME, QTYPE.SOA
 
 
-@dataclass
-class Finding:
-    path: str
-    line: int
-    message: str
-    fix: str
-    rule: str
-    severity: str = "error"     # "error" (breaks resolution or mail) or "warning"
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.severity}: {self.message} (fix: {self.fix}) [{self.rule}]"
+def finding(path: str, line: int, message: str, fix: str, rule: str, severity: str = "error") -> Diagnostic:
+    """A lint finding: a Diagnostic whose ``rule`` names the check that made it."""
+    return Diagnostic(str(path), line, message, fix, severity, rule)
 
 
 def _addr(zone: Zone, name: str) -> bool:
@@ -68,9 +63,9 @@ def _cut_of(zone: Zone, name: str) -> str | None:
     return None
 
 
-def check_zone(zone: Zone, mailboxes: set[str] | None = None, mail_domains: set[str] | None = None) -> list[Finding]:
+def check_zone(zone: Zone, mailboxes: set[str] | None = None, mail_domains: set[str] | None = None) -> list[Diagnostic]:
     """Our rules on a loaded zone (see the module docstring)."""
-    out: list[Finding] = []
+    out: list[Diagnostic] = []
     origin = zone.origin
     for rec in zone.records:
         if rec.rtype in (T_NS, T_MX):
@@ -79,7 +74,7 @@ def check_zone(zone: Zone, mailboxes: set[str] | None = None, mail_domains: set[
             target = key(rec.rdata.label)
             if target_tok.endswith(".") and target.count(".") == 1 and target != ".":
                 rel = target_tok.rstrip(".")
-                out.append(Finding(
+                out.append(finding(
                     rec.path, rec.line,
                     f"{tname} target '{target_tok}' is a top-level name, not a host: nothing can resolve "
                     f"it (named-checkzone does not flag this)",
@@ -90,25 +85,25 @@ def check_zone(zone: Zone, mailboxes: set[str] | None = None, mail_domains: set[
                 continue
             node = zone.nodes.get(target, {})
             if T_CNAME in node:
-                out.append(Finding(rec.path, rec.line,
+                out.append(finding(rec.path, rec.line,
                                    f"{tname} target {target} is a CNAME (RFC 2181 10.3 forbids it)",
                                    f"point the {tname} at the canonical name {key(node[T_CNAME][0].rdata.label)}",
                                    f"{tname.lower()}-cname"))
                 continue
             if rec.rtype == T_MX and not _addr(zone, target):
-                out.append(Finding(rec.path, rec.line, f"MX target {target} has no A or AAAA record",
+                out.append(finding(rec.path, rec.line, f"MX target {target} has no A or AAAA record",
                                    f"add '{target} IN A <address>' or point the MX at a host that has one",
                                    "mx-no-address"))
             if rec.rtype == T_NS:
                 cut = rec.name if rec.name != origin else None
                 below = cut is not None and (target == cut or target.endswith("." + cut))
                 if cut is not None and below and not _addr(zone, target):
-                    out.append(Finding(rec.path, rec.line,
+                    out.append(finding(rec.path, rec.line,
                                        f"delegation of {cut} to {target} has no glue: {target} lies inside "
                                        f"{cut}, so nobody can find its address",
                                        f"add '{target} IN A <address>' (glue) to this zone", "missing-glue"))
                 elif cut is None and not _addr(zone, target) and _cut_of(zone, target) is None:
-                    out.append(Finding(rec.path, rec.line, f"NS target {target} has no A or AAAA record in the zone",
+                    out.append(finding(rec.path, rec.line, f"NS target {target} has no A or AAAA record in the zone",
                                        f"add '{target} IN A <address>'", "missing-glue"))
     soa = zone.soa
     if soa is not None:
@@ -126,15 +121,15 @@ def check_zone(zone: Zone, mailboxes: set[str] | None = None, mail_domains: set[
         fix = (f"use a mailbox, e.g. '{local}.{origin}' (= {local}@{origin.rstrip('.')})"
                + (" which the Postfix maps deliver" if local != "hostmaster" else " and make sure it is delivered"))
         if rname == origin:
-            out.append(Finding(soa.path, soa.line, f"SOA RNAME {rtok} is the zone apex, not a mailbox", fix, "soa-rname"))
+            out.append(finding(soa.path, soa.line, f"SOA RNAME {rtok} is the zone apex, not a mailbox", fix, "soa-rname"))
         elif hostish:
-            out.append(Finding(soa.path, soa.line,
+            out.append(finding(soa.path, soa.line,
                                f"SOA RNAME {rtok} is a host in this zone ({'/'.join(hostish)} record), not a mailbox: "
                                f"it reads as the address {address}", fix, "soa-rname"))
         elif mailboxes is not None and mail_domains is not None:
             domain = address.split("@", 1)[-1]
             if domain in mail_domains and address not in mailboxes:
-                out.append(Finding(soa.path, soa.line,
+                out.append(finding(soa.path, soa.line,
                                    f"SOA RNAME {rtok} means {address}, which the Postfix maps neither deliver nor forward",
                                    f"add {address} to vmbox or valias, or {fix}", "soa-rname"))
     return out
@@ -180,7 +175,7 @@ def _checkzone_fix(text: str) -> str:
     return "correct the record named-checkzone points at"
 
 
-def run_named_checkzone(path: str | Path, origin: str, zone: Zone | None = None) -> list[Finding]:
+def run_named_checkzone(path: str | Path, origin: str, zone: Zone | None = None) -> list[Diagnostic]:
     exe = shutil.which("named-checkzone")
     if exe is None:
         return []
@@ -198,32 +193,32 @@ def run_named_checkzone(path: str | Path, origin: str, zone: Zone | None = None)
         if "loading from master file" in text and "failed" in text:
             continue   # repeats the located error above it
         sev = "error" if p.returncode else "warning"
-        out.append(Finding(str(path), line, f"named-checkzone: {text}", _checkzone_fix(text),
+        out.append(finding(str(path), line, f"named-checkzone: {text}", _checkzone_fix(text),
                            "named-checkzone", sev))
     return out
 
 
 def lint_zone(path: str | Path, origin: str, mailboxes: set[str] | None = None,
-              mail_domains: set[str] | None = None, bind_checks: bool = True) -> list[Finding]:
+              mail_domains: set[str] | None = None, bind_checks: bool = True) -> list[Diagnostic]:
     """All findings for one zone file (ours first, then named-checkzone's)."""
     path = Path(path)
-    out: list[Finding] = []
+    out: list[Diagnostic] = []
     zone = None
     try:
         zone = load_zone(path, origin, check=False)
         try:
             zone.check_loaded()
-        except ZoneError as e:
-            out.append(Finding(e.path, e.line, e.message, e.fix, "parse"))
+        except SourceError as e:
+            out += e.diagnostics
         out += check_zone(zone, mailboxes, mail_domains)
-    except ZoneError as e:
-        out.append(Finding(e.path, e.line, e.message, e.fix or "see the zone file syntax", "parse"))
+    except SourceError as e:
+        out += [d if d.fix else dataclasses.replace(d, fix="see the zone file syntax") for d in e.diagnostics]
     if bind_checks:
         # Where our rule already explains a line, BIND's terser message adds nothing.
         ours = {f.line for f in out}
         said = " ".join(f.message for f in out)
 
-        def repeats(f: Finding) -> bool:
+        def repeats(f: Diagnostic) -> bool:
             return f.line in ours or any(key(n) in said for n in _NAME_IN_MSG.findall(f.message))
         out += [f for f in run_named_checkzone(path, origin, zone) if not repeats(f)]
     return out
@@ -231,30 +226,27 @@ def lint_zone(path: str | Path, origin: str, mailboxes: set[str] | None = None,
 
 def read_postfix_maps(vmbox: str | Path | None = None, valias: str | Path | None = None,
                       vdomains: str | Path | None = None) -> tuple[set[str], set[str]]:
-    """(addresses delivered or forwarded, domains hosted) from the seed's Postfix map sources."""
-    def keys(p):
-        if not p or not Path(p).exists():
-            return set()
-        out = set()
-        for line in Path(p).read_text().splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line:
-                out.add(line.split()[0].lower())
-        return out
+    """(addresses delivered or forwarded, domains hosted) from the seed's Postfix map sources.
+
+    Read with labkit.mail's map parser (postmap's syntax), so DNS lint and Postfix agree
+    on what a map line says. A missing file counts as empty.
+    """
+    def keys(p) -> set[str]:
+        return {e.key.lower() for e in read_map(Path(p))} if p else set()
     return keys(vmbox) | keys(valias), keys(vdomains)
 
 
 def lint_named_conf(path: str | Path, mailboxes: set[str] | None = None,
-                    mail_domains: set[str] | None = None) -> list[Finding]:
+                    mail_domains: set[str] | None = None) -> list[Diagnostic]:
     """named.conf syntax (named-checkconf), each zone statement, and each zone file."""
     path = Path(path)
-    out: list[Finding] = []
+    out: list[Diagnostic] = []
     try:
         stanzas = load_zones(path)
     except NamedConfError as e:
-        return [Finding(e.path, e.line, e.message, e.fix, "parse")]
+        return list(e.diagnostics)
     except OSError as e:
-        return [Finding(str(path), 0, f"cannot read: {e.strerror}", "check the path", "parse")]
+        return [finding(str(path), 0, f"cannot read: {e.strerror}", "check the path", "parse")]
     exe = shutil.which("named-checkconf")
     if exe:
         p = subprocess.run([exe, path.name], capture_output=True, text=True, cwd=path.parent)
@@ -262,36 +254,22 @@ def lint_named_conf(path: str | Path, mailboxes: set[str] | None = None,
             m = _LOC.search(raw)
             line, text = (int(m.group("line")), m.group("msg")) if m else (1, raw.strip())
             if text:
-                out.append(Finding(str(path), line, f"named-checkconf: {text}",
+                out.append(finding(str(path), line, f"named-checkconf: {text}",
                                    "fix the statement named-checkconf points at", "named-checkconf"))
     for st in stanzas:
         if st.type not in ("master", "primary"):
-            out.append(Finding(str(path), st.line, f'zone "{st.name}" is type {st.type or "(none)"}; '
+            out.append(finding(str(path), st.line, f'zone "{st.name}" is type {st.type or "(none)"}; '
                                "the lab host is the primary for its zones",
                                "write 'type master;' (or 'type primary;')", "zone-type", "warning"))
             continue
         if not st.file:
-            out.append(Finding(str(path), st.line, f'zone "{st.name}" has no file', 'add \'file "NAME";\'', "zone-file"))
+            out.append(finding(str(path), st.line, f'zone "{st.name}" has no file', 'add \'file "NAME";\'', "zone-file"))
             continue
         zpath = path.parent / st.file
         if not zpath.exists():
-            out.append(Finding(str(path), st.option_lines.get("file", st.line),
+            out.append(finding(str(path), st.option_lines.get("file", st.line),
                                f'zone file "{st.file}" does not exist (looked in {path.parent})',
                                "put the zone file next to named.conf or fix the file name", "zone-file"))
             continue
         out += lint_zone(zpath, st.name, mailboxes, mail_domains)
     return out
-
-
-def format_findings(findings: list[Finding], base: str | Path | None = None) -> str:
-    """One line per finding, paths relative to ``base`` (stable output for notebooks)."""
-    out = []
-    for f in findings:
-        path = f.path
-        if base is not None:
-            try:
-                path = str(Path(f.path).resolve().relative_to(Path(base).resolve()))
-            except ValueError:
-                pass
-        out.append(f"{path}:{f.line}: {f.severity}: {f.message}\n    fix: {f.fix}")
-    return "\n".join(out) if out else "no findings"

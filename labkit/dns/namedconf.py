@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .zone import SourceError
 
-class NamedConfError(ValueError):
-    def __init__(self, path: str, line: int, message: str, fix: str = ""):
-        self.path, self.line, self.message, self.fix = path, line, message, fix
-        super().__init__(f"{path}:{line}: {message}" + (f" (fix: {fix})" if fix else ""))
+
+class NamedConfError(SourceError):
+    """A named.conf whose statements cannot be read."""
 
 
 @dataclass

@@ -125,14 +125,3 @@ def scan_ports(host: str, tcp=(25, 53, 80, 22), udp=(53,), timeout: float = 1.0)
         out["udp"][port] = state
     out["ping"] = sr1(IP(dst=host) / ICMP(), timeout=timeout, verbose=0) is not None
     return out
-
-
-def walk_table(steps: list[dict]) -> str:
-    """A small fixed-width table of a ``walk`` result, for notebook cells (deterministic:
-    no timings, no IDs)."""
-    rows = [("step", "server", "rcode", "aa", "answer / referral", "glue")]
-    for i, s in enumerate(steps, start=1):
-        what = ", ".join(s["answer"]) or ("-> " + ", ".join(s["referral"]) if s["referral"] else "")
-        rows.append((str(i), s["server"], str(s["rcode"]), "yes" if s["aa"] else "no", what, ", ".join(s["glue"])))
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(widths[c]) for c, cell in enumerate(r)).rstrip() for r in rows)

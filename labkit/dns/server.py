@@ -14,6 +14,8 @@ import os
 import socket
 import struct
 
+from labkit.procs import Proc, stop
+
 from .authority import Authority
 
 CACHE_MAX = 50_000
@@ -197,21 +199,17 @@ def run_workers(make_authority, listen: list[tuple[str, int]], workers: int = 1,
             children.append(pid)
 
     def _term(signum, frame):
-        for c in children:
-            try:
-                os.kill(c, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        raise SystemExit(0)
+        raise SystemExit(0)   # the finally below stops the workers
     signal.signal(signal.SIGTERM, _term)
     try:
         _run_one(make_authority(), listen, workers > 1, cache_size, fast_udp)
     finally:
+        # our own forked children (not reaped yet, so their PIDs cannot be reused)
+        stop([p for p in (Proc.of(c) for c in children) if p], grace=2.0)
         for c in children:
             try:
-                os.kill(c, signal.SIGTERM)
                 os.waitpid(c, 0)
-            except (ProcessLookupError, ChildProcessError):
+            except ChildProcessError:
                 pass
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
+from labkit.mail.errors import MailConfigError
 
 from .bind import BindConfig
 from .lint import lint_named_conf, lint_zone, read_postfix_maps
@@ -30,22 +31,32 @@ DNS_PORTS = [("udp", 53), ("tcp", 53)]
 
 
 def _maps_beside(conf: Path):
-    """The seed's Postfix map sources next to named.conf, for the SOA RNAME rule."""
+    """The seed's Postfix map sources next to named.conf, for the SOA RNAME rule.
+
+    A malformed map is the mail lint's to report (with its line); here it only means
+    the rule cannot consult the maps."""
     d = conf.parent
     if (d / "vmbox").exists():
-        return read_postfix_maps(d / "vmbox", d / "valias", d / "vdomains")
+        try:
+            return read_postfix_maps(d / "vmbox", d / "valias", d / "vdomains")
+        except MailConfigError:
+            return None, None
     return None, None
 
 
 class BindService(Service):
-    """BIND 9 serving the topology's named.conf (its zone statements included verbatim)."""
+    """BIND 9 serving the topology's named.conf (its zone statements included verbatim).
+
+    Render, dry run, argv and readiness all come from `BindConfig`, the same description
+    the loopback rig (labkit.dns.bind.BindProcess) runs.
+    """
 
     kind = "bind"
     ports = DNS_PORTS
 
     @property
     def conf(self) -> Path:
-        return self.run_dir / "named.conf"
+        return self._config().conf_path
 
     def _config(self) -> BindConfig:
         return BindConfig(self.run_dir, listen=[str(self.params.get("listen", "any"))],
@@ -60,10 +71,15 @@ class BindService(Service):
         cfg.render()
 
     def check(self) -> None:
-        self.run_checked(["named-checkconf", "-z", str(self.conf)])
+        self.run_checked(self._config().check_command())
 
     def start(self) -> None:
         self.spawn(self._config().start_command())
+
+    def ready(self) -> bool:
+        """Both ports listen (the engine's probe) and named answers a query (BIND's own)."""
+        cfg = self._config()
+        return super().ready() and cfg.ready(self.node.netns, cfg.probe_address(self.node.ip() or "127.0.0.1"))
 
     @classmethod
     def lint(cls, spec) -> list:

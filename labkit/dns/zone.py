@@ -16,18 +16,28 @@ from pathlib import Path
 from dnslib import CLASS, QTYPE, RR, DNSLabel, A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT
 from dnslib.dns import RDMAP, RD
 
+from labkit.diag import Diagnostic, DiagnosticError
+
 _TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-class ZoneError(ValueError):
-    """A zone file that cannot be loaded; the message names file, line and the fix."""
+class SourceError(DiagnosticError):
+    """One diagnostic about a DNS source file (zone file, named.conf) that cannot be read.
+
+    ``.path/.line/.message/.fix`` read that diagnostic; lint turns it into a finding.
+    """
 
     def __init__(self, path: str, line: int, message: str, fix: str = ""):
-        self.path, self.line, self.message, self.fix = path, line, message, fix
-        text = f"{path}:{line}: {message}"
-        if fix:
-            text += f" (fix: {fix})"
-        super().__init__(text)
+        super().__init__([Diagnostic(path, line, message, fix, rule="parse")])
+
+    path = property(lambda self: self.first.file)
+    line = property(lambda self: self.first.line)
+    message = property(lambda self: self.first.message)
+    fix = property(lambda self: self.first.fix)
+
+
+class ZoneError(SourceError):
+    """A zone file that cannot be loaded."""
 
 
 def parse_ttl(text: str) -> int:

@@ -14,8 +14,9 @@ import time
 from dataclasses import asdict, dataclass
 
 from labkit.mail import admin
-from labkit.mail.postfix import LoopbackPostfix, wait_until
+from labkit.mail.postfix import LoopbackPostfix
 from labkit.mail.postmapd import read_log
+from labkit.procs import wait_until
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -83,24 +84,3 @@ def burst_experiment(bursts: tuple[int, ...] = (1, 10, 100, 500),
             for n in bursts:
                 rows.append(asdict(measure_burst(pf, n, f"b{n}x")))
     return rows
-
-
-def burst_facts(rows: list[dict]) -> str:
-    """What the experiment shows, without its timings (which vary run to run): every
-    burst went live, and how many postmap runs each backend needed. Deterministic enough
-    for a checked notebook cell: the files backend batches a burst into at most a couple
-    of postmap runs (one in a quiet machine), SQLite never runs postmap."""
-    out = []
-    for backend in sorted({r["backend"] for r in rows}):
-        mine = sorted((r for r in rows if r["backend"] == backend), key=lambda r: r["burst"])
-        sizes = ", ".join(str(r["burst"]) for r in mine)
-        total = sum(r["burst"] for r in mine)
-        runs = sum(r["postmap_runs"] for r in mine)
-        batched = all(r["postmap_runs"] <= 2 for r in mine)
-        out.append(f"{backend}: bursts of {sizes}: {total} mailboxes added, every burst's last mailbox "
-                   f"accepted mail: yes")
-        if backend == "files":
-            out.append(f"  postmap runs: {'at most 2 per burst, not one per mailbox' if batched else runs}")
-        else:
-            out.append(f"  postmap runs: {'none' if runs == 0 else runs} (each INSERT is live at once)")
-    return "\n".join(out)

@@ -11,7 +11,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.mail.postfix import INTERNET_CLIENT, LoopbackPostfix, wait_until
+from labkit.mail.postfix import INTERNET_CLIENT, LoopbackPostfix
+from labkit.procs import WaitTimeout, wait_until
 
 
 @dataclass
@@ -44,17 +45,32 @@ def read_maildir(path: Path) -> list[mailbox.MaildirMessage]:
 
 
 def read_mbox(path: Path) -> list[mailbox.mboxMessage]:
-    return list(mailbox.mbox(path, create=False)) if Path(path).exists() else []
+    return list(mailbox.mbox(path, create=False)) if Path(path).is_file() else []
+
+
+def read_delivered(box: Path) -> tuple[str, list[mailbox.Message]]:
+    """(format, messages) of what virtual(8) wrote at `box`: a directory is a Maildir, a
+    file an mbox (see maps.mailbox_format), nothing yet is ("", [])."""
+    if box.is_dir():
+        return "maildir", read_maildir(box)
+    if box.is_file():
+        return "mbox", read_mbox(box)
+    return "", []
+
+
+def refusal(code: int, text: str) -> str:
+    """A refused RCPT TO as a flow outcome: "550" (unknown user), "relay-denied", or the code."""
+    if code == 550 and "5.1.1" in text:
+        return "550"
+    return "relay-denied" if "Relay access denied" in text else str(code)
 
 
 def _found(pf: LoopbackPostfix, flow: Flow, tag: str) -> str:
     local = flow.rcpt.split("@")[0]
     tagged = lambda msgs: [m for m in msgs if m["X-Labkit-Tag"] == tag]  # noqa: E731
-    if tagged(read_maildir(pf.mailbox_path(f"exampledomain.ca/{local}"))):
-        return "maildir"
-    box = pf.mailbox_path(f"exampledomain.ca/{local}")
-    if box.is_file() and tagged(read_mbox(box)):
-        return "mbox"
+    fmt, msgs = read_delivered(pf.mailbox_path(f"exampledomain.ca/{local}"))
+    if fmt and tagged(msgs):
+        return fmt
     if "gmail.com" in pf.sinks and tagged(read_maildir(pf.sink_maildir(f"{local}@gmail.com"))):
         return "forward"
     return ""
@@ -74,21 +90,23 @@ def check_seed_flows(pf: LoopbackPostfix, flows: tuple[Flow, ...] = SEED_FLOWS,
                 s.data(f"Subject: flow {f.rcpt}\r\nX-Labkit-Tag: {tag}\r\n\r\nhi\r\n".encode())
             else:
                 s.rset()
-                msg = text.decode(errors="replace")
-                f.outcome = ("550" if code == 550 and msg.startswith("5.1.1") else
-                             "relay-denied" if "Relay access denied" in msg else f"{code}")
+                f.outcome = refusal(code, text.decode(errors="replace"))
     for f in results:
         if f.code == 250:
             try:
                 f.outcome = wait_until(lambda: _found(pf, f, tag), timeout,
                                        what=f"delivery to {f.rcpt}")
-            except TimeoutError:
+            except WaitTimeout:
                 f.outcome = "not delivered"
     return results
 
 
-def flow_table(results: list[Flow]) -> str:
-    rows = [f"{'recipient':<26} {'expected':<13} {'RCPT':>4}  {'got':<13} ok"]
-    rows += [f"{f.rcpt:<26} {f.expect:<13} {f.code:>4}  {f.outcome:<13} "
-             f"{'yes' if f.ok else 'NO'}" for f in results]
+def flow_table(results: list) -> str:
+    """The flows as a small fixed-width table; a "from" column when flows name the sending
+    lab node (labkit.lessons.mail.LabFlow)."""
+    lab = any(getattr(f, "sender_node", None) for f in results)
+    head = f"{'from':<5} " if lab else ""
+    rows = [f"{head}{'recipient':<26} {'expected':<13} {'RCPT':>4}  {'got':<13} ok"]
+    rows += [(f"{f.sender_node:<5} " if lab else "") + f"{f.rcpt:<26} {f.expect:<13} {f.code:>4}  "
+             f"{f.outcome:<13} {'yes' if f.ok else 'NO'}" for f in results]
     return "\n".join(rows)

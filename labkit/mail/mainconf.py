@@ -11,6 +11,7 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from labkit.mail.errors import MailConfigError
 
@@ -27,6 +28,36 @@ class Param:
     comments: list[str] = field(default_factory=list)  # comment/blank lines just above
 
 
+def logical_lines(text: str, source: str, what: str = "entry") -> Iterator[tuple[int, str, list[str]]]:
+    """Postfix's line syntax, shared by main.cf and lookup-table sources (postconf(5),
+    postmap(1)): '#' comment lines and blank lines are skipped, and a line that starts
+    with whitespace continues the logical line before it.
+
+    Yields (line number where the logical line starts, the logical line with its
+    continuations joined by one space, the comment/blank lines just above it). A
+    continuation with nothing to continue names the file and line; `what` is what the
+    file holds ("parameter", "entry") for that message.
+    """
+    current: tuple[int, str, list[str]] | None = None
+    pending: list[str] = []
+    for num, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#"):
+            pending.append(raw)
+            continue
+        if raw[0].isspace():
+            if current is None:
+                raise MailConfigError(source, num, f"continuation line before any {what}",
+                                      "remove the leading whitespace")
+            current = (current[0], f"{current[1]} {stripped}", current[2])
+            continue
+        if current is not None:
+            yield current
+        current, pending = (num, raw.rstrip(), pending), []
+    if current is not None:
+        yield current
+
+
 def parse_main_cf(text: str, source: str = "main.cf") -> list[Param]:
     """Parse main.cf syntax: comments, blank lines, and continuation lines.
 
@@ -35,29 +66,16 @@ def parse_main_cf(text: str, source: str = "main.cf") -> list[Param]:
     the file and line, because postfix itself would only say "missing '='".
     """
     params: list[Param] = []
-    pending: list[str] = []
-    for num, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.strip()
-        if not stripped or stripped.startswith("#"):
-            pending.append(raw)
-            continue
-        if raw[0].isspace():
-            if not params:
-                raise MailConfigError(f"{source}:{num}: continuation line before any "
-                                      "parameter; remove the leading whitespace")
-            prev = params[-1]
-            prev.value = (prev.value + " " + stripped).strip()
-            continue
-        if "=" not in raw:
-            raise MailConfigError(f"{source}:{num}: expected 'name = value', got {raw!r}; "
+    for num, line, comments in logical_lines(text, source, "parameter"):
+        if "=" not in line:
+            raise MailConfigError(source, num, f"expected 'name = value', got {line!r}",
                                   "add '=' or comment the line out with '#'")
-        name, value = raw.split("=", 1)
+        name, value = line.split("=", 1)
         name = name.strip()
         if not _NAME.match(name):
-            raise MailConfigError(f"{source}:{num}: bad parameter name {name!r}; "
+            raise MailConfigError(source, num, f"bad parameter name {name!r}",
                                   "names are letters, digits and '_'")
-        params.append(Param(name, value.strip(), num, pending))
-        pending = []
+        params.append(Param(name, value.strip(), num, comments))
     return params
 
 

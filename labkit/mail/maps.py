@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from labkit.mail.errors import MailConfigError
+from labkit.mail.mainconf import logical_lines
 
 MAP_NAMES = ("vdomains", "vmbox", "valias")
 LOCK_NAME = ".maps.lock"
@@ -38,22 +39,12 @@ class Entry:
 def parse_map(text: str, source: str = "map") -> list[Entry]:
     """Parse postmap input: `key value`, '#' comments, whitespace-led continuation lines."""
     entries: list[Entry] = []
-    for num, raw in enumerate(text.splitlines(), start=1):
-        s = raw.strip()
-        if not s or s.startswith("#"):
-            continue
-        if raw[0].isspace():
-            if not entries:
-                raise MailConfigError(f"{source}:{num}: continuation line before any entry; "
-                                      "remove the leading whitespace")
-            e = entries[-1]
-            entries[-1] = Entry(e.key, f"{e.value} {s}", e.line)
-            continue
-        parts = s.split(None, 1)
+    for num, line, _ in logical_lines(text, source, "entry"):
+        parts = line.split(None, 1)
         if len(parts) != 2:
-            raise MailConfigError(f"{source}:{num}: entry {s!r} has a key but no value; "
+            raise MailConfigError(source, num, f"entry {line.strip()!r} has a key but no value",
                                   "postmap needs two columns (the seed repeats the key)")
-        entries.append(Entry(parts[0], parts[1], num))
+        entries.append(Entry(parts[0], parts[1].strip(), num))
     return entries
 
 
@@ -65,8 +56,8 @@ def read_map(path: Path) -> list[Entry]:
 def check_domain(domain: str) -> str:
     d = domain.strip().lower().rstrip(".")
     if not _DOMAIN.match(d):
-        raise MailConfigError(f"bad domain {domain!r}: use letters, digits, '-' and dots, "
-                              "like exampledomain.ca")
+        raise MailConfigError("", 0, f"bad domain {domain!r}",
+                              "use letters, digits, '-' and dots, like exampledomain.ca")
     return d
 
 
@@ -74,19 +65,32 @@ def check_address(address: str) -> tuple[str, str]:
     """Return (local, domain) of a plain address; reject what would break a map line."""
     a = address.strip().lower()
     if a.count("@") != 1:
-        raise MailConfigError(f"bad address {address!r}: expected local@domain")
+        raise MailConfigError("", 0, f"bad address {address!r}", "write local@domain")
     local, domain = a.split("@")
     if not _LOCAL.match(local):
-        raise MailConfigError(f"bad address {address!r}: local part may hold letters, digits "
-                              "and . _ + - (no spaces, no '#')")
+        raise MailConfigError("", 0, f"bad address {address!r}",
+                              "the local part may hold letters, digits and . _ + - (no spaces, no '#')")
     return local, check_domain(domain)
+
+
+def mailbox_format(path: str) -> str:
+    """What virtual(8) delivers for a vmbox value: a trailing '/' means a Maildir, none an
+    mbox file (the seed: `admin/` is a Maildir, `test` an mbox)."""
+    return "maildir" if path.endswith("/") else "mbox"
+
+
+def mailbox_path(local: str, domain: str, fmt: str = "maildir") -> str:
+    """The seed's layout of a new mailbox, `DOMAIN/LOCAL/` or `DOMAIN/LOCAL`, by format."""
+    if fmt not in ("maildir", "mbox"):
+        raise ValueError(f"mailbox format must be maildir or mbox, not {fmt!r}")
+    return f"{domain}/{local}" + ("/" if fmt == "maildir" else "")
 
 
 def check_mailbox_path(path: str) -> str:
     """Relative to virtual_mailbox_base; trailing '/' means Maildir, none means mbox."""
     if path.startswith("/") or ".." in Path(path).parts or any(c.isspace() for c in path):
-        raise MailConfigError(f"bad mailbox path {path!r}: it must be relative to "
-                              "virtual_mailbox_base, without '..' or spaces")
+        raise MailConfigError("", 0, f"bad mailbox path {path!r}",
+                              "make it relative to virtual_mailbox_base, without '..' or spaces")
     return path
 
 
@@ -176,14 +180,14 @@ class FileMaps:
             if old is not None:
                 if old.value == value:
                     return False
-                raise MailConfigError(f"{self.path(name)}:{old.line}: {key} is already mapped "
-                                      f"to {old.value!r}; edit that line to change it")
+                raise MailConfigError(self.path(name), old.line, f"{key} is already mapped to {old.value!r}",
+                                      "edit that line to change it")
             if name != "vdomains":
                 domain = key.rsplit("@", 1)[-1]
                 if domain not in {e.key.lower() for e in self.entries("vdomains")}:
                     raise MailConfigError(
-                        f"{self.path('vdomains')}: domain {domain} is not listed, so Postfix "
-                        f"would answer 'Relay access denied' for {key}; add-domain {domain} first")
+                        self.path("vdomains"), 0, f"domain {domain} is not listed, so Postfix "
+                        f"would answer 'Relay access denied' for {key}", f"add-domain {domain} first")
             p = self.path(name)
             with open(p, "a+") as f:
                 f.seek(0, os.SEEK_END)
@@ -204,7 +208,7 @@ class FileMaps:
     def add_mailbox(self, address: str, path: str | None = None, mbox: bool = False) -> bool:
         local, domain = check_address(address)
         if path is None:
-            path = f"{domain}/{local}" + ("" if mbox else "/")
+            path = mailbox_path(local, domain, "mbox" if mbox else "maildir")
         changed = self._append("vmbox", f"{local}@{domain}", check_mailbox_path(path))
         ensure_mailbox_parent(self.conf_dir, path)
         return changed

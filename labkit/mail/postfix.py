@@ -19,15 +19,18 @@ User 4000 does not need a passwd entry: virtual(8) takes numeric ids from
 virtual_uid_maps/virtual_gid_maps, so the mailbox base is chowned 4000:4000 numerically
 instead of running the seed's `useradd`.
 
-`LoopbackPostfix` runs such an instance in the root namespace on 127.0.0.1:<free port>
-for tests, benchmarks and notebooks before (or without) a lab; inside a lab the same
-render runs in the EC2 node (labkit.mail.service).
+`PostfixConfig` is the one description of a Postfix instance: the run directory it
+renders, its dry run (`check_command`), its argv (`start_command`, and the map scheduler's
+`postmapd_command`), its master PID and its readiness probe (`ready`: smtpd greets with
+220). The lab's `postfix` service (labkit.mail.service) runs it inside the EC2 node;
+`LoopbackPostfix` runs the same description in the root namespace on 127.0.0.1:<free
+port> for tests, benchmarks and notebooks before (or without) a lab. Processes are
+started and stopped through labkit.procs, by the PIDs started here.
 """
 from __future__ import annotations
 
 import os
 import shutil
-import signal
 import smtplib
 import socket
 import subprocess
@@ -37,14 +40,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labkit import paths
+from labkit.dns.client import open_socket
 from labkit.mail import mainconf
 from labkit.mail.errors import PostfixError
-from labkit.mail.maps import MAP_NAMES, ensure_mailbox_parent, read_map
+from labkit.mail.maps import MAP_NAMES, VMAIL_ID, ensure_mailbox_parent, read_map
 from labkit.mail.sqlitemaps import SqliteMaps
+from labkit.procs import OwnProcesses, Proc, WaitTimeout, free_port, stop, wait_until
 
-REPO = Path(__file__).resolve().parents[2]
-SEED_DIR = REPO / "topologies" / "ec2"
-VMAIL_ID = 4000  # the seed's virtual_uid_maps/virtual_gid_maps
+SEED_DIR = paths.topology("ec2")   # the seed's main.cf, vdomains, vmbox, valias
 
 MASTER_SERVICES = """\
 pickup    unix  n       -       n       60      1       pickup
@@ -78,12 +82,6 @@ TRANSPORT_TEST_ONLY_HEADER = """\
 # In the lab Postfix finds gmail.com / yahoo.com through MX records in the lab's DNS;
 # on loopback there is no such DNS, so these lines send the mail to local sinks.
 """
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def render_master_cf(port: int, listen: str | None = None) -> str:
@@ -200,28 +198,50 @@ class PostfixConfig:
         os.chown(run / "data", pw.pw_uid, pw.pw_gid)
         os.chmod(run / "data", 0o700)
 
+    def check_command(self) -> list[str]:
+        """The dry run: `postfix check` on the rendered config directory."""
+        return ["postfix", "-c", str(self.conf_dir), "check"]
+
     def check(self) -> list[str]:
-        """`postfix check`: the dry run. Returns its warnings; raises on failure."""
-        out = self.run_checked(["postfix", "-c", str(self.conf_dir), "check"])
+        """Run the dry run here. Returns its warnings; raises PostfixError on failure."""
+        out = self.run_checked(self.check_command())
         return [ln for ln in out.splitlines() if "warning" in ln]
 
     def start_command(self) -> list[str]:
         return ["postfix", "-c", str(self.conf_dir), "start-fg"]
 
+    def postmapd_command(self, python: str = sys.executable, quiet: float = 0.3) -> list[str]:
+        """argv of the map scheduler that runs postmap after edits (hash backend only)."""
+        return [python, "-m", "labkit.mail.postmapd", "--conf", str(self.conf_dir),
+                "--quiet", str(quiet)]
+
+    def _live_master(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+        return pid if Proc.of(pid) else None
+
     def master_pid(self, timeout: float = 10.0) -> int:
         """master's PID from its pid file. `postfix start-fg` keeps a shell as parent
         (postfix-script execs master only when it is PID 1), so the engine must record
         this PID too: SIGTERM to master stops the whole instance."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                pid = int(self.pid_file.read_text().split()[0])
-                os.kill(pid, 0)
-                return pid
-            except (FileNotFoundError, IndexError, ValueError, ProcessLookupError):
-                time.sleep(0.02)
-        raise PostfixError(f"{self.pid_file}: master did not write its pid within {timeout}s; "
-                           f"see {self.log_file}")
+        try:
+            return wait_until(self._live_master, timeout, what=f"master's pid in {self.pid_file}")
+        except WaitTimeout:
+            raise PostfixError(f"{self.pid_file}: master did not write its pid within {timeout}s; "
+                               f"see {self.log_file}") from None
+
+    def ready(self, host: str = "127.0.0.1", ns: str | None = None, timeout: float = 0.5) -> bool:
+        """The readiness probe: smtpd on host:port greets with 220 (asked from namespace
+        `ns`, None: this one)."""
+        try:
+            with open_socket(socket.SOCK_STREAM, ns) as s:
+                s.settimeout(timeout)
+                s.connect((host, self.port))
+                return s.recv(512).startswith(b"220")
+        except OSError:
+            return False
 
     def log_text(self) -> str:
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
@@ -235,56 +255,23 @@ class PostfixConfig:
         return p.stdout + p.stderr
 
 
-def wait_until(predicate, timeout: float = 60.0, poll: float = 0.05, what: str = "condition"):
-    """Poll `predicate` until it returns a truthy value (returned), or raise TimeoutError.
+def spawn_announcing(own: OwnProcesses, argv: list[str], log: Path, prefix: str,
+                     timeout: float = 15.0) -> tuple[subprocess.Popen, str]:
+    """Start a labkit helper that prints one line starting with `prefix` once it is
+    serving (the sink, postmapd); wait for that line in its log and return it."""
+    proc = own.spawn(argv, log=log)
 
-    Deliveries are asynchronous (queue manager -> virtual/smtp), so callers wait for the
-    effect rather than sleeping a fixed time."""
-    end = time.monotonic() + timeout
-    while True:
-        v = predicate()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise TimeoutError(f"{what} not reached within {timeout}s")
-        time.sleep(poll)
-
-
-def wait_port(host: str, port: int, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise PostfixError(f"nothing listens on {host}:{port} after {timeout}s")
-
-
-def stop_pid(proc_or_pid, timeout: float = 5.0) -> None:
-    """SIGTERM, wait, then SIGKILL: only for a PID this process started."""
-    pid = proc_or_pid.pid if hasattr(proc_or_pid, "pid") else int(proc_or_pid)
+    def announced() -> str | None:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        line = next((ln for ln in text.splitlines() if ln.startswith(prefix)), None)
+        return line or (text.strip() or "exited" if proc.poll() is not None else None)
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if hasattr(proc_or_pid, "poll"):
-            if proc_or_pid.poll() is not None:
-                return
-        else:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-        time.sleep(0.02)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    if hasattr(proc_or_pid, "wait"):
-        proc_or_pid.wait()
+        line = wait_until(announced, timeout, what=f"{argv[2] if len(argv) > 2 else argv[0]} starting")
+    except WaitTimeout:
+        line = "no answer"
+    if not line.startswith(prefix):
+        raise PostfixError(f"{' '.join(argv[:3])} did not start: {line[-2000:]}")
+    return proc, line
 
 
 class SinkProcess:
@@ -293,21 +280,21 @@ class SinkProcess:
     def __init__(self, store: Path, host: str = "127.0.0.1", port: int = 0,
                  hostname: str = "mx.sink.example"):
         self.store = Path(store)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "labkit.mail.sink", "--listen", f"{host}:{port}",
-             "--store", str(self.store), "--hostname", hostname],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(REPO))
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("listening on "):
-            self.stop()
-            raise PostfixError(f"sink did not start: {line}")
+        self.store.parent.mkdir(parents=True, exist_ok=True)
+        self._own = OwnProcesses()
+        argv = [sys.executable, "-m", "labkit.mail.sink", "--listen", f"{host}:{port}",
+                "--store", str(self.store), "--hostname", hostname]
+        log = self.store.parent / f"{self.store.name}.sink.log"
+        try:
+            self.proc, line = spawn_announcing(self._own, argv, log, "listening on ")
+        except BaseException:
+            self._own.stop()
+            raise
         self.host, port_s = line.split()[-1].rsplit(":", 1)
         self.port = int(port_s)
 
     def stop(self) -> None:
-        stop_pid(self.proc)
-        if self.proc.stdout:
-            self.proc.stdout.close()
+        self._own.stop()
 
 
 # Loopback-only settings (never used in the lab, where the EC2 node has its own netns
@@ -351,6 +338,7 @@ class LoopbackPostfix:
         self.proc: subprocess.Popen | None = None
         self.postmapd: subprocess.Popen | None = None
         self.master: int | None = None
+        self._own = OwnProcesses()
         self.cfg = PostfixConfig(run_dir=self.tmp / "run", backend=backend,
                                  port=free_port(), listen="127.0.0.1",
                                  extra={**LOOPBACK_ONLY, **(extra or {})}, seed_dir=seed_dir)
@@ -366,38 +354,30 @@ class LoopbackPostfix:
                                             for d, s in self.sinks.items()}
             self.cfg.render()
             self.warnings = self.cfg.check()
-            self.proc = subprocess.Popen(self.cfg.start_command(), stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL, start_new_session=True)
+            self.proc = self._own.spawn(self.cfg.start_command())
             self.master = self.cfg.master_pid()
             try:
-                wait_port(self.host, self.port)
-            except PostfixError as e:
-                raise PostfixError(f"{e}\n{self.cfg.log_file}:\n{self.log_text()[-2000:]}")
+                wait_until(lambda: self.cfg.ready(self.host), 10, what=f"smtpd on {self.host}:{self.port}")
+            except WaitTimeout as e:
+                raise PostfixError(f"{e}\n{self.cfg.log_file}:\n{self.log_text()[-2000:]}") from None
             if self.want_postmapd:
-                self.postmapd = subprocess.Popen(
-                    [sys.executable, "-m", "labkit.mail.postmapd", "--conf",
-                     str(self.cfg.conf_dir), "--quiet", str(self.quiet)],
-                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                    cwd=str(REPO))
-                first = self.postmapd.stdout.readline()   # "postmapd: watching ..." = ready
-                self.postmapd.stdout.close()
-                if not first.startswith("postmapd: watching"):
-                    raise PostfixError(f"postmapd did not start: {first.strip()}")
+                self.postmapd, _ = spawn_announcing(self._own, self.cfg.postmapd_command(quiet=self.quiet),
+                                                    self.tmp / "postmapd.log", "postmapd: watching")
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        if self.postmapd:
-            stop_pid(self.postmapd)
-            self.postmapd = None
-        if self.master:
-            stop_pid(self.master, timeout=10)
-            self.master = None
-        if self.proc:
-            stop_pid(self.proc)
-            self.proc = None
+        # the scheduler first (its last postmap run still finds Postfix up), then master
+        # (it stops its own children), then the rest of what this rig spawned
+        for pid, grace in ((self.postmapd.pid if self.postmapd else None, 5), (self.master, 10)):
+            rec = Proc.of(pid) if pid else None
+            if rec:
+                stop([rec], grace=grace)
+        self.master = None
+        self._own.stop()
+        self.proc = self.postmapd = None
         for s in self.sinks.values():
             s.stop()
         self.sinks.clear()

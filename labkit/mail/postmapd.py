@@ -52,15 +52,17 @@ def run_postmap(conf_dir: Path, name: str) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.run(["postmap", "-c", str(conf_dir), str(src)],
                           capture_output=True, text=True)
-    if proc.returncode == 0:
-        os.replace(build / f"{name}.db", conf_dir / f"{name}.db")
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rec = {"map": name, "t": time.time(), "wall_s": round(wall, 6), "cpu_s": round(cpu, 6),
            "rc": proc.returncode, "pid": os.getpid()}
+    # Record the run BEFORE the new table goes live: whoever sees the effect (a mailbox
+    # that now answers 250) then also finds the run in the log, with no race.
     with open(conf_dir / LOG_NAME, "a") as f:
         f.write(json.dumps(rec) + "\n")
+    if proc.returncode == 0:
+        os.replace(build / f"{name}.db", conf_dir / f"{name}.db")
     if proc.returncode != 0:
         msg = proc.stderr.strip().replace(str(src), str(conf_dir / name))
         raise PostfixError(f"postmap {conf_dir / name} failed: {msg}; "
@@ -105,7 +107,8 @@ def read_log(conf_dir: Path, reloads: bool = False) -> list[dict]:
     p = Path(conf_dir) / LOG_NAME
     if not p.exists():
         return []
-    recs = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    # only complete lines: a record being appended right now is read next time
+    recs = [json.loads(line) for line in p.read_text().split("\n")[:-1] if line.strip()]
     return recs if reloads else [r for r in recs if not r.get("reload")]
 
 

@@ -23,6 +23,9 @@ from labkit.mail.postfix import PostfixConfig
 
 
 class PostfixService(Service):
+    """Postfix from the seed, run through `PostfixConfig` (render, dry run, argv,
+    readiness), the same description as the loopback rig (labkit.mail.postfix)."""
+
     kind = "postfix"
     ports = [("tcp", 25)]
     order = 40  # after DNS servers (it needs MX lookups only when mail flows, though)
@@ -43,7 +46,7 @@ class PostfixService(Service):
             raise ServiceError(self, str(e)) from e
 
     def check(self) -> None:
-        self.run_checked(["postfix", "-c", str(self.cfg.conf_dir), "check"])
+        self.run_checked(self.cfg.check_command())
 
     def start(self) -> None:
         cfg = self.cfg
@@ -55,8 +58,11 @@ class PostfixService(Service):
         except MailError as e:
             raise ServiceError(self, str(e), cfg.log_text()) from e
         if cfg.backend == "hash":
-            self.spawn([self.python, "-m", "labkit.mail.postmapd", "--conf", str(cfg.conf_dir),
-                        "--quiet", str(self.params.get("quiet", 0.3))])
+            self.spawn(cfg.postmapd_command(self.python, float(self.params.get("quiet", 0.3))))
+
+    def ready(self) -> bool:
+        """smtpd greets inside the node (PostfixConfig.ready, the rig's probe too)."""
+        return self.cfg.ready(self.address() or "127.0.0.1", self.node.netns)
 
     @property
     def conf_dir(self):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from labkit.mail.errors import MailConfigError
 from labkit.mail.maps import (check_address, check_domain, check_mailbox_path,
-                              ensure_mailbox_parent, read_map)
+                              ensure_mailbox_parent, mailbox_path, read_map)
 
 DB_NAME = "maps.sqlite"
 
@@ -84,17 +84,17 @@ class SqliteMaps:
             if domain is not None and con.execute(
                     "SELECT 1 FROM domains WHERE domain = ?", (domain,)).fetchone() is None:
                 con.execute("ROLLBACK")
-                raise MailConfigError(f"{self.db}: domain {domain} is not in table domains, "
+                raise MailConfigError(self.db, 0, f"domain {domain} is not in table domains, "
                                       f"so Postfix would answer 'Relay access denied' for "
-                                      f"{row[0]}; add-domain {domain} first")
+                                      f"{row[0]}", f"add-domain {domain} first")
             old = con.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE {cols[0]} = ?",
                               (row[0],)).fetchone()
             if old is not None:
                 con.execute("ROLLBACK")
                 if tuple(old) == row:
                     return False
-                raise MailConfigError(f"{self.db}: {row[0]} is already in table {table} as "
-                                      f"{tuple(old)!r}; UPDATE that row to change it")
+                raise MailConfigError(self.db, 0, f"{row[0]} is already in table {table} as "
+                                      f"{tuple(old)!r}", "UPDATE that row to change it")
             con.execute(f"INSERT INTO {table}({', '.join(cols)}) VALUES "
                         f"({', '.join('?' * len(cols))})", row)
             con.execute("COMMIT")
@@ -112,7 +112,7 @@ class SqliteMaps:
     def add_mailbox(self, address: str, path: str | None = None, mbox: bool = False) -> bool:
         local, domain = check_address(address)
         if path is None:
-            path = f"{domain}/{local}" + ("" if mbox else "/")
+            path = mailbox_path(local, domain, "mbox" if mbox else "maildir")
         key = f"{local}@{domain}"
         ensure_mailbox_parent(self.conf_dir, check_mailbox_path(path))  # before it is live
         return self._insert("mailboxes", ("address", "maildir"), (key, path), domain)

@@ -97,15 +97,3 @@ def rcpt_code(rcpt: str, host: str, port: int = 25, sender: str = "probe@lab.exa
         code, text = s.rcpt(rcpt)
         s.rset()
     return code, clean_reply(text)
-
-
-def steps_table(result: dict) -> str:
-    """The SMTP dialogue of a `send` result as a few deterministic lines."""
-    lines = []
-    if result.get("mx"):
-        m = result["mx"]
-        best = f"{m['mx'][0][0]} {m['exchanger']}" if m["mx"] else "-"
-        lines.append(f"MX {m['domain']} via {m['dns']}: {best} -> {m['address']}")
-    for cmd, code, text in result["steps"]:
-        lines.append(f"  {cmd:<10} {code:>3} {text}".rstrip())
-    return "\n".join(lines)

@@ -18,8 +18,8 @@ lab hosts.
 ("code", """
 from pathlib import Path
 import labkit
-from labkit.dns.lint import format_findings, lint_zone
-from labkit.dns.probes import walk_table
+from labkit.dns.lint import lint_zone
+from labkit.lessons.dns import format_findings, walk_table
 REPO = Path(labkit.__file__).resolve().parents[1]
 ZONE = REPO / "topologies" / "ec2" / "exampledomain.ca"
 lab = labkit.Lab.up("seed", name="dns", replace=True)

@@ -17,8 +17,9 @@ forwarded to Gmail. This notebook sends real mail across the lab and reads what 
 ("code", """
 import mailbox
 import labkit
-from labkit.mail import admin, labmail, puzzle
-from labkit.probes.mail import steps_table
+from labkit.lessons import mail as labmail
+from labkit.lessons.mail import steps_table
+from labkit.mail import admin, puzzle
 lab = labkit.Lab.up("seed", name="mail", replace=True)
 postfix = lab.service("ec2", "postfix")     # the seed's main.cf + maps, rendered into the run dir
 print(postfix.conf_dir.relative_to(postfix.run_dir), "|", postfix.cfg.mailbox_base.relative_to(postfix.run_dir))
@@ -131,8 +132,8 @@ CPU the automation spent. The timings vary from run to run, so the checked cell 
 only the facts; the plot and the table come after it.
 """),
 ("code", """
-from labkit.mail.experiment import burst_experiment, burst_facts
-from labkit.mail.plots import burst_table, plot_bursts
+from labkit.lessons.mail import burst_facts, burst_table, plot_bursts
+from labkit.mail.experiment import burst_experiment
 rows = burst_experiment(bursts=(1, 10, 100, 500))
 print(burst_facts(rows))
 """),

@@ -1,38 +1,36 @@
-"""The seed's mail flows in a running lab (notebook 03): send from lab hosts, then find
-each message where the seed says it goes.
+"""Notebook 03's helpers: the seed's mail flows in a running lab, and the tables and plots
+its cells print.
 
-`flows.check_seed_flows` does the same against a loopback Postfix; this module drives the
-lab's own Postfix on the EC2 node: messages leave a LAN host (through the router's NAT) or
-an internet host, and deliveries are read from the run directories of the `postfix`
-service (virtual mailboxes) and the gmail `smtpsink` service (forwarded mail) with the
-stdlib `mailbox` module. Everything returned is plain and deterministic (no queue IDs,
-dates or message-ids).
+`labkit.mail.flows.check_seed_flows` does the same against a loopback Postfix; this
+module drives the lab's own Postfix on the EC2 node: messages leave a LAN host (through
+the router's NAT) or an internet host, and deliveries are read from the run directories
+of the `postfix` service (virtual mailboxes) and the gmail `smtpsink` service (forwarded
+mail) with the stdlib `mailbox` module. Everything printed is plain and deterministic (no
+queue IDs, dates or message-ids), except the burst timings (marked nbval-ignore there).
 """
 from __future__ import annotations
 
 import mailbox
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.mail.flows import read_maildir, read_mbox
-from labkit.mail.postfix import wait_until
+from labkit.mail.flows import Flow, flow_table, read_delivered, read_maildir, refusal
+from labkit.procs import WaitTimeout, wait_until
+
+__all__ = ["LabFlow", "SEED_LAB_FLOWS", "run_flows", "flow_table", "delivered", "hops", "describe",
+           "mailbox_listing", "wait_live", "wait_delivered", "steps_table", "burst_facts",
+           "burst_table", "plot_bursts"]
 
 MAIL_HOST = "1.2.3.4"
 DOMAIN = "exampledomain.ca"
 
 
-@dataclass
-class LabFlow:
-    rcpt: str
-    sender_node: str
-    expect: str            # "maildir", "mbox", "forward", "550", "relay-denied"
-    code: int = 0          # reply to RCPT TO
-    outcome: str = ""
+class LabFlow(Flow):
+    """A seed flow sent from a lab node (``Flow``'s fields, the sender first)."""
 
-    @property
-    def ok(self) -> bool:
-        return self.outcome == self.expect
+    def __init__(self, rcpt: str, sender_node: str, expect: str, code: int = 0, outcome: str = ""):
+        super().__init__(rcpt, expect, code, outcome)
+        self.sender_node = sender_node
 
 
 SEED_LAB_FLOWS = (
@@ -58,12 +56,7 @@ def delivered(lab, rcpt: str) -> tuple[str, list[mailbox.Message]]:
     local, domain = rcpt.split("@")
     if domain in ("gmail.com", "yahoo.com"):
         return "forward", read_maildir(sink_store(lab, domain.split(".")[0]) / rcpt)
-    box = mailbox_base(lab) / domain / local
-    if box.is_dir():
-        return "maildir", read_maildir(box)
-    if box.is_file():
-        return "mbox", read_mbox(box)
-    return "", []
+    return read_delivered(mailbox_base(lab) / domain / local)
 
 
 def _forward_target(lab, rcpt: str) -> str | None:
@@ -97,23 +90,15 @@ def run_flows(lab, flows: tuple[LabFlow, ...] = SEED_LAB_FLOWS, tag: str = "flow
         r.code = rcpt_step[0][1] if rcpt_step else 0
         text = rcpt_step[0][2] if rcpt_step else ""
         if not out["accepted"]:
-            r.outcome = ("550" if r.code == 550 and "5.1.1" in text else
-                         "relay-denied" if "Relay access denied" in text else str(r.code))
+            r.outcome = refusal(r.code, text)
         else:
             try:
                 r.outcome = wait_until(lambda: _where(lab, f.rcpt, subject), timeout,
                                        what=f"delivery to {f.rcpt}")
-            except TimeoutError:
+            except WaitTimeout:
                 r.outcome = "not delivered"
         results.append(r)
     return results
-
-
-def flow_table(results: list[LabFlow]) -> str:
-    rows = [f"{'from':<5} {'recipient':<26} {'expected':<13} {'RCPT':>4}  {'got':<13} ok"]
-    rows += [f"{f.sender_node:<5} {f.rcpt:<26} {f.expect:<13} {f.code:>4}  {f.outcome:<13} "
-             f"{'yes' if f.ok else 'NO'}" for f in results]
-    return "\n".join(rows)
 
 
 _RECEIVED_FROM = re.compile(r"from (\S+) \(([^)]*)\)")
@@ -149,7 +134,7 @@ def mailbox_listing(lab, rcpts: tuple[str, ...]) -> str:
                 else mailbox_base(lab) / domain / local)
         try:
             path = path.relative_to(run)
-        except ValueError:
+        except ValueError:  # not under the run dir: show it whole
             pass
         out.append(f"{rcpt} -> {path} [{fmt or 'nothing'}], {len(msgs)} message(s)")
         out += sorted(f"    {describe(m)}" for m in msgs)
@@ -171,3 +156,75 @@ def wait_delivered(lab, rcpt: str, subject: str, timeout: float = 30) -> tuple[s
         fmt, msgs = delivered(lab, _forward_target(lab, rcpt) or rcpt)
         return (fmt, msgs) if any(m["Subject"] == subject for m in msgs) else None
     return wait_until(found, timeout, what=f"{subject!r} delivered to {rcpt}")
+
+
+# ---- what the cells print -----------------------------------------------------------
+
+def steps_table(result: dict) -> str:
+    """The SMTP dialogue of a `send` result as a few deterministic lines."""
+    lines = []
+    if result.get("mx"):
+        m = result["mx"]
+        best = f"{m['mx'][0][0]} {m['exchanger']}" if m["mx"] else "-"
+        lines.append(f"MX {m['domain']} via {m['dns']}: {best} -> {m['address']}")
+    for cmd, code, text in result["steps"]:
+        lines.append(f"  {cmd:<10} {code:>3} {text}".rstrip())
+    return "\n".join(lines)
+
+
+def burst_facts(rows: list[dict]) -> str:
+    """What the experiment shows, without its timings (which vary run to run): every
+    burst went live, and how many postmap runs each backend needed. Deterministic enough
+    for a checked notebook cell: the files backend batches a burst into at most a couple
+    of postmap runs (one in a quiet machine), SQLite never runs postmap."""
+    out = []
+    for backend in sorted({r["backend"] for r in rows}):
+        mine = sorted((r for r in rows if r["backend"] == backend), key=lambda r: r["burst"])
+        sizes = ", ".join(str(r["burst"]) for r in mine)
+        total = sum(r["burst"] for r in mine)
+        runs = sum(r["postmap_runs"] for r in mine)
+        batched = all(r["postmap_runs"] <= 2 for r in mine)
+        out.append(f"{backend}: bursts of {sizes}: {total} mailboxes added, every burst's last mailbox "
+                   f"accepted mail: yes")
+        if backend == "files":
+            out.append(f"  postmap runs: {'at most 2 per burst, not one per mailbox' if batched else runs}")
+        else:
+            out.append(f"  postmap runs: {'none' if runs == 0 else runs} (each INSERT is live at once)")
+    return "\n".join(out)
+
+
+def plot_bursts(rows: list[dict], ax_live=None, ax_cpu=None):
+    """Two panels: time until the burst's last mailbox is live, and CPU spent, against
+    burst size (log-log), one line per backend. Returns the matplotlib Figure."""
+    import matplotlib.pyplot as plt
+
+    if ax_live is None or ax_cpu is None:
+        fig, (ax_live, ax_cpu) = plt.subplots(1, 2, figsize=(10, 4))
+    else:
+        fig = ax_live.figure
+    for backend in sorted({r["backend"] for r in rows}):
+        pts = sorted((r["burst"], r["live_ms"], r["cpu_ms"]) for r in rows
+                     if r["backend"] == backend)
+        xs = [p[0] for p in pts]
+        ax_live.plot(xs, [max(p[1], 0.01) for p in pts], marker="o", label=backend)
+        ax_cpu.plot(xs, [max(p[2], 0.01) for p in pts], marker="o", label=backend)
+    for ax, title, unit in ((ax_live, "time until the new mailbox accepts mail", "ms"),
+                            (ax_cpu, "CPU spent by the automation", "CPU ms")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("mailboxes added in one burst")
+        ax.set_ylabel(unit)
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def burst_table(rows: list[dict]) -> str:
+    """The same data as a text table (values vary run to run: mark the cell nbval-ignore)."""
+    out = [f"{'backend':<8} {'burst':>5} {'write ms':>9} {'live ms':>9} {'lag ms':>8} {'cpu ms':>8} {'postmaps':>8}"]
+    for r in rows:
+        out.append(f"{r['backend']:<8} {r['burst']:>5} {r['write_ms']:>9.1f} {r['live_ms']:>9.1f} {r['lag_ms']:>8.1f} "
+                   f"{r['cpu_ms']:>8.1f} {r['postmap_runs']:>8}")
+    return "\n".join(out)
