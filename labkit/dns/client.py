@@ -11,16 +11,8 @@ import struct
 
 from dnslib import DNSRecord
 
+from labkit.lab.netns import open_socket
 from labkit.procs import WaitTimeout, wait_until
-
-
-def open_socket(kind: int, ns: str | None = None) -> socket.socket:
-    """An IPv4 socket of `kind`, created in namespace `ns` (None: this one)."""
-    if ns is None:
-        return socket.socket(socket.AF_INET, kind)
-    from labkit.lab.netns import in_netns   # only lab callers need the engine
-    with in_netns(ns):
-        return socket.socket(socket.AF_INET, kind)
 
 
 def udp_ask(data: bytes, addr: str, port: int, timeout: float = 2.0, ns: str | None = None) -> bytes:

@@ -12,9 +12,8 @@ from typing import Any
 from dnslib import QTYPE, RCODE, DNSRecord
 
 from labkit.lab.errors import TopologyError
-from labkit.lab.netns import in_netns
 
-from .client import recv_exact
+from .client import query
 
 
 def qtype(value: Any, where, ctx) -> str:
@@ -38,30 +37,9 @@ def probe_payload() -> bytes:
     return DNSRecord.question("labkit.probe", "SOA").pack()
 
 
-def dns_query(ns: str, server: str, name: str, qtype: str = "A", timeout: float = 2.0,
-              tcp: bool = False) -> DNSRecord:
-    """One DNS query from inside namespace `ns` (dnslib for the wire format)."""
-    q = DNSRecord.question(name, qtype)
-    with in_netns(ns):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
-    s.settimeout(timeout)
-    try:
-        s.connect((server, 53))
-        if tcp:
-            data = q.pack()
-            s.sendall(len(data).to_bytes(2, "big") + data)
-            buf = recv_exact(s, int.from_bytes(recv_exact(s, 2), "big"))
-        else:
-            s.send(q.pack())
-            buf = s.recv(65535)
-        return DNSRecord.parse(buf)
-    finally:
-        s.close()
-
-
 def run(ctx: Any, p: dict[str, Any]) -> tuple[bool, str]:
     try:
-        reply = dns_query(ctx.node(p["from"]).netns, p["server"], p["name"], p["type"], p["timeout"])
+        reply = query(ctx.node(p["from"]).netns, p["server"], p["name"], p["type"], p["timeout"])
     except (OSError, socket.timeout) as exc:
         return False, f"no answer from {p['server']}: {exc}"
     got = RCODE[reply.header.rcode]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .model import Check
-from .netns import in_netns
+from .netns import open_socket
 from .plugins import registry
 
 
@@ -91,9 +91,7 @@ def port_closed(ctx: Any, p: dict[str, Any]) -> tuple[bool, str]:
 def probe_port(ns: str, addr: str, port: int, proto: str, timeout: float,
                payload: bytes = b"labkit probe\n") -> tuple[bool, str]:
     """One TCP connect, or one UDP datagram that must draw a reply, from inside namespace `ns`."""
-    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    with in_netns(ns):
-        s = socket.socket(socket.AF_INET, kind)
+    s = open_socket(socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM, ns)
     s.settimeout(timeout)
     try:
         if proto == "tcp":

@@ -68,3 +68,17 @@ def in_netns(name: str) -> Iterator[None]:
     finally:
         os.close(target)
         os.close(own)
+
+
+def open_socket(kind: int, ns: str | None = None):
+    """An IPv4 socket of `kind` (SOCK_STREAM, SOCK_DGRAM) that belongs to namespace `ns`.
+
+    A socket keeps the namespace it was made in, so probes and checks make theirs inside
+    a lab node and use it from here; None makes it in the caller's own namespace.
+    """
+    import socket
+
+    if ns is None:
+        return socket.socket(socket.AF_INET, kind)
+    with in_netns(ns):
+        return socket.socket(socket.AF_INET, kind)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 from labkit.procs import WaitTimeout, wait_until
 
 from .errors import ServiceError
-from .netns import in_netns
+from .netns import open_socket
 
 if TYPE_CHECKING:
     from .model import ServiceSpec, Topology
@@ -133,8 +133,7 @@ class Service:
 
     def port_answers(self, proto: str, port: int) -> bool:
         if proto == "tcp":
-            with in_netns(self.node.netns):
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s = open_socket(socket.SOCK_STREAM, self.node.netns)
             s.settimeout(0.2)
             try:
                 return s.connect_ex(("127.0.0.1" if self.listens_on_loopback() else self.address(), port)) == 0

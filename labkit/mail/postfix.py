@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit import paths
-from labkit.dns.client import open_socket
+from labkit.lab.netns import open_socket
 from labkit.mail import mainconf
 from labkit.mail.errors import PostfixError
 from labkit.mail.maps import MAP_NAMES, VMAIL_ID, ensure_mailbox_parent, read_map

@@ -7,7 +7,7 @@ import socket
 import sys
 from typing import Any
 
-from labkit.lab.netns import in_netns
+from labkit.lab.netns import open_socket
 from labkit.lab.service import Service
 
 
@@ -27,8 +27,7 @@ class BannerService(Service):
 
 def check(ctx: Any, p: dict[str, Any]) -> tuple[bool, str]:
     dst = ctx.address(p["to"])
-    with in_netns(ctx.node(p["from"]).netns):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = open_socket(socket.SOCK_STREAM, ctx.node(p["from"]).netns)
     s.settimeout(p["timeout"])
     try:
         s.connect((dst, p["port"]))
