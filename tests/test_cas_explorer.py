@@ -105,7 +105,8 @@ def test_errors_name_the_line(src, lineno, words):
         parse(src, "student.asm")
     assert e.value.lineno == lineno
     assert str(e.value).startswith(f"student.asm:{lineno}:") and words in str(e.value)
-    assert "Fix:" in str(e.value)
+    assert "(fix: " in str(e.value) and e.value.fix and str(e.value).endswith(f"(fix: {e.value.fix})")
+    assert e.value.diagnostics[0].text == src.splitlines()[lineno - 1].strip()
 
 
 def test_subset_is_documented():

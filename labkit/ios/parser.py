@@ -6,8 +6,8 @@ every problem and a fix for it, IOS's keyword abbreviations (`int fa0/1`,
 valid in the current mode is tried in global mode, whatever its indentation).
 A block-structure library gives none of these, and the subset is small.
 
-parse() never raises on bad input: every problem becomes an IosError or an
-IosWarning in the returned IosConfig, so a notebook can show them all at once.
+parse() never raises on bad input: every problem becomes a labkit.diag.Diagnostic (error or
+warning) in the returned IosConfig, so a notebook can show them all at once.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import re
 from ipaddress import AddressValueError, IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 
-from .errors import IosConfigError, IosError, IosWarning
+from .errors import IosConfigError, ios_error, ios_warning
 from .model import (Acl, AclEntry, AddrMatch, DhcpPool, ExcludedRange, Interface, IosConfig,
                     NatPat, NatStatic, PortMatch, StaticRoute)
 from .names import IfName, InterfaceNameError, parse_ifname
@@ -272,12 +272,12 @@ class _Parser:
         return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
 
     def error(self, message: str, fix: str = "", line: int | None = None):
-        self.cfg.errors.append(IosError(self.cfg.file, self.lineno if line is None else line,
-                                        self._text(line), message, fix))
+        self.cfg.errors.append(ios_error(self.cfg.file, self.lineno if line is None else line,
+                                         self._text(line), message, fix))
 
     def warn(self, message: str, fix: str = "", line: int | None = None):
-        self.cfg.warnings.append(IosWarning(self.cfg.file, self.lineno if line is None else line,
-                                            self._text(line), message, fix))
+        self.cfg.warnings.append(ios_warning(self.cfg.file, self.lineno if line is None else line,
+                                             self._text(line), message, fix))
 
     # -- driver ----------------------------------------------------------
     def run(self) -> IosConfig:
@@ -1128,8 +1128,8 @@ def load(path: str | Path, platform: str | None = None) -> IosConfig:
     try:
         text = p.read_text()
     except OSError as e:
-        raise IosConfigError([IosError(str(p), 0, "", f"cannot read the config: {e.strerror}",
-                                       "check the path in the topology file")]) from None
+        raise IosConfigError([ios_error(str(p), 0, "", f"cannot read the config: {e.strerror}",
+                                        "check the path in the topology file")]) from None
     cfg = parse(text, str(p), platform)
     if cfg.errors:
         raise IosConfigError(cfg.errors)

@@ -28,11 +28,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from labkit.diag import Diagnostic
 from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
 
 from . import show as _show
-from .errors import IosConfigError, IosWarning
+from .errors import IosConfigError
 from .names import linux_name
 from .parser import parse
 from .translate import Translation, translate
@@ -304,7 +305,7 @@ def show_on(lab, node: str, command: str) -> str:
     return _show.show(lab.node(node).cmd, command, lease_file=lease)
 
 
-def warnings_of(svc: IosService) -> list[IosWarning]:
+def warnings_of(svc: IosService) -> list[Diagnostic]:
     """Parser warnings and translation notes of a rendered service (for notebooks)."""
     t = svc._t()
     return list(t.config.warnings) + list(t.notes)
