@@ -263,10 +263,36 @@ def check_policy(lab, port: int = 7) -> PolicyResult:
     return PolicyResult(rows)
 
 
-def _ifaces(node) -> list[str]:
+def _links(node) -> list[dict]:
     import json
-    links = json.loads(node.run(["ip", "-j", "link", "show"]).stdout or "[]")
-    return [l["ifname"].split("@")[0] for l in links if l["ifname"] != "lo"]
+    return [l for l in json.loads(node.run(["ip", "-j", "link", "show"]).stdout or "[]")
+            if l["ifname"] != "lo"]
+
+
+def _ifaces(node) -> list[str]:
+    return [l["ifname"].split("@")[0] for l in _links(node)]
+
+
+def _gateways(node) -> list[str]:
+    import json
+    routes = json.loads(node.run(["ip", "-j", "route", "show", "table", "main"]).stdout or "[]")
+    return sorted({r["gateway"] for r in routes if r.get("gateway")})
+
+
+def _settled(node, answered: set[str]) -> bool:
+    """Every link operationally up, and every next hop of the routing table answered once.
+
+    `ip link set up` returns before the kernel's link watcher has marked the veth running on
+    both sides; until it has, what is sent there is dropped, and the first ARP request of a
+    probe can be lost (the retry comes a second later, after a one-packet probe gave up). A
+    ping per next hop also leaves the neighbour entries resolved on both ends of each link.
+    """
+    if any(l.get("operstate") != "UP" for l in _links(node)):
+        return False
+    for gw in _gateways(node):
+        if gw not in answered and node.run(["ping", "-n", "-c1", "-W1", gw]).returncode == 0:
+            answered.add(gw)
+    return answered >= set(_gateways(node))
 
 
 def router_down(lab, node: str = "router") -> list[str]:
@@ -278,14 +304,19 @@ def router_down(lab, node: str = "router") -> list[str]:
     return names
 
 
-def router_up(lab, node: str = "router") -> list[str]:
-    """Power it back on: interfaces up, then the IOS config applied again (routes, NAT)."""
+def router_up(lab, node: str = "router", timeout: float = 15.0) -> list[str]:
+    """Power it back on: interfaces up, the IOS config applied again (routes, NAT), and
+    return once its links run and its next hops answer (raises WaitTimeout otherwise)."""
     from labkit.ios.service import ios_service
+    from labkit.procs import wait_until
     n = lab.node(node)
     names = _ifaces(n)
     for name in names:
         n.run(["ip", "link", "set", "dev", name, "up"], check=True)
     ios_service(lab, node).reapply()
+    answered: set[str] = set()
+    wait_until(lambda: _settled(n, answered), timeout, poll=0.1,
+               what=f"{node}'s links up and its next hops answering after power-on")
     return names
 
 
