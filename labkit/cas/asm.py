@@ -50,27 +50,12 @@ class AsmError(DiagnosticError, ValueError):
     """A listing line the explorer cannot model; its one diagnostic names the line and the fix.
 
     Printed in labkit's one format (`FILE:LINE: PROBLEM (fix: FIX)`); the line as written is
-    the diagnostic's `text`. `.lineno`, `.line`, `.problem` and `.fix` read the diagnostic.
+    the diagnostic's `text`; `.lineno`, `.line`, `.problem` and `.fix` are its fields again.
     """
 
     def __init__(self, source: str, lineno: int, line: str, problem: str, fix: str):
         super().__init__([Diagnostic(source, lineno, problem, fix, text=line.strip())])
-
-    @property
-    def lineno(self) -> int:
-        return self.first.line
-
-    @property
-    def line(self) -> str:
-        return self.first.text
-
-    @property
-    def problem(self) -> str:
-        return self.first.message
-
-    @property
-    def fix(self) -> str:
-        return self.first.fix
+        self.lineno, self.line, self.problem, self.fix = lineno, line.strip(), problem, fix
 
 
 @dataclass(frozen=True)
