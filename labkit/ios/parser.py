@@ -333,18 +333,12 @@ class _Parser:
         head = w[0]
         if head in ("Building", "Current"):
             return self.warn(f"'{head} ...' ignored: {IGNORED_GLOBAL[head]}")
-        cmd = _kw_or_ignored(head, ["interface", "ip", "access-list", "no", "vlan", "router", "ipv6"],
-                             {**IGNORED_GLOBAL, **IGNORED_BLOCKS}, "command")
-        if cmd == "interface":
-            return self.cmd_interface(w)
-        if cmd == "ip":
-            return self.cmd_ip(w)
-        if cmd == "access-list":
-            return self.cmd_access_list(w)
-        if cmd == "no":
-            return self.cmd_no_global(w)
-        if cmd == "vlan":
-            return self.cmd_vlan(w)
+        handlers = {"interface": self.cmd_interface, "ip": self.cmd_ip, "access-list": self.cmd_access_list,
+                    "no": self.cmd_no_global, "vlan": self.cmd_vlan}
+        cmd = _kw_or_ignored(head, [*handlers, "router", "ipv6"], {**IGNORED_GLOBAL, **IGNORED_BLOCKS},
+                             "command")
+        if cmd in handlers:
+            return handlers[cmd](w)
         if cmd == "router":
             raise _Fail(f"dynamic routing ('{' '.join(w)}') is not emulated",
                         "use static 'ip route' lines")
@@ -452,16 +446,12 @@ class _Parser:
     # -- ip ... (global) --------------------------------------------------
     def cmd_ip(self, w: list[str]) -> None:
         _need(w, 2, "ip COMMAND")
-        sub = _kw_or_ignored(w[1], ["route", "dhcp", "access-list", "nat", "dns", "name-server",
-                                    "routing", "host"], IGNORED_IP_GLOBAL, "ip command")
-        if sub == "route":
-            return self.cmd_route(w)
-        if sub == "dhcp":
-            return self.cmd_dhcp(w)
-        if sub == "access-list":
-            return self.cmd_named_acl(w)
-        if sub == "nat":
-            return self.cmd_nat(w)
+        handlers = {"route": self.cmd_route, "dhcp": self.cmd_dhcp, "access-list": self.cmd_named_acl,
+                    "nat": self.cmd_nat}
+        sub = _kw_or_ignored(w[1], [*handlers, "dns", "name-server", "routing", "host"], IGNORED_IP_GLOBAL,
+                             "ip command")
+        if sub in handlers:
+            return handlers[sub](w)
         if sub == "dns":
             _need(w, 3, "ip dns server")
             _kw(w[2], ["server"], "ip dns command")
