@@ -61,7 +61,7 @@ def main() -> None:
     veth = None
     try:
         veth = Lab.up(HERE / "topologies/fwd-veth.yaml", replace=True)
-        from labkit.probes.campus import acl_counts
+        from labkit.lessons.campus import acl_counts
         before = acl_counts(campus)
         inter, bare, ratios = [], [], []
         paths = [("inter", lambda: iperf(campus, "pc2", "acd", args.seconds)),

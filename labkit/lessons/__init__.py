@@ -1,0 +1,1 @@
+"""Helpers the notebooks call: one module per lesson topic."""
