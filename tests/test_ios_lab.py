@@ -201,8 +201,7 @@ def test_dhcp_pool_hands_out_only_free_addresses_then_runs_dry(lab):
     assert sorted((b.ip_address, b.mac) for b in binds) == sorted(zip(got, macs[:2]))
     text = _svc(lab, "sw").show("show ip dhcp binding")
     assert "10.50.0.5        0102.0000.00aa.0" in text
-    from labkit.ios.service import show_on
-    assert show_on(lab, "sw", "sh ip dhcp bind") == text
+    assert lab.service("sw", "ios").show("sh ip dhcp bind") == text   # IOS abbreviations
 
 
 def test_device_route_mode_relies_on_proxy_arp(tmp_path):

@@ -13,13 +13,18 @@ labkit.probes.campus (scapy) from inside a lab host.
 """
 from __future__ import annotations
 
+import json
+import os
+import textwrap
 from dataclasses import dataclass
 
+from labkit.ios import show
 from labkit.probes.campus import EchoServer
+from labkit.procs import wait_until
+
 
 def acl_counts(lab, node: str = "sw3550") -> dict[tuple[str, str], int]:
     """{(ACL, seq or "implicit"): packets} from the live nft counters."""
-    from labkit.ios import show
     return {(a.acl, "implicit" if a.seq is None else str(a.seq)): a.matches
             for a in show.access_lists(lab.node(node).cmd)}
 
@@ -52,8 +57,6 @@ def probe(lab, src: str, dst_node: str, what: str, port: int = 7, acl_node: str 
 
 def note_text(note: str, width: int = 92) -> str:
     """A labkit.ios note for a notebook: file name instead of the path, wrapped."""
-    import os
-    import textwrap
     head, _, rest = note.partition(": ")
     return textwrap.fill(f"{os.path.basename(head)}: {rest}", width, subsequent_indent="    ")
 
@@ -115,7 +118,6 @@ def check_policy(lab, port: int = 7) -> PolicyResult:
 
 
 def _links(node) -> list[dict]:
-    import json
     return [l for l in json.loads(node.run(["ip", "-j", "link", "show"]).stdout or "[]")
             if l["ifname"] != "lo"]
 
@@ -125,7 +127,6 @@ def _ifaces(node) -> list[str]:
 
 
 def _gateways(node) -> list[str]:
-    import json
     routes = json.loads(node.run(["ip", "-j", "route", "show", "table", "main"]).stdout or "[]")
     return sorted({r["gateway"] for r in routes if r.get("gateway")})
 
@@ -158,13 +159,11 @@ def router_down(lab, node: str = "router") -> list[str]:
 def router_up(lab, node: str = "router", timeout: float = 15.0) -> list[str]:
     """Power it back on: interfaces up, the IOS config applied again (routes, NAT), and
     return once its links run and its next hops answer (raises WaitTimeout otherwise)."""
-    from labkit.ios.service import ios_service
-    from labkit.procs import wait_until
     n = lab.node(node)
     names = _ifaces(n)
     for name in names:
         n.run(["ip", "link", "set", "dev", name, "up"], check=True)
-    ios_service(lab, node).reapply()
+    lab.service(node, "ios").reapply()
     answered: set[str] = set()
     wait_until(lambda: _settled(n, answered), timeout, poll=0.1,
                what=f"{node}'s links up and its next hops answering after power-on")
