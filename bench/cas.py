@@ -18,8 +18,8 @@ Progress goes to stderr; tables to stdout; the last line is the JSON the CI read
                        has owned the lock), CS = one counter increment;
                        target 1.0, higher is better
 
-Every figure is the median of rounds that interleave the things compared (their order
-alternates from round to round), printed with its quartiles and range. Why the fair handoff:
+Every figure is the median of rounds that interleave the things compared (bench/stats.py: the
+order alternates from round to round), printed with its IQR and range. Why the fair handoff:
 with plain "acquire, increment, release" loops glibc's mutex lets its owner take the lock
 again at once while the waiter sleeps in the kernel, so the mutex runs long same-thread
 batches and its throughput measures how long the waiter sleeps (the old figure read 0.24,
@@ -30,16 +30,16 @@ which the shared machine preempted a thread does not set it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # labkit, when run without PYTHONPATH
 
 from labkit.cas import contend  # noqa: E402
+from stats import finish, interleaved, show, spread, target  # noqa: E402
 
 
 def table(title: str, contenders: list[int], kinds: list[str], cell) -> str:
@@ -73,59 +73,48 @@ def _measured(run, enough) -> float | None:
     return None
 
 
-def targets(rounds: int, seconds: float) -> dict[str, dict]:
-    """The target figures, each a spread over `rounds` rounds that interleave what is compared.
+def targets(rounds: int, seconds: float) -> dict[str, list[float]]:
+    """The target figures' samples, one per round, from rounds that interleave what is compared.
 
-    In a round every lock runs once, in an order that is reversed every other round (so a
-    lock is not always the one measured just after the ping-pong), and each ratio is taken
-    within its round: both sides saw the same moment of this shared machine. A round in
-    which a run got no usable sample (both threads preempted in turn for the whole run) is
-    left out of the figures it would feed, and counted in "skipped".
+    In a round every measurement runs once, in an order reversed every other round
+    (stats.interleaved), and each ratio is taken within its round: both sides saw the same
+    moment of this shared machine. A round in which a run got no usable sample (its threads
+    preempted in turn for the whole run, even when retried longer) is left out of the figures
+    it would feed.
     """
-    say = contend.progress
-    runs: dict[str, list[float]] = {k: [] for k, _ in TARGET_LINES}
-    skipped: dict[str, int] = {}
-    kinds = ["cas", "mutex", "cas_backoff"]
-    for i in range(rounds):
-        fair, raw = {}, {}
-        for k in kinds if i % 2 == 0 else kinds[::-1]:
-            fair[k] = _measured(lambda a: contend.run(k, 2, seconds=seconds * a, fair=True),
-                                lambda r: r.acquire_p50_ns if r.batches >= 16 else None)
-            raw[k] = contend.run(k, 2, seconds=seconds).throughput
-        pp = contend.pingpong_ns(100_000)[0]
-        hand = _measured(lambda a: contend.run("cas", 2, seconds=seconds * a, timed=True),
-                         lambda r: r.handoff_p50_ns if r.samples >= 100 else None)
-        row = {"pingpong_ns": pp, "cas_handoff_ns": hand, "handoff_vs_pingpong": hand and hand / pp,
-               "cas_fair_ns": fair["cas"], "mutex_fair_ns": fair["mutex"],
-               "cas_backoff_fair_ns": fair["cas_backoff"],
-               "cas_vs_oslock_2": fair["mutex"] and fair["cas"] and fair["mutex"] / fair["cas"],
-               "cas_backoff_vs_oslock_2": (fair["mutex"] and fair["cas_backoff"]
-                                           and fair["mutex"] / fair["cas_backoff"]),
-               "raw_cas_vs_oslock_2": raw["cas"] / raw["mutex"]}
-        for k, v in row.items():
-            if v:
-                runs[k].append(v)
-            else:
-                skipped[k] = skipped.get(k, 0) + 1
-        say(f"targets: round {i + 1}/{rounds}: cas_vs_oslock_2 {row['cas_vs_oslock_2'] or float('nan'):.2f} "
-            f"(raw loop {row['raw_cas_vs_oslock_2']:.2f}), handoff {hand or float('nan'):.0f} ns / "
-            f"ping-pong {pp:.0f} ns")
-    out = {k: contend.spread(v) if v else {"median": float("nan"), "q1": float("nan"), "q3": float("nan"),
-                                           "min": float("nan"), "max": float("nan"), "n": 0}
-           for k, v in runs.items()}
-    for k, n in skipped.items():
-        out[k]["skipped"] = n
+    def fair(kind: str):
+        return lambda: _measured(lambda a: contend.run(kind, 2, seconds=seconds * a, fair=True),
+                                 lambda r: r.acquire_p50_ns if r.batches >= 16 else None)
+
+    def raw(kind: str):
+        return lambda: contend.run(kind, 2, seconds=seconds).throughput
+
+    r = interleaved(rounds, {
+        "cas_fair_ns": fair("cas"), "mutex_fair_ns": fair("mutex"), "cas_backoff_fair_ns": fair("cas_backoff"),
+        "raw_cas": raw("cas"), "raw_mutex": raw("mutex"),
+        "pingpong_ns": lambda: contend.pingpong_ns(100_000)[0],
+        "cas_handoff_ns": lambda: _measured(lambda a: contend.run("cas", 2, seconds=seconds * a, timed=True),
+                                            lambda x: x.handoff_p50_ns if x.samples >= 100 else None),
+    }, label="targets: round")
+
+    def per_round(num: str, den: str) -> list[float]:
+        return [a / b for a, b in zip(r[num], r[den]) if a and b]
+
+    out = {"pingpong_ns": r["pingpong_ns"], "cas_handoff_ns": [x for x in r["cas_handoff_ns"] if x],
+           "handoff_vs_pingpong": per_round("cas_handoff_ns", "pingpong_ns"),
+           "cas_fair_ns": [x for x in r["cas_fair_ns"] if x], "mutex_fair_ns": [x for x in r["mutex_fair_ns"] if x],
+           "cas_backoff_fair_ns": [x for x in r["cas_backoff_fair_ns"] if x],
+           "cas_vs_oslock_2": per_round("mutex_fair_ns", "cas_fair_ns"),
+           "cas_backoff_vs_oslock_2": per_round("mutex_fair_ns", "cas_backoff_fair_ns"),
+           "raw_cas_vs_oslock_2": per_round("raw_cas", "raw_mutex")}
     return out
 
 
-def fmt(s: dict) -> str:
-    skipped = f"  {s['skipped']} round(s) without a usable sample" if s.get("skipped") else ""
-    return f"{s['median']:8.2f} [{s['q1']:.2f}-{s['q3']:.2f}] ({s['min']:.2f}-{s['max']:.2f}){skipped}"
-
-
-def rounded(s: dict) -> dict:
-    """JSON-ready: 3 decimals, and null for a figure no round could measure."""
-    return {k: v if k in ("n", "skipped") else (None if v != v else round(v, 3)) for k, v in s.items()}
+def _show(xs: list[float], rounds: int) -> str:
+    if not xs:
+        return "no round gave a usable sample"
+    left_out = f"; {rounds - len(xs)} round(s) without a usable sample" if len(xs) < rounds else ""
+    return show(xs, ".2f") + left_out
 
 
 def main() -> int:
@@ -160,7 +149,7 @@ def main() -> int:
           f"load average at start {load[0]:.2f}, at end of curves {os.getloadavg()[0]:.2f}")
     print(f"ping-pong round trip (cpu0<->cpu1): median {pp_med:.1f} ns "
           f"(range {min(m for m, _ in pp):.1f}-{max(m for m, _ in pp):.1f} over {len(pp)} runs)\n")
-    sp = cv["spread"]
+    sp = {key: spread(xs) for key, xs in cv["samples"].items()}
     print(table(f"throughput, million acquisitions/s: median (range) of {args.repeats} runs", contenders, kinds,
                 lambda k, n: f"{thr[(k, n)].throughput / 1e6:.1f} ({sp[('throughput', k, n)]['min'] / 1e6:.1f}-"
                              f"{sp[('throughput', k, n)]['max'] / 1e6:.1f})"))
@@ -190,7 +179,7 @@ def main() -> int:
                 r = contend.run_processes(kind, n, iters)
                 pruns[(kind, n)].append(r)
                 say(f"processes: {kind:8s} P={n} {r.throughput / 1e6:.3f} M/s lost {r.lost_updates}")
-    pres = {key: contend.spread([r.throughput for r in rs]) | {"lost": [r.lost_updates for r in rs]}
+    pres = {key: spread([r.throughput for r in rs]) | {"lost": [r.lost_updates for r in rs]}
             for key, rs in pruns.items()}
     print(table(f"Python processes, {iters} locked increments each: M/s median (range)  [lost updates]",
                 procs, pkinds,
@@ -200,42 +189,33 @@ def main() -> int:
 
     rounds = 3 if args.quick else args.rounds
     tg = targets(rounds, seconds=0.1 if args.quick else 0.2)
-    print(f"targets ({rounds} interleaved rounds; median [quartiles] (range)):")
+    print(f"targets ({rounds} interleaved rounds; median (IQR, range)):")
     for name, label in TARGET_LINES:
-        print(f"  {label:<46} {fmt(tg[name])}")
-    h, t = tg["handoff_vs_pingpong"]["median"], tg["cas_vs_oslock_2"]["median"]
+        print(f"  {label:<46} {_show(tg[name], rounds)}")
+    med = {k: spread(v)["median"] if v else float("nan") for k, v in tg.items()}
+    h, t = med["handoff_vs_pingpong"], med["cas_vs_oslock_2"]
     print(f"  handoff_vs_pingpong = {h:.2f}  (target <= 3)")
     print(f"  cas_vs_oslock_2     = {t:.2f}  (target >= 1.0; seed's lock cmpxchg listing vs glibc mutex, "
           "fair handoff)")
     say(f"done in {time.time() - t_start:.0f} s")
-    out = {
-        "targets": {
-            "handoff_vs_pingpong": {"value": rounded({"v": h})["v"], "target": 3, "better": "lower",
-                                    "spread": rounded(tg["handoff_vs_pingpong"])},
-            "cas_vs_oslock_2": {"value": rounded({"v": t})["v"], "target": 1.0, "better": "higher",
-                                "spread": rounded(tg["cas_vs_oslock_2"])},
-        },
-        "cores": ncpu,
-        "loadavg_start": round(load[0], 2),
-        "rounds": rounds,
-        "figures": {k: rounded(v) for k, v in tg.items()},
-        "curves": {
-            "contenders": contenders,
-            "throughput_per_s": {k: [round(thr[(k, n)].throughput) for n in contenders] for k in kinds},
-            "throughput_range_per_s": {k: [[round(sp[("throughput", k, n)][e]) for e in ("min", "max")]
-                                           for n in contenders] for k in kinds},
-            "handoff_p50_range_ns": {k: [[round(sp[("handoff", k, n)][e], 1) for e in ("min", "max")]
-                                         for n in contenders] for k in kinds},
-            "handoff_p50_ns": {k: [round(hof[(k, n)].handoff_p50_ns, 1) for n in contenders] for k in kinds},
-            "handoff_p99_ns": {k: [round(hof[(k, n)].handoff_p99_ns, 1) for n in contenders] for k in kinds},
-            "lost_updates": {k: [thr[(k, n)].lost_updates for n in contenders] for k in kinds},
-            "processes": {k: {str(n): {"per_s": round(pres[(k, n)]["median"]),
-                                       "per_s_range": [round(pres[(k, n)]["min"]), round(pres[(k, n)]["max"])],
-                                       "lost": pres[(k, n)]["lost"]} for n in procs}
-                          for k in pkinds},
-        },
-    }
-    print(json.dumps(out, separators=(",", ":")))
+    finish({"handoff_vs_pingpong": target(h, 3, "lower"), "cas_vs_oslock_2": target(t, 1.0, "higher")},
+           spreads={k: spread(v) for k, v in tg.items() if v},
+           cores=ncpu, loadavg_start=round(load[0], 2), rounds=rounds,
+           curves={
+               "contenders": contenders,
+               "throughput_per_s": {k: [round(thr[(k, n)].throughput) for n in contenders] for k in kinds},
+               "throughput_range_per_s": {k: [[round(sp[("throughput", k, n)][e]) for e in ("min", "max")]
+                                              for n in contenders] for k in kinds},
+               "handoff_p50_ns": {k: [round(hof[(k, n)].handoff_p50_ns, 1) for n in contenders] for k in kinds},
+               "handoff_p50_range_ns": {k: [[round(sp[("handoff", k, n)][e], 1) for e in ("min", "max")]
+                                            for n in contenders] for k in kinds},
+               "handoff_p99_ns": {k: [round(hof[(k, n)].handoff_p99_ns, 1) for n in contenders] for k in kinds},
+               "lost_updates": {k: [thr[(k, n)].lost_updates for n in contenders] for k in kinds},
+               "processes": {k: {str(n): {"per_s": round(pres[(k, n)]["median"]),
+                                          "per_s_range": [round(pres[(k, n)]["min"]), round(pres[(k, n)]["max"])],
+                                          "lost": pres[(k, n)]["lost"]} for n in procs}
+                             for k in pkinds},
+           })
     return 0
 
 

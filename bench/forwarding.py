@@ -21,11 +21,11 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
 from labkit.lab import Lab
 from labkit.procs import wait_until
+from stats import finish, interleaved, show, spread, target
 
 HERE = Path(__file__).resolve().parent
 PORT = 5201
@@ -63,51 +63,27 @@ def main() -> None:
         veth = Lab.up(HERE / "topologies/fwd-veth.yaml", replace=True)
         from labkit.lessons.campus import acl_counts
         before = acl_counts(campus)
-        inter, bare, ratios = [], [], []
-        paths = [("inter", lambda: iperf(campus, "pc2", "acd", args.seconds)),
-                 ("bare", lambda: iperf(veth, "a", "b", args.seconds))]
-        for r in range(args.rounds):
-            got = {name: measure() for name, measure in (paths if r % 2 == 0 else paths[::-1])}
-            inter.append(got["inter"])
-            bare.append(got["bare"])
-            ratios.append(got["inter"] / got["bare"] if got["bare"] else 0.0)
-            print(f"round {r + 1}: VLAN1->VLAN2 via the 3550 {inter[-1]:.2f} Gbit/s, "
-                  f"bare veth {bare[-1]:.2f} Gbit/s, ratio {ratios[-1]:.2f}", file=sys.stderr)
+        runs = interleaved(args.rounds, {"inter": lambda: iperf(campus, "pc2", "acd", args.seconds),
+                                         "bare": lambda: iperf(veth, "a", "b", args.seconds)})
+        inter, bare = runs["inter"], runs["bare"]
         after = acl_counts(campus)
         est = after[("102", "10")] - before.get(("102", "10"), 0)
     finally:
         campus.down()
         if veth is not None:
             veth.down()
-    si, sv, sr = spread(inter), spread(bare), spread(ratios)
-    ratio = sr["median"]
-    print(f"{args.rounds} interleaved rounds of {args.seconds:g} s; median [quartiles] (range):")
-    print(f"inter-VLAN (pc2 VLAN1 -> Vlan1 SVI -> Vlan2 SVI -> acd, through ACL 102): {fmt(si)} Gbit/s")
-    print(f"bare veth pair:                                                       {fmt(sv)} Gbit/s")
-    print(f"ratio per round:                                                      {fmt(sr)}")
+    ratios = [i / b for i, b in zip(inter, bare) if b]      # each round's two neighbouring runs
+    ratio = statistics.median(ratios) if ratios else 0.0
+    print(f"{args.rounds} interleaved rounds of {args.seconds:g} s:")
+    print(f"inter-VLAN (pc2 VLAN1 -> Vlan1 SVI -> Vlan2 SVI -> acd, through ACL 102): {show(inter, '.2f')} Gbit/s")
+    print(f"bare veth pair:                                                       {show(bare, '.2f')} Gbit/s")
+    print(f"ratio per round:                                                      {show(ratios, '.2f')}")
     print(f"ratio {ratio:.2f} (target >= 0.5); ACL 102 line 10 (established) matched {est} packets")
-    print(json.dumps({
-        "targets": {"intervlan_vs_veth": {"value": round(ratio, 3), "target": 0.5, "better": "higher",
-                                          "spread": rounded(sr)}},
-        "intervlan_gbit_s": rounded(si), "veth_gbit_s": rounded(sv),
-        "rounds": args.rounds, "seconds": args.seconds,
-        "intervlan_runs": [round(x, 3) for x in inter], "veth_runs": [round(x, 3) for x in bare],
-        "acl_established_matches": est,
-    }))
+    finish({"intervlan_vs_veth": target(ratio, 0.5, "higher")},
+           spreads={"intervlan_vs_veth": spread(ratios), "intervlan_gbit_s": spread(inter),
+                    "veth_gbit_s": spread(bare)},
+           rounds=args.rounds, seconds=args.seconds, acl_established_matches=est)
 
-
-def spread(xs: list[float]) -> dict:
-    """Median, quartiles and range (the figures a bench reports, never a lone mean)."""
-    q1, med, q3 = statistics.quantiles(xs, n=4, method="inclusive") if len(xs) > 1 else (xs[0],) * 3
-    return {"median": med, "q1": q1, "q3": q3, "min": min(xs), "max": max(xs), "n": len(xs)}
-
-
-def fmt(s: dict) -> str:
-    return f"{s['median']:.2f} [{s['q1']:.2f}-{s['q3']:.2f}] ({s['min']:.2f}-{s['max']:.2f})"
-
-
-def rounded(s: dict) -> dict:
-    return {k: (v if k == "n" else round(v, 3)) for k, v in s.items()}
 
 if __name__ == "__main__":
     main()

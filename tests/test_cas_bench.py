@@ -69,9 +69,3 @@ def test_fair_handoff_makes_every_acquisition_a_handoff(kind):
     assert r.batches > 0 and r.acquire_p50_ns > 0
     loose = contend.run(kind, 1, seconds=0.05, fair=True)     # alone, fair cannot wait for anyone
     assert loose.acquisitions > 1000 and loose.handoffs == 1
-
-
-def test_spread_reports_median_quartiles_and_range():
-    s = contend.spread([5.0, 1.0, 3.0, 2.0, 4.0])
-    assert s == {"median": 3.0, "q1": 2.0, "q3": 4.0, "min": 1.0, "max": 5.0, "n": 5}
-    assert contend.spread([7.0])["median"] == 7.0

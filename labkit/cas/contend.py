@@ -13,7 +13,6 @@ import ctypes
 import multiprocessing as mp
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -216,10 +215,10 @@ def curves(kinds: list[str], contenders: list[int], seconds: float = 0.15, repea
     """Throughput (untimed runs) and handoff latency (timed runs) for each kind and N.
 
     ``out["throughput"][(kind, n)]`` is the run of median throughput among `repeats` (so one
-    preempted run does not set the curve); ``out["spread"][("throughput"|"handoff", kind, n)]``
-    is the spread of that figure (throughput, handoff p50) over the repeats.
+    preempted run does not set the curve); ``out["samples"][("throughput"|"handoff", kind, n)]``
+    lists that figure (throughput, handoff p50) over the repeats, for its spread.
     """
-    out: dict = {"throughput": {}, "handoff": {}, "spread": {}}
+    out: dict = {"throughput": {}, "handoff": {}, "samples": {}}
     total, done = len(kinds) * len(contenders) * 2, 0
     for kind in kinds:
         for n in contenders:
@@ -227,17 +226,11 @@ def curves(kinds: list[str], contenders: list[int], seconds: float = 0.15, repea
                 runs = sorted((run(kind, n, seconds=seconds, timed=timed) for _ in range(repeats)),
                               key=lambda r: r.throughput)
                 r = out[mode][(kind, n)] = runs[len(runs) // 2]
-                out["spread"][(mode, kind, n)] = spread(
-                    [x.throughput if mode == "throughput" else x.handoff_p50_ns for x in runs])
+                out["samples"][(mode, kind, n)] = [x.throughput if mode == "throughput" else x.handoff_p50_ns
+                                                   for x in runs]
                 done += 1
                 if on_progress:
                     on_progress(f"[{done}/{total}] {kind:11s} N={n} {mode:10s} "
                                 f"{r.throughput / 1e6:8.2f} M/s  handoff p50 {r.handoff_p50_ns:7.0f} ns"
                                 f"  lost {r.lost_updates}")
     return out
-
-
-def spread(xs: list[float]) -> dict:
-    """Median, quartiles and range of repeated measurements (what a bench reports, not a mean)."""
-    q1, med, q3 = statistics.quantiles(xs, n=4, method="inclusive") if len(xs) > 1 else (xs[0],) * 3
-    return {"median": med, "q1": q1, "q3": q3, "min": min(xs), "max": max(xs), "n": len(xs)}
