@@ -1,6 +1,7 @@
 """The campus of the 3550 post on the seed lab: DHCP pools, ACL 102, NAT, router outage.
 
-Every packet is built by scapy inside a lab host (labkit.probes.dhcp / campus).
+Every packet is built by scapy inside a lab host (labkit.probes.dhcp / campus), driven by
+the lesson's helpers (labkit.lessons.campus).
 Needs root (network namespaces).
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ from ipaddress import IPv4Address
 import pytest
 
 from labkit.lab import Lab
-from labkit.probes import campus
+from labkit.lessons import campus
 from labkit.probes.dhcp import client_mac
 
 from labtest import leftovers

@@ -58,3 +58,14 @@ def test_missing_compiler_says_how_to_fix(monkeypatch, tmp_path):
     monkeypatch.setattr(contend.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="apt-get install -y gcc make"):
         contend.build()
+
+
+@pytest.mark.parametrize("kind", ["cas", "mutex"])
+def test_fair_handoff_makes_every_acquisition_a_handoff(kind):
+    """The bench's fair workload: no owner re-takes the lock before the other thread had it."""
+    r = contend.run(kind, 2, seconds=0.1, fair=True)
+    assert r.lost_updates == 0 and r.acquisitions > 1000
+    assert r.handoffs == r.acquisitions
+    assert r.batches > 0 and r.acquire_p50_ns > 0
+    loose = contend.run(kind, 1, seconds=0.05, fair=True)     # alone, fair cannot wait for anyone
+    assert loose.acquisitions > 1000 and loose.handoffs == 1

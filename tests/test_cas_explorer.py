@@ -2,8 +2,8 @@
 
 import pytest
 
-from labkit.cas import (BROKEN_LOCK, SUBSET, AsmError, check_fix, drop_lock, explore, parse,
-                        seed_listing)
+from labkit.cas import SUBSET, AsmError, drop_lock, explore, parse, seed_listing
+from labkit.lessons.cas import BROKEN_LOCK, check_fix, draw_trace
 
 
 def test_seed_listings_parse_as_written():
@@ -105,7 +105,8 @@ def test_errors_name_the_line(src, lineno, words):
         parse(src, "student.asm")
     assert e.value.lineno == lineno
     assert str(e.value).startswith(f"student.asm:{lineno}:") and words in str(e.value)
-    assert "Fix:" in str(e.value)
+    assert "(fix: " in str(e.value) and e.value.fix and str(e.value).endswith(f"(fix: {e.value.fix})")
+    assert e.value.diagnostics[0].text == src.splitlines()[lineno - 1].strip()
 
 
 def test_subset_is_documented():
@@ -118,7 +119,7 @@ def test_drawing_has_one_lane_per_thread():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig = explore(seed_listing("unsafe"), threads=3).draw()
+    fig = draw_trace(explore(seed_listing("unsafe"), threads=3))
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels == ["T0", "T1", "T2"]
     plt.close(fig)

@@ -6,12 +6,11 @@ a port forward on its Dialer1, and an ISP host on the WAN side.
 """
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from labkit.lab import Lab
 from labkit.ios import show as S
+from labkit.procs import wait_until
 
 from labtest import leftovers
 
@@ -168,11 +167,11 @@ def test_dns_forwarder_forwards_to_the_name_server(lab, tmp_path):
                                 "--bind-interfaces", "--listen-address=100.64.0.1", "--user=root",
                                 f"--pid-file={tmp_path / 'up.pid'}", "--address=/www.lab.test/192.0.2.99"])
     try:
-        out = ""
-        for _ in range(20):
-            out = lab.node("data").cmd("dig +short +time=1 +tries=1 @10.70.0.1 www.lab.test")
-            if "192.0.2.99" in out:
-                break
+        def ask() -> str:
+            return lab.node("data").cmd("dig +short +time=1 +tries=1 @10.70.0.1 www.lab.test")
+        # the upstream needs a moment to listen: wait for its answer, then check it is the only line
+        out = wait_until(lambda: o if "192.0.2.99" in (o := ask()) else None, 20.0, 0.05,
+                         what="the upstream dnsmasq answering through the forwarder")
         assert out.strip() == "192.0.2.99"
         # the forwarder does not answer on the WAN side
         wan = lab.node("isp").cmd("dig +short +time=1 +tries=1 @100.64.0.2 www.lab.test")
@@ -195,17 +194,14 @@ def test_dhcp_pool_hands_out_only_free_addresses_then_runs_dry(lab):
     again = data.call(dora, macs[0], "eth0", timeout=60)
     assert again["messages"][1] == f"OFFER {got[0]}" and again["address"] == got[0]
     assert again["router"] == "10.50.0.1" and again["dns"] == "10.70.0.1" and again["lease_time"] == 3600
-    # dnsmasq writes its lease file just after the ACK: poll briefly rather than race it
-    for _ in range(50):
-        binds = S.dhcp_bindings(data.cmd, str(_svc(lab, "sw").lease_file))
-        if len(binds) == 2:
-            break
-        time.sleep(0.1)
+    # dnsmasq writes its lease file just after the ACK: wait for it rather than race it
+    lease_file = str(_svc(lab, "sw").lease_file)
+    binds = wait_until(lambda: b if len(b := S.dhcp_bindings(data.cmd, lease_file)) >= 2 else None,
+                       5.0, 0.1, what="both bindings in dnsmasq's lease file")
     assert sorted((b.ip_address, b.mac) for b in binds) == sorted(zip(got, macs[:2]))
     text = _svc(lab, "sw").show("show ip dhcp binding")
     assert "10.50.0.5        0102.0000.00aa.0" in text
-    from labkit.ios.service import show_on
-    assert show_on(lab, "sw", "sh ip dhcp bind") == text
+    assert lab.service("sw", "ios").show("sh ip dhcp bind") == text   # IOS abbreviations
 
 
 def test_device_route_mode_relies_on_proxy_arp(tmp_path):

@@ -132,6 +132,52 @@ def test_access_lists_data_includes_the_implicit_deny():
     assert all(a.acl != "static" for a in data)
 
 
+# Recorded with `nft -j list table ip labkit_ios` in a scratch namespace, from the ruleset
+# render_nft makes for ACL 1 used both by `ip access-group 1 in` and by PAT (`nat inside source
+# list 1`), loaded with preset counters: acl_1 has 3/40/1 packets, nat_list_1_fa0_1 has 2/9.
+RECORDED_TWO_CHAINS = (
+    '{"nftables":[{"metainfo":{"version":"1.0.6","release_name":"Lester Gooch #5","json_schema_versio'
+    'n":1}},{"table":{"family":"ip","name":"labkit_ios","handle":2}},{"chain":{"family":"ip","table":'
+    '"labkit_ios","name":"acl_1","handle":1}},{"chain":{"family":"ip","table":"labkit_ios","name":"fo'
+    'rward","handle":2,"type":"filter","hook":"forward","prio":0,"policy":"accept"}},{"chain":{"famil'
+    'y":"ip","table":"labkit_ios","name":"input","handle":3,"type":"filter","hook":"input","prio":0,"'
+    'policy":"accept"}},{"chain":{"family":"ip","table":"labkit_ios","name":"nat_list_1_fa0_1","handl'
+    'e":4}},{"chain":{"family":"ip","table":"labkit_ios","name":"postrouting","handle":5,"type":"nat"'
+    ',"hook":"postrouting","prio":100,"policy":"accept"}},{"rule":{"family":"ip","table":"labkit_ios"'
+    ',"chain":"acl_1","handle":6,"comment":"1 | 10 | deny 10.0.0.66","expr":[{"match":{"op":"==","lef'
+    't":{"payload":{"protocol":"ip","field":"saddr"}},"right":"10.0.0.66"}},{"counter":{"packets":3,"'
+    'bytes":252}},{"drop":null}]}},{"rule":{"family":"ip","table":"labkit_ios","chain":"acl_1","handl'
+    'e":7,"comment":"1 | 20 | permit 10.0.0.0, wildcard bits 0.0.0.255","expr":[{"match":{"op":"==","'
+    'left":{"payload":{"protocol":"ip","field":"saddr"}},"right":{"prefix":{"addr":"10.0.0.0","len":2'
+    '4}}}},{"counter":{"packets":40,"bytes":3360}},{"return":null}]}},{"rule":{"family":"ip","table":'
+    '"labkit_ios","chain":"acl_1","handle":8,"comment":"1 | implicit | deny any","expr":[{"counter":{'
+    '"packets":1,"bytes":84}},{"drop":null}]}},{"rule":{"family":"ip","table":"labkit_ios","chain":"f'
+    'orward","handle":9,"comment":"ip access-group 1 in on FastEthernet0/0","expr":[{"match":{"op":"='
+    '=","left":{"meta":{"key":"iifname"}},"right":"fa0-0"}},{"jump":{"target":"acl_1"}}]}},{"rule":{"'
+    'family":"ip","table":"labkit_ios","chain":"input","handle":10,"comment":"ip access-group 1 in on'
+    ' FastEthernet0/0","expr":[{"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"fa0-0"}'
+    '},{"jump":{"target":"acl_1"}}]}},{"rule":{"family":"ip","table":"labkit_ios","chain":"nat_list_1'
+    '_fa0_1","handle":11,"comment":"1 | 10 | deny 10.0.0.66","expr":[{"match":{"op":"==","left":{"pay'
+    'load":{"protocol":"ip","field":"saddr"}},"right":"10.0.0.66"}},{"counter":{"packets":2,"bytes":1'
+    '68}},{"return":null}]}},{"rule":{"family":"ip","table":"labkit_ios","chain":"nat_list_1_fa0_1","'
+    'handle":12,"comment":"1 | 20 | permit 10.0.0.0, wildcard bits 0.0.0.255","expr":[{"match":{"op":'
+    '"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":{"prefix":{"addr":"10.0.0.0","'
+    'len":24}}}},{"counter":{"packets":9,"bytes":756}},{"masquerade":null}]}},{"rule":{"family":"ip",'
+    '"table":"labkit_ios","chain":"postrouting","handle":13,"comment":"ip nat inside source list 1 in'
+    'terface FastEthernet0/1 overload","expr":[{"match":{"op":"==","left":{"meta":{"key":"oifname"}},'
+    '"right":"fa0-1"}},{"jump":{"target":"nat_list_1_fa0_1"}}]}}]}')
+
+
+def test_access_list_counters_in_two_chains_are_summed():
+    """One IOS entry renders to a rule in every chain that uses the ACL; its hits are their sum."""
+    data = S.access_lists(lambda cmd: RECORDED_TWO_CHAINS)
+    assert [(a.acl, a.seq, a.matches) for a in data] == [("1", 10, 3 + 2), ("1", 20, 40 + 9), ("1", None, 1)]
+    assert S.show_access_lists(lambda cmd: RECORDED_TWO_CHAINS) == (
+        "Standard IP access list 1\n"
+        "    10 deny 10.0.0.66 (5 matches)\n"
+        "    20 permit 10.0.0.0, wildcard bits 0.0.0.255 (49 matches)\n")
+
+
 def test_no_table_means_no_access_lists():
     msg = "Error: No such file or directory\nlist table ip labkit_ios\n"
     assert S.show_access_lists(lambda c: msg) == ""

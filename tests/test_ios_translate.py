@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from ipaddress import IPv4Address as A, IPv4Network as N
@@ -179,6 +180,67 @@ def test_pat_acl_deny_entries_skip_translation():
                 "ip nat inside source list 1 interface fa0/1 overload\n", "x")
     nft = render_nft(cfg, {})
     assert nft.index("ip saddr 10.0.0.66 counter return") < nft.index("ip saddr 10.0.0.0/24 counter masquerade")
+
+
+def _chain_rules(nft: str, chain: str) -> list[str]:
+    body = nft[nft.index(f"chain {chain} {{"):]
+    body = body[:body.index("\n\t}")]
+    return [l.strip() for l in body.splitlines()[1:]]
+
+
+ACL_VERDICTS = ("interface fa0/0\n ip address 10.0.0.1 255.255.255.0\n ip access-group 110 in\n ip nat inside\n"
+                "interface fa0/1\n ip address 1.1.1.2 255.255.255.252\n ip nat outside\n"
+                "access-list 110 deny udp any any eq 53\n"
+                "access-list 110 deny tcp any any eq 25\n"
+                "access-list 110 deny icmp any any echo\n"
+                "access-list 110 deny ip host 10.0.0.66 any\n"
+                "access-list 110 permit udp any any\n"
+                "access-list 110 permit tcp any any\n"
+                "access-list 110 permit icmp any any\n"
+                "access-list 110 permit ip any any\n"
+                "ip nat inside source list 110 interface fa0/1 overload\n")
+
+
+def test_acl_entry_verdicts_for_every_protocol():
+    """deny drops and permit returns (to the hook, where the next ACL or accept follows),
+    whatever the protocol; in a PAT list deny skips translation and permit masquerades."""
+    nft = render_nft(parse(ACL_VERDICTS, "x"), {})
+    expected = [("udp", "udp dport 53"), ("tcp", "tcp dport 25"), ("icmp", "icmp type 8"),
+                ("ip", "ip saddr 10.0.0.66")] * 2
+    actions = ["deny"] * 4 + ["permit"] * 4
+    for chain, verdict in (("acl_110", {"deny": "drop", "permit": "return"}),
+                           ("nat_list_110_fa0_1", {"deny": "return", "permit": "masquerade"})):
+        rules = _chain_rules(nft, chain)
+        for rule, (proto, match), action in zip(rules, expected, actions):
+            assert f'comment "110 | ' in rule and f" {action} {proto} " in rule, rule
+            if proto != "ip":
+                assert rule.startswith(f"ip protocol {proto} "), rule
+            if action == "deny":
+                assert match in rule, rule
+            assert re.search(rf'(^| )counter {verdict[action]} comment "110 \| ', rule), (chain, rule)
+        assert len(rules) == 8 + (chain == "acl_110")
+    assert _chain_rules(nft, "acl_110")[-1] == 'counter drop comment "110 | implicit | deny any"'
+
+
+def test_static_nat_forward_to_another_inside_port():
+    """`static tcp L 8080 interface Dialer1 80`: outside port 80 goes to inside port 8080, and
+    what the server sends from 8080 leaves from 80."""
+    cfg = parse("interface fa0/0\n ip address 192.168.1.1 255.255.255.0\n ip nat inside\n"
+                "interface Dialer1\n ip address negotiated\n ip nat outside\n"
+                "ip nat inside source static tcp 192.168.1.20 8080 interface Dialer1 80\n"
+                "ip nat inside source static udp 192.168.1.21 5070 203.0.113.9 5060\n", "x")
+    assert cfg.errors == [], cfg.errors
+    nft = render_nft(cfg, {"dialer1": A("100.64.0.2")})
+    assert _chain_rules(nft, "prerouting")[1:] == [
+        'iifname "dialer1" ip daddr 100.64.0.2 tcp dport 80 counter dnat to 192.168.1.20:8080 '
+        'comment "static | tcp | 192.168.1.20:8080 | 100.64.0.2:80"',
+        'iifname "dialer1" ip daddr 203.0.113.9 udp dport 5060 counter dnat to 192.168.1.21:5070 '
+        'comment "static | udp | 192.168.1.21:5070 | 203.0.113.9:5060"']
+    assert _chain_rules(nft, "postrouting")[1:] == [
+        'oifname "dialer1" ip saddr 192.168.1.20 tcp sport 8080 counter snat to 100.64.0.2:80 '
+        'comment "static-out | tcp | 192.168.1.20:8080 | 100.64.0.2:80"',
+        'oifname "dialer1" ip saddr 192.168.1.21 udp sport 5070 counter snat to 203.0.113.9:5060 '
+        'comment "static-out | udp | 192.168.1.21:5070 | 203.0.113.9:5060"']
 
 
 @pytest.mark.skipif(not (ROOT_USER and shutil.which("nft")), reason="nft -c needs root")

@@ -34,6 +34,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from labkit.diag import Diagnostic, DiagnosticError
+
 REGISTERS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp")
 JUMPS = {"je": True, "jz": True, "jne": False, "jnz": False}   # value: jump when ZF is this
 SUBSET = "mov, cmp, test, je/jz, jne/jnz, jmp, cmpxchg, xchg, pause, nop, lock prefix"
@@ -44,13 +46,16 @@ _MEM = re.compile(r"^(?:dword\s+(?:ptr\s+)?)?\[\s*([A-Za-z_.$][\w.$]*|0x[0-9a-fA
 _IMM = re.compile(r"^(?:0x[0-9a-fA-F]+|[0-9][0-9a-fA-F]*h|\d+)$", re.IGNORECASE)
 
 
-class AsmError(ValueError):
-    """A listing line the explorer cannot model; the message names the line and the fix."""
+class AsmError(DiagnosticError, ValueError):
+    """A listing line the explorer cannot model; its one diagnostic names the line and the fix.
+
+    Printed in labkit's one format (`FILE:LINE: PROBLEM (fix: FIX)`); the line as written is
+    the diagnostic's `text`; `.lineno`, `.line`, `.problem` and `.fix` are its fields again.
+    """
 
     def __init__(self, source: str, lineno: int, line: str, problem: str, fix: str):
-        self.source, self.lineno, self.line = source, lineno, line
-        self.problem, self.fix = problem, fix
-        super().__init__(f"{source}:{lineno}: {line.strip()!r}: {problem}. Fix: {fix}")
+        super().__init__([Diagnostic(source, lineno, problem, fix, text=line.strip())])
+        self.lineno, self.line, self.problem, self.fix = lineno, line.strip(), problem, fix
 
 
 @dataclass(frozen=True)

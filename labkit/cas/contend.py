@@ -13,7 +13,6 @@ import ctypes
 import multiprocessing as mp
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -39,7 +38,8 @@ class _CResult(ctypes.Structure):
     _fields_ = [("acquisitions", ctypes.c_uint64), ("counter", ctypes.c_uint64),
                 ("handoffs", ctypes.c_uint64), ("samples", ctypes.c_uint64),
                 ("elapsed_s", ctypes.c_double), ("handoff_p50_ns", ctypes.c_double),
-                ("handoff_p99_ns", ctypes.c_double), ("handoff_mean_ns", ctypes.c_double)]
+                ("handoff_p99_ns", ctypes.c_double), ("handoff_mean_ns", ctypes.c_double),
+                ("acquire_p50_ns", ctypes.c_double), ("batches", ctypes.c_uint64)]
 
 
 @dataclass
@@ -56,6 +56,8 @@ class RunResult:
     handoff_p50_ns: float
     handoff_p99_ns: float
     handoff_mean_ns: float
+    acquire_p50_ns: float   # median over batches of 64 (thread 0's) of ns per acquisition
+    batches: int
 
     @property
     def lost_updates(self) -> int:
@@ -95,7 +97,7 @@ def lib() -> ctypes.CDLL:
     if _lib is None:
         _lib = ctypes.CDLL(str(build()))
         _lib.cas_run.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_double, ctypes.c_int,
-                                 ctypes.c_int, ctypes.POINTER(_CResult)]
+                                 ctypes.c_int, ctypes.c_int, ctypes.POINTER(_CResult)]
         _lib.cas_pingpong_ns.argtypes = [ctypes.c_long, ctypes.POINTER(ctypes.c_double)]
         _lib.cas_pingpong_ns.restype = ctypes.c_double
         _lib.cas_tsc_per_ns.restype = ctypes.c_double
@@ -109,17 +111,20 @@ def cpus() -> int:
 
 
 def run(kind: str, threads: int, seconds: float = 0.2, timed: bool = False,
-        work: int = 0) -> RunResult:
+        work: int = 0, fair: bool = False) -> RunResult:
     """Let `threads` pthreads fight over one lock of `kind` for `seconds`.
 
     Each thread loops: acquire, increment a shared counter non-atomically, release.  With
     ``timed`` it also stamps the TSC around acquire and before release, and times each
     *contended* handoff: the new owner was already waiting when the old one let go.
+    With ``fair`` a thread that released waits until another thread has owned the lock, so
+    every acquisition is a handoff (throughput = handoffs/s): the workload on which a
+    spinning lock and a sleeping mutex compare fairly, see bench/cas.py.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown lock kind {kind!r}; use one of {', '.join(KINDS)}")
     out = _CResult()
-    rc = lib().cas_run(KINDS[kind][0], threads, seconds, int(timed), work, ctypes.byref(out))
+    rc = lib().cas_run(KINDS[kind][0], threads, seconds, int(timed), work, int(fair), ctypes.byref(out))
     if rc != 0:
         raise RuntimeError(f"cas_run({kind}, {threads}) failed with {rc}")
     return RunResult(kind, threads, *(getattr(out, f) for f, _ in _CResult._fields_))
@@ -205,29 +210,27 @@ def progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def median_run(kind: str, threads: int, repeats: int = 3, **kw) -> RunResult:
-    """Median-throughput run of `repeats`, so one preempted run does not set the curve."""
-    runs = sorted((run(kind, threads, **kw) for _ in range(repeats)), key=lambda r: r.throughput)
-    return runs[len(runs) // 2]
-
-
 def curves(kinds: list[str], contenders: list[int], seconds: float = 0.15, repeats: int = 3,
            on_progress=progress) -> dict:
-    """Throughput (untimed runs) and handoff latency (timed runs) for each kind and N."""
-    out: dict = {"throughput": {}, "handoff": {}}
+    """Throughput (untimed runs) and handoff latency (timed runs) for each kind and N.
+
+    ``out["throughput"][(kind, n)]`` is the run of median throughput among `repeats` (so one
+    preempted run does not set the curve); ``out["samples"][("throughput"|"handoff", kind, n)]``
+    lists that figure (throughput, handoff p50) over the repeats, for its spread.
+    """
+    out: dict = {"throughput": {}, "handoff": {}, "samples": {}}
     total, done = len(kinds) * len(contenders) * 2, 0
     for kind in kinds:
         for n in contenders:
             for mode, timed in (("throughput", False), ("handoff", True)):
-                r = median_run(kind, n, repeats, seconds=seconds, timed=timed)
-                out[mode][(kind, n)] = r
+                runs = sorted((run(kind, n, seconds=seconds, timed=timed) for _ in range(repeats)),
+                              key=lambda r: r.throughput)
+                r = out[mode][(kind, n)] = runs[len(runs) // 2]
+                out["samples"][(mode, kind, n)] = [x.throughput if mode == "throughput" else x.handoff_p50_ns
+                                                   for x in runs]
                 done += 1
                 if on_progress:
                     on_progress(f"[{done}/{total}] {kind:11s} N={n} {mode:10s} "
                                 f"{r.throughput / 1e6:8.2f} M/s  handoff p50 {r.handoff_p50_ns:7.0f} ns"
                                 f"  lost {r.lost_updates}")
     return out
-
-
-def stdev_pct(xs: list[float]) -> float:
-    return 100 * statistics.pstdev(xs) / statistics.mean(xs) if len(xs) > 1 else 0.0

@@ -92,12 +92,6 @@ class Result:
         t = self.trace()
         return t.table() if t else self.summary()
 
-    def draw(self, title: str | None = None, ax=None):
-        t = self.trace()
-        if t is None:
-            raise ValueError(f"{self.summary()}: there is no trace to draw")
-        return t.draw(title=title, ax=ax)
-
 
 def explore(listing: str | Program, threads: int = 2, machine: str = "multicore",
             lock_var: str | None = None, max_states: int = 2_000_000,

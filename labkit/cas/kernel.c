@@ -30,6 +30,8 @@ struct cas_result {
     uint64_t samples;        /* contended handoffs timed (waiter was already waiting) */
     double elapsed_s;
     double handoff_p50_ns, handoff_p99_ns, handoff_mean_ns;
+    double acquire_p50_ns;   /* median over batches of ns per acquisition (all threads), see BATCH */
+    uint64_t batches;
 };
 
 #define LINE 64
@@ -47,59 +49,55 @@ struct shared {
 struct worker {
     pthread_t tid;
     struct shared *sh;
-    int id, kind, timed, work, cpu;
+    int id, kind, timed, work, cpu, fair;
     uint64_t mine, handoffs, nsamples;
     uint32_t *samples;
+    uint64_t nbatches;
+    double *batch_ns;        /* thread 0 only: ns per acquisition in each batch */
 };
+
+/* Thread 0 stamps the TSC and reads the shared counter (exact: it is inside the CS) every BATCH
+ * of its own acquisitions.  The median batch is what one acquisition costs while the machine
+ * lets the threads run; a batch in which a thread was preempted is an outlier, not the figure
+ * (the machine is shared, and a preempted spinner or owner stalls the other for a time slice). */
+#define BATCH 64
+#define MAX_BATCHES (1u << 16)
+
+/* The spinning locks, as inline asm.  Each family is written once; its variants differ only in
+ * how a waiter spins, which is the point the bench makes:
+ *   SPIN_TIGHT  `je 1b`: reread [mutex] at once (the seed's listings, verbatim)
+ *   SPIN_PAUSE  `pause` before rereading (Intel's advice for spin-wait loops)
+ * The test-and-set family retries the cmpxchg itself: RETRY_TIGHT or RETRY_PAUSE. */
+#define SPIN_TIGHT "je 1b\n\t"
+#define SPIN_PAUSE "jne 2f\n\t" "pause\n\t" "jmp 1b\n\t" "2: "
+#define RETRY_TIGHT "jnz 1b\n\t"
+#define RETRY_PAUSE "jz 2f\n\t" "pause\n\t" "jmp 1b\n\t" "2:\n\t"
+
+/* seed listing 1: l2: mov eax,[mutex] / cmp eax,1 / je l2 / mov eax,1 / l3: mov [mutex],eax */
+#define UNSAFE_LOCK(m, spin)                                                   \
+    __asm__ __volatile__("1: movl %0, %%eax\n\t" "cmpl $1, %%eax\n\t" spin    \
+                         "movl $1, %%eax\n\t" "movl %%eax, %0\n\t"            \
+                         : "+m"(*(m)) : : "eax", "cc", "memory")
+/* seed listing 2: mov edx,1 / l2: mov eax,[mutex] / cmp eax,1 / je l2 / lock cmpxchg [mutex],edx / jnz l2 */
+#define TTAS_LOCK(m, spin)                                                     \
+    __asm__ __volatile__("movl $1, %%edx\n\t" "1: movl %0, %%eax\n\t"         \
+                         "cmpl $1, %%eax\n\t" spin                            \
+                         "lock cmpxchgl %%edx, %0\n\t" "jnz 1b\n\t"           \
+                         : "+m"(*(m)) : : "eax", "edx", "cc", "memory")
+/* plain test-and-set: cmpxchg 0 -> 1 in a loop, no read-only spin */
+#define TAS_LOCK(m, retry)                                                     \
+    __asm__ __volatile__("movl $1, %%edx\n\t" "1: xorl %%eax, %%eax\n\t"      \
+                         "lock cmpxchgl %%edx, %0\n\t" retry                  \
+                         : "+m"(*(m)) : : "eax", "edx", "cc", "memory")
 
 static inline void acquire(struct shared *sh, int kind) {
     volatile int *m = &sh->lock;
     switch (kind) {
-    case LK_UNSAFE:
-        __asm__ __volatile__("1: movl %0, %%eax\n\t"
-                             "cmpl $1, %%eax\n\t"
-                             "je 1b\n\t"
-                             "movl $1, %%eax\n\t"
-                             "movl %%eax, %0\n\t"
-                             : "+m"(*m) : : "eax", "cc", "memory");
-        break;
-    case LK_TTAS:
-        __asm__ __volatile__("movl $1, %%edx\n\t"
-                             "1: movl %0, %%eax\n\t"
-                             "cmpl $1, %%eax\n\t"
-                             "je 1b\n\t"
-                             "lock cmpxchgl %%edx, %0\n\t"
-                             "jnz 1b\n\t"
-                             : "+m"(*m) : : "eax", "edx", "cc", "memory");
-        break;
-    case LK_TTAS_PAUSE:
-        __asm__ __volatile__("movl $1, %%edx\n\t"
-                             "1: movl %0, %%eax\n\t"
-                             "cmpl $1, %%eax\n\t"
-                             "jne 2f\n\t"
-                             "pause\n\t"
-                             "jmp 1b\n\t"
-                             "2: lock cmpxchgl %%edx, %0\n\t"
-                             "jnz 1b\n\t"
-                             : "+m"(*m) : : "eax", "edx", "cc", "memory");
-        break;
-    case LK_TAS:
-        __asm__ __volatile__("movl $1, %%edx\n\t"
-                             "1: xorl %%eax, %%eax\n\t"
-                             "lock cmpxchgl %%edx, %0\n\t"
-                             "jnz 1b\n\t"
-                             : "+m"(*m) : : "eax", "edx", "cc", "memory");
-        break;
-    case LK_TAS_PAUSE:
-        __asm__ __volatile__("movl $1, %%edx\n\t"
-                             "1: xorl %%eax, %%eax\n\t"
-                             "lock cmpxchgl %%edx, %0\n\t"
-                             "jz 2f\n\t"
-                             "pause\n\t"
-                             "jmp 1b\n\t"
-                             "2:\n\t"
-                             : "+m"(*m) : : "eax", "edx", "cc", "memory");
-        break;
+    case LK_UNSAFE: UNSAFE_LOCK(m, SPIN_TIGHT); break;
+    case LK_TTAS: TTAS_LOCK(m, SPIN_TIGHT); break;
+    case LK_TTAS_PAUSE: TTAS_LOCK(m, SPIN_PAUSE); break;
+    case LK_TAS: TAS_LOCK(m, RETRY_TIGHT); break;
+    case LK_TAS_PAUSE: TAS_LOCK(m, RETRY_PAUSE); break;
     case LK_TTAS_BACKOFF: {
         unsigned delay = 4;
         for (;;) {
@@ -135,6 +133,7 @@ static void *contend(void *arg) {
     pin(w->cpu);
     __atomic_add_fetch(&sh->ready, 1, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(&sh->ready, __ATOMIC_ACQUIRE) >= 0) _mm_pause();   /* start gate */
+    uint64_t b_tsc = 0, b_count = 0;
     while (!sh->stop) {
         uint64_t t0 = w->timed ? __rdtsc() : 0;
         acquire(sh, w->kind);
@@ -143,6 +142,13 @@ static void *contend(void *arg) {
         /* critical section: a non-atomic increment (load, add, store), like `x++` */
         uint64_t c = __atomic_load_n(&sh->counter, __ATOMIC_RELAXED);
         __atomic_store_n(&sh->counter, c + 1, __ATOMIC_RELAXED);
+        if (w->batch_ns && w->mine % BATCH == 0) {
+            uint64_t now = __rdtsc();
+            if (w->mine > 0 && c + 1 > b_count && w->nbatches < MAX_BATCHES)
+                w->batch_ns[w->nbatches++] = (double)(now - b_tsc) / (double)(c + 1 - b_count);
+            b_tsc = now;
+            b_count = c + 1;
+        }
         if (sh->last_owner != w->id) {
             w->handoffs++;
             uint64_t tr = sh->t_release;
@@ -154,6 +160,10 @@ static void *contend(void *arg) {
         release(sh, w->kind);
         w->mine++;
         for (volatile int k = 0; k < w->work; k++) { }
+        /* fair handoff: do not try again before another thread has had the lock, so every
+         * acquisition is a handoff and no lock can win by letting one owner re-take it */
+        if (w->fair)
+            while (sh->last_owner == w->id && !sh->stop) _mm_pause();
     }
     return NULL;
 }
@@ -183,11 +193,21 @@ static int cmp_u32(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 int cas_kinds(void) { return LK_COUNT; }
 int cas_cpus(void) { return (int)sysconf(_SC_NPROCESSORS_ONLN); }
 
-/* Run `nthreads` contenders of lock `kind` for `seconds`; thread i is pinned to cpu i % ncpu. */
-int cas_run(int kind, int nthreads, double seconds, int timed, int work, struct cas_result *out) {
+/* Run `nthreads` contenders of lock `kind` for `seconds`; thread i is pinned to cpu i % ncpu.
+ * `fair` (with nthreads > 1): after a release a thread waits until another one has owned the
+ * lock.  Without it, a lock that lets its owner re-take it at once (glibc's mutex does: the
+ * waiter sleeps in the kernel, the owner's next lock() finds the word free) runs long same-
+ * thread batches, and throughput then measures how long the waiter stays asleep. */
+int cas_run(int kind, int nthreads, double seconds, int timed, int work, int fair,
+            struct cas_result *out) {
     if (kind < 0 || kind >= LK_COUNT || nthreads < 1 || nthreads > 256) return -1;
     struct shared *sh = aligned_alloc(LINE, sizeof *sh);
     if (!sh) return -2;
@@ -198,8 +218,9 @@ int cas_run(int kind, int nthreads, double seconds, int timed, int work, struct 
     int ncpu = cas_cpus();
     for (int i = 0; i < nthreads; i++) {
         ws[i] = (struct worker){.sh = sh, .id = i, .kind = kind, .timed = timed, .work = work,
-                                .cpu = i % ncpu};
+                                .cpu = i % ncpu, .fair = fair && nthreads > 1};
         if (timed) ws[i].samples = malloc(MAX_SAMPLES * sizeof(uint32_t));
+        if (i == 0) ws[i].batch_ns = malloc(MAX_BATCHES * sizeof(double));
         pthread_create(&ws[i].tid, NULL, contend, &ws[i]);
     }
     while (__atomic_load_n(&sh->ready, __ATOMIC_ACQUIRE) < nthreads) sched_yield();
@@ -232,6 +253,12 @@ int cas_run(int kind, int nthreads, double seconds, int timed, int work, struct 
         out->handoff_mean_ns = sum / total / f;
         free(all);
     }
+    if (ws[0].nbatches) {
+        qsort(ws[0].batch_ns, ws[0].nbatches, sizeof(double), cmp_double);
+        out->batches = ws[0].nbatches;
+        out->acquire_p50_ns = ws[0].batch_ns[ws[0].nbatches / 2] / cas_tsc_per_ns();
+    }
+    free(ws[0].batch_ns);
     for (int i = 0; i < nthreads; i++) free(ws[i].samples);
     pthread_mutex_destroy(&sh->mutex);
     free(ws);
@@ -294,26 +321,8 @@ double cas_pingpong_ns(long rounds, double *mean_ns) {
     return med;
 }
 
-/* Single acquire/release entry points for processes sharing a word through mmap (Python). */
-void cas_acquire(volatile int *m) {
-    __asm__ __volatile__("movl $1, %%edx\n\t"
-                         "1: movl %0, %%eax\n\t"
-                         "cmpl $1, %%eax\n\t"
-                         "jne 2f\n\t"
-                         "pause\n\t"
-                         "jmp 1b\n\t"
-                         "2: lock cmpxchgl %%edx, %0\n\t"
-                         "jnz 1b\n\t"
-                         : "+m"(*m) : : "eax", "edx", "cc", "memory");
-}
-void unsafe_acquire(volatile int *m) {
-    __asm__ __volatile__("1: movl %0, %%eax\n\t"
-                         "cmpl $1, %%eax\n\t"
-                         "jne 2f\n\t"
-                         "pause\n\t"
-                         "jmp 1b\n\t"
-                         "2: movl $1, %%eax\n\t"
-                         "movl %%eax, %0\n\t"
-                         : "+m"(*m) : : "eax", "cc", "memory");
-}
+/* Single acquire/release entry points for processes sharing a word through mmap (Python):
+ * the seed's two locks with pause in the spin (a ctypes caller is slow enough without). */
+void cas_acquire(volatile int *m) { TTAS_LOCK(m, SPIN_PAUSE); }
+void unsafe_acquire(volatile int *m) { UNSAFE_LOCK(m, SPIN_PAUSE); }
 void lock_release(volatile int *m) { __atomic_store_n(m, 0, __ATOMIC_RELEASE); }

@@ -8,12 +8,12 @@
 See docs/notes/ios.md for the decisions behind each translation.
 """
 from . import show
-from .errors import IosConfigError, IosError, IosIssue, IosWarning
+from .errors import IosConfigError, ios_error, ios_warning
 from .model import IosConfig
 from .names import ios_name, linux_name, parse_ifname
 from .parser import load, parse
 from .translate import PortInfo, Translation, bridge_vlans, interface_plan, port_info, translate
 
-__all__ = ["show", "IosConfigError", "IosError", "IosIssue", "IosWarning", "IosConfig", "ios_name",
+__all__ = ["show", "IosConfigError", "ios_error", "ios_warning", "IosConfig", "ios_name",
            "linux_name", "parse_ifname", "load", "parse", "PortInfo", "Translation", "bridge_vlans",
            "interface_plan", "port_info", "translate"]

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
-from .errors import IosError, IosWarning
+from labkit.diag import Diagnostic
+
 from .names import IfName
 
 
@@ -202,8 +203,8 @@ class IosConfig:
     name_servers: list[IPv4Address] = field(default_factory=list)
     ip_routing: bool = True
     vlans: dict[int, str] = field(default_factory=dict)   # `vlan N` / `name X`
-    errors: list[IosError] = field(default_factory=list)
-    warnings: list[IosWarning] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
     source: list[str] = field(default_factory=list, repr=False)   # the config's lines
 
     def line_text(self, line: int) -> str:

@@ -6,8 +6,8 @@ every problem and a fix for it, IOS's keyword abbreviations (`int fa0/1`,
 valid in the current mode is tried in global mode, whatever its indentation).
 A block-structure library gives none of these, and the subset is small.
 
-parse() never raises on bad input: every problem becomes an IosError or an
-IosWarning in the returned IosConfig, so a notebook can show them all at once.
+parse() never raises on bad input: every problem becomes a labkit.diag.Diagnostic (error or
+warning) in the returned IosConfig, so a notebook can show them all at once.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import re
 from ipaddress import AddressValueError, IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 
-from .errors import IosConfigError, IosError, IosWarning
+from .errors import IosConfigError, ios_error, ios_warning
 from .model import (Acl, AclEntry, AddrMatch, DhcpPool, ExcludedRange, Interface, IosConfig,
                     NatPat, NatStatic, PortMatch, StaticRoute)
 from .names import IfName, InterfaceNameError, parse_ifname
@@ -272,12 +272,12 @@ class _Parser:
         return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
 
     def error(self, message: str, fix: str = "", line: int | None = None):
-        self.cfg.errors.append(IosError(self.cfg.file, self.lineno if line is None else line,
-                                        self._text(line), message, fix))
+        self.cfg.errors.append(ios_error(self.cfg.file, self.lineno if line is None else line,
+                                         self._text(line), message, fix))
 
     def warn(self, message: str, fix: str = "", line: int | None = None):
-        self.cfg.warnings.append(IosWarning(self.cfg.file, self.lineno if line is None else line,
-                                            self._text(line), message, fix))
+        self.cfg.warnings.append(ios_warning(self.cfg.file, self.lineno if line is None else line,
+                                             self._text(line), message, fix))
 
     # -- driver ----------------------------------------------------------
     def run(self) -> IosConfig:
@@ -333,18 +333,12 @@ class _Parser:
         head = w[0]
         if head in ("Building", "Current"):
             return self.warn(f"'{head} ...' ignored: {IGNORED_GLOBAL[head]}")
-        cmd = _kw_or_ignored(head, ["interface", "ip", "access-list", "no", "vlan", "router", "ipv6"],
-                             {**IGNORED_GLOBAL, **IGNORED_BLOCKS}, "command")
-        if cmd == "interface":
-            return self.cmd_interface(w)
-        if cmd == "ip":
-            return self.cmd_ip(w)
-        if cmd == "access-list":
-            return self.cmd_access_list(w)
-        if cmd == "no":
-            return self.cmd_no_global(w)
-        if cmd == "vlan":
-            return self.cmd_vlan(w)
+        handlers = {"interface": self.cmd_interface, "ip": self.cmd_ip, "access-list": self.cmd_access_list,
+                    "no": self.cmd_no_global, "vlan": self.cmd_vlan}
+        cmd = _kw_or_ignored(head, [*handlers, "router", "ipv6"], {**IGNORED_GLOBAL, **IGNORED_BLOCKS},
+                             "command")
+        if cmd in handlers:
+            return handlers[cmd](w)
         if cmd == "router":
             raise _Fail(f"dynamic routing ('{' '.join(w)}') is not emulated",
                         "use static 'ip route' lines")
@@ -452,16 +446,12 @@ class _Parser:
     # -- ip ... (global) --------------------------------------------------
     def cmd_ip(self, w: list[str]) -> None:
         _need(w, 2, "ip COMMAND")
-        sub = _kw_or_ignored(w[1], ["route", "dhcp", "access-list", "nat", "dns", "name-server",
-                                    "routing", "host"], IGNORED_IP_GLOBAL, "ip command")
-        if sub == "route":
-            return self.cmd_route(w)
-        if sub == "dhcp":
-            return self.cmd_dhcp(w)
-        if sub == "access-list":
-            return self.cmd_named_acl(w)
-        if sub == "nat":
-            return self.cmd_nat(w)
+        handlers = {"route": self.cmd_route, "dhcp": self.cmd_dhcp, "access-list": self.cmd_named_acl,
+                    "nat": self.cmd_nat}
+        sub = _kw_or_ignored(w[1], [*handlers, "dns", "name-server", "routing", "host"], IGNORED_IP_GLOBAL,
+                             "ip command")
+        if sub in handlers:
+            return handlers[sub](w)
         if sub == "dns":
             _need(w, 3, "ip dns server")
             _kw(w[2], ["server"], "ip dns command")
@@ -1128,8 +1118,8 @@ def load(path: str | Path, platform: str | None = None) -> IosConfig:
     try:
         text = p.read_text()
     except OSError as e:
-        raise IosConfigError([IosError(str(p), 0, "", f"cannot read the config: {e.strerror}",
-                                       "check the path in the topology file")]) from None
+        raise IosConfigError([ios_error(str(p), 0, "", f"cannot read the config: {e.strerror}",
+                                        "check the path in the topology file")]) from None
     cfg = parse(text, str(p), platform)
     if cfg.errors:
         raise IosConfigError(cfg.errors)

@@ -32,7 +32,7 @@ from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
 
 from . import show as _show
-from .errors import IosConfigError, IosWarning
+from .errors import IosConfigError
 from .names import linux_name
 from .parser import parse
 from .translate import Translation, translate
@@ -286,25 +286,3 @@ class IosService(Service):
             return [link["ifname"].split("@")[0] for link in json.loads(out or "[]")]
         except (ValueError, KeyError):
             return []
-
-
-def ios_service(lab, node: str) -> IosService:
-    """The running ios service of a node (for notebooks: its notes, lease file, show)."""
-    for svc in lab.services:
-        if isinstance(svc, IosService) and svc.node.name == node:
-            return svc
-    raise LookupError(f"node '{node}' runs no ios service")
-
-
-def show_on(lab, node: str, command: str) -> str:
-    """`show_on(lab, "sw3550", "sh ip dhcp binding")`: an IOS show command on a lab node."""
-    svc = next((s for s in lab.services if isinstance(s, IosService) and s.node.name == node), None)
-    # a lab attached from another process has no service objects: the run dir layout is fixed
-    lease = str(svc.lease_file if svc else lab.node(node).run_dir / "ios" / "dnsmasq.leases")
-    return _show.show(lab.node(node).cmd, command, lease_file=lease)
-
-
-def warnings_of(svc: IosService) -> list[IosWarning]:
-    """Parser warnings and translation notes of a rendered service (for notebooks)."""
-    t = svc._t()
-    return list(t.config.warnings) + list(t.notes)

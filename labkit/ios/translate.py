@@ -28,7 +28,9 @@ from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 
 from .dhcp import DnsmasqConfig, render_dnsmasq
-from .errors import IosConfigError, IosError, IosWarning
+from labkit.diag import Diagnostic
+
+from .errors import IosConfigError, ios_error, ios_warning
 from .model import Interface, IosConfig
 from .names import linux_name, parse_ifname
 from .nft import render_nft
@@ -123,7 +125,7 @@ class Translation:
     steps: list[Step]
     nft: str
     dnsmasq: DnsmasqConfig | None
-    notes: list[IosWarning]
+    notes: list[Diagnostic]
     run_dir: Path
 
     @property
@@ -185,26 +187,26 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
     if cfg.errors:
         raise IosConfigError(cfg.errors)
     run_dir = Path(run_dir)
-    notes: list[IosWarning] = []
-    errors: list[IosError] = []
+    notes: list[Diagnostic] = []
+    errors: list[Diagnostic] = []
 
     def note(line: int, message: str, fix: str = "") -> None:
-        notes.append(IosWarning(cfg.file, line, cfg.line_text(line), message, fix))
+        notes.append(ios_warning(cfg.file, line, cfg.line_text(line), message, fix))
 
     plan = interface_plan(cfg)
     wan_addr = _wan_addresses(wan)
     for p in plan:
         if p.kind == "trunk" and builder != "ovs":
             iface = cfg.interfaces[p.ios_name]
-            errors.append(IosError(cfg.file, iface.line, cfg.line_text(iface.line),
-                                   f"{p.ios_name} is a trunk; this kernel has no 802.1Q sub-interfaces "
+            errors.append(ios_error(cfg.file, iface.line, cfg.line_text(iface.line),
+                                    f"{p.ios_name} is a trunk; this kernel has no 802.1Q sub-interfaces "
                                    "or bridge VLAN filtering, so the Linux-bridge builder cannot carry "
                                    "tagged frames", "build this switch with the OVS builder, or make "
                                    "the port 'switchport mode access'"))
     for iface in cfg.interfaces.values():
         if iface.negotiated and iface.linux not in wan_addr:
-            errors.append(IosError(cfg.file, iface.line, cfg.line_text(iface.line),
-                                   f"{iface.name} has 'ip address negotiated' but the topology gives "
+            errors.append(ios_error(cfg.file, iface.line, cfg.line_text(iface.line),
+                                    f"{iface.name} has 'ip address negotiated' but the topology gives "
                                    "no address for it", f"pass wan={{'{iface.name}': 'A.B.C.D/LEN'}} "
                                    "(the `wan:` parameter of the ios service)"))
     if errors:

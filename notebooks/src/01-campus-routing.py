@@ -22,7 +22,7 @@ below is built with **scapy inside a lab host** (`node.call(...)`); nothing leav
 """),
 ("code", """
 import labkit
-from labkit.probes import campus
+from labkit.lessons import campus
 from labkit.probes.dhcp import client_mac
 lab = labkit.Lab.up("seed", name="campus", replace=True)
 sw = lab.service("sw3550", "ios")          # the 3550's IOS service: show commands, notes
