@@ -1012,7 +1012,7 @@ class _Parser:
         elif sub == "voice":
             raise _Fail("'switchport voice vlan' tags voice frames on an access port; the Linux-bridge "
                         "builder cannot tag", "put phones on access ports in the voice VLAN "
-                        "(switchport access vlan 2), or use the OVS builder with a trunk")
+                        "(switchport access vlan 2)")
         elif sub == "nonegotiate":
             self.warn("'switchport nonegotiate' ignored: no DTP in the lab")
         else:

@@ -21,7 +21,7 @@ ready   dnsmasq listens on udp/67 (DHCP) and/or udp/53 (DNS)
 
 Parameters: `config` (the IOS file; else the node's `ios:` file), `wan` (addresses for
 `ip address negotiated`; default: the address the topology gives that interface),
-`route_mode` (peer|device, see labkit.ios.translate), `builder` (bridge|ovs).
+`route_mode` (peer|device, see labkit.ios.translate).
 """
 from __future__ import annotations
 
@@ -150,8 +150,7 @@ class IosService(Service):
             wan.update({str(k): str(v) for k, v in (spec.params.get("wan") or {}).items()})
             try:
                 t = translate(cfg, Path("/nonexistent"), wan=wan,
-                              route_mode=str(spec.params.get("route_mode", "peer")),
-                              builder=str(spec.params.get("builder", "bridge")))
+                              route_mode=str(spec.params.get("route_mode", "peer")))
                 found += [str(n) for n in t.notes if "192.0.2." not in n.message]
             except Exception as e:
                 found.append(str(e))
@@ -172,7 +171,6 @@ class IosService(Service):
         try:
             self.translation = translate(cfg, self.run_dir, wan=self.wan(negotiated),
                                          route_mode=str(self.params.get("route_mode", "peer")),
-                                         builder=str(self.params.get("builder", "bridge")),
                                          in_use=self.static_addresses())
         except Exception as e:  # IosConfigError, bad wan address, bad route_mode
             raise ServiceError(self, f"cannot translate {path.name}", str(e)) from None
@@ -264,8 +262,7 @@ class IosService(Service):
             raise IosConfigError(cfg.errors)
         negotiated = [i.linux for i in cfg.interfaces.values() if i.negotiated]
         t = translate(cfg, self.run_dir, wan=self.wan(negotiated),
-                      route_mode=str(self.params.get("route_mode", "peer")),
-                      builder=str(self.params.get("builder", "bridge")), in_use=self.static_addresses())
+                      route_mode=str(self.params.get("route_mode", "peer")), in_use=self.static_addresses())
         t.nft_path.write_text(t.nft)
         self.run_checked(["nft", "-f", str(t.nft_path)], inside=True)
         self.translation = t

@@ -171,14 +171,12 @@ def _wan_addresses(wan: dict[str, str] | None) -> dict[str, IPv4Interface]:
 
 
 def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None = None,
-              route_mode: str = "peer", builder: str = "bridge",
-              in_use: list[str] | None = None) -> Translation:
+              route_mode: str = "peer", in_use: list[str] | None = None) -> Translation:
     """Translate a parsed config; raises IosConfigError when it cannot be applied.
 
     wan:        address of interfaces with `ip address negotiated`, e.g.
                 {"Dialer1": "100.64.0.2/30"} (the ISP side given by the topology).
     route_mode: "peer" or "device", see the module docstring.
-    builder:    "bridge" (Linux bridges, no trunks) or "ovs" (trunks possible).
     in_use:     addresses of static hosts on the device's subnets; DHCP never offers
                 them (IOS's ping-before-offer conflict table, see dhcp.render_dnsmasq).
     """
@@ -196,13 +194,13 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
     plan = interface_plan(cfg)
     wan_addr = _wan_addresses(wan)
     for p in plan:
-        if p.kind == "trunk" and builder != "ovs":
+        if p.kind == "trunk":   # parsed (interface_plan has its VLANs), but nothing here builds one
             iface = cfg.interfaces[p.ios_name]
             errors.append(ios_error(cfg.file, iface.line, cfg.line_text(iface.line),
                                     f"{p.ios_name} is a trunk; this kernel has no 802.1Q sub-interfaces "
-                                   "or bridge VLAN filtering, so the Linux-bridge builder cannot carry "
-                                   "tagged frames", "build this switch with the OVS builder, or make "
-                                   "the port 'switchport mode access'"))
+                                    "or bridge VLAN filtering, so the Linux-bridge builder cannot carry "
+                                    "tagged frames", "make the port 'switchport mode access', one link "
+                                    "per VLAN (docs/machine.md)"))
     for iface in cfg.interfaces.values():
         if iface.negotiated and iface.linux not in wan_addr:
             errors.append(ios_error(cfg.file, iface.line, cfg.line_text(iface.line),
