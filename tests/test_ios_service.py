@@ -81,13 +81,13 @@ def test_missing_config_parameter(tmp_path):
 
 def test_lint_lists_errors_warnings_and_notes(tmp_path):
     spec = ServiceSpec(kind="ios", name="ios", params={"config": ROOT / "topologies/router.ios"}, where="t:1")
-    found = IosService.lint(spec)
+    found = [str(f) for f in IosService.lint(spec)]   # Diagnostics, printed in the one format
     assert any("encapsulation ppp" in f for f in found)
-    assert any("names an interface, not a next hop" in f and ":31:" in f for f in found)
+    assert any("names an interface, not a next hop" in f and ":31: warning: " in f for f in found)
     bad = tmp_path / "bad.ios"
     bad.write_text("interface fa0/0\n switchport voice vlan 2\n")
     found = IosService.lint(ServiceSpec(kind="ios", name="ios", params={"config": bad}, where="t:1"))
-    assert found and found[0].startswith(f"{bad}:2: ")
+    assert found and found[0].is_error and str(found[0]).startswith(f"{bad}:2: ")
 
 
 def test_static_hosts_inside_a_pool_are_noted(tmp_path):

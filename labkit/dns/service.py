@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labkit.diag import error, warning
 from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
 from labkit.mail.errors import MailConfigError
@@ -85,7 +86,8 @@ class BindService(Service):
     def lint(cls, spec) -> list:
         conf = spec.params.get("config")
         if not isinstance(conf, Path):
-            return [f"{spec.where}: bind service needs 'config: named.conf'"]
+            return [error(spec.where, "bind service needs 'config: named.conf'",
+                          "add 'config: FILE' naming the node's named.conf")]
         return lint_named_conf(conf, *_maps_beside(conf))
 
 
@@ -182,9 +184,9 @@ class SecurityGroupService(Service):
         try:
             render_nft(spec.params.get("allow") or SEED_ALLOW)
         except ValueError as e:
-            return [f"{spec.where}: {e}"]
+            return [error(spec.where, str(e), "write each rule as PORT/tcp, PORT/udp or icmp")]
         allow = [str(a).lower() for a in (spec.params.get("allow") or SEED_ALLOW)]
         if "icmp" not in allow:
-            return [f"{spec.where}: note: no ICMP rule, so the host does not answer ping "
-                    "(faithful to the seed's security group; add 'icmp' to allow it)"]
+            return [warning(spec.where, "no ICMP rule, so the host does not answer ping (faithful to "
+                            "the seed's security group)", "add 'icmp' to allow it")]
         return []

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from labkit.diag import Diagnostic, Where, error
 from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
 
@@ -135,7 +136,7 @@ class IosService(Service):
         return self.run_dir / "dnsmasq.leases"
 
     @classmethod
-    def lint(cls, spec) -> list[str]:
+    def lint(cls, spec) -> list[Diagnostic]:
         """`labkit lint`: every error, warning and translation note of the IOS file."""
         path = spec.params.get("config")
         if not isinstance(path, Path):
@@ -143,17 +144,17 @@ class IosService(Service):
         try:
             cfg = parse(path.read_text(), str(path))
         except OSError as e:
-            return [f"{path}: cannot read: {e.strerror}"]
-        found = [str(e) for e in cfg.errors] + [str(w) for w in cfg.warnings]
+            return [error(Where(str(path), 0), f"cannot read: {e.strerror}", "check the file's path and mode")]
+        found = list(cfg.errors) + list(cfg.warnings)
         if not cfg.errors:
             wan = {i.linux: "192.0.2.2/30" for i in cfg.interfaces.values() if i.negotiated}
             wan.update({str(k): str(v) for k, v in (spec.params.get("wan") or {}).items()})
             try:
                 t = translate(cfg, Path("/nonexistent"), wan=wan,
                               route_mode=str(spec.params.get("route_mode", "peer")))
-                found += [str(n) for n in t.notes if "192.0.2." not in n.message]
-            except Exception as e:
-                found.append(str(e))
+                found += [n for n in t.notes if "192.0.2." not in n.message]
+            except IosConfigError as e:
+                found += e.diagnostics
         return found
 
     # -- lifecycle ------------------------------------------------------------------

@@ -121,7 +121,7 @@ class Topology:
     nodes: dict[str, Node] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Any] = field(default_factory=list)   # labkit.diag Diagnostics
 
     @property
     def base(self) -> Path:
