@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -90,11 +91,22 @@ def pytest(copy: Path, tests: list[str], timeout: float) -> tuple[int, str]:
     env.pop("LABKIT_PATH", None)
     cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not lab",
            "--no-header", "-o", "addopts=", *tests]
+    # Its own session, so a mutant that hangs is stopped with every server its tests started
+    # (a hung test never reaches its own clean-up); only this group's PIDs are signalled.
+    p = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, start_new_session=True)
     try:
-        p = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
+        out, _ = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
         return -1, f"timed out after {timeout:.0f} s"
-    lines = [ln for ln in (p.stdout + p.stderr).splitlines() if ln.strip()]
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)   # leftovers of a run that ended (the group is ours)
+        except ProcessLookupError:
+            pass
+    lines = [ln for ln in out.splitlines() if ln.strip()]
     return p.returncode, lines[-1] if lines else ""
 
 
