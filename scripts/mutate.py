@@ -91,15 +91,20 @@ def pytest(copy: Path, tests: list[str], timeout: float) -> tuple[int, str]:
     env.pop("LABKIT_PATH", None)
     cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not lab",
            "--no-header", "-o", "addopts=", *tests]
-    # Its own session, so a mutant that hangs is stopped with every server its tests started
-    # (a hung test never reaches its own clean-up); only this group's PIDs are signalled.
+    # A mutant that hangs gets SIGINT first: pytest then runs its fixtures' teardown, which
+    # stops the servers the tests started by their recorded PIDs (they run in sessions of
+    # their own). Only if that does not end it is pytest's own process group killed.
     p = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, start_new_session=True)
     try:
         out, _ = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
+        p.send_signal(signal.SIGINT)
+        try:
+            p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
         return -1, f"timed out after {timeout:.0f} s"
     finally:
         try:
