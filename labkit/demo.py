@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .lab.runtime import Lab, stderr_progress
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]   # the clone: notebooks/ and out/ live there
 
 
 def execute_notebook(path: Path, out_dir: Path, timeout: int = 1200) -> tuple[bool, str]:
@@ -45,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--topology", default="seed")
     ap.add_argument("notebooks", nargs="*", help="notebooks to run (default: all in notebooks/)")
     args = ap.parse_args(argv)
+    books = [Path(n) for n in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if not books:
+        # an installed labkit has no notebooks/: the demo is the clone's job (./run demo)
+        print(f"labkit demo: no notebooks in {ROOT / 'notebooks'} (fix: run it from a clone, "
+              "./run demo, or name the notebooks to run)", file=sys.stderr)
+        return 2
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, float, str]] = []
@@ -58,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         print(report.table())
         passed = sum(r.ok for r in report.results)
         rows.append(("seed lab checks", "ok" if report.ok else "FAIL", time.perf_counter() - t1, f"{passed}/{len(report.results)} passed"))
-        books = [Path(n) for n in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
         for i, nb in enumerate(books, 1):
             stderr_progress(f"notebook {i}/{len(books)}: {nb.name}")
             t2 = time.perf_counter()

@@ -50,10 +50,9 @@ def doc():
 
 
 def test_seed_text_is_quoted_verbatim():
-    from labkit.seed import seed_text
-    seed = seed_text()
-    assert SEED_DOC in seed
-    assert SEED_WRITTEN in seed
+    from labkit import paths
+    assert paths.data("seed", "json-document.json").read_text() == SEED_DOC + "\n"
+    assert paths.data("seed", "json-written.json").read_text() == SEED_WRITTEN + "\n"
 
 
 def test_seed_reading_examples(doc):
