@@ -2,7 +2,7 @@
 
 Side by side in one run, on loopback:
   * reference: the aiosmtpd sink (labkit.mail.sink) taking messages over ONE connection
-    (DESIGN.md measured ~800 msg/s between namespaces);
+    (docs/machine.md: ~800 msg/s between namespaces, no-op handler);
   * Postfix from the seed main.cf: messages/s from the first SMTP command until the last
     message sits in admin@'s Maildir (accepted, queued, delivered by virtual(8));
   * time until a new mailbox accepts mail: files + debounced postmap vs SQLite.

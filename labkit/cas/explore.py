@@ -16,18 +16,22 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
+
+from labkit import paths
 
 from .asm import Program, parse
 from .machine import Machine
 from .trace import Step, Trace
 
-LISTINGS = Path(__file__).with_name("listings")
+
 
 
 def seed_listing(name: str) -> str:
-    """The seed post's listings, verbatim: 'unsafe' (mov/cmp/je/mov) or 'cmpxchg'."""
-    path = LISTINGS / f"seed-{name}.asm"
+    """The seed post's listings, verbatim: 'unsafe' (mov/cmp/je/mov) or 'cmpxchg'.
+
+    They are kept once, as data (data/seed/mutex-NAME.asm, copied byte for byte from the post).
+    """
+    path = paths.data("seed", f"mutex-{name}.asm")
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such listing; use 'unsafe' or 'cmpxchg'")
     return path.read_text()

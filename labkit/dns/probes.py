@@ -1,6 +1,6 @@
 """DNS probes that run INSIDE a lab host (``lab.node("client").call("labkit.dns.probes:walk", ...)``).
 
-Each one refuses to run outside a labkit namespace (DESIGN.md traffic-safety rule), builds
+Each one refuses to run outside a labkit namespace (docs/traffic-safety.md), builds
 its packets with scapy, and returns plain dicts/lists so the result pickles back to the
 notebook. Used by notebook 02-dns-mx and tests/test_dns_lab.py.
 """

@@ -59,7 +59,7 @@ class Resolver:
         q.add_ar(EDNS0(udp_len=1232))
         addr = self.remap.get(server, (server, 53))
         if not self.in_lab and not addr[0].startswith("127."):
-            # Traffic safety (DESIGN.md): outside a lab namespace only loopback is allowed,
+            # Traffic safety (docs/traffic-safety.md): outside a lab namespace only loopback is allowed,
             # so an unmapped lab address is never sent to from the root namespace.
             return None
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

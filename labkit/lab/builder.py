@@ -1,6 +1,6 @@
 """Model -> Mininet: namespaces, veth links, per-VLAN bridges, addresses, routes.
 
-Switching choice (figures from DESIGN.md, measured on these machines): a Linux
+Switching choice (figures in docs/machine.md, measured on these machines): a Linux
 bridge forwards at ~7.6 Gbit/s against ~1.7 Gbit/s for OVS's userspace datapath,
 and this kernel has neither 802.1Q sub-interfaces nor bridge VLAN filtering.
 So every access VLAN is a Linux bridge named ``vlanN`` *inside the switch's own
@@ -157,7 +157,7 @@ class Builder:
             lines.append(f"route replace {target} " + (f"via {r.via}" if r.via else f"dev {r.dev}"))
         batch = self.nodes[node.name].run_dir / "ip.batch"
         batch.write_text("\n".join(lines) + "\n")
-        # TX checksum offload off on every veth end, or TCP through the lab can hang (DESIGN.md)
+        # TX checksum offload off on every veth end, or TCP through the lab can hang (docs/machine.md)
         offload = [f"ethtool -K '{i.name}' tx off >/dev/null 2>&1 || true" for i in linked]
         return "\n".join([f"ip -batch {batch} || exit 1", *offload])
 

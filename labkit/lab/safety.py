@@ -28,7 +28,7 @@ def in_lab_netns() -> bool:
 
 
 def require_lab_netns(what: str = "sending lab traffic") -> None:
-    """Refuse unless this thread is inside a labkit namespace (DESIGN.md: never send from root)."""
+    """Refuse unless this thread is inside a labkit namespace (docs/traffic-safety.md: never send from root)."""
     if not in_lab_netns():
         raise SafetyError(f"refused: {what} outside a lab namespace; "
                           "run it inside a lab node, e.g. lab.node('pc1').call('labkit.probes.icmp:ping', ...)")

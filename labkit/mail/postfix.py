@@ -190,7 +190,7 @@ class PostfixConfig:
                                                       + "\n".join(lines) + "\n")
             self.run_checked(["postmap", "-c", str(conf), str(conf / "transport-test-only")])
         (conf / "labkit-maps.json").write_text(f'{{"backend": "{self.backend}"}}\n')
-        # data_directory must belong to postfix (DESIGN.md). `postfix set-permissions`
+        # data_directory must belong to postfix (docs/machine.md). `postfix set-permissions`
         # would fix it too, but it also re-chmods every installed Postfix file listed in
         # postfix-files; a chown of our own directory is the narrower fix.
         import pwd

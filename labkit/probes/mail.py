@@ -6,7 +6,7 @@ router's forwarder 192.168.254.1), looks up the exchanger's address, then speaks
 3550, the router's NAT and the ISP, as the seed's LAN mail would.
 
 Run it with ``lab.node("pc1").call("labkit.probes.mail:send", "admin@exampledomain.ca",
-dns="192.168.254.1")``. It refuses to run outside a lab namespace (DESIGN.md). The result
+dns="192.168.254.1")``. It refuses to run outside a lab namespace (docs/traffic-safety.md). The result
 is a plain dict whose texts carry no queue IDs, so notebook cells print it deterministically.
 """
 from __future__ import annotations
