@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from labkit.diag import Diagnostic, Where, error
+from labkit.diag import Diagnostic, Where, error, warning
 from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
 
@@ -123,12 +123,13 @@ class IosService(Service):
                 for intf in node.interfaces.values():
                     for a in intf.addresses:
                         if any(lo <= a.ip <= hi for lo, hi in ranges):
-                            out.append(f"{t.config.file}:{pool.line}: {node.name} has the static address "
-                                       f"{a.ip}, inside the free range of dhcp pool {pool.name}; IOS pings "
-                                       "before offering and the lab keeps it out of the offers (the "
-                                       "conflict table), but on a real switch a host that is off can "
-                                       "lose its address to a lease (fix: add an 'ip dhcp "
-                                       "excluded-address' for the static hosts)")
+                            out.append(str(warning(
+                                Where(t.config.file, pool.line),
+                                f"{node.name} has the static address {a.ip}, inside the free range "
+                                f"of dhcp pool {pool.name}; IOS pings before offering and the lab "
+                                "keeps it out of the offers (the conflict table), but on a real "
+                                "switch a host that is off can lose its address to a lease",
+                                "add an 'ip dhcp excluded-address' for the static hosts")))
         return out
 
     @property
