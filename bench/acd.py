@@ -12,13 +12,20 @@
 3. RTP: how many concurrent PCMU streams ONE scheduler thread paces with p99 lateness <= 5 ms
    (bench/rtp_streams.py: max_streams).
 
-Everything runs on 127.0.0.x.  Ends with one JSON line of targets.
+The three are measured in interleaved rounds (bench/stats.py: ACD ramp, sipp uac -> uas
+ramp, RTP search once per round, the order reversed every other round, each ramp with a
+fresh ACD / sipp UAS), so the shared machine's noise hits all alike. Each figure is the
+median over rounds, printed with its IQR and range; ``acd_vs_sipp_uas`` is the median of
+the per-round ratios of the two best zero-failure rates.  Everything runs on 127.0.0.x.
+Progress goes to stderr; the last line is one JSON object of targets; exit 0 whether they
+are met or not.
 """
 from __future__ import annotations
 
 import argparse
 import http.client
 import json
+import math
 import os
 import re
 import shutil
@@ -37,6 +44,7 @@ from bench.rtp_streams import max_streams  # noqa: E402
 from labkit import paths, procs as proctools  # noqa: E402
 from labkit.acd.daemon import AcdDaemon, udp_bound  # noqa: E402
 from labkit.procs import OwnProcesses, free_port  # noqa: E402
+from stats import finish, interleaved, median, ratios, show, spread, target  # noqa: E402
 
 SIPP_DIR = paths.data("sipp")
 N_AGENTS = 100
@@ -141,10 +149,14 @@ def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict
 
         def idle_agents() -> list:
             return [a for a in json.loads(_get(http_port, "/agents"))["agents"] if a["state"] == "idle"]
-        try:
-            proctools.wait_until(lambda: len(idle_agents()) == N_AGENTS, 10, 0.1, what="agents idle")
-        except proctools.WaitTimeout:
-            pass   # reported below: how many made it
+
+        def settle() -> None:
+            """Until every agent is idle again (the last step's calls ended), at most 10 s."""
+            try:
+                proctools.wait_until(lambda: len(idle_agents()) == N_AGENTS, 10, 0.1, what="agents idle")
+            except proctools.WaitTimeout:
+                pass   # reported below: how many made it
+        settle()
         agents = json.loads(_get(http_port, "/agents"))["agents"]
         out["agents_idle"] = sum(1 for a in agents if a["state"] == "idle")
         out["login"] = login
@@ -165,22 +177,26 @@ def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict
                     "rest_errors": probe.errors}
             out["steps"].append(step)
             print(f"  ACD   {rate:4d} calls/s: ok {res['ok']:5d} failed {res['failed']:3d}  "
-                  f"REST p99 {step['rest_p99_ms']} ms", flush=True)
+                  f"REST p99 {step['rest_p99_ms']} ms", file=sys.stderr, flush=True)
             passed = res["rc"] == 0 and res["failed"] == 0 and res["ok"] == n
             if not passed:
                 break
             best = rate
             out["rest_p99_ms_at_best"] = step["rest_p99_ms"]
-            time.sleep(1.0)
+            settle()
         out["best_rate"] = best
         stats = json.loads(_get(http_port, "/stats"))
         out["acd_sip"] = stats["sip"]
         out["acd_gc"] = stats.get("gc")
-        print("  ACD gc:", stats.get("gc"), flush=True)
+        print("  ACD gc:", stats.get("gc"), file=sys.stderr, flush=True)
     finally:
         procs.stop()
     m = re.search(r"loop lag ms: .*", (tmp / "acd.log").read_text())
     out["acd_loop_lag"] = m.group(0) if m else ""
+    # "under that load": the 300 calls/s of the signalling target (else the best rate reached)
+    steps = {st["rate"]: st for st in out["steps"]}
+    rest_step = steps[300] if steps.get(300, {}).get("failed", 1) == 0 else steps.get(best, {})
+    out["rest_rate"], out["rest_p99_ms"] = rest_step.get("rate"), rest_step.get("rest_p99_ms", float("nan"))
     return out
 
 
@@ -200,7 +216,7 @@ def bench_sipp_direct(tmp: Path, rates: list[int], seconds: float, talk_ms: int)
                             "-p", str(free_port(socket.SOCK_DGRAM, "127.0.0.2")), "-r", str(rate), "-m", str(n),
                             "-d", str(talk_ms)], tmp, seconds + 30)
             out["steps"].append({"rate": rate, **res})
-            print(f"  sipp  {rate:4d} calls/s: ok {res['ok']:5d} failed {res['failed']:3d}", flush=True)
+            print(f"  sipp  {rate:4d} calls/s: ok {res['ok']:5d} failed {res['failed']:3d}", file=sys.stderr, flush=True)
             if res["rc"] != 0 or res["failed"] != 0:
                 break
             best = rate
@@ -218,49 +234,79 @@ def _get(port: int, path: str) -> bytes:
     return body
 
 
+# (name, goal, better) of every target, in the order printed
+TARGETS = [("calls_per_s_zero_failed", 300, "higher"), ("rest_p99_ms", 20, "lower"),
+           ("rtp_streams_one_thread", 500, "higher"), ("acd_vs_sipp_uas", 0.8, "higher")]
+
+
+def acd_round(base: Path, rates: list[int], seconds: float, talk_ms: int) -> dict:
+    """One ramp of a fresh ACD (its own directory: logs of every round are kept apart)."""
+    tmp = Path(tempfile.mkdtemp(prefix="acd-", dir=base))
+    print(f"  ACD ramp, {N_AGENTS} agents (sipp UAS), {seconds:g} s per step", file=sys.stderr, flush=True)
+    return bench_acd(tmp, rates, seconds, talk_ms)
+
+
+def direct_round(base: Path, rates: list[int], seconds: float, talk_ms: int) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="sipp-", dir=base))
+    print(f"  sipp uac -> uas ramp, {seconds:g} s per step", file=sys.stderr, flush=True)
+    return bench_sipp_direct(tmp, rates, seconds, talk_ms)
+
+
+def rtp_round(seconds: float) -> dict:
+    print("  RTP: concurrent PCMU streams in one scheduler thread at p99 lateness <= 5 ms",
+          file=sys.stderr, flush=True)
+    rtp = max_streams(5.0, seconds=seconds, start=250)
+    print(f"  RTP: {rtp['max_streams']} streams {rtp.get('note', '')}", file=sys.stderr, flush=True)
+    return {k: v for k, v in rtp.items() if k != "runs"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rates", default="100,300,600,800,1000")
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--talk-ms", type=int, default=100)
-    ap.add_argument("--rtp-seconds", type=float, default=2.0)
+    ap.add_argument("--rtp-seconds", type=float, default=1.5)
     args = ap.parse_args()
     if shutil.which("sipp") is None:
         print("sipp not installed (apt-get install sip-tester)", file=sys.stderr)
-        sys.exit(0)
+        finish({name: target(0.0, goal, better) for name, goal, better in TARGETS}, error="sipp missing")
+        return
     rates = [int(r) for r in args.rates.split(",")]
     with tempfile.TemporaryDirectory(prefix="labkit-acd-bench-") as d:
         d = os.environ.get("ACD_BENCH_KEEP", d)   # keep sipp logs for a post-mortem
         tmp = Path(d)
+        tmp.mkdir(parents=True, exist_ok=True)
         (tmp / "pcmu.pcap").write_bytes((SIPP_DIR / "pcmu.pcap").read_bytes())
-        print(f"signalling: {N_AGENTS} agents (sipp UAS), queue calls at rising rates, "
-              f"{args.seconds:.0f} s per step", flush=True)
-        acd = bench_acd(tmp, rates, args.seconds, args.talk_ms)
-        direct = bench_sipp_direct(tmp, rates, args.seconds, args.talk_ms)
-    print("RTP: concurrent PCMU streams in one scheduler thread at p99 lateness <= 5 ms", flush=True)
-    rtp = max_streams(5.0, seconds=args.rtp_seconds, start=250)
-    acd_best, direct_best = acd["best_rate"], direct["best_rate"]
-    ratio = (acd_best / direct_best) if direct_best else float("nan")
-    print(f"\nACD zero-failure rate {acd_best} calls/s; sipp uac->uas {direct_best} calls/s "
-          f"(ratio {ratio:.2f}; sipp's limit here is the top rate tried)")
-    print(f"agents logged in and idle before the run: {acd.get('agents_idle')}/{N_AGENTS}")
-    steps = {s["rate"]: s for s in acd["steps"]}
-    best_step = steps.get(acd_best, {})
-    print(f"REST at {acd_best} calls/s: p50 {best_step.get('rest_p50_ms')} ms, "
-          f"p99 {acd.get('rest_p99_ms_at_best')} ms; ACD {acd.get('acd_loop_lag')}")
+        runs = interleaved(args.rounds, {
+            "acd": lambda: acd_round(tmp, rates, args.seconds, args.talk_ms),
+            "sipp": lambda: direct_round(tmp, rates, args.seconds, args.talk_ms),
+            "rtp": lambda: rtp_round(args.rtp_seconds)})
+    acd_best = [r["best_rate"] for r in runs["acd"]]
+    sipp_best = [r["best_rate"] for r in runs["sipp"]]
+    vs_sipp = ratios(acd_best, sipp_best)                   # per round: same noise
+    rest_p99 = [r["rest_p99_ms"] for r in runs["acd"] if not math.isnan(r["rest_p99_ms"])]
+    rest_rates = sorted({r["rest_rate"] for r in runs["acd"] if r["rest_rate"] is not None})
+    streams = [r["max_streams"] for r in runs["rtp"]]
+    print(f"{args.rounds} interleaved rounds; rates {args.rates} calls/s, {args.seconds:g} s per step")
+    print(f"ACD zero-failure rate:          {show(acd_best, '.0f')} calls/s (target >= 300)")
+    print(f"sipp uac->uas zero-failure rate: {show(sipp_best, '.0f')} calls/s "
+          f"(sipp's limit here is the top rate tried)")
+    print(f"ACD / sipp uac->uas per round:  {show(vs_sipp, '.2f')} (target >= 0.8)")
+    print(f"agents logged in and idle before each ramp: {[r.get('agents_idle') for r in runs['acd']]}/{N_AGENTS}")
+    print(f"REST p99 at {rest_rates} calls/s (the target load): {show(rest_p99, '.2f')} ms (target <= 20)")
+    print(f"RTP streams in one thread:      {show(streams, '.0f')} (target >= 500; "
+          f"design guide reference: 600 streams at p99 6 ms)")
+    for i, r in enumerate(runs["acd"]):
+        print(f"round {i + 1} ACD {r.get('acd_loop_lag')}")
     print(f"load average (other work on this machine counts): {open('/proc/loadavg').read().split()[:3]}")
-    print(f"RTP streams in one thread: {rtp['max_streams']} "
-          f"(design guide reference: 600 streams at p99 6 ms)")
-    # "under that load": the 300 calls/s of the signalling target (else the best rate reached)
-    rest_step = steps.get(300) if steps.get(300, {}).get("failed", 1) == 0 else best_step
-    rest_p99 = rest_step.get("rest_p99_ms", float("nan"))
-    print(f"REST p99 at {rest_step.get('rate')} calls/s (the target load): {rest_p99} ms")
-    print(json.dumps({"targets": {
-        "calls_per_s_zero_failed": {"value": acd_best, "target": 300, "better": "higher"},
-        "rest_p99_ms": {"value": rest_p99, "target": 20, "better": "lower"},
-        "rtp_streams_one_thread": {"value": rtp["max_streams"], "target": 500, "better": "higher"},
-    }, "acd": acd, "sipp_direct": direct,
-        "rtp": {k: v for k, v in rtp.items() if k != "runs"}}, default=str))
+    values = {"calls_per_s_zero_failed": median(acd_best), "rest_p99_ms": median(rest_p99, float("nan")),
+              "rtp_streams_one_thread": median(streams), "acd_vs_sipp_uas": median(vs_sipp)}
+    finish({name: target(values[name], goal, better) for name, goal, better in TARGETS},
+           spreads={"calls_per_s_zero_failed": spread(acd_best), "rest_p99_ms": spread(rest_p99),
+                    "rtp_streams_one_thread": spread(streams), "acd_vs_sipp_uas": spread(vs_sipp),
+                    "sipp_uas_calls_per_s_zero_failed": spread(sipp_best)},
+           rounds=args.rounds, acd=runs["acd"], sipp_direct=runs["sipp"], rtp=runs["rtp"])
 
 
 if __name__ == "__main__":

@@ -25,8 +25,10 @@ def interleaved(rounds: int, runners: dict[str, Callable[[], Any]], label: str =
     return out
 
 
-def spread(xs: list[float]) -> dict[str, float]:
-    """Median, quartiles and range of the samples (quartiles need 2+ samples)."""
+def spread(xs: list[float]) -> dict[str, float | None]:
+    """Median, quartiles and range of the samples (quartiles need 2+ samples; none: all None, n=0)."""
+    if not xs:
+        return {"median": None, "p25": None, "p75": None, "min": None, "max": None, "n": 0}
     xs = sorted(xs)
     q = statistics.quantiles(xs, n=4, method="inclusive") if len(xs) > 1 else [xs[0]] * 3
     r = lambda v: round(v, 4)  # noqa: E731
@@ -37,8 +39,20 @@ def spread(xs: list[float]) -> dict[str, float]:
 def show(xs: list[float], fmt: str = ".3f") -> str:
     """`median (IQR p25-p75, range min-max, n=N)` for a table cell."""
     s = spread(xs)
+    if not s["n"]:
+        return "n/a (n=0)"
     return (f"{s['median']:{fmt}} (IQR {s['p25']:{fmt}}-{s['p75']:{fmt}}, "
             f"range {s['min']:{fmt}}-{s['max']:{fmt}}, n={s['n']})")
+
+
+def ratios(num: list[float], den: list[float]) -> list[float]:
+    """Round-by-round num/den (the two runs of a round saw the same noise); rounds with den 0 are left out."""
+    return [a / b for a, b in zip(num, den) if b]
+
+
+def median(xs: list[float], empty: float = 0.0) -> float:
+    """Median of the samples, `empty` when there are none."""
+    return statistics.median(xs) if xs else empty
 
 
 def target(value: float, goal: float, better: str) -> dict[str, Any]:
