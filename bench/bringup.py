@@ -17,7 +17,7 @@ from mininet.net import Mininet
 from mininet.node import Host
 
 from labkit.lab import Lab, load
-from stats import finish, interleaved, show, spread, target
+from stats import finish, interleaved, ratios, show, spread, target
 
 
 def mininet_round(topo) -> tuple[float, float]:
@@ -57,17 +57,17 @@ def main() -> None:
                                      "full": lambda: labkit_round(services=True)})
     up = {k: [u for u, _ in v] for k, v in runs.items()}
     down = {k: [d for _, d in v] for k, v in runs.items()}
-    ratios = [lk / mn for lk, mn in zip(up["labkit"], up["mininet"])]   # per round: same noise
+    per_round = ratios(up["labkit"], up["mininet"])
     med = statistics.median
     print(f"seed topology: {len(topo.nodes)} nodes, {len(topo.links)} links; {args.rounds} interleaved rounds")
     for name, label in (("mininet", "plain Mininet"), ("labkit", "labkit, no services"),
                         ("full", "labkit, all services")):
         print(f"{label:22} up {show(up[name])} s   down {show(down[name])} s")
-    print(f"labkit/Mininet bring-up ratio per round: {show(ratios, '.2f')}")
-    finish({"up_vs_mininet": target(med(ratios), 1.5, "lower"),
+    print(f"labkit/Mininet bring-up ratio per round: {show(per_round, '.2f')}")
+    finish({"up_vs_mininet": target(med(per_round), 1.5, "lower"),
             "up_s": target(med(up["full"]), 3.0, "lower"),
             "down_s": target(med(down["full"]), 1.0, "lower")},
-           spreads={"up_vs_mininet": spread(ratios), "up_s": spread(up["full"]),
+           spreads={"up_vs_mininet": spread(per_round), "up_s": spread(up["full"]),
                     "down_s": spread(down["full"]), "mininet_up_s": spread(up["mininet"]),
                     "labkit_topology_up_s": spread(up["labkit"])},
            rounds=args.rounds)

@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # labkit, when run without PYTHONPATH
 
 from labkit.cas import contend  # noqa: E402
-from stats import finish, interleaved, show, spread, target  # noqa: E402
+from stats import finish, interleaved, ratios, show, spread, target  # noqa: E402
 
 
 def table(title: str, contenders: list[int], kinds: list[str], cell) -> str:
@@ -98,7 +98,7 @@ def targets(rounds: int, seconds: float) -> dict[str, list[float]]:
     }, label="targets: round")
 
     def per_round(num: str, den: str) -> list[float]:
-        return [a / b for a, b in zip(r[num], r[den]) if a and b]
+        return ratios(r[num], r[den])
 
     out = {"pingpong_ns": r["pingpong_ns"], "cas_handoff_ns": [x for x in r["cas_handoff_ns"] if x],
            "handoff_vs_pingpong": per_round("cas_handoff_ns", "pingpong_ns"),

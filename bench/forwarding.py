@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 from pathlib import Path
 
 from labkit.lab import Lab
 from labkit.procs import wait_until
-from stats import finish, interleaved, show, spread, target
+from stats import finish, interleaved, median, ratios, show, spread, target
 
 HERE = Path(__file__).resolve().parent
 PORT = 5201
@@ -72,15 +71,15 @@ def main() -> None:
         campus.down()
         if veth is not None:
             veth.down()
-    ratios = [i / b for i, b in zip(inter, bare) if b]      # each round's two neighbouring runs
-    ratio = statistics.median(ratios) if ratios else 0.0
+    per_round = ratios(inter, bare)      # each round's two neighbouring runs
+    ratio = median(per_round)
     print(f"{args.rounds} interleaved rounds of {args.seconds:g} s:")
     print(f"inter-VLAN (pc2 VLAN1 -> Vlan1 SVI -> Vlan2 SVI -> acd, through ACL 102): {show(inter, '.2f')} Gbit/s")
     print(f"bare veth pair:                                                       {show(bare, '.2f')} Gbit/s")
-    print(f"ratio per round:                                                      {show(ratios, '.2f')}")
+    print(f"ratio per round:                                                      {show(per_round, '.2f')}")
     print(f"ratio {ratio:.2f} (target >= 0.5); ACL 102 line 10 (established) matched {est} packets")
     finish({"intervlan_vs_veth": target(ratio, 0.5, "higher")},
-           spreads={"intervlan_vs_veth": spread(ratios), "intervlan_gbit_s": spread(inter),
+           spreads={"intervlan_vs_veth": spread(per_round), "intervlan_gbit_s": spread(inter),
                     "veth_gbit_s": spread(bare)},
            rounds=args.rounds, seconds=args.seconds, acl_established_matches=est)
 

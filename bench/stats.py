@@ -46,8 +46,11 @@ def show(xs: list[float], fmt: str = ".3f") -> str:
 
 
 def ratios(num: list[float], den: list[float]) -> list[float]:
-    """Round-by-round num/den (the two runs of a round saw the same noise); rounds with den 0 are left out."""
-    return [a / b for a, b in zip(num, den) if b]
+    """Round-by-round num/den (the two runs of a round saw the same noise).
+
+    Rounds where either side has no sample (None) or the denominator is 0 are left out.
+    """
+    return [a / b for a, b in zip(num, den) if a is not None and b]
 
 
 def median(xs: list[float], empty: float = 0.0) -> float:

@@ -12,10 +12,24 @@ from labkit.cas import contend
 CAS_KINDS = ["cas", "cas_pause", "tas", "tas_pause", "cas_backoff", "mutex"]
 
 
+def run_at_least(acquisitions: int, kind: str, threads: int, seconds: float, **kw):
+    """contend.run, run longer (doubling, up to 16x) until it made `acquisitions`.
+
+    The kernel runs for a time, not a count; on a loaded machine a short run can make
+    too few acquisitions to mean anything, so the run grows instead of the floor shrinking.
+    """
+    for _ in range(5):
+        r = contend.run(kind, threads, seconds=seconds, **kw)
+        if r.acquisitions > acquisitions:
+            return r
+        seconds *= 2
+    return r
+
+
 @pytest.mark.parametrize("threads", [2, 3])
 def test_unsafe_lock_loses_updates(threads):
     for attempt in range(10):
-        r = contend.run("unsafe", threads, seconds=0.3)
+        r = run_at_least(100_000, "unsafe", threads, seconds=0.3)
         assert r.acquisitions > 100_000
         if r.lost_updates > 0:
             break
@@ -26,7 +40,7 @@ def test_unsafe_lock_loses_updates(threads):
 @pytest.mark.parametrize("kind", CAS_KINDS)
 @pytest.mark.parametrize("threads", [2, 3])
 def test_cas_and_os_locks_lose_nothing(kind, threads):
-    r = contend.run(kind, threads, seconds=0.15)
+    r = run_at_least(1000, kind, threads, seconds=0.15)
     assert r.acquisitions > 1000
     assert r.lost_updates == 0 and r.counter == r.acquisitions
 
@@ -63,9 +77,9 @@ def test_missing_compiler_says_how_to_fix(monkeypatch, tmp_path):
 @pytest.mark.parametrize("kind", ["cas", "mutex"])
 def test_fair_handoff_makes_every_acquisition_a_handoff(kind):
     """The bench's fair workload: no owner re-takes the lock before the other thread had it."""
-    r = contend.run(kind, 2, seconds=0.1, fair=True)
+    r = run_at_least(1000, kind, 2, seconds=0.1, fair=True)
     assert r.lost_updates == 0 and r.acquisitions > 1000
     assert r.handoffs == r.acquisitions
     assert r.batches > 0 and r.acquire_p50_ns > 0
-    loose = contend.run(kind, 1, seconds=0.05, fair=True)     # alone, fair cannot wait for anyone
+    loose = run_at_least(1000, kind, 1, seconds=0.05, fair=True)   # alone, fair cannot wait for anyone
     assert loose.acquisitions > 1000 and loose.handoffs == 1
