@@ -11,17 +11,26 @@ import os
 import sys
 
 from .lab import loader
-from .lab.errors import LabkitError, TopologyError
+from .lab.errors import LabkitError, LabStateError, TopologyError
 from .lab.plugins import registry
 from .lab.runtime import Lab, clean, stderr_progress
 from .lab.state import LabState
 
 
 def _instance(args: argparse.Namespace) -> str:
+    """The lab a command acts on: --lab, else the one lab that is up.
+
+    Decision: with several labs up and no --lab, the command refuses and lists them,
+    rather than guess (a guess could stop a lab a notebook or a colleague is using).
+    """
     if args.lab:
         return args.lab
     up = LabState.instances()
-    return up[0] if len(up) == 1 else "seed"
+    if len(up) == 1:
+        return up[0]
+    if not up:
+        raise LabStateError("no lab is up; start one with 'labkit up [TOPOLOGY]'")
+    raise LabStateError(f"{len(up)} labs are up ({', '.join(up)}); say which with --lab NAME")
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -30,20 +39,21 @@ def cmd_up(args: argparse.Namespace) -> int:
     t = lab.timings
     print(f"lab '{lab.instance}' is up: {len(lab.topo.nodes)} nodes, {len(lab.topo.links)} links, "
           f"{len(lab.services)} services ({t.get('up_s', 0):.2f} s). "
-          f"Next: labkit status | labkit exec NODE -- CMD | labkit check | labkit down")
+          f"Next: labkit status | labkit exec --lab {lab.instance} NODE -- CMD | "
+          f"labkit check --lab {lab.instance} | labkit down --lab {lab.instance}")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     instances = [args.lab] if args.lab else LabState.instances()
+    if args.json:   # one JSON document: a list with one entry per lab
+        print(json.dumps([Lab.attach(inst).status() for inst in instances], indent=1))
+        return 0
     if not instances:
         print("no lab is up")
         return 0
     for inst in instances:
         st = Lab.attach(inst).status()
-        if args.json:
-            print(json.dumps(st, indent=1))
-            continue
         print(f"lab {st['instance']} ({st['status']}) from {st['topology']}")
         for n in st["nodes"]:
             print(f"  {n['name']:<10} {n['role']:<9} {n['netns']:<22} {' '.join(n['addresses'])}")
@@ -120,33 +130,38 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labkit", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def add(name: str, fn, help: str, topology: bool = False) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help)
+    def add(name: str, fn, help: str, topology: bool = False, lab: str = "attach") -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
         sp.set_defaults(fn=fn)
-        sp.add_argument("--lab", help="lab instance name (default: the one lab that is up, else 'seed')")
+        if lab == "attach":
+            sp.add_argument("--lab", help="the lab instance to act on (default: the one lab that is up)")
+        elif lab == "new":
+            sp.add_argument("--lab", help="instance name for the new lab (default: the topology's name:)")
         if topology:
             sp.add_argument("topology", nargs="?", default="seed", help="topology name or YAML file (default: seed)")
         return sp
 
-    up = add("up", cmd_up, "build the lab, start its services, return when all are ready", topology=True)
+    up = add("up", cmd_up, "build the lab, start its services, return when all are ready", topology=True,
+             lab="new")
     up.add_argument("--no-services", action="store_true", help="namespaces and links only")
     up.add_argument("--replace", action="store_true", help="remove an instance of the same name first")
     st = add("status", cmd_status, "show running labs, nodes and processes")
-    st.add_argument("--json", action="store_true")
+    st.add_argument("--json", action="store_true", help="print one JSON list, an entry per lab")
     ex = add("exec", cmd_exec, "run a command inside a node: labkit exec NODE -- CMD...")
-    ex.add_argument("node")
-    ex.add_argument("command", nargs=argparse.REMAINDER)
+    ex.add_argument("node", help="the node to run in, e.g. pc1")
+    ex.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... (default: a shell)")
     ck = add("check", cmd_check, "run the topology's checks; exit 1 on any failure")
-    ck.add_argument("-v", "--verbose", action="store_true")
+    ck.add_argument("-v", "--verbose", action="store_true", help="print each check as it starts")
     add("down", cmd_down, "stop the lab and remove everything it made")
     cl = add("clean", cmd_clean, "remove labs whose owner is gone, as recorded on disk (works after kill -9)")
     cl.add_argument("--force", action="store_true", help="also remove labs a running process still holds")
-    li = add("lint", cmd_lint, "validate a topology and lint its configs without bring-up", topology=True)
+    li = add("lint", cmd_lint, "validate a topology and lint its configs without bring-up", topology=True,
+             lab="none")
     li.add_argument("--strict", action="store_true", help="exit 1 on findings too")
     for command in registry().commands.values():   # subcommands that plug-ins add
         command.configure(add(command.name, _plugin_command(command), command.help))
     sub.add_parser("demo", help="the main job: seed lab + checks + every notebook into out/", add_help=False)
-    dr = add("draw", cmd_draw, "draw a topology to an image file", topology=True)
+    dr = add("draw", cmd_draw, "draw a topology to an image file", topology=True, lab="none")
     dr.add_argument("-o", "--output", default="topology.png")
     return p
 
@@ -156,7 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["demo"]:
         from .demo import main as demo_main
         return demo_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)   # plug-ins add subcommands: their errors are ours
+    except LabkitError as exc:
+        print(f"labkit: {exc}", file=sys.stderr)
+        return 2
     if os.geteuid() != 0 and args.cmd in ("up", "down", "clean", "exec", "check"):
         print("labkit: this command needs root (network namespaces); run it with sudo", file=sys.stderr)
         return 2

@@ -98,6 +98,15 @@ class DiagnosticError(LabkitError):
         return self.diagnostics[0]
 
 
+def unknown_key_fix(key: object, allowed: Iterable[str]) -> str:
+    """The fix for a misspelt key: the closest allowed one, else the list of them."""
+    import difflib
+
+    allowed = sorted(allowed)
+    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed) or 'none'}"
+
+
 def error(where: Where | None, message: str, fix: str = "", **kw) -> Diagnostic:
     """A Diagnostic of severity error at `where` (None: no file is involved)."""
     w = where or Where("", 0)

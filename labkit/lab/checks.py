@@ -13,6 +13,8 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from labkit.diag import printable
+
 from .model import Check
 from .netns import open_socket
 from .plugins import registry
@@ -59,7 +61,10 @@ def run_checks(ctx: Any, checks: list[Check], progress: Callable[[str], None]) -
     results = []
     for chk in checks:
         progress(f"check {chk.describe()}")
-        ok, detail = registry().check(chk.kind).runner()(ctx, chk.params)
+        try:
+            ok, detail = registry().check(chk.kind).runner()(ctx, chk.params)
+        except Exception as exc:  # one broken check (a plug-in's, say) fails alone; the rest still run
+            ok, detail = False, f"the check itself failed: {type(exc).__name__}: {printable(exc)}"
         results.append(CheckResult(chk, ok, detail))
     return CheckReport(results)
 

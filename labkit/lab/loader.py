@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit import paths
+from labkit.diag import printable, unknown_key_fix
 
 from .errors import TopologyError, Where
 from .model import (ROLES, Check, Endpoint, Interface, Link, Node, Route,
@@ -51,9 +52,7 @@ def _fail(where: Where, msg: str, fix: str = "") -> TopologyError:
 def _unknown_keys(m: YMap, allowed: set[str], what: str) -> None:
     for key in m:
         if key not in allowed:
-            close = [k for k in allowed if k[:2] == str(key)[:2]]
-            hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(sorted(allowed))}"
-            raise _fail(m.at(key), f"unknown key '{key}' in {what}", hint)
+            raise _fail(m.at(key), f"unknown key '{printable(key, 60)}' in {what}", unknown_key_fix(key, allowed))
 
 
 def parse_interface(text: Any, where: Where) -> ipaddress.IPv4Interface:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from labkit.diag import printable
+from labkit.diag import printable, unknown_key_fix
 
 from .errors import TopologyError, Where
 
@@ -161,10 +161,7 @@ def validate(decl: dict[str, Param], given: Any, where: Where, ctx: ParamContext
     at = getattr(given, "at", lambda k: where)
     for key in given:
         if key not in decl:
-            allowed = sorted(decl)
-            close = [k for k in allowed if k[:2] == str(key)[:2]]
-            hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed) or 'none'}"
-            raise TopologyError(at(key), f"unknown key '{_show(key)}' in {what}", hint)
+            raise TopologyError(at(key), f"unknown key '{_show(key)}' in {what}", unknown_key_fix(key, decl))
     out: dict[str, Any] = {}
     for key, param in decl.items():
         if key in given:

@@ -27,7 +27,7 @@ from typing import Any, Callable, Protocol
 
 from .errors import LabkitError, Where
 from .model import Interface, Node, Topology
-from .params import Param
+from .params import TYPES, Param
 
 GROUP = "labkit.plugins"
 
@@ -140,6 +140,12 @@ class Registry:
     owner: dict[tuple[str, Any], str] = field(default_factory=dict)
 
     def add(self, plugin: Plugin) -> None:
+        for kind in [*plugin.services, *plugin.checks]:
+            for key, param in (kind.params or {}).items():
+                if isinstance(param.type, str) and param.type not in TYPES:
+                    raise PluginError(f"plug-in '{plugin.name}': parameter '{key}' of '{kind.name}' has "
+                                      f"type '{param.type}' (fix: use one of {', '.join(sorted(TYPES))}, "
+                                      "or a function (value, where, ctx) -> value)")
         self.plugins.append(plugin)
         for table, items in (("services", [(s.name, s) for s in plugin.services]),
                              ("checks", [(c.name, c) for c in plugin.checks]),
@@ -180,11 +186,14 @@ def registry() -> Registry:
     if not any(ep.name == "core" for ep in eps):
         raise PluginError("labkit's own plug-ins are not registered: the package metadata is missing "
                           "(fix: install labkit with 'pip install -e .' or './run setup')")
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for ep in eps:
-        if ep.name in seen:   # the same distribution found twice on sys.path
-            continue
-        seen.add(ep.name)
+        if ep.name in seen:
+            if seen[ep.name] == ep.value:   # one distribution found twice on sys.path
+                continue
+            raise PluginError(f"two plug-ins are both named '{ep.name}' ({seen[ep.name]} and {ep.value}) "
+                              "(fix: give your package's entry point in 'labkit.plugins' another name)")
+        seen[ep.name] = ep.value
         try:
             plugin = ep.load()
         except Exception as exc:  # a broken third-party plug-in must say which one it is

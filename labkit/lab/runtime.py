@@ -27,7 +27,9 @@ def _quiet(_: str) -> None:
 
 
 def stderr_progress(msg: str) -> None:
-    print(f"[labkit] {msg}", file=sys.stderr, flush=True)
+    """One whole line per message: services start in threads, and their lines must not mix."""
+    sys.stderr.write(f"[labkit] {msg}\n")
+    sys.stderr.flush()
 
 
 class Lab:
@@ -105,7 +107,8 @@ class Lab:
         if old is not None:
             if not replace:
                 raise LabStateError(f"lab '{instance}' is already up (started from {old.topology}); "
-                                    f"run 'labkit down {instance}' first, or pass replace=True")
+                                    f"run 'labkit down --lab {instance}' first (or 'labkit up --replace'; "
+                                    "from Python, replace=True)")
             old.destroy()
         state = LabState(instance=instance, topology=str(topo.path))
         state.save()
