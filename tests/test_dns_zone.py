@@ -131,3 +131,31 @@ def test_server_never_answers_a_response():
     opcode8[2] |= 0x40
     r = DNSRecord.parse(auth.respond(bytes(opcode8)))
     assert r.header.qr and r.header.opcode == 8 and r.header.rcode == 4 and r.header.id == 77
+
+
+def test_cname_loop_is_servfail_at_once():
+    """loop1 -> loop2 -> loop1: the answer stops where the chain comes back (SERVFAIL, as
+    BIND's 'max. restarts reached'). A missing loop check would spin forever; the alarm
+    turns that hang into a failure here, before any test starts a server."""
+    import signal
+
+    from dnslib import QTYPE, RCODE
+
+    from labkit.dns.authority import Authority
+    from labkit.dns.testing import TEST_ZONES
+    from labkit.dns.zone import load_zone
+
+    def hung(signum, frame):
+        raise AssertionError("the CNAME loop was not detected")
+
+    auth = Authority([load_zone(path, origin) for origin, path in TEST_ZONES.items()])
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.setitimer(signal.ITIMER_REAL, 10)
+    try:
+        res = auth.lookup("loop1.difftest.lab.", QTYPE.A)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert res.rcode == RCODE.SERVFAIL and res.ede == (0, "max. restarts reached")
+    assert [(r.name, str(r.rdata.label)) for r in res.answer] == [
+        ("loop1.difftest.lab.", "loop2.difftest.lab."), ("loop2.difftest.lab.", "loop1.difftest.lab.")]
