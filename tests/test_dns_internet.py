@@ -118,3 +118,21 @@ def test_resolver_tcp_fallback_and_cname_chains(tmp_path):
         assert [x.rtype for x in back.answer] == [5, 5, 5, 1]
         assert r.resolve("dangling.difftest.lab", 1).rcode == 3
         assert r.resolve("host.child.difftest.lab", 1).rcode == 2   # child servers do not exist
+
+
+def test_servfail_is_cached_for_five_seconds(monkeypatch):
+    """A failure is remembered briefly (5 s), not for the 30 s of an answer without records:
+    the resolver must retry soon after a server comes back."""
+    import types
+
+    from labkit.dns import resolve
+    clock = [1000.0]
+    monkeypatch.setattr(resolve, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    r = resolve.Resolver(["198.41.0.4"], timeout=0.2)     # unmapped outside a lab: no answer, no packet
+    first = r.resolve("exampledomain.ca", 15)
+    assert first.rcode == 2 and first.trace == ["198.41.0.4: no answer"]
+    clock[0] = 1004.9
+    cached = r.resolve("exampledomain.ca", 15)
+    assert cached.rcode == 2 and cached.trace == ["cache: exampledomain.ca. MX"]
+    clock[0] = 1005.0
+    assert r.resolve("exampledomain.ca", 15).trace == ["198.41.0.4: no answer"]

@@ -110,3 +110,15 @@ def test_format_findings_is_relative_and_stable():
     text = format_findings(lint_named_conf(EC2 / "named.conf"), base=REPO)
     assert text.splitlines()[0].startswith("topologies/ec2/exampledomain.ca:9: NS target 'ns.'")
     assert format_findings([]) == "no findings"
+
+
+def test_delegation_to_the_cut_itself_needs_glue(tmp_path):
+    """'child NS child' names a server AT the cut: it lies inside the child like ns1.child does."""
+    fs = lint(tmp_path, "child IN NS child\n", bind_checks=False)
+    assert rules(fs) == [("missing-glue", 5)]
+    assert fs[0].message == ("delegation of child.t.lab. to child.t.lab. has no glue: child.t.lab. lies "
+                             "inside child.t.lab., so nobody can find its address")
+    assert str(fs[0]).startswith(f"{tmp_path / 'zone'}:5: delegation of child.t.lab.")
+    assert lint(tmp_path, "child IN NS child\nchild IN A 10.0.1.1\n", bind_checks=False) == []
+    # a target outside the child needs no glue here
+    assert lint(tmp_path, "child IN NS ns\n", bind_checks=False) == []

@@ -106,3 +106,56 @@ def test_secgroup_ruleset_parses(tmp_path):
     f.write_text(render_nft())
     p = subprocess.run(["nft", "-c", "-f", str(f)], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
+
+
+def test_server_never_answers_a_response():
+    """QR (0x8000) set means the packet is itself an answer: replying to it would let two
+    servers answer each other forever, so the server stays silent."""
+    from dnslib import DNSRecord
+
+    from labkit import paths
+    from labkit.dns.authority import Authority
+    from labkit.dns.compare import build_query
+    from labkit.dns.zone import load_zone
+    auth = Authority([load_zone(paths.topology("ec2", "exampledomain.ca"), "exampledomain.ca")])
+    query = bytes(build_query("www.exampledomain.ca", "A", [], 77))
+    answer = auth.respond(query)
+    r = DNSRecord.parse(answer)
+    assert r.header.qr and r.header.aa and [str(x.rdata) for x in r.rr] == ["1.2.3.4"]
+    assert auth.respond(answer) is None                       # its own answer fed back
+    flipped = bytearray(query)
+    flipped[2] |= 0x80                                         # the query with QR set
+    assert auth.respond(bytes(flipped)) is None
+    # the bit next to QR is the top of the opcode, not QR: opcode 8 is a query that gets NOTIMP
+    opcode8 = bytearray(query)
+    opcode8[2] |= 0x40
+    r = DNSRecord.parse(auth.respond(bytes(opcode8)))
+    assert r.header.qr and r.header.opcode == 8 and r.header.rcode == 4 and r.header.id == 77
+
+
+def test_cname_loop_is_servfail_at_once():
+    """loop1 -> loop2 -> loop1: the answer stops where the chain comes back (SERVFAIL, as
+    BIND's 'max. restarts reached'). A missing loop check would spin forever; the alarm
+    turns that hang into a failure here, before any test starts a server."""
+    import signal
+
+    from dnslib import QTYPE, RCODE
+
+    from labkit.dns.authority import Authority
+    from labkit.dns.testing import TEST_ZONES
+    from labkit.dns.zone import load_zone
+
+    def hung(signum, frame):
+        raise AssertionError("the CNAME loop was not detected")
+
+    auth = Authority([load_zone(path, origin) for origin, path in TEST_ZONES.items()])
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.setitimer(signal.ITIMER_REAL, 10)
+    try:
+        res = auth.lookup("loop1.difftest.lab.", QTYPE.A)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert res.rcode == RCODE.SERVFAIL and res.ede == (0, "max. restarts reached")
+    assert [(r.name, str(r.rdata.label)) for r in res.answer] == [
+        ("loop1.difftest.lab.", "loop2.difftest.lab."), ("loop2.difftest.lab.", "loop1.difftest.lab.")]

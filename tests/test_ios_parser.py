@@ -8,6 +8,7 @@ import pytest
 
 from labkit.diag import Diagnostic
 from labkit.ios import IosConfigError, linux_name, ios_name, load, parse, parse_ifname
+from labkit.ios.names import InterfaceNameError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,6 +126,49 @@ def test_interface_abbreviations(spelling):
 def test_linux_names_round_trip(ios, linux):
     assert linux_name(ios) == linux
     assert ios_name(linux) == parse_ifname(ios).ios
+
+
+@pytest.mark.parametrize("spelling,accepted", [("Vlan1", True), ("Vlan4094", True), ("Vlan0", False),
+                                               ("Vlan4095", False)])
+def test_vlan_interface_numbers_are_1_to_4094(spelling, accepted):
+    if accepted:
+        assert parse_ifname(spelling).ios == spelling
+        return
+    with pytest.raises(InterfaceNameError) as ei:
+        parse_ifname(spelling)
+    assert str(ei.value) == f"VLAN {spelling[4:]} is out of range"
+    assert ei.value.fix == "use a VLAN from 1 to 4094"
+
+
+def test_linux_names_are_at_most_15_characters():
+    # IFNAMSIZ is 16 with the NUL: 15 characters is the longest name the kernel takes
+    assert parse_ifname("Dialer123456789").linux == "dialer123456789"
+    assert parse_ifname("Fa0/1/123456789").linux == "fa0-1-123456789"
+    for spelling, linux in [("Dialer1234567890", "dialer1234567890"), ("Fa0/1/1234567890", "fa0-1-1234567890")]:
+        with pytest.raises(InterfaceNameError) as ei:
+            parse_ifname(spelling)
+        assert f"maps to Linux name '{linux}', longer than 15 characters" in str(ei.value)
+        assert ei.value.fix == "use a shorter port number"
+
+
+@pytest.mark.parametrize("spelling,candidates", [("v1", "Vlan, Virtual-Template"),
+                                                 ("t0/1", "TenGigabitEthernet, Tunnel"),
+                                                 ("a1", "Async, ATM")])
+def test_ambiguous_abbreviation_is_refused_not_guessed(spelling, candidates):
+    with pytest.raises(InterfaceNameError) as ei:
+        parse_ifname(spelling)
+    assert str(ei.value) == f"ambiguous interface type '{spelling[0]}' (could be {candidates})"
+    assert ei.value.fix == "type more letters of the interface type"
+    # one more letter picks the type; an exact type name wins over its longer cousins
+    assert parse_ifname("vl1").ios == "Vlan1" and parse_ifname("te0/1").ios == "TenGigabitEthernet0/1"
+    assert parse_ifname("Ethernet0/0").ios == "Ethernet0/0"
+
+
+def test_ambiguous_interface_in_a_config_names_its_line():
+    cfg = parse("!\ninterface v2\n ip address 10.0.0.1 255.255.255.0\n", "sw.ios")
+    assert [str(e).split(" (fix:")[0] for e in cfg.errors][:1] == [
+        "sw.ios:2: ambiguous interface type 'v' (could be Vlan, Virtual-Template)"]
+    assert "Vlan2" not in cfg.interfaces
 
 
 def test_ios_name_of_non_ios_interfaces_is_none():

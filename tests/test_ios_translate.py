@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from labkit.ios import IosConfigError, bridge_vlans, interface_plan, load, parse, port_info, translate
-from labkit.ios.dhcp import free_ranges, pool_ranges
+from labkit.ios.dhcp import free_ranges, pool_ranges, pool_size
 from labkit.ios.nft import match_expr, render_nft
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +64,15 @@ def test_seed_pools_render_to_dnsmasq(tmp_path):
     assert f"dhcp-leasefile={tmp_path / 'dnsmasq.leases'}" in conf
     assert "port=0" in conf                     # DHCP only: no DNS on the switch
     assert t.dnsmasq.argv[:2] == ["dnsmasq", "-k"]
+
+
+def test_pool_size_counts_both_ends_of_each_range(tmp_path):
+    assert pool_size([(A("10.0.0.5"), A("10.0.0.5"))]) == 1
+    assert pool_size([(A("192.168.1.100"), A("192.168.1.149")), (A("10.0.0.1"), A("10.0.0.2"))]) == 52
+    assert pool_size([]) == 0
+    conf = translate(load(ROOT / "topologies/sw3550.ios"), tmp_path).dnsmasq.conf
+    assert "# ip dhcp pool pool_vlan1 (line 76): 50 addresses" in conf.splitlines()
+    assert "# ip dhcp pool pool_vlan2 (line 82): 253 addresses" in conf.splitlines()
 
 
 def test_lease_and_multiple_ranges(tmp_path):

@@ -104,6 +104,31 @@ MISTAKES = [
     ("  h1:\n    role: host", "  H_1:\n    role: host", "H_1:", "not a short lowercase name"),
     ("vlans:\n  1: data", "vlans:\n  1: data\n  1: again", "1: again", "appears twice"),
     ("  - reach: {from: h1, to: h2}", "  - reach: {from: h1, to: h2", "", "YAML syntax"),
+    # names become namespaces (lk-LAB-NODE) and state directories: '_' is refused like uppercase
+    ("name: tiny", "name: my_lab", "name: my_lab", "lab name 'my_lab' is not a short lowercase name"),
+    ("  h1:\n    role: host", "  h_1:\n    role: host", "h_1:", "node name 'h_1' is not a short lowercase name"),
+    ("vlans:\n  1: data", "vlans:\n  0: none\n  1: data", "0: none",
+     "VLAN id '0' is not a number from 1 to 4094"),
+    ("vlans:\n  1: data", "vlans:\n  1: data\n  4095: reserved", "4095: reserved",
+     "VLAN id '4095' is not a number from 1 to 4094"),
+    # a /30 has two host addresses; its network and broadcast addresses are no host's
+    ("eth0: 10.0.0.1/24", "eth0: 10.0.0.0/30", "eth0: 10.0.0.0/30",
+     "address '10.0.0.0/30' is the network or broadcast address of 10.0.0.0/30"),
+    ("eth0: 10.0.0.1/24", "eth0: 10.0.0.3/30", "eth0: 10.0.0.3/30",
+     "address '10.0.0.3/30' is the network or broadcast address of 10.0.0.0/30"),
+    ("- reach: {from: h1, to: h2}", "- port_open: {from: h1, to: h2,\n      port: 0/tcp}", "port: 0/tcp",
+     "port '0/tcp' is not NUMBER/tcp or NUMBER/udp (1-65535)"),
+    ("- reach: {from: h1, to: h2}", "- port_open: {from: h1, to: h2,\n      port: 65536/udp}", "port: 65536/udp",
+     "port '65536/udp' is not NUMBER/tcp or NUMBER/udp (1-65535)"),
+    ("- reach: {from: h1, to: h2}", "- reach: {from: h1, to: h2,\n      timeout: 0}", "timeout: 0",
+     "'0' is not a time in seconds"),
+    ("  h1:\n    role: host", "  h1:\n    role: host\n    services:\n      - {type: http,\n         port: 0}",
+     "port: 0}", "port '0' is not a port number"),
+    # a device config only on the roles its expander builds (IOS: router, l3switch)
+    ("  h1:\n    role: host", "  h1:\n    role: host\n    ios: missing.ios", "ios: missing.ios",
+     "node 'h1' is a host; only a router or l3switch takes 'ios:'"),
+    # a key the node mapping lacks is reported at the mapping itself: its first line
+    ("  h1:\n    role: host\n", "  h1:\n    label: PC\n", "label: PC", "node 'h1' has role 'None'"),
 ]
 
 
@@ -130,3 +155,28 @@ def test_seed_topology_is_valid():
     assert topo.nodes["sw3550"].role == "l3switch"
     assert {1, 2} <= set(topo.vlans)
     assert str(topo.address_of("ec2")) == "1.2.3.4"
+
+
+@pytest.mark.parametrize("text", ["eth0: 10.0.0.0/31", "eth0: 10.0.0.1/31", "eth0: 10.0.0.1/30", "eth0: 10.0.0.2/30"])
+def test_point_to_point_host_addresses_are_accepted(tmp_path, text):
+    """Only below /31 are the first and last address reserved (a /31 link uses both, RFC 3021)."""
+    topo = load(write(tmp_path, GOOD.replace("eth0: 10.0.0.1/24", text, 1)))
+    assert str(topo.nodes["r1"].interfaces["eth0"].addresses[0]) == text.split()[1]
+
+
+def test_lab_names_up_to_twelve_characters(tmp_path):
+    assert load(write(tmp_path, GOOD.replace("name: tiny", "name: lab-abcdefgh"))).name == "lab-abcdefgh"
+    with pytest.raises(TopologyError) as info:
+        load(write(tmp_path, GOOD.replace("name: tiny", "name: lab-abcdefghi")))
+    assert info.value.where.line == 1 and "lab name 'lab-abcdefghi'" in str(info.value)
+
+
+def test_address_of_a_node_is_its_first_address(tmp_path):
+    """`to: NODE` means the node's first static address: interfaces in file order, then SVIs."""
+    topo = load(write(tmp_path, GOOD))
+    assert str(topo.address_of("r1")) == "10.0.0.1"          # eth0 before eth1
+    assert str(topo.address_of("sw")) == "10.0.1.2"          # only an SVI
+    assert str(topo.address_of("h2")) == "10.0.1.10"
+    topo = load(write(tmp_path, GOOD.replace("eth0: 10.0.0.1/24\n      eth1: 10.0.1.1/24",
+                                             "eth1: 10.0.1.1/24\n      eth0: 10.0.0.1/24", 1)))
+    assert str(topo.address_of("r1")) == "10.0.1.1"          # file order, not interface name
