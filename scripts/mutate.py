@@ -91,15 +91,19 @@ def pytest(copy: Path, tests: list[str], timeout: float) -> tuple[int, str]:
     env.pop("LABKIT_PATH", None)
     cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not lab",
            "--no-header", "-o", "addopts=", *tests]
-    # A mutant that hangs gets SIGINT first: pytest then runs its fixtures' teardown, which
-    # stops the servers the tests started by their recorded PIDs (they run in sessions of
-    # their own). Only if that does not end it is pytest's own process group killed.
+    # As root, the run gets a PID namespace of its own (with its own /proc): when it ends or
+    # is killed, the kernel ends every process in it, servers in sessions of their own
+    # included, so a mutant that hangs a server leaves nothing behind. A mutant that hangs
+    # gets SIGINT first: pytest then runs its fixtures' teardown, which stops the servers
+    # the tests started by their recorded PIDs. Only if that does not end it is the run killed.
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        cmd = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", *cmd]
     p = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, start_new_session=True)
     try:
         out, _ = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        p.send_signal(signal.SIGINT)
+        os.killpg(p.pid, signal.SIGINT)
         try:
             p.communicate(timeout=30)
         except subprocess.TimeoutExpired:
