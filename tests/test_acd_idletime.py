@@ -36,15 +36,20 @@ def idletimes(doc) -> dict[str, str]:
     return {a["id"]: a["idletime"] for a in doc["agents"]}
 
 
-def test_idletime_counts_seconds_from_the_idle_notify():
-    clock = FakeClock()
-    acd = AcdServer(config_from_dict(CFG, "<test>"), clock=clock)
-    agent = acd.agents["2771"]
-    agent.state, agent.device = "pending", "sip:2771@127.0.0.1:5999"
+def logging_in(acd: AcdServer, agent_id: str) -> tuple:
+    """An agent whose login is pending and the subscription its device's NOTIFYs arrive on."""
+    agent = acd.agents[agent_id]
+    agent.state, agent.device = "pending", f"sip:{agent_id}@127.0.0.1:5999"
     dialog = Dialog(call_id="c1", local_tag="t1", remote_tag="", local_uri="<sip:acd@127.0.0.1>",
                     remote_uri=f"<{agent.device}>", remote_target=agent.device,
                     local_contact="sip:acd@127.0.0.1")
-    sub = Subscription(agent=agent, dialog=dialog)
+    return agent, Subscription(agent=agent, dialog=dialog)
+
+
+def test_idletime_counts_seconds_from_the_idle_notify():
+    clock = FakeClock()
+    acd = AcdServer(config_from_dict(CFG, "<test>"), clock=clock)
+    agent, sub = logging_in(acd, "2771")
     acd._device_state(sub, DeviceState(idle=True), -1)   # the phone says: idle
     assert agent.state == "idle"
     api = RestApi(acd)
@@ -58,12 +63,7 @@ def test_idletime_counts_seconds_from_the_idle_notify():
 def test_agent_busy_on_its_own_call_is_idle_again_with_a_fresh_idletime():
     clock = FakeClock()
     acd = AcdServer(config_from_dict(CFG, "<test>"), clock=clock)
-    agent = acd.agents["2771"]
-    agent.state, agent.device = "pending", "sip:2771@127.0.0.1:5999"
-    dialog = Dialog(call_id="c1", local_tag="t1", remote_tag="", local_uri="<sip:acd@127.0.0.1>",
-                    remote_uri=f"<{agent.device}>", remote_target=agent.device,
-                    local_contact="sip:acd@127.0.0.1")
-    sub = Subscription(agent=agent, dialog=dialog)
+    agent, sub = logging_in(acd, "2771")
     api = RestApi(acd)
     acd._device_state(sub, DeviceState(idle=True), -1)
     clock.t += 10
