@@ -77,6 +77,7 @@ def test_most_idle_agent_first_and_redirect_on_no_answer():
             assert quiet.incoming == 1 and ok.incoming == 1 and third.incoming == 0
             rna = events_of(lab, "RINGNOANSWER")
             assert [x[3] for x in rna] == ["Agent/2771"]
+            assert [x[5] for x in rna] == ["400"]     # ring time in ms (ring_timeout 0.4 s)
             assert [x[3] for x in events_of(lab, "CONNECT")] == ["Agent/2772"]
             assert await lab.wait_for(lambda: lab.acd.leaks()["calls"] == 0)
             _, _, q = await lab.http("GET", "/queues/sales")
@@ -152,6 +153,7 @@ def test_wrapup_then_idle_and_autopause_after_unanswered():
             assert doc["state"] == "paused" and doc["missed"] == 2
             status, _, doc = await lab.http("PATCH", "/agents/2773", {"paused": False})
             assert status == 200 and doc["state"] == "idle"
+            assert doc["missed"] == 0        # a fresh count: the next unanswered ring does not pause
             assert [x[5] for x in events_of(lab, "PAUSE")] == ["autopause"]
     run(go())
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from labkit.acd.harness import AcdLab
+from labkit.acd.rest import MAX_BODY
 from labkit.acd.sip.transaction import Timers
 
 CFG = {"queues": [{"name": "queue1"}, {"name": "queue2"}, {"name": "queue3"}],
@@ -109,6 +110,24 @@ def test_bad_requests_get_json_errors(req, status):
             # the server is still fine afterwards
             st2, _, doc = await lab.http("GET", "/queues")
             assert st2 == 200 and len(doc["queues"]) == 3
+    run(go())
+
+
+def test_body_limit_is_64_kib():
+    async def go():
+        async with AcdLab(CFG) as lab:
+            assert MAX_BODY == 65536
+            # a body of exactly MAX_BODY bytes is read and served
+            doc = b'{"name": "q9"}'
+            st, _, body = await raw(lab, req("POST", "/queues", doc + b" " * (MAX_BODY - len(doc))))
+            assert st == 201 and body["name"] == "q9"
+            # one byte more is refused from the header alone, before any body is sent
+            over = (f"POST /queues HTTP/1.1\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {MAX_BODY + 1}\r\n\r\n").encode()
+            st, _, body = await asyncio.wait_for(raw(lab, over), 5)
+            assert (st, body) == (413, {"status": 413, "error": "body over 65536 bytes"})
+            _, _, doc = await lab.http("GET", "/queues")
+            assert [q["name"] for q in doc["queues"]] == ["queue1", "queue2", "queue3", "q9"]
     run(go())
 
 

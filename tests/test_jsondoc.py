@@ -237,6 +237,13 @@ def test_deep_nesting_is_an_error_not_a_crash():
     with pytest.raises(JSONParseError, match="nesting"):
         JSON.parse("[" * 100000 + "]" * 100000)
     assert JSON.parse("[" * 200 + "]" * 200).stringify() == "[" * 200 + "]" * 200
+    # the bound is MAX_DEPTH = 256 levels, inclusive, for objects as for lists
+    assert JSON.parse("[" * 256 + "]" * 256).stringify() == "[" * 256 + "]" * 256
+    assert len(JSON.parse('{"a":' * 256 + "1" + "}" * 256).stringify()) == 256 * 6 + 1
+    with pytest.raises(JSONParseError) as err:
+        JSON.parse("[" * 257 + "]" * 257)
+    assert str(err.value) == ("<json>: line 1, column 257: expected at most 256 levels of "
+                              "nesting, found '['")
 
 
 def test_parse_into_instance_replaces_content():

@@ -10,9 +10,9 @@ import pytest
 
 from labkit.mail import admin
 from labkit.mail.errors import MailConfigError
-from labkit.mail.maps import FileMaps, dirty_maps, read_map
+from labkit.mail.maps import FileMaps, check_address, dirty_maps, mark_dirty, read_map
 from labkit.mail.postfix import SEED_DIR, LoopbackPostfix
-from labkit.mail.postmapd import read_log, run_pending
+from labkit.mail.postmapd import Scheduler, read_log, run_pending
 from labkit.mail.sqlitemaps import SqliteMaps
 from labkit.procs import wait_until
 
@@ -88,6 +88,53 @@ def test_validation_errors_name_file_and_fix(tmp_path):
     with pytest.raises(MailConfigError, match="relative"):
         m.add_mailbox("eve@exampledomain.ca", "../../etc/")
     assert dirty_maps(conf) == []   # nothing was written
+
+
+def test_addresses_are_lowercased_like_postmap_does(tmp_path):
+    # postmap lowercases keys; a key written with capitals would never match a lookup
+    assert check_address("  Bob.Smith@ExampleDomain.CA ") == ("bob.smith", "exampledomain.ca")
+    conf = make_conf(tmp_path, "hash")
+    m = FileMaps(conf)
+    assert m.add_mailbox("Carol@ExampleDomain.ca") is True
+    assert m.add_alias("Dave@EXAMPLEDOMAIN.CA", "Dave@Gmail.com") is True
+    assert [(e.key, e.value) for e in read_map(conf / "vmbox")][-1] == (
+        "carol@exampledomain.ca", "exampledomain.ca/carol/")
+    assert read_map(conf / "valias")[-1].key == "dave@exampledomain.ca"
+    # the seed's admin@ written with capitals is the same mailbox, not a second line
+    assert m.add_mailbox("ADMIN@exampledomain.ca", "exampledomain.ca/admin/") is False
+
+
+@pytest.mark.parametrize("address", ["bob", "bob@b@exampledomain.ca", "@@exampledomain.ca"])
+def test_an_address_needs_exactly_one_at(address):
+    with pytest.raises(MailConfigError) as err:
+        check_address(address)
+    assert [(d.message, d.fix) for d in err.value.diagnostics] == [
+        (f"bad address {address!r}", "write local@domain")]
+
+
+def _dirty_flag(conf: Path, first: float, newest: float) -> None:
+    """A vmbox flag as the writers leave it, first made at FIRST and last touched at NEWEST."""
+    mark_dirty(conf, "vmbox")
+    flag = conf / ".dirty" / "vmbox"
+    flag.write_text(f"{first:.6f}\n")
+    os.utime(flag, (newest, newest))
+
+
+def test_scheduler_waits_for_a_quiet_default_of_0_3_s(tmp_path):
+    conf = make_conf(tmp_path, "hash")
+    s = Scheduler(conf)                      # the defaults: quiet 0.3 s, max_delay 5 s
+    assert s.due(1000.0) is False            # nothing dirty
+    _dirty_flag(conf, 1000.0, 1000.0)        # one edit at t=1000
+    assert s.due(1000.2) is False            # 0.2 s later: the burst may go on
+    assert s.due(1000.35) is True            # 0.35 s of quiet: run postmap
+
+
+def test_scheduler_runs_a_never_pausing_trickle_after_max_delay(tmp_path):
+    conf = make_conf(tmp_path, "hash")
+    s = Scheduler(conf)
+    _dirty_flag(conf, 1000.0, 1004.9)        # edits since t=1000, the latest at 1004.9
+    assert s.due(1004.95) is False           # neither quiet nor overdue yet
+    assert s.due(1005.05) is True            # 5 s since the first edit, though never quiet
 
 
 def test_cli(tmp_path):

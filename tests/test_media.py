@@ -117,6 +117,16 @@ def test_rtp_round_trip_with_csrc_extension_padding():
     assert back == pkt
 
 
+def test_rtp_csrc_count_fits_the_4_bit_field():
+    pkt = RtpPacket(sequence=1, ssrc=7, csrcs=tuple(range(1, 16)), payload=b"x")
+    wire = pkt.build()
+    assert wire[0] == 0x8F and len(wire) == 12 + 15 * 4 + 1     # V=2, no X bit, CC=15
+    assert RtpPacket.parse(wire) == pkt
+    with pytest.raises(RtpError) as err:
+        RtpPacket(csrcs=tuple(range(16))).build()
+    assert str(err.value) == "at most 15 CSRCs fit the header, got 16"
+
+
 @pytest.mark.parametrize("data,message", [
     (b"\x80\x00", "12-byte header"),
     (bytes.fromhex("40000001000000a011223344"), "version is 1"),
@@ -142,6 +152,13 @@ def test_playlist_order_welcome_music_announcement():
     pl2 = Playlist(frames(3, 0xA0), music, frames(2, 0xB0), announce_every=0.08)
     assert pl2.timeline(16) == [("welcome", 3), ("music", 4), ("announcement", 2),
                                 ("music", 4), ("announcement", 2), ("music", 1)]
+
+
+def test_playlist_announces_every_30_s_of_music_by_default():
+    pl = Playlist(frames(2, 0xA0), frames(7, 0x01), frames(3, 0xB0))
+    assert pl.timeline(1 + 2 + 1500 + 3 + 1500 + 3 + 10) == [
+        ("welcome", 2), ("music", 1500), ("announcement", 3),      # 1500 frames of 20 ms = 30 s
+        ("music", 1500), ("announcement", 3), ("music", 11)]
 
 
 def test_playlist_pads_and_ends_without_music():

@@ -82,6 +82,29 @@ def test_malformed_messages_raise_with_reason(raw, why):
         parse(raw)
 
 
+RESPONSE_HEAD = ("SIP/2.0 {code} Odd\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+                 "To: <sip:b@c>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n")
+
+
+def test_status_codes_100_to_699_only():
+    for code in (100, 699):
+        assert parse(RESPONSE_HEAD.format(code=code).encode() + b"\r\n").status == code
+    for code in ("099", 700, 999):
+        with pytest.raises(SipParseError) as err:
+            parse(RESPONSE_HEAD.format(code=code).encode() + b"\r\n")
+        assert str(err.value) == f"status code out of range: {int(code)}"
+
+
+def test_body_must_hold_content_length_bytes():
+    invite = (b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+              b"To: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 5\r\n\r\n")
+    assert parse(invite + b"hello").body == b"hello"
+    assert parse(invite + b"hello\r\n").body == b"hello"         # extra bytes are cut off
+    with pytest.raises(SipParseError) as err:
+        parse(invite + b"hell")                                   # one byte short
+    assert str(err.value) == "body shorter (4) than Content-Length 5"
+
+
 def test_uri_nameaddr_via():
     u = SipUri.parse("sip:queue1@acd.lab:5071;transport=udp")
     assert (u.user, u.host, u.port, u.params) == ("queue1", "acd.lab", 5071, {"transport": "udp"})
