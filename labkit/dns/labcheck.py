@@ -11,6 +11,7 @@ from typing import Any
 
 from dnslib import QTYPE, RCODE, DNSRecord
 
+from labkit.diag import printable
 from labkit.lab.errors import TopologyError
 
 from .client import query
@@ -21,14 +22,14 @@ def qtype(value: Any, where, ctx) -> str:
     t = str(value).upper()
     if isinstance(value, (dict, list)) or t not in QTYPE.reverse:
         known = "A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT"
-        raise TopologyError(where, f"'{str(value)[:40]}' is not a DNS record type", f"use one of: {known}")
+        raise TopologyError(where, f"'{printable(value, 60)}' is not a DNS record type", f"use one of: {known}")
     return t
 
 
 def rcode(value: Any, where, ctx) -> str:
     r = str(value).upper()
     if isinstance(value, (dict, list)) or r not in RCODE.reverse:
-        raise TopologyError(where, f"'{str(value)[:40]}' is not a DNS rcode", "e.g. NOERROR, NXDOMAIN, SERVFAIL")
+        raise TopologyError(where, f"'{printable(value, 60)}' is not a DNS rcode", "e.g. NOERROR, NXDOMAIN, SERVFAIL")
     return r
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from labkit.lab.errors import TopologyError, Where
 from labkit.lab.model import Interface, Node, ServiceSpec, Topology, Vlan
+from labkit.lab.params import TYPES, Param, mapping_of
 from labkit.lab.plugins import Plugin, ServiceKind
 
 
@@ -70,9 +71,29 @@ class IosExpander:
         return intf
 
 
+def _wan_interface(value, where: Where, ctx) -> str:
+    """A `wan:` key: an IOS interface name in any spelling (Dialer1) or its Linux name (dialer1)."""
+    from labkit import ios
+    from labkit.diag import printable
+
+    if isinstance(value, str):
+        try:
+            ios.linux_name(value)
+            return value
+        except ValueError:
+            if ios.ios_name(value) is not None:
+                return value
+    raise TopologyError(where, f"'{printable(value, 60)}' is not an IOS interface name",
+                        "name the interface with 'ip address negotiated', e.g. wan: {Dialer1: 100.64.0.2/30}")
+
+
 plugin = Plugin(
     name="ios",
     services=[ServiceKind("ios", "labkit.ios.service:IosService",
+                          {"config": Param("file", required=True, doc="e.g. config: sw3550.ios"),
+                           "wan": Param(mapping_of(_wan_interface, TYPES["interface_address"],
+                                                   "interface -> address/len")),
+                           "route_mode": Param("str", default="peer", choices=("peer", "device"))},
                           doc="applies a node's IOS config: addresses, routes, ACLs, NAT, DHCP")],
     expanders=[IosExpander()],
 )

@@ -76,6 +76,7 @@ def _proto_port(value: Any, where: Where, ctx: ParamContext) -> str:
 
 
 def _tcp_port(value: Any, where: Where, ctx: ParamContext) -> int:
+    """A port number from 1 to 65535, TCP or UDP (also the type "port")."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
         raise TopologyError(where, f"port '{_show(value)}' is not a port number", "use a number from 1 to 65535")
     return value
@@ -136,10 +137,108 @@ def _any(value: Any, where: Where, ctx: ParamContext) -> Any:
     return value
 
 
+_LABEL_RE = re.compile(r"^(\*|[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)$")
+
+
+def _domain(value: Any, where: Where, ctx: ParamContext) -> str:
+    """A DNS name: '.', or ASCII labels of 1 to 63 letters, digits, '-' or '_', at most 253 in all.
+
+    The bounds are the wire format's (RFC 1035): a longer label or name is what makes a
+    query or a zone fail at run time, so it is refused here, at its line.
+    """
+    text = value if isinstance(value, str) else None
+    name = text[:-1] if text and text.endswith(".") and text != "." else text
+    ok = text == "." or (name is not None and 0 < len(name) <= 253
+                         and all(_LABEL_RE.match(label) for label in name.split(".")))
+    if not ok:
+        raise TopologyError(where, f"'{_show(value)}' is not a DNS name",
+                            "use labels of letters, digits and '-' joined by dots, each at most 63 "
+                            "long, e.g. mail.exampledomain.ca")
+    return str(text)
+
+
+def _hostname(value: Any, where: Where, ctx: ParamContext) -> str:
+    """A host's DNS name (a domain that is not the root and has no wildcard), e.g. mx.gmail.com."""
+    name = _domain(value, where, ctx)
+    if name == "." or "*" in name.split("."):
+        raise TopologyError(where, f"'{_show(value)}' is not a host name", "e.g. mail.exampledomain.ca")
+    return name
+
+
+def _addresses(value: Any, where: Where, ctx: ParamContext) -> list[str]:
+    """One IPv4 address, or a non-empty list of them."""
+    return list_of(_address, "an IPv4 address", single=True)(value, where, ctx)
+
+
+def _interface_address(value: Any, where: Where, ctx: ParamContext) -> str:
+    """An IPv4 address with its prefix length, e.g. 100.64.0.2/30."""
+    try:
+        if not isinstance(value, str) or "/" not in value:
+            raise ValueError
+        return str(ipaddress.IPv4Interface(value))
+    except ValueError:
+        raise TopologyError(where, f"'{_show(value)}' is not an IPv4 address with a prefix length",
+                            "e.g. 100.64.0.2/30") from None
+
+
+def int_range(lo: int, hi: int) -> Converter:
+    """A whole number from `lo` to `hi` (YAML booleans and floats refused)."""
+    def _int(value: Any, where: Where, ctx: ParamContext) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise TopologyError(where, f"'{_show(value)}' is not a whole number from {lo} to {hi}",
+                                f"use a number from {lo} to {hi}")
+        return value
+    _int.__doc__ = f"a whole number from {lo} to {hi}"
+    return _int
+
+
+def only_port(port: int, why: str) -> Converter:
+    """A port the service can use only at one value (e.g. its readiness probe is fixed)."""
+    def _only(value: Any, where: Where, ctx: ParamContext) -> int:
+        if _tcp_port(value, where, ctx) != port:
+            raise TopologyError(where, f"port {_show(value)}: {why}", f"leave 'port' out, or write port: {port}")
+        return port
+    return _only
+
+
+def list_of(item: Converter, what: str, single: bool = False) -> Converter:
+    """A non-empty list whose items each pass `item`, each error at the item's own line.
+
+    `single`: one bare value stands for a list of one.
+    """
+    def _list(value: Any, where: Where, ctx: ParamContext) -> list:
+        if single and not isinstance(value, (list, dict)):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            raise TopologyError(where, f"expected a list of {what}, got {_shape(value)}",
+                                f"write a list such as [...] with at least one item: {what}")
+        wheres = getattr(value, "item_where", None) or [where] * len(value)
+        return [item(v, wheres[i], ctx) for i, v in enumerate(value)]
+    return _list
+
+
+def mapping_of(key: Converter, item: Converter, what: str) -> Converter:
+    """A non-empty mapping whose keys pass `key` and values pass `item`, each at its own line."""
+    def _map(value: Any, where: Where, ctx: ParamContext) -> dict:
+        if not isinstance(value, dict) or not value:
+            raise TopologyError(where, f"expected a mapping of {what}, got {_shape(value)}",
+                                f"write it as {{KEY: VALUE, ...}} with at least one entry: {what}")
+        at = getattr(value, "at", lambda k: where)
+        return {key(k, at(k), ctx): item(v, at(k), ctx) for k, v in value.items()}
+    return _map
+
+
+def _shape(value: Any) -> str:
+    if isinstance(value, (list, dict)):
+        return f"an empty {type(value).__name__}" if not value else f"a {type(value).__name__}"
+    return f"'{_show(value)}'"
+
+
 TYPES: dict[str, Converter] = {
     "node": _node, "target": _target, "proto_port": _proto_port, "tcp_port": _tcp_port,
-    "seconds": _seconds, "str": _str, "strs": _strs, "bool": _bool, "address": _address,
-    "file": _file, "files": _files, "any": _any,
+    "port": _tcp_port, "seconds": _seconds, "str": _str, "strs": _strs, "bool": _bool,
+    "address": _address, "addresses": _addresses, "interface_address": _interface_address,
+    "domain": _domain, "hostname": _hostname, "file": _file, "files": _files, "any": _any,
 }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from labkit.lab.params import Param, only_port
 from labkit.lab.plugins import Command, Plugin, ServiceKind
 
 
@@ -26,8 +27,19 @@ plugin = Plugin(
     name="mail",
     services=[
         ServiceKind("postfix", "labkit.mail.service:PostfixService",
+                    {"config": Param("file", required=True, doc="e.g. config: ec2/main.cf"),
+                     "backend": Param("str", default="hash", choices=("hash", "sqlite")),
+                     "port": Param("port", default=25),
+                     "myhostname": Param("hostname", default="mail.exampledomain.ca"),
+                     "quiet": Param("seconds", default=0.3),
+                     "listen": Param("address")},
                     doc="Postfix with the node's main.cf and virtual maps"),
-        ServiceKind("smtpsink", "labkit.mail.service:SinkService", doc="a remote MX that keeps what it gets"),
+        ServiceKind("smtpsink", "labkit.mail.service:SinkService",
+                    # the readiness probe asks 25/tcp (SinkService.ports), so only 25 can come up
+                    {"port": Param(only_port(25, "the sink's readiness probe asks 25/tcp only"), default=25),
+                     "hostname": Param("hostname", doc="default: mx.NODE.example"),
+                     "listen": Param("address")},
+                    doc="a remote MX that keeps what it gets"),
     ],
     commands=[Command("mail", "add domains, mailboxes and aliases to the lab's Postfix: labkit mail "
                       "add-mailbox ADDRESS | add-alias ADDRESS TARGET | add-domain DOMAIN | list",
