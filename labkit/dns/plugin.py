@@ -53,7 +53,7 @@ plugin = Plugin(
                      "listen": _LISTEN, "port": _DNS_PORT},
                     doc="a recursive resolver for the lab"),
         ServiceKind("secgroup", "labkit.dns.service:SecurityGroupService",
-                    {"allow": Param(list_of(secgroup_rule, "PORT/tcp, PORT/udp or icmp", single=True),
+                    {"allow": Param(list_of(secgroup_rule, "rules PORT/tcp, PORT/udp or icmp", single=True),
                                     default=SEED_ALLOW)},
                     doc="an EC2 security group as nftables rules on the node"),
     ],

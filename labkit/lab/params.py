@@ -92,7 +92,7 @@ def _seconds(value: Any, where: Where, ctx: ParamContext) -> float:
 
 def _str(value: Any, where: Where, ctx: ParamContext) -> str:
     if isinstance(value, (dict, list)) or value is None:
-        raise TopologyError(where, f"expected a single value, got {type(value).__name__}", "write one word or number")
+        raise TopologyError(where, f"expected a single value, got {_shape(value)}", "write one word or number")
     return str(value)
 
 
@@ -117,7 +117,7 @@ def _address(value: Any, where: Where, ctx: ParamContext) -> str:
 
 def _file(value: Any, where: Where, ctx: ParamContext) -> Path:
     if not isinstance(value, str):
-        raise TopologyError(where, f"expected a file name, got {type(value).__name__}",
+        raise TopologyError(where, f"expected a file name, got {_shape(value)}",
                             "name the file relative to the topology file")
     return ctx.resolve_file(value, where)
 
@@ -167,7 +167,7 @@ def _hostname(value: Any, where: Where, ctx: ParamContext) -> str:
 
 def _addresses(value: Any, where: Where, ctx: ParamContext) -> list[str]:
     """One IPv4 address, or a non-empty list of them."""
-    return list_of(_address, "an IPv4 address", single=True)(value, where, ctx)
+    return list_of(_address, "IPv4 addresses", single=True)(value, where, ctx)
 
 
 def _interface_address(value: Any, where: Where, ctx: ParamContext) -> str:
@@ -211,7 +211,7 @@ def list_of(item: Converter, what: str, single: bool = False) -> Converter:
             value = [value]
         if not isinstance(value, list) or not value:
             raise TopologyError(where, f"expected a list of {what}, got {_shape(value)}",
-                                f"write a list such as [...] with at least one item: {what}")
+                                f"write [ITEM, ...] with at least one of the {what}")
         wheres = getattr(value, "item_where", None) or [where] * len(value)
         return [item(v, wheres[i], ctx) for i, v in enumerate(value)]
     return _list
@@ -222,15 +222,20 @@ def mapping_of(key: Converter, item: Converter, what: str) -> Converter:
     def _map(value: Any, where: Where, ctx: ParamContext) -> dict:
         if not isinstance(value, dict) or not value:
             raise TopologyError(where, f"expected a mapping of {what}, got {_shape(value)}",
-                                f"write it as {{KEY: VALUE, ...}} with at least one entry: {what}")
+                                f"write {{KEY: VALUE, ...}} with at least one entry ({what})")
         at = getattr(value, "at", lambda k: where)
         return {key(k, at(k), ctx): item(v, at(k), ctx) for k, v in value.items()}
     return _map
 
 
 def _shape(value: Any) -> str:
-    if isinstance(value, (list, dict)):
-        return f"an empty {type(value).__name__}" if not value else f"a {type(value).__name__}"
+    """What a YAML value is, in the topology's words (no Python type names)."""
+    if isinstance(value, list):
+        return "a list" if value else "an empty list"
+    if isinstance(value, dict):
+        return "a mapping" if value else "an empty mapping"
+    if value is None:
+        return "nothing"
     return f"'{_show(value)}'"
 
 
