@@ -56,7 +56,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         st = Lab.attach(inst).status()
         print(f"lab {st['instance']} ({st['status']}) from {st['topology']}")
         for n in st["nodes"]:
-            print(f"  {n['name']:<10} {n['role']:<9} {n['netns']:<22} {' '.join(n['addresses'])}")
+            addrs = n["addresses"] + ([f"dhcp:{n['leased'] or 'no lease yet'}"] if "dhcp" in n else [])
+            print(f"  {n['name']:<10} {n['role']:<9} {n['netns']:<22} {' '.join(addrs)}")
         for p in st["processes"]:
             print(f"  pid {p['pid']:<8} {'running' if p['alive'] else 'DEAD':<8} {p['what']}")
     return 0
@@ -89,10 +90,15 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    removed, kept = clean(force=args.force)
-    print("removed: " + ", ".join(removed) if removed else "nothing of labkit's was left to remove")
+    removed, kept = clean(force=args.force, instance=args.lab)
+    if removed:
+        print("removed: " + ", ".join(removed))
+    elif args.lab and LabState.load(args.lab) is None and not kept:
+        print(f"no lab '{args.lab}' is recorded; nothing to remove")
+    else:
+        print("nothing of labkit's was left to remove")
     if kept:
-        print("still in use (not removed; --force removes them too): " + ", ".join(kept))
+        print("kept (not removed; --force removes them too): " + ", ".join(kept))
     return 0
 
 
@@ -135,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(fn=fn)
         if lab == "attach":
             sp.add_argument("--lab", help="the lab instance to act on (default: the one lab that is up)")
+        elif lab == "clean":
+            sp.add_argument("--lab", help="remove this lab alone (default: every abandoned lab)")
         elif lab == "new":
             sp.add_argument("--lab", help="instance name for the new lab (default: the topology's name:)")
         if topology:
@@ -153,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     ck = add("check", cmd_check, "run the topology's checks; exit 1 on any failure")
     ck.add_argument("-v", "--verbose", action="store_true", help="print each check as it starts")
     add("down", cmd_down, "stop the lab and remove everything it made")
-    cl = add("clean", cmd_clean, "remove labs whose owner is gone, as recorded on disk (works after kill -9)")
+    cl = add("clean", cmd_clean, "remove abandoned labs as recorded on disk (works after kill -9): "
+             "unfinished bring-ups and labs whose Lab.up owner died; --lab NAME removes that lab alone",
+             lab="clean")
     cl.add_argument("--force", action="store_true", help="also remove labs a running process still holds")
     li = add("lint", cmd_lint, "validate a topology and lint its configs without bring-up", topology=True,
              lab="none")

@@ -114,6 +114,38 @@ def stop(procs: Iterable[Proc], grace: float = 1.0, group: bool = False) -> list
     return live
 
 
+#: the gate: wait for one line on stdin (sent once the PID is recorded), then become argv.
+#: EOF instead (the recorder died first) ends it before argv ever ran.
+_GATE = 'read _ || exit 111; exec "$@"'
+
+
+def run_gated(argv: Sequence[str], record: Callable[[int], None], input: str | None = None,
+              timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run argv to completion (output captured, text), but only after `record(pid)` returned.
+
+    Write-ahead for a process that runs outside any lab namespace, where no sweep would
+    find it: the child is a shell blocked on a pipe until its PID is on record, and it
+    then execs argv under the same PID (and start time), so the record names the tool.
+    If the caller is killed before or while recording, the pipe closes and the shell
+    exits without running argv. `input` reaches argv's stdin after the gate's line.
+    """
+    p = subprocess.Popen(["sh", "-c", _GATE, "sh", *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        record(p.pid)
+    except BaseException:
+        p.kill()
+        p.communicate()
+        raise
+    try:
+        out, err = p.communicate("go\n" + (input or ""), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise
+    return subprocess.CompletedProcess(list(argv), p.returncode, out, err)
+
+
 class OwnProcesses:
     """Processes a rig, test or benchmark started itself, kept in memory.
 

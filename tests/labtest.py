@@ -1,9 +1,12 @@
 """Helpers for lab tests: the real CLI, and a scan for anything a lab left behind."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from labkit.lab.state import RUN_ROOT
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,10 +25,38 @@ def leftovers(instance: str) -> list[str]:
     out = []
     ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     out += [line.split()[0] for line in ns.splitlines() if line.startswith(f"lk-{instance}-")]
-    if Path(f"/run/labkit/{instance}").exists():
-        out.append(f"/run/labkit/{instance}")
+    if (RUN_ROOT / instance).exists():
+        out.append(str(RUN_ROOT / instance))
     if Path("/etc/netns").exists():
         out += [str(p) for p in Path("/etc/netns").glob(f"lk-{instance}-*")]
     br = subprocess.run(["ovs-vsctl", "list-br"], capture_output=True, text=True).stdout.split()
     out += [b for b in br if b.startswith(f"lk{instance}")]
+    out += [f"pid {pid}: {what}" for pid, what in processes_of(instance)]
     return out
+
+
+def processes_of(instance: str) -> list[tuple[int, str]]:
+    """Processes on the machine that still name the lab's run directory in their command
+    line, environment or working directory (a daemon of the lab, wherever it runs)."""
+    run = str(RUN_ROOT / instance)
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            cmdline = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (d / "environ").read_bytes().decode(errors="replace").split("\0")
+            cwd = os.readlink(d / "cwd")
+        except OSError:  # gone meanwhile, or a kernel thread
+            continue
+        def names(text: str) -> bool:
+            return any(tok == run or tok.startswith(run + "/") for tok in text.replace("=", " ").split())
+        if names(cmdline) or any(names(e) for e in environ) or names(cwd):
+            found.append((int(d.name), cmdline.strip()[:200]))
+    return found
+
+
+def root_veths() -> set[str]:
+    """veth interfaces in the root namespace (a lab makes none: its links live in its nodes)."""
+    out = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line}

@@ -179,3 +179,41 @@ def test_clean_spares_a_lab_whose_owner_is_alive_unless_forced():
         assert leftovers("held") == []
     finally:
         lab.down()
+
+
+def test_clean_lab_touches_that_lab_alone_and_up_labs_outlive_a_plain_clean():
+    for inst in ("c1", "c2"):
+        labkit_cli("up", TINY, "--lab", inst, "--replace", "--no-services")
+    try:
+        out = labkit_cli("clean").stdout   # labs from `labkit up` are kept until named
+        assert "c1 (up from 'labkit up'" in out and "c2 (up from 'labkit up'" in out
+        assert leftovers("c1") and leftovers("c2")
+        out = labkit_cli("clean", "--lab", "c1").stdout
+        assert "removed: c1" in out and "c2" not in out
+        assert leftovers("c1") == []
+        assert "lk-c2-h1" in labkit_cli("status", "--lab", "c2").stdout
+        assert " 0% packet loss" in labkit_cli("exec", "--lab", "c2", "h1", "--", "ping", "-c1", "-W1",
+                                               "10.0.1.10").stdout
+        assert "no lab 'c1' is recorded" in labkit_cli("clean", "--lab", "c1").stdout
+    finally:
+        labkit_cli("clean", "--lab", "c1", check=False)
+        labkit_cli("down", "--lab", "c2", check=False)
+    assert leftovers("c2") == []
+
+
+def test_down_ends_processes_in_the_namespaces_that_were_never_recorded():
+    lab = Lab.up(TINY, name="stray", replace=True, services=False)
+    try:
+        # started behind labkit's back: no record names it, but its namespace is recorded
+        stray = subprocess.Popen(lab.node("h1").argv(["sleep", "300"]), start_new_session=True)
+        forked = lab.node("h2").popen(["sh", "-c", "sleep 300 & sleep 300"], start_new_session=True)
+        from labkit.lab.netns import pids_in
+        from labkit.procs import wait_until
+        wait_until(lambda: len(pids_in(lab.node("h2").netns)) >= 2, 5, what="both sleeps in h2")
+        inside = pids_in(lab.node("h1").netns) + pids_in(lab.node("h2").netns)
+        assert stray.pid in inside and forked.pid in inside
+    finally:
+        assert lab.down() == []
+    assert stray.wait(5) is not None and forked.wait(5) is not None
+    assert all(_start(pid) is None for pid in inside)
+    assert leftovers("stray") == []

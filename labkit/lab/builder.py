@@ -85,7 +85,7 @@ class Builder:
         state.netns += names                      # recorded before they exist (write-ahead)
         state.files += [str(NETNS_ETC / ns) for ns in names]
         state.save()
-        netns.add_many(names)
+        netns.add_many(names, lambda pid: state.add_proc(pid, "netns-add/tool"))
         for node in self.topo.nodes.values():
             etc = NETNS_ETC / self.nodes[node.name].netns
             etc.mkdir(parents=True, exist_ok=True)

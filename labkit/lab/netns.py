@@ -11,7 +11,9 @@ import ctypes
 import os
 import subprocess
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+from labkit.procs import run_gated
 
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
@@ -26,11 +28,21 @@ def add(name: str) -> None:
     subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, text=True)
 
 
-def add_many(names: list[str]) -> None:
-    """Create several namespaces with one `ip -batch` (one process instead of one each)."""
-    if names:
-        subprocess.run(["ip", "-batch", "-"], input="".join(f"netns add {n}\n" for n in names),
-                       check=True, capture_output=True, text=True)
+def add_many(names: list[str], record: Callable[[int], None] | None = None) -> None:
+    """Create several namespaces with one `ip -batch` (one process instead of one each).
+
+    With `record`, the `ip` process's PID is handed to it before `ip` may run (the
+    root-namespace write-ahead of procs.run_gated), so a clean after a kill -9 cannot
+    race an `ip` that goes on making namespaces."""
+    if not names:
+        return
+    batch = "".join(f"netns add {n}\n" for n in names)
+    if record is None:
+        p = subprocess.run(["ip", "-batch", "-"], input=batch, capture_output=True, text=True)
+    else:
+        p = run_gated(["ip", "-batch", "-"], record, input=batch)
+    if p.returncode != 0:
+        raise subprocess.CalledProcessError(p.returncode, p.args, p.stdout, p.stderr)
 
 
 def delete(name: str) -> None:

@@ -17,6 +17,7 @@ from .model import Topology
 from .node import LabNode
 from .plugins import registry
 from .service import Service
+from . import netns
 from .state import LabState
 
 Progress = Callable[[str], None]
@@ -99,7 +100,9 @@ class Lab:
 
         `name` is the instance name (default: the topology's), so two copies of one
         topology can run side by side. `replace` removes a stale instance of the same
-        name first. Unless `keep`, the lab is torn down when this Python process exits.
+        name first. Unless `keep`, the lab is torn down when this Python process exits;
+        with `keep` (what `labkit up` does) it is recorded as made to outlive this process,
+        so a plain `labkit clean` leaves it alone once it is up (see LabState.cleanable).
         """
         topo = loader.load(topology)
         instance = name or topo.name
@@ -110,7 +113,7 @@ class Lab:
                                     f"run 'labkit down --lab {instance}' first (or 'labkit up --replace'; "
                                     "from Python, replace=True)")
             old.destroy()
-        state = LabState(instance=instance, topology=str(topo.path))
+        state = LabState(instance=instance, topology=str(topo.path), keep=keep)
         state.save()
         lab = cls(topo, instance, state)
         try:
@@ -207,11 +210,21 @@ class Lab:
             "instance": self.instance,
             "topology": self.state.topology,
             "status": self.state.status,
-            "nodes": [{"name": n.name, "role": n.spec.role, "netns": n.netns,
-                       "addresses": n.addresses()} for n in self.nodes],
+            "keep": self.state.keep,
+            "nodes": [self._node_status(n) for n in self.nodes],
             "processes": [{"pid": p.pid, "what": p.what, "alive": p.pid in alive} for p in self.state.procs
-                          if not p.what.endswith("/shell")],
+                          if not p.what.endswith(("/shell", "/tool"))],
         }
+
+    @staticmethod
+    def _node_status(n: LabNode) -> dict:
+        """A node's entry; a DHCP host's `leased` is the address it holds now (None: no lease)."""
+        entry = {"name": n.name, "role": n.spec.role, "netns": n.netns, "addresses": n.addresses()}
+        dhcp = [i.name for i in n.spec.interfaces.values() if i.dhcp]
+        if dhcp:
+            entry["dhcp"] = dhcp
+            entry["leased"] = n.live_ip() if netns.exists(n.netns) else None
+        return entry
 
     def check(self, progress: Progress = _quiet):
         from .checks import run_checks
@@ -243,18 +256,29 @@ def down(name: str) -> list[str]:
     return Lab.attach(name).down()
 
 
-def clean(force: bool = False) -> tuple[list[str], list[str]]:
-    """Remove the labs recorded on disk whose owner process is gone (killed, crashed, or a
-    `labkit up` that returned); with `force`, also those a live process still holds.
-    Returns (removed, kept-because-in-use)."""
-    removed, kept = [], []
-    for inst in LabState.instances():
+def clean(force: bool = False, instance: str | None = None) -> tuple[list[str], list[str]]:
+    """Remove recorded labs nobody owns any more; return (removed, kept-and-why).
+
+    Without `instance`, every recorded lab is considered and one is removed only if
+    LabState.cleanable says so: its bring-up never finished, or the `Lab.up` process that
+    owned it is gone. A lab from `labkit up` (keep) stays until it is named. With
+    `instance`, only that lab is touched, and it is removed unless a live process holds
+    it. `force` removes even labs a live process holds.
+    """
+    removed: list[str] = []
+    kept: list[str] = []
+    for inst in [instance] if instance else LabState.instances():
         state = LabState.load(inst)
         if state is None:
             continue
-        if state.owner_alive() and not force:
-            kept.append(f"{inst} (held by pid {state.owner_pid})")
-            continue
+        if not force:
+            if state.owner_alive():
+                kept.append(f"{inst} (held by pid {state.owner_pid})")
+                continue
+            if instance is None and state.cleanable() is None:
+                kept.append(f"{inst} (up from 'labkit up'; 'labkit down --lab {inst}' or "
+                            f"'labkit clean --lab {inst}' removes it)")
+                continue
         problems = state.destroy()
         removed.append(inst + (f" ({'; '.join(problems)})" if problems else ""))
     return removed, kept

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
-from labkit.procs import WaitTimeout, wait_until
+from labkit.procs import WaitTimeout, run_gated, wait_until
 
 from .errors import ServiceError
 from .netns import open_socket
@@ -72,15 +72,25 @@ class Service:
         return value
 
     def run_checked(self, argv: Sequence[str], inside: bool = False) -> str:
-        """Run a dry-run tool; a non-zero exit raises ServiceError with its output."""
-        cmd = self.node.argv(list(argv)) if inside else list(argv)
-        p = subprocess.run(cmd, capture_output=True, text=True)
+        """Run a dry-run tool; a non-zero exit raises ServiceError with its output.
+
+        Inside the node, the namespace sweep of teardown finds it; outside, its PID is
+        recorded before it may run (procs.run_gated), so a kill -9 of the controller
+        cannot leave it unrecorded."""
+        if inside:
+            p = subprocess.run(self.node.argv(list(argv)), capture_output=True, text=True)
+        else:
+            p = run_gated(list(argv), lambda pid: self.node.record_pid(pid, f"{self.name}/tool"))
         if p.returncode != 0:
             raise ServiceError(self, f"'{' '.join(argv)}' failed (exit {p.returncode})", p.stdout + p.stderr)
         return p.stdout + p.stderr
 
     def spawn(self, argv: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-        """Start a foreground daemon inside the node; its PID is recorded before we return."""
+        """Start a foreground daemon inside the node; its PID is recorded before we return.
+
+        `ip netns exec` puts it in the node's namespace before argv runs, and the namespace
+        was recorded before it existed: a daemon killed before its PID is recorded (or
+        forked by the daemon) is still found and ended by teardown's namespace sweep."""
         log = open(self.log_path, "ab")
         proc = self.node.popen(list(argv), stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)

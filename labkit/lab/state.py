@@ -5,6 +5,13 @@ files and processes listed here and nothing else, so it is safe to run at any
 time, including after the process that held the lab was killed with SIGKILL.
 A PID is killed only if its start time still matches, so a recycled PID of an
 unrelated process is never touched.
+
+Processes need no record of their own to be found: every daemon runs inside one of
+the lab's namespaces (``ip netns exec``), and each namespace is recorded before it
+exists, so teardown ends whatever a recorded namespace still holds (`ip netns pids`)
+before deleting it. That covers a daemon the controller was killed before recording,
+and the ones a daemon forks (Postfix's qmgr, pickup, ...). The few processes a lab
+starts in the root namespace are recorded before they may run (procs.run_gated).
 """
 from __future__ import annotations
 
@@ -15,7 +22,7 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from labkit.procs import Proc, start_time, stop
+from labkit.procs import Proc, WaitTimeout, start_time, stop
 
 from . import netns
 
@@ -29,7 +36,8 @@ _SAVE_LOCK = threading.Lock()  # services start in threads and record PIDs concu
 class LabState:
     instance: str
     topology: str
-    status: str = "building"
+    status: str = "building"      # "up" once every service is ready
+    keep: bool = False            # made to outlive its owner (`labkit up`): only down/clean --lab remove it
     owner_pid: int = field(default_factory=os.getpid)
     owner_start: int | None = field(default_factory=lambda: start_time(os.getpid()))
     netns: list[str] = field(default_factory=list)
@@ -85,18 +93,57 @@ class LabState:
         """Is the process that brought the lab up still running (same PID *and* start time)?"""
         return self.owner_start is not None and start_time(self.owner_pid) == self.owner_start
 
+    def cleanable(self) -> str | None:
+        """Why a plain `labkit clean` may remove this lab, or None if it must stay.
+
+        Ownership: the process that brought a lab up owns it. A lab made to outlive its
+        owner (`labkit up`, keep=True) stays once it is up, until `labkit down`,
+        `labkit clean --lab NAME` or `clean --force`. Otherwise a lab is abandoned, and
+        plain clean removes it, when its owner is gone: a `Lab.up` holder that died
+        (killed, crashed) without tearing down, or any bring-up that never finished.
+        """
+        if self.owner_alive():
+            return None
+        if self.status != "up":
+            return "its bring-up never finished"
+        if not self.keep:
+            return f"its owner (pid {self.owner_pid}) is gone"
+        return None
+
     # --- teardown -------------------------------------------------------
     def alive_procs(self) -> list[Proc]:
         return [p for p in self.procs if p.alive()]
 
-    def kill_procs(self, grace: float = 1.0) -> None:
-        """SIGTERM the recorded processes, then SIGKILL what is left after `grace` s."""
-        stop(self.procs, grace)
+    def kill_procs(self, grace: float = 1.0) -> list[str]:
+        """SIGTERM the recorded processes (and their process groups), SIGKILL what is left
+        after `grace` s; return the ones that would not die."""
+        try:
+            stop(self.procs, grace, group=True)
+        except WaitTimeout:
+            return [f"pid {p.pid} ({p.what}) survived SIGKILL" for p in self.procs if p.alive()]
+        return []
+
+    def sweep_netns(self, grace: float = 1.0, rounds: int = 3) -> list[str]:
+        """End every process still inside a recorded namespace, recorded or not.
+
+        A namespace outlives `ip netns del` while a process is in it, so this runs first.
+        Several rounds, because a process may fork while it is being stopped."""
+        for _ in range(rounds):
+            live = [p for ns in self.netns if netns.exists(ns)
+                    for p in (Proc.of(pid, f"{ns} pid {pid}") for pid in netns.pids_in(ns)) if p]
+            if not live:
+                return []
+            try:
+                stop(live, grace)
+            except WaitTimeout:
+                pass
+        return [f"{ns} still holds pids {' '.join(map(str, pids))}"
+                for ns in self.netns if netns.exists(ns) and (pids := netns.pids_in(ns))]
 
     def destroy(self) -> list[str]:
         """Remove everything recorded; return what could not be removed (empty = clean)."""
-        self.kill_procs()
-        problems: list[str] = []
+        problems = self.kill_procs()
+        problems += self.sweep_netns()
         for ns in self.netns:
             netns.delete(ns)
             if netns.exists(ns):
