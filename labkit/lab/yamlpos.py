@@ -4,8 +4,9 @@ PyYAML's composer already knows each node's position; we keep it, so that a
 validation error can say ``seed.yaml:42`` instead of just "bad address".
 
 A topology file is also untrusted input, so this is where it is bounded: the bytes
-must be UTF-8 text of at most `MAX_BYTES`, nesting stops at `MAX_DEPTH`, and anchors
-and aliases are refused (a 425-byte alias bomb would otherwise expand to gigabytes).
+must be UTF-8 text of at most `MAX_BYTES`, nesting stops at `MAX_DEPTH` and the count
+of YAML nodes at `MAX_NODES` (so a 1 MB list cannot take seconds), and anchors and
+aliases are refused (a 425-byte alias bomb would otherwise expand to gigabytes).
 Whatever goes wrong, the caller gets one TopologyError with the file and line.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .errors import TopologyError, Where
 
 MAX_BYTES = 1 << 20   # a topology is a few KB; 1 MB is generous and parses in well under a second
 MAX_DEPTH = 64        # the deepest real topology nests 5 levels
+MAX_NODES = 20_000    # values, lists and mappings: seed.yaml has ~500; pure-Python YAML does ~50k/s
 
 _SAVE_UTF8 = "save the file as UTF-8 text"
 
@@ -46,7 +48,7 @@ def _line(mark: Any) -> int:
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors and aliases and stops at MAX_DEPTH.
+    """SafeLoader that refuses anchors and aliases and stops at MAX_DEPTH and MAX_NODES.
 
     Both checks happen while composing, before any node is built, so neither an alias
     bomb nor a 100,000-deep `[` costs more than the first few hundred bytes of work.
@@ -56,6 +58,7 @@ class _BoundedLoader(yaml.SafeLoader):
         super().__init__(text)
         self.file = file
         self.depth = 0
+        self.count = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.peek_event()
@@ -64,7 +67,12 @@ class _BoundedLoader(yaml.SafeLoader):
                                 "YAML anchors ('&name') and aliases ('*name') are not allowed in a topology",
                                 "write the value out in full where it is used")
         self.depth += 1
+        self.count += 1
         try:
+            if self.count > MAX_NODES:
+                raise TopologyError(Where(self.file, _line(event.start_mark)),
+                                    f"the YAML has more than {MAX_NODES} values",
+                                    "a topology has a few hundred; check that this is the right file")
             if self.depth > MAX_DEPTH:
                 raise TopologyError(Where(self.file, _line(event.start_mark)),
                                     f"the YAML nests deeper than {MAX_DEPTH} levels",
@@ -174,8 +182,9 @@ def load_yaml(text: str | bytes, file: str) -> Any:
         text = decode(text, file)
     elif len(text) > MAX_BYTES:
         raise _too_big(file, f"{len(text)} characters")
-    loader = _BoundedLoader(text, file)
+    loader = None
     try:
+        loader = _BoundedLoader(text, file)   # its Reader already refuses control characters
         node = loader.get_single_node()
         if node is None:
             raise TopologyError(Where(file, 1), "the file is empty", "start from topologies/seed.yaml")
@@ -192,4 +201,5 @@ def load_yaml(text: str | bytes, file: str) -> Any:
     except yaml.YAMLError as exc:
         raise TopologyError(Where(file, 1), f"YAML error: {exc}", "check the file's YAML syntax") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
