@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from labkit import paths
 from labkit.diag import printable, unknown_key_fix
@@ -29,17 +29,28 @@ FILE_PARAMS = ("config", "zonefile", "files")   # resolved for service kinds tha
 _FILES = Param("files")                          # ...as one file, a list of them or a mapping role -> file
 
 
+def _safely(test: Callable[[], bool]) -> bool:
+    """A file-system test, False for a name the OS refuses (a NUL byte, too long)."""
+    try:
+        return test()
+    except (OSError, ValueError):
+        return False
+
+
 def resolve(spec: str | Path) -> Path:
     """`seed` -> the first topologies/seed.yaml on the search path (labkit.paths); else a path."""
     p = Path(spec)
-    if p.suffix not in (".yaml", ".yml") and not p.exists():
-        p = paths.topology(f"{spec}.yaml")
+    if p.suffix not in (".yaml", ".yml") and not _safely(p.exists):
+        try:
+            p = paths.topology(f"{spec}.yaml")
+        except (OSError, ValueError):   # a name the OS refuses is no topology either
+            pass
     return p
 
 
 def load(spec: str | Path) -> Topology:
     path = resolve(spec)
-    if not path.is_file():
+    if not _safely(path.is_file):
         known = ", ".join(sorted({q.stem for d in paths.topologies_dirs() for q in d.glob("*.yaml")}))
         raise TopologyError(None, f"no topology file {path}", f"pick one of: {known or 'none found'}")
     data = load_yaml(read(path, str(path)), str(path))
@@ -340,12 +351,9 @@ class _Loader:
 
     def file(self, rel: Any, where: Where) -> Path:
         rel = _value(rel, where, "a file name", f"name the file relative to {self.path.parent}")
-        try:
-            p = (self.path.parent / rel).resolve()
-            found = p.is_file()
-        except (OSError, ValueError):   # a NUL byte, a name too long for the file system
-            p, found = self.path.parent / rel, False
-        if not found:
+        p = self.path.parent / rel
+        p = p.resolve() if _safely(p.is_file) else p
+        if not _safely(p.is_file):
             raise _fail(where, f"config file '{printable(rel, 200)}' does not exist (looked for {printable(p, 300)})",
                         f"create it or fix the path; paths are relative to {self.path.parent}")
         return p
