@@ -207,6 +207,20 @@ def test_bytes_that_are_not_utf8_text_name_their_offset(tmp_path, data, line, wo
     assert words in msg and "(fix:" in msg, msg
 
 
+@pytest.mark.parametrize("data", [b"hostname r1\n\xe9\n", b"\x7fELF\x02\x01\x01\x00\x00\xd0\xff"])
+def test_a_device_config_that_is_not_text_is_named_at_its_line(tmp_path, data):
+    """Whatever the plug-in reading it raises on bad bytes, the error is one line at `ios:`."""
+    (tmp_path / "r1.ios").write_bytes(data)
+    text = GOOD.replace("  r1:\n    role: router", "  r1:\n    role: router\n    ios: r1.ios", 1)
+    path = write(tmp_path, text)
+    with pytest.raises(TopologyError) as info:
+        load(path)
+    msg = str(info.value)
+    assert "\n" not in msg and "(fix:" in msg, msg
+    named, line = msg.split(":")[:2]
+    assert (named, int(line)) in ((str(path), line_of(text, "ios: r1.ios")), (str(tmp_path / "r1.ios"), 2), (str(tmp_path / "r1.ios"), 1)), msg
+
+
 def test_a_utf8_byte_order_mark_is_fine(tmp_path):
     path = tmp_path / "tiny.yaml"
     path.write_bytes(GOOD.encode("utf-8-sig"))

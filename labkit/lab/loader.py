@@ -266,7 +266,11 @@ class _Loader:
                             f"takes '{key}:'", f"set 'role: {expander.roles[0]}' or remove '{key}:'")
             path = self.file(spec[key], spec.at(key))
             node.configs[key] = path
-            expander.expand(topo, node, path, spec.at(key))
+            try:
+                expander.expand(topo, node, path, spec.at(key))
+            except (OSError, UnicodeError) as exc:   # the plug-in could not read the file it was given
+                raise _fail(spec.at(key), f"cannot read the {key} config {path.name}: {printable(exc, 200)}",
+                            "save it as UTF-8 text and check that it is readable") from None
         svis = _mapping(spec.get("svis"), spec.at("svis"), f"'svis' of node '{name}'", "e.g. 'svis: {1: 192.168.1.1/24}'")
         if svis and role != "l3switch":
             raise _fail(spec.at("svis"), f"node '{name}' is a {role}; only an l3switch has SVIs", "set 'role: l3switch' or move the address to an interface")
