@@ -1,6 +1,7 @@
 """Bad topology files: each mistake gives one line with file:line, and nothing is started."""
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -219,6 +220,19 @@ def test_a_device_config_that_is_not_text_is_named_at_its_line(tmp_path, data):
     assert "\n" not in msg and "(fix:" in msg, msg
     named, line = msg.split(":")[:2]
     assert (named, int(line)) in ((str(path), line_of(text, "ios: r1.ios")), (str(tmp_path / "r1.ios"), 2), (str(tmp_path / "r1.ios"), 1)), msg
+
+
+def test_a_link_to_a_port_the_device_config_cannot_name(tmp_path):
+    topo = load("seed")
+    text = topo.path.read_text().replace("  - sw3550:fa0-6 -- acd:eth0", "  - sw3550:fa0-6 -- acd:eth0\n  - router:vlan99999 -- acd:eth1")
+    shutil.copytree(topo.path.parent, tmp_path / "t")
+    path = tmp_path / "t" / "seed.yaml"
+    path.write_text(text)
+    with pytest.raises(TopologyError) as info:
+        load(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}:{line_of(text, 'router:vlan99999')}: interface router:vlan99999: "), msg
+    assert "\n" not in msg and "(fix:" in msg, msg
 
 
 def test_a_utf8_byte_order_mark_is_fine(tmp_path):

@@ -173,7 +173,10 @@ WORDS = ["dhcp", "eth0", "fa0-1", "10.0.0.1/24", "10.0.0.1", "1.2.3.4/24", "defa
          "25/tcp", "99999/tcp", "80", "http", "bind", "authdns", "A", "MX", "BOGUS", "host", "router",
          "l3switch", "switch", "a -- b", "pc1:eth0 -- pc2:eth0", "r1:eth0 -- h1:eth0", "--", ":", "",
          " ", "~", "2001-02-30", "2001-02-03", "0x1F", "1e400", ".inf", ".nan", "yes", "no", "null",
-         "\x1b[31mred", "\t", "é", "\u202e", "a" * 300, "x/" * 50, "\x00"]
+         "\x1b[31mred", "\t", "é", "\u202e", "a" * 300, "x/" * 50, "\x00",
+         # link ends on IOS-managed nodes go through the IOS plug-in's port names
+         "router:vlan99999 -- isp:eth9", "sw3550:fa0-99 -- pc1:eth3", "sw3550:vlan1 -- pc2:eth2",
+         "router:dialer1 -- sw3550:fa0-1", "router:fa0-0-0-0 -- acd", "sw3550 -- phone2", "r1:eth7 -- sw:p1"]
 scalars = (st.none() | st.booleans() | st.integers() | st.integers(-(10**40), 10**40)
            | st.floats() | st.dates() | st.sampled_from(WORDS)
            | st.text(st.characters(exclude_categories=("Cs",)), max_size=30))

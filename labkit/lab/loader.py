@@ -408,7 +408,11 @@ class _Loader:
             made = None
             for key in node.configs:
                 if key in self.reg.expanders:
-                    made = made or self.reg.expanders[key].implicit_port(node, iname)
+                    try:
+                        made = made or self.reg.expanders[key].implicit_port(node, iname)
+                    except ValueError as exc:   # a name the device's config language refuses
+                        raise _fail(where, f"interface {nname}:{iname}: {printable(exc, 200)}",
+                                    getattr(exc, "fix", "") or "use a port the device has") from None
             node.interfaces[iname] = made or Interface(name=iname, where=where)
         used.add((nname, iname))
         return Endpoint(nname, iname)
