@@ -325,7 +325,7 @@ class _Loader:
                         f"write '{iname}: ADDRESS/LEN', '{iname}: dhcp' or a mapping such as "
                         f"'{iname}: {{addresses: [10.0.0.1/24, 10.0.1.1/24]}}'")
         _unknown_keys(spec, INTF_KEYS, f"interface {node.name}:{iname}")
-        if "addresses" in spec and spec["addresses"] is not None:
+        if spec.get("addresses"):
             addrs = _one_or_list(spec["addresses"], spec.at("addresses"))
         else:
             addrs = [(spec["address"], spec.at("address"))] if spec.get("address") is not None else []
