@@ -231,7 +231,7 @@ class _Loader:
             raise _fail(self.data.at("vlans"), f"'vlans' must map VLAN numbers to names, not {shape(spec)}",
                         "e.g. 'vlans: {1: data, 2: voice}'")
         for vid, name in spec.items():
-            if isinstance(vid, bool) or not isinstance(vid, int) or not 1 <= vid <= 4094:
+            if not isinstance(vid, int) or not 1 <= vid <= 4094:   # never a bool: yamlpos keeps `on:` as text
                 raise _fail(spec.at(vid), f"VLAN id '{vid}' is not a number from 1 to 4094", "use the 802.1Q VLAN number")
             vname = f"VLAN{vid}" if name is None else _value(name, spec.at(vid), f"the name of VLAN {vid}", "e.g. '1: data'")
             topo.vlans[vid] = Vlan(vid, vname, spec.at(vid))

@@ -107,7 +107,7 @@ def _key(node: yaml.Node, loader: yaml.SafeLoader, file: str) -> Any:
 
 
 def _convert(node: yaml.Node, loader: yaml.SafeLoader, file: str) -> Any:
-    where = Where(file, _line(node.start_mark))
+    where = Where(file, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out = YMap()
         out.where, out.key_where = where, {}
