@@ -156,7 +156,7 @@ def decode(data: bytes, file: str) -> str:
         bad = data[exc.start]
         raise TopologyError(Where(file, data.count(b"\n", 0, exc.start) + 1),
                             f"byte 0x{bad:02x} at byte offset {exc.start} is not UTF-8",
-                            f"{_SAVE_UTF8} (a Latin-1 file converts with iconv -f latin1 -t UTF-8)") from None
+                            f"{_SAVE_UTF8}; a Latin-1 file converts with iconv -f latin1 -t UTF-8") from None
 
 
 def read(path: Path, file: str) -> str:
