@@ -1,6 +1,7 @@
 """Bad topology files: each mistake gives one line with file:line, and nothing is started."""
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -129,6 +130,44 @@ MISTAKES = [
      "node 'h1' is a host; only a router or l3switch takes 'ios:'"),
     # a key the node mapping lacks is reported at the mapping itself: its first line
     ("  h1:\n    role: host\n", "  h1:\n    label: PC\n", "label: PC", "node 'h1' has role 'None'"),
+    # shapes: each field is checked for mapping / list / one value before it is read, at its own line
+    ("interfaces:\n      eth0: 10.0.0.1/24\n      eth1: 10.0.1.1/24", "interfaces: [eth0, 1.2.3.4/24]",
+     "interfaces: [eth0", "'interfaces' of node 'r1' must be a mapping, not a list"),
+    ("interfaces:\n      eth0: 10.0.0.1/24\n      eth1: 10.0.1.1/24", "interfaces: eth0",
+     "interfaces: eth0", "'interfaces' of node 'r1' must be a mapping, not 'eth0'"),
+    ("    gateway: 10.0.1.1\n", "    gateway: 10.0.1.1\n    services: {type: http, port: 80}\n",
+     "services: {type", "'services' of node 'h2' must be a list, not a mapping"),
+    ("    gateway: 10.0.0.1\n", "    routes: default via 10.0.0.1\n", "routes: default",
+     "'routes' of node 'h1' must be a list, not 'default via 10.0.0.1'"),
+    ("    gateway: 10.0.0.1\n", "    routes:\n      - default via 10.0.0.1\n      - [10.0.0.0/8, via]\n",
+     "[10.0.0.0/8, via]", "a route must be one value, not a list"),
+    ("    gateway: 10.0.0.1\n", "    gateway: [10.0.0.1]\n", "gateway: [10.0.0.1]",
+     "the gateway of node 'h1' must be one value, not a list"),
+    ("  h1:\n    role: host\n    interfaces: {eth0: 10.0.0.10/24}",
+     "  h1:\n    role: host\n    interfaces:\n      eth0: [10.0.0.10/24]", "eth0: [10.0.0.10/24]",
+     "interface h1:eth0 is a list"),
+    ("  h1:\n    role: host\n    interfaces: {eth0: 10.0.0.10/24}",
+     "  h1:\n    role: host\n    interfaces: {eth0: true}", "eth0: true", "interface h1:eth0 is the boolean true"),
+    ("  h1:\n    role: host\n    interfaces: {eth0: 10.0.0.10/24}",
+     "  h1:\n    role: host\n    interfaces: {eth0: {address: 10.0.0.10/24,\n      dhcp: maybe}}", "dhcp: maybe",
+     "'dhcp' of h1:eth0 must be true or false, not 'maybe'"),
+    ("p1: {vlan: 1}", "p1: {vlan: [1]}", "p1: {vlan: [1]}", "a VLAN is a number, not a list"),
+    ("up: {vlan: 1}", "up: {trunk: {a: 1}}", "up: {trunk", "a VLAN is a number, not a mapping"),
+    ("vlans:\n  1: data", "vlans: [1, data]", "vlans: [1", "'vlans' must map VLAN numbers to names, not a list"),
+    ("  h1:\n    role: host\n    interfaces: {eth0: 10.0.0.10/24}\n    gateway: 10.0.0.1\n", "  h1: 5\n", "h1: 5",
+     "node 'h1' must be a mapping"),
+    ("  h1:\n    role: host", "  h1:\n    role: [host]", "role: [host]", "node 'h1' has role '['host']'"),
+    ("  h1:\n    role: host", "  h1:\n    role: host\n    pos: [true, 1]", "pos: [true", "'pos' must be [x, y]"),
+    ("- r1:eth0 -- h1:eth0", "- 5", "- 5", "a link must be 'A -- B' or [A, B], not the number 5"),
+    ("- r1:eth0 -- h1:eth0", "- r1:eth0 -- h1:eth0 -- sw:p9", "sw:p9", "a link must be 'A -- B' or [A, B]"),
+    ("- r1:eth0 -- h1:eth0", "- [r1:eth0, [h1, eth0]]", "[r1:eth0", "a link end must be one value, not a list"),
+    ("  r1:\n    role: router", "  r1:\n    role: router\n    ios: [missing.ios]", "ios: [missing",
+     "a file name must be one value, not a list"),
+    ("- reach: {from: h1, to: h2}", "- reach: [h1, h2]", "- reach: [h1", "check 'reach' needs a mapping of parameters, not a list"),
+    ("name: tiny", "name: [tiny]", "name: [tiny]", "'name' must be one value, not a list"),
+    # YAML itself: values its tags cannot hold, anchors and aliases
+    ("name: tiny", "name: tiny\ntitle: 2001-02-30", "title: 2001-02-30", "'2001-02-30' is not a valid timestamp"),
+    ("vlans:\n  1: data", "vlans:\n  1: &d data\n  2: *d", "1: &d data", "anchors ('&name') and aliases"),
 ]
 
 
@@ -148,6 +187,58 @@ def test_mistake_names_file_and_line(tmp_path, old, new, line_text, words):
     if line_text:
         assert info.value.where.line == line_of(text, line_text), msg
     assert LabState.instances() == before, "a bad file must not start a lab"
+
+
+@pytest.mark.parametrize("data,line,words", [
+    (GOOD.replace("role: host", "role: h\xf4te", 1).encode("latin-1"), line_of(GOOD, "role: host"),
+     "byte 0xf4 at byte offset"),
+    (GOOD.encode("utf-16"), 1, "the file is UTF-16 (byte-order mark at byte offset 0), not UTF-8"),
+    (GOOD.encode("utf-16-le"), 1, "NUL byte at byte offset 1: this is a binary file"),
+    (b"\x7fELF\x02\x01\x01\x00\x00", 1, "NUL byte at byte offset 7"),
+    (GOOD.replace("role: host", "role: \x1b[31mhost", 1).encode(), line_of(GOOD, "role: host"),
+     "character U+001B"),
+])
+def test_bytes_that_are_not_utf8_text_name_their_offset(tmp_path, data, line, words):
+    path = tmp_path / "tiny.yaml"
+    path.write_bytes(data)
+    with pytest.raises(TopologyError) as info:
+        load(path)
+    msg = str(info.value)
+    assert "\n" not in msg and "\x1b" not in msg and msg.startswith(f"{path}:{line}: "), msg
+    assert words in msg and "(fix:" in msg, msg
+
+
+@pytest.mark.parametrize("data", [b"hostname r1\n\xe9\n", b"\x7fELF\x02\x01\x01\x00\x00\xd0\xff"])
+def test_a_device_config_that_is_not_text_is_named_at_its_line(tmp_path, data):
+    """Whatever the plug-in reading it raises on bad bytes, the error is one line at `ios:`."""
+    (tmp_path / "r1.ios").write_bytes(data)
+    text = GOOD.replace("  r1:\n    role: router", "  r1:\n    role: router\n    ios: r1.ios", 1)
+    path = write(tmp_path, text)
+    with pytest.raises(TopologyError) as info:
+        load(path)
+    msg = str(info.value)
+    assert "\n" not in msg and "(fix:" in msg, msg
+    named, line = msg.split(":")[:2]
+    assert (named, int(line)) in ((str(path), line_of(text, "ios: r1.ios")), (str(tmp_path / "r1.ios"), 2), (str(tmp_path / "r1.ios"), 1)), msg
+
+
+def test_a_link_to_a_port_the_device_config_cannot_name(tmp_path):
+    topo = load("seed")
+    text = topo.path.read_text().replace("  - sw3550:fa0-6 -- acd:eth0", "  - sw3550:fa0-6 -- acd:eth0\n  - router:vlan99999 -- acd:eth1")
+    shutil.copytree(topo.path.parent, tmp_path / "t")
+    path = tmp_path / "t" / "seed.yaml"
+    path.write_text(text)
+    with pytest.raises(TopologyError) as info:
+        load(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}:{line_of(text, 'router:vlan99999')}: interface router:vlan99999: "), msg
+    assert "\n" not in msg and "(fix:" in msg, msg
+
+
+def test_a_utf8_byte_order_mark_is_fine(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_bytes(GOOD.encode("utf-8-sig"))
+    assert load(path).name == "tiny"
 
 
 def test_seed_topology_is_valid():

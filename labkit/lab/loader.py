@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from labkit import paths
 from labkit.diag import printable, unknown_key_fix
@@ -16,9 +16,9 @@ from labkit.diag import printable, unknown_key_fix
 from .errors import TopologyError, Where
 from .model import (ROLES, Check, Endpoint, Interface, Link, Node, Route,
                     ServiceSpec, Topology, Vlan)
-from .params import validate
+from .params import Param, convert, validate
 from .plugins import registry
-from .yamlpos import YList, YMap, load_yaml
+from .yamlpos import YList, YMap, load_yaml, read
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
 IFNAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$")
@@ -26,27 +26,111 @@ TOP_KEYS = {"name", "title", "vlans", "nodes", "links", "checks"}
 NODE_KEYS = {"role", "label", "interfaces", "svis", "routes", "gateway", "services", "pos", "dns"}
 INTF_KEYS = {"address", "addresses", "dhcp", "vlan", "trunk", "shutdown"}
 FILE_PARAMS = ("config", "zonefile", "files")   # resolved for service kinds that declare no params
+_FILES = Param("files")                          # ...as one file, a list of them or a mapping role -> file
+
+
+def _safely(test: Callable[[], bool]) -> bool:
+    """A file-system test, False for a name the OS refuses (a NUL byte, too long)."""
+    try:
+        return test()
+    except (OSError, ValueError):
+        return False
 
 
 def resolve(spec: str | Path) -> Path:
     """`seed` -> the first topologies/seed.yaml on the search path (labkit.paths); else a path."""
     p = Path(spec)
-    if p.suffix not in (".yaml", ".yml") and not p.exists():
-        p = paths.topology(f"{spec}.yaml")
+    if p.suffix not in (".yaml", ".yml") and not _safely(p.exists):
+        try:
+            p = paths.topology(f"{spec}.yaml")
+        except (OSError, ValueError):   # a name the OS refuses is no topology either
+            pass
     return p
 
 
 def load(spec: str | Path) -> Topology:
     path = resolve(spec)
-    if not path.is_file():
+    if not _safely(path.is_file):
         known = ", ".join(sorted({q.stem for d in paths.topologies_dirs() for q in d.glob("*.yaml")}))
         raise TopologyError(None, f"no topology file {path}", f"pick one of: {known or 'none found'}")
-    data = load_yaml(path.read_text(), str(path))
+    data = load_yaml(read(path, str(path)), str(path))
     return _Loader(path, data).topology()
 
 
 def _fail(where: Where, msg: str, fix: str = "") -> TopologyError:
     return TopologyError(where, msg, fix)
+
+
+# -- shapes ----------------------------------------------------------------------------
+# Every field is checked for its shape (mapping, list, one value) before its value is
+# read, so a list where a mapping belongs is an error at that node's line, never an
+# AttributeError deep in the loader.
+
+def shape(value: Any) -> str:
+    """What a YAML value is, in the words of an error message."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return f"'{printable(value, 60)}'"
+
+
+def _is_value(value: Any) -> bool:
+    """One value: text or a number (YAML also reads dates); not a list, mapping, null or boolean."""
+    return value is not None and not isinstance(value, (dict, list, bool))
+
+
+def _mapping(value: Any, where: Where, what: str, example: str) -> YMap:
+    """`value` if it is a mapping; nothing (an empty `key:`) is an empty one."""
+    if value is None:
+        empty = YMap()
+        empty.where, empty.key_where = where, {}
+        return empty
+    if not isinstance(value, YMap):
+        raise _fail(where, f"{what} must be a mapping, not {shape(value)}", example)
+    return value
+
+
+def _sequence(value: Any, where: Where, what: str, example: str) -> YList:
+    """`value` if it is a list; nothing (an empty `key:`) is an empty one."""
+    if value is None:
+        empty = YList()
+        empty.where, empty.item_where = where, []
+        return empty
+    if not isinstance(value, YList):
+        raise _fail(where, f"{what} must be a list, not {shape(value)}", example)
+    return value
+
+
+def _one_or_list(value: Any, where: Where) -> list[tuple[Any, Where]]:
+    """`key: X` or `key: [X, Y]`, as (item, where) pairs."""
+    if isinstance(value, YList):
+        return list(zip(value, value.item_where))
+    return [(value, where)]
+
+
+def _value(value: Any, where: Where, what: str, example: str) -> str:
+    """One word or number, as text."""
+    if not _is_value(value):
+        raise _fail(where, f"{what} must be one value, not {shape(value)}", example)
+    return str(value)
+
+
+def _optional_text(m: YMap, key: str, what: str, example: str, default: str = "") -> str:
+    return default if m.get(key) is None else _value(m[key], m.at(key), what, example)
+
+
+def _flag(m: YMap, key: str, what: str) -> bool:
+    value = m.get(key, False)
+    if not isinstance(value, bool):
+        raise _fail(m.at(key), f"{what} must be true or false, not {shape(value)}", f"write '{key}: true' or '{key}: false'")
+    return value
 
 
 def _unknown_keys(m: YMap, allowed: set[str], what: str) -> None:
@@ -115,40 +199,42 @@ class _Loader:
         _unknown_keys(d, TOP_KEYS, "the topology")
         if "nodes" not in d:
             raise _fail(top_where, "the topology has no 'nodes'", "add a 'nodes:' mapping")
-        name = str(d.get("name", self.path.stem))
+        name = _optional_text(d, "name", "'name'", "e.g. 'name: seed'", self.path.stem)
         if not NAME_RE.match(name):
             raise _fail(d.at("name"), f"lab name '{name}' is not a short lowercase name",
                         "use up to 12 of a-z, 0-9 and '-', starting with a letter")
-        topo = Topology(name=name, path=self.path.resolve(), title=str(d.get("title", "")))
+        topo = Topology(name=name, path=self.path.resolve(), title=_optional_text(d, "title", "'title'", "e.g. 'title: my first lab'"))
         self.topo = topo
-        self.vlans(topo, d.get("vlans") or YMap())
+        self.vlans(topo, d.get("vlans"))
         nodes = d["nodes"]
         if not isinstance(nodes, YMap):
-            raise _fail(d.at("nodes"), "'nodes' must be a mapping of name -> node", "see topologies/seed.yaml")
+            raise _fail(d.at("nodes"), f"'nodes' must be a mapping of name -> node, not {shape(nodes)}",
+                        "see topologies/seed.yaml")
         for nname, spec in nodes.items():
             topo.nodes[str(nname)] = self.node(topo, str(nname), spec, nodes.at(nname))
-        for i, item in enumerate(self._list(d, "links")):
-            topo.links.append(self.link(topo, item, d["links"].item_where[i]))
+        links = self._list(d, "links")
+        for item, where in zip(links, links.item_where):
+            topo.links.append(self.link(topo, item, where))
         self.cross_checks(topo)
-        for i, item in enumerate(self._list(d, "checks")):
-            topo.checks.append(self.check(topo, item, d["checks"].item_where[i]))
+        checks = self._list(d, "checks")
+        for item, where in zip(checks, checks.item_where):
+            topo.checks.append(self.check(topo, item, where))
         return topo
 
-    def _list(self, d: YMap, key: str) -> list:
-        value = d.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, YList):
-            raise _fail(d.at(key), f"'{key}' must be a list", f"write each of the {key} on a line starting with '- '")
-        return value
+    def _list(self, d: YMap, key: str) -> YList:
+        return _sequence(d.get(key), d.at(key), f"'{key}'", f"write each of the {key} on a line starting with '- '")
 
     def vlans(self, topo: Topology, spec: Any) -> None:
+        if spec is None:
+            return
         if not isinstance(spec, YMap):
-            raise _fail(self.data.at("vlans"), "'vlans' must map VLAN numbers to names", "e.g. 'vlans: {1: data, 2: voice}'")
+            raise _fail(self.data.at("vlans"), f"'vlans' must map VLAN numbers to names, not {shape(spec)}",
+                        "e.g. 'vlans: {1: data, 2: voice}'")
         for vid, name in spec.items():
-            if not isinstance(vid, int) or not 1 <= vid <= 4094:
+            if not isinstance(vid, int) or not 1 <= vid <= 4094:   # never a bool: yamlpos keeps `on:` as text
                 raise _fail(spec.at(vid), f"VLAN id '{vid}' is not a number from 1 to 4094", "use the 802.1Q VLAN number")
-            topo.vlans[vid] = Vlan(vid, str(name), spec.at(vid))
+            vname = f"VLAN{vid}" if name is None else _value(name, spec.at(vid), f"the name of VLAN {vid}", "e.g. '1: data'")
+            topo.vlans[vid] = Vlan(vid, vname, spec.at(vid))
 
     def node(self, topo: Topology, name: str, spec: Any, where: Where) -> Node:
         if not NAME_RE.match(name):
@@ -158,16 +244,20 @@ class _Loader:
             raise _fail(where, f"node '{name}' must be a mapping with at least 'role'", "e.g. 'role: host'")
         _unknown_keys(spec, NODE_KEYS | set(self.reg.expanders), f"node '{name}'")
         role = spec.get("role")
-        if role not in ROLES:
-            raise _fail(spec.at("role"), f"node '{name}' has role '{role}'", f"use one of: {', '.join(ROLES)}")
-        node = Node(name=name, role=role, where=where, label=str(spec.get("label", "")))
+        if not _is_value(role) or role not in ROLES:
+            raise _fail(spec.at("role"), f"node '{name}' has role '{printable(role, 60)}'", f"use one of: {', '.join(ROLES)}")
+        node = Node(name=name, role=role, where=where,
+                    label=_optional_text(spec, "label", f"the label of node '{name}'", "e.g. 'label: web server'"))
         if "pos" in spec:
             pos = spec["pos"]
-            if not (isinstance(pos, YList) and len(pos) == 2 and all(isinstance(v, (int, float)) for v in pos)):
+            if not (isinstance(pos, YList) and len(pos) == 2
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
                 raise _fail(spec.at("pos"), "'pos' must be [x, y]", "e.g. 'pos: [2, 1]'")
             node.pos = (float(pos[0]), float(pos[1]))
-        for iname, ispec in (spec.get("interfaces") or YMap()).items():
-            node.interfaces[str(iname)] = self.interface(topo, node, str(iname), ispec, spec["interfaces"].at(iname))
+        interfaces = _mapping(spec.get("interfaces"), spec.at("interfaces"), f"'interfaces' of node '{name}'",
+                              "write one 'NAME: ADDRESS' per line under 'interfaces:', e.g. 'interfaces: {eth0: 10.0.0.1/24}'")
+        for iname, ispec in interfaces.items():
+            node.interfaces[str(iname)] = self.interface(topo, node, str(iname), ispec, interfaces.at(iname))
         for key, expander in self.reg.expanders.items():
             if key not in spec:
                 continue
@@ -176,29 +266,41 @@ class _Loader:
                             f"takes '{key}:'", f"set 'role: {expander.roles[0]}' or remove '{key}:'")
             path = self.file(spec[key], spec.at(key))
             node.configs[key] = path
-            expander.expand(topo, node, path, spec.at(key))
-        svis = spec.get("svis") or YMap()
+            try:
+                expander.expand(topo, node, path, spec.at(key))
+            except (OSError, UnicodeError) as exc:   # the plug-in could not read the file it was given
+                raise _fail(spec.at(key), f"cannot read the {key} config {path.name}: {printable(exc, 200)}",
+                            "save it as UTF-8 text and check that it is readable") from None
+        svis = _mapping(spec.get("svis"), spec.at("svis"), f"'svis' of node '{name}'", "e.g. 'svis: {1: 192.168.1.1/24}'")
         if svis and role != "l3switch":
             raise _fail(spec.at("svis"), f"node '{name}' is a {role}; only an l3switch has SVIs", "set 'role: l3switch' or move the address to an interface")
         for vid, addr in svis.items():
             if vid not in topo.vlans:
                 raise _fail(svis.at(vid), f"SVI for VLAN {vid}, which is not defined", f"add '{vid}: NAME' under 'vlans:'")
+            addr = _value(addr, svis.at(vid), f"the SVI address of VLAN {vid}", f"e.g. '{vid}: 192.168.1.1/24'")
             node.svis[vid] = [parse_interface(addr, svis.at(vid))]
             node.svi_where[vid] = svis.at(vid)
-        for i, rspec in enumerate(spec.get("routes") or []):
-            node.routes.append(parse_route(rspec, spec["routes"].item_where[i]))
+        routes = _sequence(spec.get("routes"), spec.at("routes"), f"'routes' of node '{name}'",
+                           "write each route on a line starting with '- ', e.g. 'routes: [default via 10.0.0.1]'")
+        for rspec, rwhere in zip(routes, routes.item_where):
+            rspec = _value(rspec, rwhere, "a route", "e.g. '- default via 192.168.1.1'")
+            node.routes.append(parse_route(rspec, rwhere))
         if "dns" in spec:
-            servers = spec["dns"] if isinstance(spec["dns"], list) else [spec["dns"]]
-            for server in servers:
+            for server, swhere in _one_or_list(spec["dns"], spec.at("dns")):
                 try:
+                    if not _is_value(server):
+                        raise ValueError
                     node.dns.append(ipaddress.IPv4Address(str(server)))
                 except ValueError:
-                    raise _fail(spec.at("dns"), f"DNS server '{server}' is not an IPv4 address",
+                    raise _fail(swhere, f"DNS server {shape(server)} is not an IPv4 address",
                                 "e.g. 'dns: 100.64.1.53'") from None
         if "gateway" in spec:
-            node.routes.append(parse_route(f"default via {spec['gateway']}", spec.at("gateway")))
-        for i, sspec in enumerate(spec.get("services") or []):
-            node.services.append(self.service(node, sspec, spec["services"].item_where[i]))
+            gateway = _value(spec["gateway"], spec.at("gateway"), f"the gateway of node '{name}'", "e.g. 'gateway: 192.168.1.1'")
+            node.routes.append(parse_route(f"default via {gateway}", spec.at("gateway")))
+        services = _sequence(spec.get("services"), spec.at("services"), f"'services' of node '{name}'",
+                             "write each service on a line starting with '- ', e.g. 'services: [{type: http, port: 80}]'")
+        for sspec, swhere in zip(services, services.item_where):
+            node.services.append(self.service(node, sspec, swhere))
         for intf in node.interfaces.values():  # a DHCP interface gets its client daemon
             if intf.dhcp:
                 node.services.append(ServiceSpec("dhcp-client", f"dhcp-{intf.name}", {"interface": intf.name},
@@ -215,14 +317,22 @@ class _Loader:
         if isinstance(spec, str) and spec == "dhcp":
             spec = YMap({"dhcp": True})
             spec.where, spec.key_where = where, {}
-        elif not isinstance(spec, YMap):
+        elif _is_value(spec):
             spec = YMap({"address": spec})
             spec.where, spec.key_where = where, {}
+        elif not isinstance(spec, YMap):
+            raise _fail(where, f"interface {node.name}:{iname} is {shape(spec)}",
+                        f"write '{iname}: ADDRESS/LEN', '{iname}: dhcp' or a mapping such as "
+                        f"'{iname}: {{addresses: [10.0.0.1/24, 10.0.1.1/24]}}'")
         _unknown_keys(spec, INTF_KEYS, f"interface {node.name}:{iname}")
-        addrs = spec.get("addresses") or ([spec["address"]] if "address" in spec else [])
-        intf.addresses = [parse_interface(a, spec.at("address") if "address" in spec else spec.at("addresses")) for a in addrs]
-        intf.dhcp = bool(spec.get("dhcp", False))
-        intf.shutdown = bool(spec.get("shutdown", False))
+        if spec.get("addresses"):
+            addrs = _one_or_list(spec["addresses"], spec.at("addresses"))
+        else:
+            addrs = [(spec["address"], spec.at("address"))] if spec.get("address") is not None else []
+        intf.addresses = [parse_interface(_value(a, w, f"an address of {node.name}:{iname}", "e.g. 10.0.0.1/24"), w)
+                          for a, w in addrs]
+        intf.dhcp = _flag(spec, "dhcp", f"'dhcp' of {node.name}:{iname}")
+        intf.shutdown = _flag(spec, "shutdown", f"'shutdown' of {node.name}:{iname}")
         if intf.dhcp and node.role != "host":
             raise _fail(where, f"{node.name}:{iname} asks for DHCP, but only hosts lease addresses", "give the interface a static address")
         for key in ("vlan", "trunk"):
@@ -232,21 +342,23 @@ class _Loader:
         if "vlan" in spec:
             intf.vlan = self.vlan_ref(topo, spec["vlan"], spec.at("vlan"))
         if "trunk" in spec:
-            vids = spec["trunk"]
-            vids = list(vids) if isinstance(vids, list) else [vids]
-            intf.trunk = [self.vlan_ref(topo, v, spec.at("trunk")) for v in vids]
+            intf.trunk = [self.vlan_ref(topo, v, w) for v, w in _one_or_list(spec["trunk"], spec.at("trunk"))]
         return intf
 
     def vlan_ref(self, topo: Topology, vid: Any, where: Where) -> int:
+        if not _is_value(vid):
+            raise _fail(where, f"a VLAN is a number, not {shape(vid)}", "e.g. 'vlan: 1' or 'trunk: [1, 2]'")
         if vid not in topo.vlans:
             known = ", ".join(str(v) for v in sorted(topo.vlans)) or "none"
             raise _fail(where, f"VLAN {vid} is not defined (defined: {known})", f"add '{vid}: NAME' under 'vlans:' or fix the number")
         return int(vid)
 
     def file(self, rel: Any, where: Where) -> Path:
-        p = (self.path.parent / str(rel)).resolve()
-        if not p.is_file():
-            raise _fail(where, f"config file '{rel}' does not exist (looked for {p})",
+        rel = _value(rel, where, "a file name", f"name the file relative to {self.path.parent}")
+        p = self.path.parent / rel
+        p = p.resolve() if _safely(p.is_file) else p
+        if not _safely(p.is_file):
+            raise _fail(where, f"config file '{printable(rel, 200)}' does not exist (looked for {printable(p, 300)})",
                         f"create it or fix the path; paths are relative to {self.path.parent}")
         return p
 
@@ -257,12 +369,12 @@ class _Loader:
             spec.where, spec.key_where = where, {}
         if not isinstance(spec, YMap) or "type" not in spec:
             raise _fail(where, f"a service of '{node.name}' has no 'type'", f"use one of: {kinds}")
-        kind = str(spec["type"])
+        kind = _value(spec["type"], spec.at("type"), "a service's 'type'", f"use one of: {kinds}")
         if kind not in self.reg.services:
-            raise _fail(spec.at("type"), f"unknown service type '{kind}'", f"use one of: {kinds}")
+            raise _fail(spec.at("type"), f"unknown service type '{printable(kind, 60)}'", f"use one of: {kinds}")
         decl = self.reg.service(kind).params
         given = {k: v for k, v in spec.items() if k not in ("type", "name")}
-        name = str(spec.get("name", kind))
+        name = _optional_text(spec, "name", "a service's 'name'", "e.g. 'name: web'", kind)
         if decl is not None:
             shaped = YMap(given)
             shaped.where, shaped.key_where = where, {k: spec.at(k) for k in given}
@@ -271,19 +383,14 @@ class _Loader:
             params = {}
             for key, value in given.items():
                 if key in FILE_PARAMS:
-                    if isinstance(value, YList):
-                        value = [self.file(v, value.item_where[i]) for i, v in enumerate(value)]
-                    elif isinstance(value, YMap):
-                        value = {k: self.file(v, value.at(k)) for k, v in value.items()}
-                    else:
-                        value = self.file(value, spec.at(key))
+                    value = convert(_FILES, value, spec.at(key), self)
                 params[str(key)] = value
         if any(s.name == name for s in node.services):
             raise _fail(where, f"'{node.name}' has two services named '{name}'", "give one of them a 'name:'")
         return ServiceSpec(kind=kind, name=name, params=params, where=where)
 
     def endpoint(self, topo: Topology, text: Any, where: Where, used: set[tuple[str, str]]) -> Endpoint:
-        s = str(text).strip()
+        s = _value(text, where, "a link end", "e.g. 'router:fa0-0'").strip()
         nname, _, iname = s.partition(":")
         if nname not in topo.nodes:
             raise _fail(where, f"link to unknown node '{nname}'", f"define '{nname}' under 'nodes:' or fix the name (known: {', '.join(topo.nodes)})")
@@ -301,18 +408,22 @@ class _Loader:
             made = None
             for key in node.configs:
                 if key in self.reg.expanders:
-                    made = made or self.reg.expanders[key].implicit_port(node, iname)
+                    try:
+                        made = made or self.reg.expanders[key].implicit_port(node, iname)
+                    except ValueError as exc:   # a name the device's config language refuses
+                        raise _fail(where, f"interface {nname}:{iname}: {printable(exc, 200)}",
+                                    getattr(exc, "fix", "") or "use a port the device has") from None
             node.interfaces[iname] = made or Interface(name=iname, where=where)
         used.add((nname, iname))
         return Endpoint(nname, iname)
 
     def link(self, topo: Topology, item: Any, where: Where) -> Link:
-        if isinstance(item, str) and "--" in item:
-            ends = [e for e in item.split("--")]
+        if isinstance(item, str) and item.count("--") == 1:
+            ends = item.split("--")
         elif isinstance(item, list) and len(item) == 2:
             ends = list(item)
         else:
-            raise _fail(where, f"link '{item}' is not 'A -- B' or [A, B]", "e.g. 'router:fa0-0 -- sw3550:fa0-1'")
+            raise _fail(where, f"a link must be 'A -- B' or [A, B], not {shape(item)}", "e.g. 'router:fa0-0 -- sw3550:fa0-1'")
         used = {(e.node, e.intf) for link in topo.links for e in (link.a, link.b)}
         a = self.endpoint(topo, ends[0], where, used)
         b = self.endpoint(topo, ends[1], where, used)
@@ -351,9 +462,10 @@ class _Loader:
             raise _fail(where, "a check is one mapping such as 'reach: {from: pc1, to: 1.2.3.4}'", f"kinds: {kinds}")
         kind, params = next(iter(item.items()))
         if kind not in self.reg.checks:
-            raise _fail(where, f"unknown check '{kind}'", f"use one of: {kinds}")
+            raise _fail(where, f"unknown check '{printable(kind, 60)}'", f"use one of: {kinds}")
         if not isinstance(params, YMap):
-            raise _fail(where, f"check '{kind}' needs a mapping of parameters", "e.g. {from: pc1, to: ec2}")
+            raise _fail(where, f"check '{kind}' needs a mapping of parameters, not {shape(params)}",
+                        "e.g. {from: pc1, to: ec2}")
         decl = self.reg.check(kind)
         values = validate(decl.params, params, where, self, f"check '{kind}'")
         return Check(kind=str(kind), params=values, where=where, label=decl.label(values))
