@@ -232,7 +232,7 @@ BAD = [
     ("interface fa0/0\n ip access-group 250 in", 2, "error", "access-list number"),
     ("interface fa0/0\n ip nat enable", 2, "error", "NVI"),
     ("interface fa0/0\n speed 100", 2, "warning", "ignored"),
-    ("interface fa0/0\n ip access-group 7 in", 1, "warning", "not defined"),
+    ("interface fa0/0\n ip access-group 7 in", 2, "warning", "not defined"),   # the access-group line, not the header
     ("ip route 10.0.0.0 255.0.0.0", 1, "error", "incomplete"),
     ("ip route 10.0.0.1 255.0.0.0 1.2.3.4", 1, "error", "host bits"),
     ("ip route 10.0.0.0 255.0.0.0 1.2.3.4 999", 1, "error", "administrative distance"),
