@@ -232,6 +232,25 @@ def _ifname(text: str) -> IfName:
         raise _Fail(str(e), e.fix) from None
 
 
+_NAME_OK = re.compile(r"[A-Za-z0-9_.-]{1,40}", re.ASCII)
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN_OK = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?", re.ASCII)
+
+
+def _name(token: str, what: str) -> str:
+    """An ACL or pool name the lab can carry into nft chains, comments and dnsmasq tags."""
+    if not _NAME_OK.fullmatch(token):
+        raise _Fail(f"{what} name '{_p(token)}' is not emulated: the lab takes at most 40 letters, "
+                    "digits, '-', '_' or '.'", f"rename the {what}, e.g. WEB_IN")
+    return token
+
+
+def _domain(token: str) -> str:
+    if len(token) > 253 or not _DOMAIN_OK.fullmatch(token):
+        raise _Fail(f"'{_p(token)}' is not a domain name", "write it like home.example")
+    return token
+
+
 def acl_kind_for_number(name: str) -> str | None:
     if not _isnum(name) or len(name) > 4:
         return None
@@ -604,7 +623,7 @@ class _Parser:
         if sub == "pool":
             _need(w, 4, "ip dhcp pool NAME")
             _no_extra(w, 4, "ip dhcp pool NAME")
-            pool = self.cfg.pools.get(w[3])
+            pool = self.cfg.pools.get(_name(w[3], "dhcp pool"))
             if pool is None:
                 pool = DhcpPool(w[3], self.lineno)
                 self.cfg.pools[w[3]] = pool
@@ -642,7 +661,7 @@ class _Parser:
             pool.dns_servers = [_ip(t) for t in w[1:]]
         elif cmd == "domain-name":
             _need(w, 2, "domain-name NAME")
-            pool.domain_name = w[1]
+            pool.domain_name = _domain(w[1])
         elif cmd == "lease":
             _need(w, 2, "lease DAYS [HOURS [MINUTES]] | lease infinite")
             if w[1].lower().startswith("inf"):
@@ -700,7 +719,7 @@ class _Parser:
         if kind not in ("standard", "extended"):
             raise _Fail(f"'ip access-list {kind}' is not emulated", "remove the line")
         _no_extra(w, 4, "ip access-list standard|extended NAME")
-        name = w[3]
+        name = _name(w[3], "access-list")
         numbered = acl_kind_for_number(name)
         if numbered and numbered != kind:
             raise _Fail(f"access list {_p(name)} is a {numbered} number but declared {kind}",
@@ -876,7 +895,7 @@ class _Parser:
             raise _Fail("NAT with route-maps is not emulated", "use 'list ACL interface IF overload'")
         if how == "list":
             _need(w, 8, "ip nat inside source list ACL interface IF overload")
-            acl = w[5]
+            acl = _name(w[5], "access-list")
             target = _kw(w[6], ["interface", "pool"], "nat target")
             if target == "pool":
                 raise _Fail("NAT pools are not emulated (the lab has one WAN address)",
@@ -1011,6 +1030,7 @@ class _Parser:
             _need(w, 4, "ip access-group ACL in|out")
             _no_extra(w, 4, "ip access-group ACL in|out")
             direction = _kw(w[3], ["in", "out"], "direction")
+            _name(w[2], "access-list")
             self.acl_lines[(iface.name.ios, direction)] = self.lineno
             if direction == "in":
                 iface.acl_in = None if neg else w[2]
