@@ -165,3 +165,26 @@ def test_the_mutator_makes_what_it_says():
     assert mutate(base, [("token", 0.0, 0.9, b"\xff")], "utf-8") == b"a \xff\nc d\ne f\n"
     assert mutate(base, [("truncate", 0.5)], "utf-8") == b"a b\nc "
     assert mutate(base, [("duplicate", 0.0)], "utf-16").startswith(b"\xff\xfe")
+
+
+def test_lint_and_bring_up_read_the_file_as_load_does(tmp_path):
+    """The ios service reads the same file at lint and at render: same decoder, same error."""
+    from labkit.ios.service import IosService
+    from labkit.lab.errors import ServiceError
+    from labkit.lab.model import ServiceSpec
+
+    p = tmp_path / "r.ios"
+    p.write_bytes(b"hostname r\n description caf\xe9\n")
+    spec = ServiceSpec(kind="ios", name="ios", params={"config": p}, where="topo.yaml:1")
+    (d,) = IosService.lint(spec)
+    assert str(d) == f"{p}:2: the file is not UTF-8 text: byte 0xe9 (byte offset 27) " \
+                     "(fix: save the file as UTF-8 (or plain ASCII) text)"
+    node = type("Node", (), {"name": "n1", "run_dir": tmp_path, "spec": None})()
+    svc = IosService(node, spec)
+    svc.ios_path = lambda: p
+    try:
+        svc.render()
+    except ServiceError as e:
+        assert "byte offset 27" in str(e)
+    else:
+        raise AssertionError("render() accepted a file that is not UTF-8")

@@ -1248,18 +1248,23 @@ def decode(data: bytes, file: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def load(path: str | Path, platform: str | None = None) -> IosConfig:
-    """Parse a config file; raise IosConfigError listing every error if there is any.
-
-    IosConfigError is the only exception bad input can raise (tests/test_ios_fuzz.py).
-    """
+def read(path: str | Path) -> str:
+    """The text of a config file, decoded by decode(); IosConfigError when it cannot be read."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as e:
         raise IosConfigError([ios_error(str(p), 0, "", f"cannot read the config: {e.strerror}",
                                         "check the path in the topology file")]) from None
-    cfg = parse(decode(data, str(p)), str(p), platform)
+    return decode(data, str(p))
+
+
+def load(path: str | Path, platform: str | None = None) -> IosConfig:
+    """Parse a config file; raise IosConfigError listing every error if there is any.
+
+    IosConfigError is the only exception bad input can raise (tests/test_ios_fuzz.py).
+    """
+    cfg = parse(read(path), str(path), platform)
     if cfg.errors:
         raise IosConfigError(cfg.errors)
     return cfg
