@@ -22,6 +22,7 @@ from .model import (Acl, AclEntry, AddrMatch, DhcpPool, ExcludedRange, Interface
                     NatPat, NatStatic, PortMatch, StaticRoute)
 from .names import (PLATFORM_MODEL, IfName, InterfaceNameError, parse_ifname, platform_has,
                     platform_ports)
+from .source import read, split_lines
 
 # Port and protocol keywords IOS accepts in ACLs (a subset of its tables).
 TCP_PORTS = {"bgp": 179, "chargen": 19, "cmd": 514, "daytime": 13, "discard": 9,
@@ -278,18 +279,6 @@ def _vlan_list(words: list[str]) -> set[int]:
     return out
 
 
-def split_lines(text: str) -> list[str]:
-    """The config's lines as an editor numbers them: split at LF only (CRLF ends a line too).
-
-    str.splitlines() would also split at form feeds, \\x1c-\\x1e, NEL and U+2028, so the
-    line numbers in messages would no longer match the file.
-    """
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
-
-
 def _range_parts(part: str) -> tuple[str, str, str | None]:
     """`fa0/2 - 5` -> ("fa0/", "2", "5"); last is None when `part` is no range.
 
@@ -327,6 +316,7 @@ class _Parser:
         self.dns_line = 0
         self.commands = 0                         # lines that configure something (not `end`)
         self.end_line = 0                         # the line of `end`, once seen
+        self.end_warned = False
 
     # -- reporting -------------------------------------------------------
     def _text(self, line: int | None) -> str:
@@ -371,13 +361,13 @@ class _Parser:
     def after_end(self, raw: str) -> None:
         """IOS stops reading a config at `end`: warn once, at the first command after it."""
         stripped = raw.strip()
-        if self.end_line < 0 or not stripped or stripped.startswith("!"):
+        if self.end_warned or not stripped or stripped.startswith("!"):
             return
         rest = sum(1 for ln in self.lines[self.lineno:] if ln.strip() and not ln.strip().startswith("!"))
         more = f" (and {rest} more line{'s' if rest != 1 else ''} after it)" if rest else ""
         self.warn(f"this line{more} comes after 'end' on line {self.end_line} and is ignored",
                   "move it above 'end', or delete it")
-        self.end_line = -self.end_line
+        self.end_warned = True
 
     def one(self, raw: str) -> None:
         if self.banner_end is not None:
@@ -482,12 +472,12 @@ class _Parser:
             if last is not None and ("/" in prefix or prefix.strip().lower().startswith("v")):
                 if len(first) > 4 or len(last) > 4:
                     raise _Fail(f"interface range '{_p(part)}' is too large", "list at most 512 interfaces")
-                first, last = int(first), int(last)
-                if last < first:
-                    raise _Fail(f"interface range '{_p(part)}' runs backwards", f"write it as {last} - {first}")
-                if last - first > 512:
+                lo, hi = int(first), int(last)
+                if hi < lo:
+                    raise _Fail(f"interface range '{_p(part)}' runs backwards", f"write it as {hi} - {lo}")
+                if hi - lo > 512:
                     raise _Fail(f"interface range '{_p(part)}' is too large", "list at most 512 interfaces")
-                out += [_ifname(f"{prefix.strip()}{n}") for n in range(first, last + 1)]
+                out += [_ifname(f"{prefix.strip()}{n}") for n in range(lo, hi + 1)]
             elif part:
                 out.append(_ifname(part))
             else:
@@ -1219,44 +1209,6 @@ def parse(text: str, file: str = "<config>", platform: str | None = None) -> Ios
     if platform not in (None, "switch", "router"):
         raise ValueError("platform must be 'switch', 'router' or None (infer)")
     return _Parser(text, file, platform).run()
-
-
-def decode(data: bytes, file: str) -> str:
-    """The text of a config file: UTF-8 (a UTF-8 BOM is dropped), else IosConfigError.
-
-    IOS configs are ASCII; UTF-8 is accepted so descriptions may hold any letter. A
-    file saved as UTF-16 (with or without a BOM) or in a legacy code page gets one
-    line naming the byte offset, never a UnicodeDecodeError.
-    """
-    def refuse(offset: int, what: str, fix: str) -> IosConfigError:
-        line = data.count(b"\n", 0, offset) + 1
-        return IosConfigError([ios_error(file, line, "", f"{what} (byte offset {offset})", fix)])
-
-    utf16 = "save the file as UTF-8 (or plain ASCII) text"
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise refuse(0, "the file is UTF-16 text, not UTF-8: it starts with a UTF-16 byte-order mark", utf16)
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        looks16 = data[1::2].count(0) > len(data) // 4 or data[0::2].count(0) > len(data) // 4
-        raise refuse(nul, "the file looks like UTF-16 text, not UTF-8: NUL byte" if looks16 else
-                     "NUL byte: this is not a text file", utf16 if looks16 else "give the path of an IOS text config")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise refuse(e.start, f"the file is not UTF-8 text: byte 0x{data[e.start]:02x}",
-                     "save the file as UTF-8 (or plain ASCII) text") from None
-    return text[1:] if text.startswith("\ufeff") else text
-
-
-def read(path: str | Path) -> str:
-    """The text of a config file, decoded by decode(); IosConfigError when it cannot be read."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise IosConfigError([ios_error(str(p), 0, "", f"cannot read the config: {e.strerror}",
-                                        "check the path in the topology file")]) from None
-    return decode(data, str(p))
 
 
 def load(path: str | Path, platform: str | None = None) -> IosConfig:

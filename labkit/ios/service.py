@@ -35,7 +35,8 @@ from labkit.lab.service import Service
 from . import show as _show
 from .errors import IosConfigError
 from .names import linux_name
-from .parser import parse, read, split_lines
+from .parser import parse
+from .source import read, split_lines
 from .translate import Translation, translate
 
 
