@@ -1,7 +1,7 @@
 """labkit.ios under generated bad input: mutants of the two seed configs.
 
 Each example starts from topologies/router.ios or topologies/sw3550.ios and deletes,
-duplicates, swaps or corrupts lines and tokens (random bytes, control characters, very
+duplicates, swaps or corrupts lines and tokens (keyword lines, random bytes, control characters, very
 long tokens, bytes that are not UTF-8, other encodings, truncation). For every one,
 `load()` gives a config or raises IosConfigError, never another exception and never a
 hang (each example runs under an alarm); every diagnostic prints as one safe, bounded
@@ -57,6 +57,8 @@ def payloads() -> st.SearchStrategy[bytes]:
     """What a corruption puts in: a token, bytes, control characters or a very long run."""
     text = st.one_of(
         st.sampled_from(VOCAB),
+        st.tuples(st.sampled_from(["", " "]), st.lists(st.sampled_from(VOCAB), min_size=1, max_size=8))
+        .map(lambda t: t[0] + " ".join(t[1])),   # a whole line of keywords, top level or indented
         st.lists(st.sampled_from(CONTROLS), min_size=1, max_size=4).map("".join),
         st.text(max_size=8),
         st.builds(lambda c, n: c * n, st.sampled_from(["A", "9", "1-", "/", ".", "\x1b"]),
