@@ -114,8 +114,12 @@ def parse_ifname(text: str) -> IfName:
         if not re.fullmatch(r"\d+", number, re.ASCII):
             raise InterfaceNameError(f"bad number '{printable(number)}' for {itype}",
                                      f"write it like {itype}1")
-        if itype == "Vlan" and (len(number) > 4 or not 1 <= int(number) <= 4094):
-            raise InterfaceNameError(f"VLAN {printable(number)} is out of range", "use a VLAN from 1 to 4094")
+        out_of_range = InterfaceNameError(f"VLAN {printable(number)} is out of range",
+                                          "use a VLAN from 1 to 4094")
+        if itype == "Vlan" and len(number) > 4:   # int() refuses more than 4,300 digits
+            raise out_of_range
+        if itype == "Vlan" and not 1 <= int(number) <= 4094:
+            raise out_of_range
     name = IfName(itype, number)
     if len(name.linux) > 15:
         raise InterfaceNameError(f"{printable(name.ios)} maps to Linux name '{printable(name.linux)}', longer than 15 "
