@@ -232,7 +232,7 @@ BAD = [
     ("interface fa0/0\n ip access-group 250 in", 2, "error", "access-list number"),
     ("interface fa0/0\n ip nat enable", 2, "error", "NVI"),
     ("interface fa0/0\n speed 100", 2, "warning", "ignored"),
-    ("interface fa0/0\n ip access-group 7 in", 1, "warning", "not defined"),
+    ("interface fa0/0\n ip access-group 7 in", 2, "warning", "not defined"),   # the access-group line, not the header
     ("ip route 10.0.0.0 255.0.0.0", 1, "error", "incomplete"),
     ("ip route 10.0.0.1 255.0.0.0 1.2.3.4", 1, "error", "host bits"),
     ("ip route 10.0.0.0 255.0.0.0 1.2.3.4 999", 1, "error", "administrative distance"),
@@ -346,3 +346,91 @@ def test_interface_range():
 def test_interface_range_errors():
     cfg = parse("interface range fa0/5 - 2\n", "x")
     assert cfg.errors[0].line == 1 and "backwards" in cfg.errors[0].message
+
+
+# -- issue 10: bad input is one clear line, never a traceback ----------------------------
+
+@pytest.mark.parametrize("data,line,word", [
+    (b"hostname r\ninterface fa0/0\n description caf\xe9\n", 3, "byte 0xe9 (byte offset 43)"),
+    ("hostname r\n".encode("utf-16"), 1, "UTF-16"),
+    ("hostname r\n".encode("utf-16-le"), 1, "UTF-16"),
+    ("hostname r\n".encode("utf-16-be"), 1, "UTF-16"),
+    (b"hostname r\n\x00\x01\x02", 2, "NUL byte"),
+])
+def test_undecodable_files_are_one_error_with_the_byte_offset(tmp_path, data, line, word):
+    p = tmp_path / "bad.ios"
+    p.write_bytes(data)
+    with pytest.raises(IosConfigError) as ei:
+        load(p)
+    (d,) = ei.value.diagnostics
+    assert d.line == line and word in d.message and str(d).startswith(f"{p}:{line}: ")
+
+
+def test_utf8_with_a_bom_and_crlf_loads(tmp_path):
+    p = tmp_path / "r.ios"
+    p.write_bytes(b"\xef\xbb\xbfhostname r\r\ninterface fa0/0\r\n ip address 10.0.0.1 255.255.255.0\r\n")
+    assert load(p).interfaces["FastEthernet0/0"].addresses
+
+
+def test_messages_cut_long_tokens_and_escape_control_characters():
+    cfg = parse("interface Vlan1\n ip address " + "9" * 200_000 + " 255.255.255.0\n"
+                "\x1b[31mred\x1b[0m\n", "x")
+    long_, esc = cfg.errors
+    assert long_.line == 2 and len(str(long_)) < 400 and "more characters" in long_.message
+    assert esc.line == 3 and "\x1b" not in str(esc) and "\\x1b[31mred" in esc.message
+
+
+def test_form_feeds_and_nel_do_not_shift_line_numbers():
+    cfg = parse("hostname a\x0cb\nip route 1.2.3.4 255.0.0.0 \x851.1.1.1\nfrobnicate\n", "x")
+    assert [e.line for e in cfg.errors] == [2, 3]
+
+
+def test_a_bad_wildcard_is_a_bad_address():
+    cfg = parse("access-list 100 permit ip 10.0.0.0 0.0.0.256 any\naccess-list 1 permit 10.0.0.0 0.0.0.256\n", "x")
+    assert [(e.line, "'0.0.0.256' is not an IPv4 wildcard" in e.message) for e in cfg.errors] == [(1, True), (2, True)]
+
+
+@pytest.mark.parametrize("text,platform,line,word", [
+    ("interface fa0/99\n switchport mode access", None, 1, "FastEthernet0/99: a Cisco 3550-24 switch"),
+    ("interface range fa0/2 - 99\n switchport mode access", None, 1, "FastEthernet0/25 ... FastEthernet0/99"),
+    ("interface Gi0/3\n no switchport", "switch", 1, "GigabitEthernet0/3"),
+    ("interface Dialer1\n ip address negotiated", "switch", 1, "Dialer1"),
+    ("interface fa0/2\n ip address 10.0.0.1 255.255.255.0", "router", 1, "Cisco 1841 router"),
+    ("interface Vlan1\n ip address 10.0.0.1 255.255.255.0", "router", 1, "Vlan1"),
+])
+def test_only_the_platforms_interfaces(text, platform, line, word):
+    cfg = parse("hostname x\n" + text, "x", platform)
+    assert any(e.line == line + 1 and word in e.message for e in cfg.errors), [str(e) for e in cfg.errors]
+
+
+def test_the_platforms_own_ports_are_accepted():
+    sw = parse("interface range fa0/1 - 24 , gi0/1 - 2\n switchport mode access\ninterface Vlan4094\n", "x", "switch")
+    rt = parse("interface fa0/0\ninterface fa0/1\ninterface Dialer0\ninterface Dialer255\n"
+               "ip route 0.0.0.0 0.0.0.0 Null0\n", "x", "router")
+    assert sw.errors == [] and rt.errors == []
+
+
+def test_nothing_after_end_is_applied():
+    cfg = parse("interface fa0/0\n ip address 10.0.0.1 255.255.255.0\nend\n!\n"
+                "ip route 0.0.0.0 0.0.0.0 10.0.0.254\nfrobnicate\n", "x")
+    assert cfg.errors == [] and cfg.routes == []
+    (w,) = cfg.warnings
+    assert w.line == 5 and "after 'end' on line 3" in w.message and "1 more line" in w.message
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "! only\n!\n", "  \n! x\n", "end\n", "!\nend\nhostname x\n"])
+def test_an_empty_config_is_an_error(tmp_path, text):
+    p = tmp_path / "empty.ios"
+    p.write_text(text)
+    with pytest.raises(IosConfigError, match=r"empty\.ios:1: the config (is empty|has no commands)"):
+        load(p)
+
+
+def test_warnings_point_at_the_offending_line():
+    cfg = parse("interface fa0/2\n switchport mode trunk\n description x\n switchport access vlan 2\n"
+                "interface Vlan1\n ip address 10.0.0.1 255.255.255.0\n shutdown\n ip access-group 9 out\n"
+                "ip dhcp pool p\n network 10.0.0.0 255.255.255.0\n dns-server 1.1.1.1\n default-router 10.9.9.9\n",
+                "x")
+    assert cfg.errors == []
+    lines = {w.line for w in cfg.warnings}
+    assert {4, 8, 12} <= lines and not lines & {1, 5, 9}, [str(w) for w in cfg.warnings]

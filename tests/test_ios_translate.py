@@ -389,3 +389,37 @@ def test_no_ping_and_static_hosts_kept_out_of_offers(tmp_path):
     assert "dhcp-range=set:pool_vlan2,192.168.2.23,192.168.2.254," in conf
     # 192.168.1.20 is excluded by IOS already: VLAN1's range is unchanged
     assert "dhcp-range=set:pool_vlan1,192.168.1.100,192.168.1.149," in conf
+
+
+# -- issue 10: names the lab carries into nft and dnsmasq --------------------------------
+@pytest.mark.parametrize("line,word", [
+    ("ip access-list extended " + "A" * 41, "at most 40"),
+    ("ip access-list extended caf\u00e9", "at most 40"),
+    ("ip dhcp pool p\"q", "dhcp pool name"),
+    ("interface fa0/0\n ip access-group x|y in", "access-list name"),
+    ("ip dhcp pool p\n network 10.0.0.0 255.255.255.0\n domain-name a,b", "not a domain name"),
+])
+def test_names_nft_or_dnsmasq_cannot_carry_are_refused_at_parse(line, word):
+    cfg = parse(line + "\n", "x", "router")
+    assert any(word in e.message for e in cfg.errors), [str(e) for e in cfg.errors]
+
+
+def test_acls_and_pools_whose_names_differ_get_their_own_chain_and_tag(tmp_path):
+    from labkit.ios.dhcp import tag
+    from labkit.ios.nft import chain_name
+    assert len({chain_name("acl_", n) for n in ("a-b", "a_b", "a.b")}) == 3
+    assert len({tag(n) for n in ("a-b", "a_b", "a.b")}) == 3
+    assert chain_name("acl_", "WEB") == "acl_WEB" and tag("pool_vlan1") == "pool_vlan1"
+
+
+@pytest.mark.skipif(not (ROOT_USER and shutil.which("nft")), reason="nft -c needs root")
+def test_long_and_similar_acl_names_pass_nft_check(tmp_path):
+    names = ["A" * 40, "a-b", "a_b", "a.b"]
+    text = "interface fa0/0\n ip address 10.0.0.1 255.255.255.0\n ip access-group a-b in\n ip access-group a_b out\n"
+    text += "interface fa0/1\n ip address 10.0.1.1 255.255.255.0\n ip access-group %s in\n ip access-group a.b out\n" % names[0]
+    for n in names:
+        text += f"ip access-list extended {n}\n permit tcp host 10.0.0.2 any eq www\n"
+    t = translate(parse(text, "x", "router"), tmp_path)
+    t.write()
+    p = subprocess.run(["nft", "-c", "-f", str(t.nft_path)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr

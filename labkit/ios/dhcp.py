@@ -8,6 +8,7 @@ offer at all, which is what IOS does when a pool is exhausted.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
@@ -69,7 +70,9 @@ def pool_size(ranges: list[Range]) -> int:
 
 def tag(name: str) -> str:
     """dnsmasq tag for a pool: IOS pool names may hold characters dnsmasq tags do not."""
-    return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "_-" else "_" for c in name)
+    # one tag per pool: `a.b` and `a_b` must not share one
+    return safe if safe == name else safe + "_" + hashlib.sha1(name.encode()).hexdigest()[:8]
 
 
 def lease_text(seconds: int | None) -> str:

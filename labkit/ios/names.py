@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from labkit.diag import printable
+
 # canonical type -> (linux prefix, kind of numbering)
 TYPES: dict[str, tuple[str, str]] = {
     "FastEthernet": ("fa", "slot"),
@@ -71,7 +73,7 @@ class IfName:
         return self.ios
 
 
-_NAME_RE = re.compile(r"^([A-Za-z][A-Za-z-]*?)\s*(\d[\d/.:]*)$")
+_NAME_RE = re.compile(r"^([A-Za-z][A-Za-z-]*?)\s*(\d[\d/.:]*)$", re.ASCII)
 
 
 def parse_ifname(text: str) -> IfName:
@@ -79,7 +81,7 @@ def parse_ifname(text: str) -> IfName:
     raw = " ".join(text.split())
     m = _NAME_RE.match(raw)
     if not m:
-        raise InterfaceNameError(f"'{raw}' is not an interface name",
+        raise InterfaceNameError(f"'{printable(raw)}' is not an interface name",
                                  "write a type and a number, e.g. FastEthernet0/1 or Vlan2")
     word, number = m.group(1).lower(), m.group(2)
     matches = [t for t in _ALL if t.lower().startswith(word)]
@@ -88,35 +90,39 @@ def parse_ifname(text: str) -> IfName:
         exact = [t for t in matches if t.lower() == word]
         matches = exact or matches
     if not matches:
-        raise InterfaceNameError(f"unknown interface type '{m.group(1)}'",
+        raise InterfaceNameError(f"unknown interface type '{printable(m.group(1))}'",
                                  "use FastEthernet, GigabitEthernet, Vlan or Dialer")
     if len(matches) > 1:
-        raise InterfaceNameError(f"ambiguous interface type '{m.group(1)}' "
+        raise InterfaceNameError(f"ambiguous interface type '{printable(m.group(1))}' "
                                  f"(could be {', '.join(matches)})",
                                  "type more letters of the interface type")
     itype = matches[0]
     if itype in UNSUPPORTED_TYPES:
-        raise InterfaceNameError(f"{itype}{number}: {UNSUPPORTED_TYPES[itype]}",
+        raise InterfaceNameError(f"{itype}{printable(number)}: {UNSUPPORTED_TYPES[itype]}",
                                  "use a FastEthernet routed port, an SVI or Dialer1")
     if "." in number:
-        raise InterfaceNameError(f"{itype}{number} is an 802.1Q subinterface; this kernel "
+        raise InterfaceNameError(f"{itype}{printable(number)} is an 802.1Q subinterface; this kernel "
                                  "has no VLAN subinterfaces",
                                  "use SVIs on the switch (interface VlanN) instead of "
                                  "router-on-a-stick subinterfaces")
     kind = TYPES[itype][1]
     if kind == "slot":
-        if not re.fullmatch(r"\d+(/\d+){0,2}", number):
-            raise InterfaceNameError(f"bad port number '{number}' for {itype}",
+        if not re.fullmatch(r"\d+(/\d+){0,2}", number, re.ASCII):
+            raise InterfaceNameError(f"bad port number '{printable(number)}' for {itype}",
                                      f"write it like {itype}0/1")
     else:
-        if not re.fullmatch(r"\d+", number):
-            raise InterfaceNameError(f"bad number '{number}' for {itype}",
+        if not re.fullmatch(r"\d+", number, re.ASCII):
+            raise InterfaceNameError(f"bad number '{printable(number)}' for {itype}",
                                      f"write it like {itype}1")
+        out_of_range = InterfaceNameError(f"VLAN {printable(number)} is out of range",
+                                          "use a VLAN from 1 to 4094")
+        if itype == "Vlan" and len(number) > 4:   # int() refuses more than 4,300 digits
+            raise out_of_range
         if itype == "Vlan" and not 1 <= int(number) <= 4094:
-            raise InterfaceNameError(f"VLAN {number} is out of range", "use a VLAN from 1 to 4094")
+            raise out_of_range
     name = IfName(itype, number)
     if len(name.linux) > 15:
-        raise InterfaceNameError(f"{name.ios} maps to Linux name '{name.linux}', longer than 15 "
+        raise InterfaceNameError(f"{printable(name.ios)} maps to Linux name '{printable(name.linux)}', longer than 15 "
                                  "characters", "use a shorter port number")
     return name
 
@@ -132,6 +138,41 @@ def ios_name(linux: str) -> str | None:
         if linux.startswith(prefix):
             rest = linux[len(prefix):]
             pattern = r"\d+(-\d+){0,2}" if kind == "slot" else r"\d+"
-            if re.fullmatch(pattern, rest):
+            if re.fullmatch(pattern, rest, re.ASCII):
                 return f"{itype}{rest.replace('-', '/')}"
     return None
+
+
+# The ports each platform has (docs/notes/ios.md, "Platforms"). A slot type maps to
+# (slot prefix, first port, last port); a number type to (first, last).
+#   switch: a Cisco 3550-24, FastEthernet0/1-0/24, GigabitEthernet0/1-0/2 and SVIs.
+#   router: the seed's home router as a Cisco 1841 without switch modules:
+#           FastEthernet0/0-0/1 and the Dialer (virtual, 0-255) of its DSL WAN.
+PLATFORM_PORTS: dict[str, dict[str, tuple]] = {
+    "switch": {"FastEthernet": ("0/", 1, 24), "GigabitEthernet": ("0/", 1, 2), "Vlan": (1, 4094)},
+    "router": {"FastEthernet": ("0/", 0, 1), "Dialer": (0, 255)},
+}
+PLATFORM_MODEL = {"switch": "Cisco 3550-24 switch", "router": "Cisco 1841 router"}
+
+
+def platform_has(platform: str, name: IfName) -> bool:
+    """True when `platform` ("switch" | "router") has the interface `name`."""
+    if name.type == "Null":
+        return True
+    spec = PLATFORM_PORTS[platform].get(name.type)
+    if spec is None:
+        return False
+    prefix, lo, hi = spec if len(spec) == 3 else ("", *spec)
+    port = name.number[len(prefix):] if name.number.startswith(prefix) else ""
+    return re.fullmatch(r"\d{1,4}", port, re.ASCII) is not None and lo <= int(port) <= hi
+
+
+def platform_ports(platform: str) -> str:
+    """The ports of `platform` in words, for a fix: 'FastEthernet0/1-0/24, ...'."""
+    out = []
+    for itype, spec in PLATFORM_PORTS[platform].items():
+        if len(spec) == 2:
+            out.append(f"{itype}{spec[0]}-{spec[1]}")
+        else:
+            out.append(f"{itype}{spec[0]}{spec[1]}-{spec[0]}{spec[2]}")
+    return ", ".join(out)

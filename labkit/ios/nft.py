@@ -22,8 +22,11 @@ the inside (local) address, whereas IOS checks an inbound ACL before NAT.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from ipaddress import IPv4Address
+
+from labkit.diag import printable
 
 from .model import Acl, AclEntry, AddrMatch, IosConfig, PortMatch
 
@@ -32,13 +35,19 @@ SEP = " | "
 
 
 def chain_name(prefix: str, acl: str) -> str:
-    return prefix + re.sub(r"[^A-Za-z0-9_]", "_", acl)
+    """An nft chain name for an ACL: one per name (`a-b` and `a_b` must not share a chain)."""
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", acl)
+    if safe != acl:
+        safe += "_" + hashlib.sha1(acl.encode()).hexdigest()[:8]
+    return prefix + safe
 
 
 def _q(text: str) -> str:
-    """An nft comment string (max 128 bytes, no double quotes)."""
-    text = text.replace('"', "'")
-    return '"' + (text if len(text) <= 127 else text[:124] + "...") + '"'
+    """An nft comment string: at most 127 bytes of UTF-8 (nft's limit), no double quotes."""
+    text = printable(text, 10_000).replace('"', "'")
+    if len(text.encode()) > 127:
+        text = text.encode()[:124].decode("utf-8", "ignore") + "..."
+    return '"' + text + '"'
 
 
 def addr_expr(field: str, m: AddrMatch) -> str:

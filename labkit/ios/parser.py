@@ -15,10 +15,14 @@ import re
 from ipaddress import AddressValueError, IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 
+from labkit.diag import printable as _p
+
 from .errors import IosConfigError, ios_error, ios_warning
 from .model import (Acl, AclEntry, AddrMatch, DhcpPool, ExcludedRange, Interface, IosConfig,
                     NatPat, NatStatic, PortMatch, StaticRoute)
-from .names import IfName, InterfaceNameError, parse_ifname
+from .names import (PLATFORM_MODEL, IfName, InterfaceNameError, parse_ifname, platform_has,
+                    platform_ports)
+from .source import read, split_lines
 
 # Port and protocol keywords IOS accepts in ACLs (a subset of its tables).
 TCP_PORTS = {"bgp": 179, "chargen": 19, "cmd": 514, "daytime": 13, "discard": 9,
@@ -135,9 +139,9 @@ def _kw(token: str, options: list[str] | dict, what: str) -> str:
     if len(found) == 1:
         return found[0]
     if found:
-        raise _Fail(f"ambiguous {what} '{token}' (could be {', '.join(found)})",
+        raise _Fail(f"ambiguous {what} '{_p(token)}' (could be {', '.join(found)})",
                     "type more letters")
-    raise _Fail(f"unknown {what} '{token}'", f"expected one of: {', '.join(opts)}")
+    raise _Fail(f"unknown {what} '{_p(token)}'", f"expected one of: {', '.join(opts)}")
 
 
 def _kw_or_ignored(token: str, options: list[str], ignored: dict, what: str) -> str:
@@ -181,13 +185,14 @@ def _ip(token: str, what: str = "address") -> IPv4Address:
     try:
         return IPv4Address(token)
     except (AddressValueError, ValueError):
-        raise _Fail(f"'{token}' is not an IPv4 {what}",
-                    f"write the {what} in dotted-quad form, e.g. 192.168.1.1") from None
+        raise _Fail(f"'{_p(token)}' is not an IPv4 {what}",
+                    f"write the {what} as four numbers 0-255, e.g. "
+                    f"{'0.0.0.255' if what == 'wildcard' else '255.255.255.0' if 'mask' in what else '192.168.1.1'}") from None
 
 
 def _mask(token: str) -> int:
     """A subnet mask (255.255.255.0) or IOS prefix form (/24) -> prefix length."""
-    if token.startswith("/") and token[1:].isdigit() and int(token[1:]) <= 32:
+    if token.startswith("/") and _isnum(token[1:]) and len(token) <= 3 and int(token[1:]) <= 32:
         return int(token[1:])
     m = int(_ip(token, "subnet mask"))
     plen = bin(m).count("1")
@@ -195,14 +200,19 @@ def _mask(token: str) -> int:
         hint = ""
         if plen and (~m & 0xFFFFFFFF) == (0xFFFFFFFF >> (32 - plen)):
             hint = " (it looks like a wildcard; subnet masks have their ones on the left)"
-        raise _Fail(f"'{token}' is not a valid subnet mask{hint}",
+        raise _Fail(f"'{_p(token)}' is not a valid subnet mask{hint}",
                     "use a contiguous mask such as 255.255.255.0")
     return plen
 
 
+def _isnum(token: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes '²' and other scripts' digits."""
+    return token.isascii() and token.isdigit()
+
+
 def _int(token: str, lo: int, hi: int, what: str) -> int:
-    if not token.isdigit() or not lo <= int(token) <= hi:
-        raise _Fail(f"{what} '{token}' is not a number from {lo} to {hi}", f"use a {what} from {lo} to {hi}")
+    if not _isnum(token) or len(token) > 12 or not lo <= int(token) <= hi:
+        raise _Fail(f"{what} '{_p(token)}' is not a number from {lo} to {hi}", f"use a {what} from {lo} to {hi}")
     return int(token)
 
 
@@ -213,7 +223,7 @@ def _need(words: list[str], n: int, usage: str) -> None:
 
 def _no_extra(words: list[str], n: int, usage: str) -> None:
     if len(words) > n:
-        raise _Fail(f"unexpected '{' '.join(words[n:])}' at the end of the line", f"usage: {usage}")
+        raise _Fail(f"unexpected '{_p(' '.join(words[n:]))}' at the end of the line", f"usage: {usage}")
 
 
 def _ifname(text: str) -> IfName:
@@ -223,8 +233,27 @@ def _ifname(text: str) -> IfName:
         raise _Fail(str(e), e.fix) from None
 
 
+_NAME_OK = re.compile(r"[A-Za-z0-9_.-]{1,40}", re.ASCII)
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN_OK = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?", re.ASCII)
+
+
+def _name(token: str, what: str) -> str:
+    """An ACL or pool name the lab can carry into nft chains, comments and dnsmasq tags."""
+    if not _NAME_OK.fullmatch(token):
+        raise _Fail(f"{what} name '{_p(token)}' is not emulated: the lab takes at most 40 letters, "
+                    "digits, '-', '_' or '.'", f"rename the {what}, e.g. WEB_IN")
+    return token
+
+
+def _domain(token: str) -> str:
+    if len(token) > 253 or not _DOMAIN_OK.fullmatch(token):
+        raise _Fail(f"'{_p(token)}' is not a domain name", "write it like home.example")
+    return token
+
+
 def acl_kind_for_number(name: str) -> str | None:
-    if not name.isdigit():
+    if not _isnum(name) or len(name) > 4:
         return None
     n = int(name)
     if 1 <= n <= 99 or 1300 <= n <= 1999:
@@ -240,21 +269,39 @@ def _vlan_list(words: list[str]) -> set[int]:
     out: set[int] = set()
     for part in text.split(","):
         if not part:
-            raise _Fail(f"empty item in VLAN list '{text}'", "write VLANs like 1,2,10-20")
+            raise _Fail(f"empty item in VLAN list '{_p(text)}'", "write VLANs like 1,2,10-20")
         lo, _, hi = part.partition("-")
         a = _int(lo, 1, 4094, "VLAN")
         b = _int(hi, 1, 4094, "VLAN") if hi else a
         if b < a:
-            raise _Fail(f"VLAN range '{part}' runs backwards", f"write it as {b}-{a}")
+            raise _Fail(f"VLAN range '{_p(part)}' runs backwards", f"write it as {b}-{a}")
         out.update(range(a, b + 1))
     return out
+
+
+def _range_parts(part: str) -> tuple[str, str, str | None]:
+    """`fa0/2 - 5` -> ("fa0/", "2", "5"); last is None when `part` is no range.
+
+    Written without a regex: `(.*?)(\\d+)\\s*-\\s*(\\d+)` backtracks quadratically
+    on a long run of digits.
+    """
+    left, dash, right = part.rpartition("-")
+    right = right.strip()
+    if not dash or not _isnum(right):
+        return part, "", None
+    body = left.rstrip()
+    k = len(body)
+    while k and body[k - 1] in "0123456789":
+        k -= 1
+    if k == len(body):
+        return part, "", None
+    return body[:k], body[k:], right
 
 
 class _Parser:
     def __init__(self, text: str, file: str, platform: str | None):
         self.cfg = IosConfig(file=file, platform=platform or "")
-        self.text = text
-        self.lines = text.splitlines()
+        self.lines = split_lines(text)
         self.cfg.source = self.lines
         self.mode = "global"
         self.cur: object = None
@@ -263,7 +310,13 @@ class _Parser:
         self.line = ""
         self.addr_lines: dict[str, int] = {}      # interface -> line of its ip address
         self.switch_lines: dict[str, int] = {}    # interface -> first switchport line
+        self.acl_lines: dict[tuple[str, str], int] = {}   # (interface, in|out) -> access-group line
+        self.access_lines: dict[str, int] = {}    # interface -> its 'switchport access vlan' line
+        self.router_lines: dict[str, int] = {}    # dhcp pool -> its 'default-router' line
         self.dns_line = 0
+        self.commands = 0                         # lines that configure something (not `end`)
+        self.end_line = 0                         # the line of `end`, once seen
+        self.end_warned = False
 
     # -- reporting -------------------------------------------------------
     def _text(self, line: int | None) -> str:
@@ -271,28 +324,50 @@ class _Parser:
             return self.line.strip()
         return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
 
+    def _diag(self, make, message: str, fix: str, line: int | None):
+        # Every message is made safe here as well (control characters escaped, length
+        # bounded), whatever a handler quoted; the handlers cut each quoted token already.
+        return make(self.cfg.file, self.lineno if line is None else line, self._text(line),
+                    _p(message, 600), _p(fix, 600))
+
     def error(self, message: str, fix: str = "", line: int | None = None):
-        self.cfg.errors.append(ios_error(self.cfg.file, self.lineno if line is None else line,
-                                         self._text(line), message, fix))
+        self.cfg.errors.append(self._diag(ios_error, message, fix, line))
 
     def warn(self, message: str, fix: str = "", line: int | None = None):
-        self.cfg.warnings.append(ios_warning(self.cfg.file, self.lineno if line is None else line,
-                                             self._text(line), message, fix))
+        self.cfg.warnings.append(self._diag(ios_warning, message, fix, line))
 
     # -- driver ----------------------------------------------------------
     def run(self) -> IosConfig:
-        for self.lineno, raw in enumerate(self.text.splitlines(), start=1):
+        for self.lineno, raw in enumerate(self.lines, start=1):
             self.line = raw.rstrip()
             try:
-                self.one(raw)
+                if self.end_line:
+                    self.after_end(raw)
+                else:
+                    self.one(raw)
             except _Fail as f:
                 self.error(f.message, f.fix)
             except Exception as e:  # a parser bug must not hide the rest of the config
                 self.error(f"internal error while parsing this line: {e!r}",
                            "report this line to the labkit maintainers")
         self.lineno, self.line = 0, ""
+        if not self.commands:
+            self.error("the config is empty: it has no commands, only blank lines or comments"
+                       if not self.end_line else "the config has no commands before 'end'",
+                       "write the device's interfaces, routes and services into it", line=1)
         self.finish()
         return self.cfg
+
+    def after_end(self, raw: str) -> None:
+        """IOS stops reading a config at `end`: warn once, at the first command after it."""
+        stripped = raw.strip()
+        if self.end_warned or not stripped or stripped.startswith("!"):
+            return
+        rest = sum(1 for ln in self.lines[self.lineno:] if ln.strip() and not ln.strip().startswith("!"))
+        more = f" (and {rest} more line{'s' if rest != 1 else ''} after it)" if rest else ""
+        self.warn(f"this line{more} comes after 'end' on line {self.end_line} and is ignored",
+                  "move it above 'end', or delete it")
+        self.end_warned = True
 
     def one(self, raw: str) -> None:
         if self.banner_end is not None:
@@ -308,6 +383,8 @@ class _Parser:
             return
         indented = raw[:1].isspace()
         words = stripped.split()
+        if words[0].lower() != "end":
+            self.commands += 1
         if self.mode == "ignored":
             if indented:
                 return
@@ -324,7 +401,7 @@ class _Parser:
         self.mode, self.cur = "global", None
         if indented and words[0].lower() in ("network", "default-router", "dns-server", "lease",
                                              "import", "switchport", "permit", "deny"):
-            raise _Fail(f"'{words[0]}' is a sub-mode command but no block is open above it",
+            raise _Fail(f"'{_p(words[0])}' is a sub-mode command but no block is open above it",
                         "put it under its 'interface', 'ip dhcp pool' or 'ip access-list' line")
         self.global_cmd(words)
 
@@ -340,7 +417,7 @@ class _Parser:
         if cmd in handlers:
             return handlers[cmd](w)
         if cmd == "router":
-            raise _Fail(f"dynamic routing ('{' '.join(w)}') is not emulated",
+            raise _Fail(f"dynamic routing ('{_p(' '.join(w))}') is not emulated",
                         "use static 'ip route' lines")
         if cmd == "ipv6":
             return self.warn("IPv6 lines are ignored: the lab is IPv4 only")
@@ -362,7 +439,10 @@ class _Parser:
         if cmd in IGNORED_BLOCKS:
             self.mode = "ignored"
             return self.warn(f"'{cmd}' block ignored: {IGNORED_BLOCKS[cmd]}")
-        if cmd in ("end", "exit"):
+        if cmd == "end":
+            self.end_line = self.lineno
+            return
+        if cmd == "exit":
             return
         self.warn(f"'{cmd}' ignored: {IGNORED_GLOBAL[cmd]}")
 
@@ -388,14 +468,16 @@ class _Parser:
         out: list[IfName] = []
         for part in text.split(","):
             part = part.strip()
-            m = re.fullmatch(r"(.*?)(\d+)\s*-\s*(\d+)", part)
-            if m and ("/" in m.group(1) or m.group(1).strip().lower().startswith("v")):
-                first, last = int(m.group(2)), int(m.group(3))
-                if last < first:
-                    raise _Fail(f"interface range '{part}' runs backwards", f"write it as {last} - {first}")
-                if last - first > 512:
-                    raise _Fail(f"interface range '{part}' is too large", "list at most 512 interfaces")
-                out += [_ifname(f"{m.group(1).strip()}{n}") for n in range(first, last + 1)]
+            prefix, first, last = _range_parts(part)
+            if last is not None and ("/" in prefix or prefix.strip().lower().startswith("v")):
+                if len(first) > 4 or len(last) > 4:
+                    raise _Fail(f"interface range '{_p(part)}' is too large", "list at most 512 interfaces")
+                lo, hi = int(first), int(last)
+                if hi < lo:
+                    raise _Fail(f"interface range '{_p(part)}' runs backwards", f"write it as {hi} - {lo}")
+                if hi - lo > 512:
+                    raise _Fail(f"interface range '{_p(part)}' is too large", "list at most 512 interfaces")
+                out += [_ifname(f"{prefix.strip()}{n}") for n in range(lo, hi + 1)]
             elif part:
                 out.append(_ifname(part))
             else:
@@ -405,7 +487,7 @@ class _Parser:
     def cmd_vlan(self, w: list[str]) -> None:
         _need(w, 2, "vlan N")
         if w[1].lower() in ("database", "internal"):
-            return self.warn(f"'vlan {w[1]}' ignored: VLANs come from vlan N lines and ports")
+            return self.warn(f"'vlan {_p(w[1])}' ignored: VLANs come from vlan N lines and ports")
         for v in sorted(_vlan_list(w[1:])):
             self.cfg.vlans.setdefault(v, "")
         self.mode, self.cur = "vlan", _vlan_list(w[1:])
@@ -440,7 +522,7 @@ class _Parser:
                 cmd = ""
             if cmd:
                 return self.warn(f"'no {cmd}' ignored: {IGNORED_GLOBAL.get(cmd) or IGNORED_BLOCKS[cmd]}")
-        raise _Fail(f"'{' '.join(w)}' removes configuration; a config file should only state "
+        raise _Fail(f"'{_p(' '.join(w))}' removes configuration; a config file should only state "
                     "what is configured", "delete the line that configured it instead")
 
     # -- ip ... (global) --------------------------------------------------
@@ -480,8 +562,8 @@ class _Parser:
         plen = _mask(w[3])
         net = IPv4Network(f"{prefix}/{plen}", strict=False)
         if net.network_address != prefix:
-            raise _Fail(f"{prefix} has host bits set for mask {w[3]}",
-                        f"write the network address: ip route {net.network_address} {w[3]} ...")
+            raise _Fail(f"{prefix} has host bits set for mask {_p(w[3])}",
+                        f"write the network address: ip route {net.network_address} {_p(w[3])} ...")
         rest = w[4:]
         nh: IPv4Address | None = None
         ifn: IfName | None = None
@@ -490,7 +572,7 @@ class _Parser:
             rest = rest[1:]
         except (AddressValueError, ValueError):
             # interface names may be split ("Fast 0/0"): take the tokens that form one
-            if len(rest) > 1 and rest[1][:1].isdigit() and not rest[0][-1:].isdigit():
+            if len(rest) > 1 and _isnum(rest[1][:1]) and not _isnum(rest[0][-1:]):
                 ifn, rest = _ifname(rest[0] + rest[1]), rest[2:]
             else:
                 ifn, rest = _ifname(rest[0]), rest[1:]
@@ -503,7 +585,7 @@ class _Parser:
         distance = 1
         while rest:
             t = rest[0]
-            if t.isdigit():
+            if _isnum(t):
                 distance = _int(t, 1, 255, "administrative distance")
                 rest = rest[1:]
             elif t.lower() in ("permanent",):
@@ -511,7 +593,7 @@ class _Parser:
             elif t.lower() in ("name", "tag") and len(rest) > 1:
                 rest = rest[2:]
             else:
-                raise _Fail(f"unexpected '{t}' in ip route", f"usage: {usage}")
+                raise _Fail(f"unexpected '{_p(t)}' in ip route", f"usage: {usage}")
         self.cfg.routes.append(StaticRoute(self.lineno, net, nh, ifn, distance))
 
     def cmd_dhcp(self, w: list[str]) -> None:
@@ -531,7 +613,7 @@ class _Parser:
         if sub == "pool":
             _need(w, 4, "ip dhcp pool NAME")
             _no_extra(w, 4, "ip dhcp pool NAME")
-            pool = self.cfg.pools.get(w[3])
+            pool = self.cfg.pools.get(_name(w[3], "dhcp pool"))
             if pool is None:
                 pool = DhcpPool(w[3], self.lineno)
                 self.cfg.pools[w[3]] = pool
@@ -555,20 +637,21 @@ class _Parser:
             addr, plen = _ip(w[1], "network"), _mask(w[2])
             net = IPv4Network(f"{addr}/{plen}", strict=False)
             if net.network_address != addr:
-                raise _Fail(f"{addr} has host bits set for mask {w[2]}",
-                            f"write: network {net.network_address} {w[2]}")
+                raise _Fail(f"{addr} has host bits set for mask {_p(w[2])}",
+                            f"write: network {net.network_address} {_p(w[2])}")
             if plen > 30:
                 raise _Fail(f"a /{plen} pool has no room for clients", "use a /30 or larger network")
             pool.network = net
         elif cmd == "default-router":
             _need(w, 2, "default-router ADDRESS [ADDRESS ...]")
             pool.default_routers = [_ip(t) for t in w[1:]]
+            self.router_lines[pool.name] = self.lineno
         elif cmd == "dns-server":
             _need(w, 2, "dns-server ADDRESS [ADDRESS ...]")
             pool.dns_servers = [_ip(t) for t in w[1:]]
         elif cmd == "domain-name":
             _need(w, 2, "domain-name NAME")
-            pool.domain_name = w[1]
+            pool.domain_name = _domain(w[1])
         elif cmd == "lease":
             _need(w, 2, "lease DAYS [HOURS [MINUTES]] | lease infinite")
             if w[1].lower().startswith("inf"):
@@ -605,7 +688,7 @@ class _Parser:
         _need(w, 3, usage)
         kind = acl_kind_for_number(w[1])
         if kind is None:
-            raise _Fail(f"access-list number '{w[1]}' is not an IP access list",
+            raise _Fail(f"access-list number '{_p(w[1])}' is not an IP access list",
                         "use 1-99 or 1300-1999 (standard), 100-199 or 2000-2699 (extended)")
         acl = self.cfg.acls.get(w[1])
         if acl is None:
@@ -626,27 +709,27 @@ class _Parser:
         if kind not in ("standard", "extended"):
             raise _Fail(f"'ip access-list {kind}' is not emulated", "remove the line")
         _no_extra(w, 4, "ip access-list standard|extended NAME")
-        name = w[3]
+        name = _name(w[3], "access-list")
         numbered = acl_kind_for_number(name)
         if numbered and numbered != kind:
-            raise _Fail(f"access list {name} is a {numbered} number but declared {kind}",
-                        f"write: ip access-list {numbered} {name}")
-        if name.isdigit() and not numbered:
-            raise _Fail(f"'{name}' is not a valid access-list number",
+            raise _Fail(f"access list {_p(name)} is a {numbered} number but declared {kind}",
+                        f"write: ip access-list {numbered} {_p(name)}")
+        if _isnum(name) and not numbered:
+            raise _Fail(f"'{_p(name)}' is not a valid access-list number",
                         "use a name that starts with a letter, or a number in the right range")
         acl = self.cfg.acls.get(name)
         if acl is None:
             acl = Acl(name, kind, self.lineno)
             self.cfg.acls[name] = acl
         elif acl.kind != kind:
-            raise _Fail(f"access list {name} was declared {acl.kind} on line {acl.line}",
+            raise _Fail(f"access list {_p(name)} was declared {acl.kind} on line {acl.line}",
                         "use another name")
         self.mode, self.cur = "acl", acl
 
     def sub_acl(self, w: list[str]):
         acl: Acl = self.cur  # type: ignore[assignment]
         seq = None
-        if w[0].isdigit():
+        if _isnum(w[0]):
             seq = _int(w[0], 1, 2147483647, "sequence number")
             w = w[1:]
             _need(w, 1, "[SEQ] permit|deny ...")
@@ -659,7 +742,7 @@ class _Parser:
         if seq is None:
             seq = (max(e.seq for e in acl.entries) + 10) if acl.entries else 10
         if any(e.seq == seq for e in acl.entries):
-            raise _Fail(f"sequence number {seq} is already used in {acl.name}", "pick another number")
+            raise _Fail(f"sequence number {seq} is already used in {_p(acl.name)}", "pick another number")
         acl.entries.append(self.ace(acl, seq, action, w[1:]))
         acl.entries.sort(key=lambda e: e.seq)
 
@@ -676,10 +759,9 @@ class _Parser:
         a = _ip(w[i])
         wild: IPv4Address | None = None
         if i + 1 < len(w):
-            try:
-                wild = IPv4Address(w[i + 1])
-            except (AddressValueError, ValueError):
-                wild = None
+            nxt = w[i + 1]
+            if re.fullmatch(r"[0-9]*\.[0-9.]*", nxt):   # meant as a wildcard: it must be one
+                wild = _ip(nxt, "wildcard")
         if wild is None:
             if not standard:
                 raise _Fail(f"address {a} needs a wildcard in an extended ACL",
@@ -705,7 +787,7 @@ class _Parser:
         j = i + 1
         while j < len(w):
             t = w[j].lower()
-            if t.isdigit():
+            if _isnum(t):
                 ports.append(_int(t, 0, 65535, "port"))
             elif t in names:
                 ports.append(names[t])
@@ -718,7 +800,7 @@ class _Parser:
                 break
         if not ports:
             got = w[i + 1] if i + 1 < len(w) else "nothing"
-            raise _Fail(f"'{op}' needs a {proto} port, got {got}",
+            raise _Fail(f"'{op}' needs a {proto} port, got {_p(got)}",
                         f"give a number or one of: {', '.join(sorted(names)[:8])}, ...")
         if op == "range":
             if len(ports) != 2:
@@ -740,12 +822,12 @@ class _Parser:
             usage = "permit|deny PROTOCOL SOURCE [PORT] DEST [PORT] [established] [log]"
             _need(w, 3, usage)
             t = w[0].lower()
-            if t.isdigit():
+            if _isnum(t):
                 num = _int(t, 0, 255, "protocol number")
                 proto = next((k for k, v in IP_PROTOCOLS.items() if v == num and k != "ip"), t)
             else:
                 if t not in IP_PROTOCOLS:
-                    raise _Fail(f"unknown protocol '{w[0]}'", "use ip, tcp, udp or icmp")
+                    raise _Fail(f"unknown protocol '{_p(w[0])}'", "use ip, tcp, udp or icmp")
                 proto = t
             src, i = self.addr(w, 1, standard=False)
             sp, i = self.port(w, i, proto)
@@ -754,17 +836,17 @@ class _Parser:
             e = AclEntry(self.lineno, seq, action, proto, src, dst, sp, dp)
             if proto == "icmp" and i < len(w) and w[i].lower() not in ("log", "log-input"):
                 t = w[i].lower()
-                if t.isdigit():
+                if _isnum(t):
                     e.icmp_type = _int(t, 0, 255, "ICMP type")
                     i += 1
-                    if i < len(w) and w[i].isdigit():
+                    if i < len(w) and _isnum(w[i]):
                         e.icmp_code = _int(w[i], 0, 255, "ICMP code")
                         i += 1
                 elif t in ICMP_TYPES:
                     e.icmp_type = ICMP_TYPES[t]
                     i += 1
                 else:
-                    raise _Fail(f"unknown ICMP type '{w[i]}'",
+                    raise _Fail(f"unknown ICMP type '{_p(w[i])}'",
                                 f"use a number or one of: {', '.join(ICMP_TYPES)}")
             while i < len(w):
                 t = w[i].lower()
@@ -777,10 +859,10 @@ class _Parser:
                 elif t in ("precedence", "tos", "dscp", "fragments", "time-range", "ttl", "option",
                            "reflect", "evaluate", "match-any", "match-all", "ack", "syn", "fin",
                            "psh", "rst", "urg"):
-                    raise _Fail(f"ACL option '{w[i]}' is not emulated",
+                    raise _Fail(f"ACL option '{_p(w[i])}' is not emulated",
                                 "remove it; labkit matches protocol, addresses, ports and established")
                 else:
-                    raise _Fail(f"unexpected '{w[i]}' in an access-list entry", f"usage: {usage}")
+                    raise _Fail(f"unexpected '{_p(w[i])}' in an access-list entry", f"usage: {usage}")
                 i += 1
         if e.log:
             self.warn("'log' on an ACL entry: the lab counts hits per entry (show access-lists) "
@@ -803,11 +885,11 @@ class _Parser:
             raise _Fail("NAT with route-maps is not emulated", "use 'list ACL interface IF overload'")
         if how == "list":
             _need(w, 8, "ip nat inside source list ACL interface IF overload")
-            acl = w[5]
+            acl = _name(w[5], "access-list")
             target = _kw(w[6], ["interface", "pool"], "nat target")
             if target == "pool":
                 raise _Fail("NAT pools are not emulated (the lab has one WAN address)",
-                            f"write: ip nat inside source list {acl} interface Dialer1 overload")
+                            f"write: ip nat inside source list {_p(acl)} interface Dialer1 overload")
             rest = w[7:]
             overload = bool(rest) and rest[-1].lower() == "overload"
             if overload:
@@ -885,7 +967,7 @@ class _Parser:
             if cmd == "encapsulation" and len(w) > 1 and w[1].lower().startswith("dot1q"):
                 raise _Fail("'encapsulation dot1Q' needs 802.1Q subinterfaces, which this kernel lacks",
                             "use SVIs on the switch instead of router subinterfaces")
-            return self.warn(f"'{' '.join(w[:2])}' ignored on {iface.name}: {IGNORED_INTERFACE[cmd]}")
+            return self.warn(f"'{_p(' '.join(w[:2]))}' ignored on {iface.name}: {IGNORED_INTERFACE[cmd]}")
         if cmd == "shutdown":
             _no_extra(w, 1, "[no] shutdown")
             iface.shutdown = not neg
@@ -938,12 +1020,14 @@ class _Parser:
             _need(w, 4, "ip access-group ACL in|out")
             _no_extra(w, 4, "ip access-group ACL in|out")
             direction = _kw(w[3], ["in", "out"], "direction")
+            _name(w[2], "access-list")
+            self.acl_lines[(iface.name.ios, direction)] = self.lineno
             if direction == "in":
                 iface.acl_in = None if neg else w[2]
             else:
                 iface.acl_out = None if neg else w[2]
-            if not neg and w[2].isdigit() and acl_kind_for_number(w[2]) is None:
-                raise _Fail(f"'{w[2]}' is not an IP access-list number",
+            if not neg and _isnum(w[2]) and acl_kind_for_number(w[2]) is None:
+                raise _Fail(f"'{_p(w[2])}' is not an IP access-list number",
                             "use 1-99/1300-1999 (standard) or 100-199/2000-2699 (extended)")
             return
         if sub == "nat":
@@ -962,7 +1046,7 @@ class _Parser:
             iface.switchport = not neg
             return
         if neg:
-            raise _Fail(f"'no switchport {w[1]}' is not emulated", "state the mode you want instead")
+            raise _Fail(f"'no switchport {_p(w[1])}' is not emulated", "state the mode you want instead")
         sub = _kw(w[1], ["mode", "access", "trunk", "voice", "nonegotiate", "port-security",
                          "host", "priority", "protected", "block", "backup"], "switchport command")
         if iface.switchport is None:
@@ -979,6 +1063,7 @@ class _Parser:
             _kw(w[2], ["vlan"], "switchport access option")
             _no_extra(w, 4, "switchport access vlan N")
             iface.access_vlan = _int(w[3], 1, 4094, "VLAN")
+            self.access_lines[iface.name.ios] = self.lineno
         elif sub == "trunk":
             _need(w, 3, "switchport trunk allowed vlan LIST | native vlan N | encapsulation dot1q")
             opt = _kw(w[2], ["allowed", "native", "encapsulation", "pruning"], "trunk option")
@@ -1025,6 +1110,7 @@ class _Parser:
             is_switch = bool(cfg.vlans) or any(
                 i.switchport is not None or i.name.type == "Vlan" for i in cfg.interfaces.values())
             cfg.platform = "switch" if is_switch else "router"
+        self.check_ports()
         for iface in cfg.interfaces.values():
             n = iface.name.ios
             physical = iface.name.type not in ("Vlan", "Dialer")
@@ -1043,15 +1129,15 @@ class _Parser:
                            line=self.switch_lines.get(n, iface.line))
             if iface.mode == "trunk" and iface.access_vlan:
                 self.warn(f"{n} is a trunk; its 'switchport access vlan' is kept but unused",
-                          line=self.switch_lines.get(n, iface.line))
+                          line=self.access_lines.get(n, iface.line))
             if iface.name.type == "Dialer" and not (iface.addresses or iface.negotiated):
                 self.warn(f"{n} has no address; the WAN link will carry no IP",
                           "add 'ip address negotiated' or a static address", line=iface.line)
             for d, acl in (("in", iface.acl_in), ("out", iface.acl_out)):
                 if acl and acl not in cfg.acls:
-                    self.warn(f"{n} applies access list {acl} ({d}), which is not defined; IOS "
+                    self.warn(f"{n} applies access list {_p(acl)} ({d}), which is not defined; IOS "
                               "then permits everything, and so does the lab",
-                              f"define access list {acl}", line=iface.line)
+                              f"define access list {_p(acl)}", line=self.acl_lines.get((n, d), iface.line))
         self.check_overlaps()
         for r in cfg.routes:
             if r.interface and r.interface.type != "Null" and r.interface.ios not in cfg.interfaces:
@@ -1060,18 +1146,18 @@ class _Parser:
                           f"add 'interface {r.interface}' with an address", line=r.line)
         for pool in cfg.pools.values():
             if pool.network is None:
-                self.error(f"dhcp pool {pool.name} has no 'network' line", "add: network A.B.C.D MASK",
+                self.error(f"dhcp pool {_p(pool.name)} has no 'network' line", "add: network A.B.C.D MASK",
                            line=pool.line)
                 continue
             for gw in pool.default_routers:
                 if gw not in pool.network:
-                    self.warn(f"dhcp pool {pool.name}: default-router {gw} is outside {pool.network}; "
+                    self.warn(f"dhcp pool {_p(pool.name)}: default-router {gw} is outside {pool.network}; "
                               "clients cannot reach it", "use the SVI address of that VLAN",
-                              line=pool.line)
+                              line=self.router_lines.get(pool.name, pool.line))
         for pat in cfg.nat_pat:
             if pat.acl not in cfg.acls:
-                self.error(f"NAT uses access list {pat.acl}, which is not defined, so nothing is "
-                           "translated", f"add: access-list {pat.acl} permit 192.168.0.0 0.0.255.255",
+                self.error(f"NAT uses access list {_p(pat.acl)}, which is not defined, so nothing is "
+                           "translated", f"add: access-list {_p(pat.acl)} permit 192.168.0.0 0.0.255.255",
                            line=pat.line)
             iface = cfg.interfaces.get(pat.interface.ios)
             if iface is None:
@@ -1093,6 +1179,19 @@ class _Parser:
             self.warn("'ip dns server' without 'ip name-server': the forwarder has nowhere to send "
                       "queries", "add: ip name-server ADDRESS", line=self.dns_line)
 
+    def check_ports(self) -> None:
+        """Every configured interface must exist on the platform: one error per line."""
+        missing: dict[int, list[str]] = {}
+        for iface in self.cfg.interfaces.values():
+            if not platform_has(self.cfg.platform, iface.name):
+                missing.setdefault(iface.line, []).append(iface.name.ios)
+        model = PLATFORM_MODEL[self.cfg.platform]
+        for line, names in missing.items():
+            what = names[0] if len(names) == 1 else f"{names[0]} ... {names[-1]} ({len(names)} interfaces)"
+            self.error(f"{what}: a {model} has no such interface" if len(names) == 1 else
+                       f"{what}: a {model} has none of these interfaces",
+                       f"use the ports it has: {platform_ports(self.cfg.platform)}", line=line)
+
     def check_overlaps(self) -> None:
         seen: list[tuple[IPv4Network, str]] = []
         for iface in self.cfg.interfaces.values():
@@ -1113,14 +1212,11 @@ def parse(text: str, file: str = "<config>", platform: str | None = None) -> Ios
 
 
 def load(path: str | Path, platform: str | None = None) -> IosConfig:
-    """Parse a config file; raise IosConfigError listing every error if there is any."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise IosConfigError([ios_error(str(p), 0, "", f"cannot read the config: {e.strerror}",
-                                        "check the path in the topology file")]) from None
-    cfg = parse(text, str(p), platform)
+    """Parse a config file; raise IosConfigError listing every error if there is any.
+
+    IosConfigError is the only exception bad input can raise (tests/test_ios_fuzz.py).
+    """
+    cfg = parse(read(path), str(path), platform)
     if cfg.errors:
         raise IosConfigError(cfg.errors)
     return cfg

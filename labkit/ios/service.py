@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from labkit.diag import Diagnostic, Where, error, warning
+from labkit.diag import Diagnostic, Where, warning
 from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
 
@@ -36,6 +36,7 @@ from . import show as _show
 from .errors import IosConfigError
 from .names import linux_name
 from .parser import parse
+from .source import read, split_lines
 from .translate import Translation, translate
 
 
@@ -143,9 +144,9 @@ class IosService(Service):
         if not isinstance(path, Path):
             return []   # the node's `ios:` file; checked at bring-up
         try:
-            cfg = parse(path.read_text(), str(path))
-        except OSError as e:
-            return [error(Where(str(path), 0), f"cannot read: {e.strerror}", "check the file's path and mode")]
+            cfg = parse(read(path), str(path))
+        except IosConfigError as e:   # unreadable, or not UTF-8 text
+            return list(e.diagnostics)
         found = list(cfg.errors) + list(cfg.warnings)
         if not cfg.errors:
             wan = {i.linux: "192.0.2.2/30" for i in cfg.interfaces.values() if i.negotiated}
@@ -162,9 +163,9 @@ class IosService(Service):
     def render(self) -> None:
         path = self.ios_path()
         try:
-            text = path.read_text()
-        except OSError as e:
-            raise ServiceError(self, f"cannot read {path}: {e.strerror}") from None
+            text = read(path)
+        except IosConfigError as e:
+            raise ServiceError(self, f"cannot read {path}", str(e)) from None
         cfg = parse(text, str(path), self.platform())
         if cfg.errors:
             raise ServiceError(self, f"{len(cfg.errors)} error(s) in {path.name}",
@@ -251,7 +252,7 @@ class IosService(Service):
         Returns the warnings of the new lines.
         """
         path = self.ios_path()
-        keep = [l for l in path.read_text().splitlines()
+        keep = [l for l in split_lines(read(path))
                 if not re.match(rf"\s*access-list\s+{re.escape(name)}\s", l)]
         end = max((i for i, l in enumerate(keep) if l.strip() == "end"), default=len(keep))
         new = [l.strip() for l in lines.strip().splitlines() if l.strip()]
