@@ -2,12 +2,9 @@
 
 import json as pyjson
 import math
-import shutil
-import tempfile
 
 import pytest
 from hypothesis import given, settings, strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir
 
 from labkit import paths
 from labkit.jsondoc import JSON, JSONParseError, ParseError
@@ -268,16 +265,6 @@ def test_duplicate_names_keep_last_like_python():
 
 
 # --- property test against Python's json module --------------------------------------
-# Hypothesis caches in ./.hypothesis by default (from import time on); keep the tree clean.
-_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="labkit-hypothesis-")
-set_hypothesis_home_dir(_HYPOTHESIS_HOME)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _hypothesis_home():
-    yield
-    set_hypothesis_home_dir(None)
-    shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
 
 
 scalars = (st.none() | st.booleans() | st.integers(-10**30, 10**30)

@@ -21,13 +21,11 @@ import select
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir
 
 from labkit import paths
 from labtest import ROOT
@@ -39,16 +37,6 @@ DOCS = {name: yaml.safe_load(text) for name, text in TEXTS.items()}
 FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
-# Hypothesis keeps caches in ./.hypothesis; keep the tree clean (as tests/test_jsondoc.py does).
-_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="labkit-hypothesis-")
-set_hypothesis_home_dir(_HYPOTHESIS_HOME)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _hypothesis_home():
-    yield
-    set_hypothesis_home_dir(None)
-    shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
 
 
 # The worker loads one file per request line and answers one JSON line. Its own stdout is
