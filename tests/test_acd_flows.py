@@ -284,9 +284,9 @@ def test_subscription_is_refreshed_and_terminated_notify_logs_out():
             p = await lab.phone("p")
             await lab.login(p, "2771")
             sub_key = next(iter(p.subs))
-            seq0 = p.subs[sub_key].remote_seq
-            # the ACD refreshes at 80% of Expires (but not sooner than 1 s): in-dialog SUBSCRIBE
-            assert await lab.wait_for(lambda: p.subs[sub_key].remote_seq > seq0, timeout=3)
+            seq0 = p.subs[sub_key].dialog.remote_seq
+            # the ACD refreshes before the phone's grant runs out (here at half of 1 s)
+            assert await lab.wait_for(lambda: p.subs[sub_key].dialog.remote_seq > seq0, timeout=3)
             assert lab.acd.agents["2771"].state == "idle" and lab.acd.agents["2771"].sub.active
             # the phone ends the subscription itself (e.g. it is unplugged): agent logged out
             p._notify(sub_key, terminated=True)

@@ -355,6 +355,103 @@ def test_scheduler_needs_start(sink):
         RtpScheduler().add_stream(None, sink.getsockname(), Playlist(music=b"\xff"))
 
 
+def test_a_stream_added_and_removed_in_one_turn_leaves_the_pacer_parked(sink):
+    """A caller who hangs up at once: add and remove land in the same loop turn. The pacer
+    used to wake with no stream and spin in its slot search for good (no RTP ever again, a
+    core burnt); now it goes back to waiting, answers calls on its loop, and plays the next
+    stream normally."""
+    with RtpScheduler() as sched:
+        def add_and_remove():               # in the RTP thread: attach and detach are queued
+            sid = sched.add_stream(None, sink.getsockname(), Playlist(music=b"\xff" * 160))
+            sched.remove_stream(sid)        # ... and run in the same next turn of its loop
+        sched._loop.call_soon_threadsafe(add_and_remove)
+        for _ in range(5):                  # a spinning pacer never runs these: stats() times out
+            assert sched.stats().streams == 0
+        sched.add_stream(None, sink.getsockname(), Playlist(music=frames(1, 7)), ssrc=77)
+        assert {RtpPacket.parse(d).ssrc for _, d in receive(sink, 3)} == {77}
+
+
+def test_renumber_continues_the_stream_the_listener_heard():
+    from labkit.rtp.relay import Renumber
+    n = Renumber(ssrc=0xABCD, seq=65534, ts=2**32 - 160, due=10.0)
+    src = [RtpPacket(sequence=s, timestamp=1000 + 160 * (s - 100), ssrc=7, payload=bytes([i]) * 160,
+                     csrcs=(1, 2), extension=(5, b"1234"), padding=4).build()
+           for i, s in enumerate((100, 101, 103))]          # 102 lost on the way in
+    out = [RtpPacket.parse(n.packet(d, 10.0 + 0.02 * i)) for i, d in enumerate(src)]
+    assert [p.ssrc for p in out] == [0xABCD] * 3
+    assert [p.sequence for p in out] == [65534, 65535, 1]    # continues, wraps, keeps the gap
+    assert [p.timestamp for p in out] == [2**32 - 160, 0, 320]
+    assert [p.marker for p in out] == [True, False, False]
+    assert [p.payload for p in out] == [bytes([i]) * 160 for i in range(3)]
+    assert all(p.csrcs == () and p.extension is None and p.padding == 0 for p in out)
+    # the far end restarts (new SSRC) one second later: numbering carries on, the timestamp
+    # moved on by the second that passed, and the new talkspurt is marked
+    again = n.packet(RtpPacket(sequence=9, timestamp=5, ssrc=8, payload=b"\xff" * 160).build(), 11.06)
+    p = RtpPacket.parse(again)
+    assert p.sequence == 2 and p.marker and p.timestamp == (480 + 8000) % 2**32
+
+
+@pytest.mark.parametrize("data", [b"", b"\x80" * 11, RtpPacket(payload_type=8, payload=b"x").build(),
+                                  bytes([0x40]) + bytes(20), bytes([0x90, 0]) + bytes(12),
+                                  bytes([0xA0, 0]) + bytes(10) + b"\xff"])
+def test_renumber_drops_what_is_not_pcmu_rtp(data):
+    from labkit.rtp.relay import Renumber
+    n = Renumber(1, 1, 1, 0.0)
+    assert n.packet(data, 0.0) is None and n.dropped == 1 and n.relayed == 0
+
+
+def test_relay_takes_over_the_music_and_forwards_both_ways(sink):
+    """caller <-> ACD <-> agent: the caller hears music from the ACD's port, then the agent's
+    voice through the relay in the same stream (SSRC, sequence and timestamps continue); the
+    agent hears the caller's packets under a numbering of the ACD's."""
+    def udp():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(5)
+        return s
+    caller, agent = sink, udp()
+    acd_caller, acd_agent = udp(), udp()
+    acd_caller.setblocking(False), acd_agent.setblocking(False)
+    try:
+        with RtpScheduler() as sched:
+            music = sched.add_stream(acd_caller, caller.getsockname(), Playlist(music=frames(1, 3)),
+                                     ssrc=0x5151)
+            heard = [RtpPacket.parse(d) for _, d in receive(caller, 3)]
+            sched.add_relay(acd_agent, acd_caller, caller.getsockname())
+            sched.add_relay(acd_caller, acd_agent, agent.getsockname())
+            procs.wait_until(lambda: sched.stats().relays == 2 and sched.stats().streams == 0,
+                             5, 0.01, what="relays attached, music stopped")
+            while True:                       # music sent before the takeover, if any
+                try:
+                    caller.settimeout(0.2)
+                    heard.append(RtpPacket.parse(caller.recv(2048)))
+                except socket.timeout:
+                    break
+            caller.settimeout(5)
+            for i in range(4):                # the agent talks ...
+                agent.sendto(RtpPacket(sequence=500 + i, timestamp=9000 + 160 * i, ssrc=42,
+                                       payload=b"\x11" * 160).build(), acd_agent.getsockname())
+                caller.sendto(RtpPacket(sequence=70 + i, timestamp=160 * i, ssrc=43,
+                                        payload=b"\x22" * 160).build(), acd_caller.getsockname())
+            voice = [RtpPacket.parse(caller.recv(2048)) for _ in range(4)]
+            to_agent = [RtpPacket.parse(agent.recv(2048)) for _ in range(4)]
+            assert sched.stats().relayed == 8
+            sched.release(acd_agent)
+            procs.wait_until(lambda: sched.stats().relays == 0, 5, 0.01, what="relays released")
+        assert acd_agent.fileno() == -1
+    finally:
+        for s in (agent, acd_caller, acd_agent):
+            s.close()
+    stream = heard + voice
+    assert {p.ssrc for p in stream} == {0x5151}
+    assert [(b.sequence - a.sequence) % 65536 for a, b in zip(stream, stream[1:])] == [1] * (len(stream) - 1)
+    assert voice[0].marker and voice[0].timestamp - heard[-1].timestamp >= 160
+    assert [p.payload[0] for p in voice] == [0x11] * 4
+    assert len({p.ssrc for p in to_agent}) == 1 and to_agent[0].ssrc not in (43, 0x5151)
+    assert [p.payload[0] for p in to_agent] == [0x22] * 4
+    assert [(b.sequence - a.sequence) % 65536 for a, b in zip(to_agent, to_agent[1:])] == [1, 1, 1]
+
+
 def test_measure_streams_small_run():
     m = measure_streams(5, seconds=0.5, warmup=0.2)
     assert m["streams"] == 5 and m["packets_sent"] > 0 and m["send_errors"] == 0

@@ -40,7 +40,7 @@ class Admin:
         agent = self.agents[agent_id]
         if agent.call is not None:
             raise RuntimeError(f"agent {agent_id} is on a call")
-        self.logout_agent(agent)
+        self.logout_agent(agent, "removed")
         del self.agents[agent_id]
         for q in agent.memberof:
             self.qlog.write("", q, agent_id, "REMOVEMEMBER")
@@ -64,4 +64,5 @@ class Admin:
                 "server_txns": len(self.ep.server_txns) if self.ep else 0,
                 "client_txns": len(self.ep.client_txns) if self.ep else 0,
                 "pending_2xx": len(self.ep.pending_2xx) if self.ep else 0,
+                "overdue_txns": self.ep.overdue() if self.ep else 0,
                 "media": self.player.active()}

@@ -5,6 +5,7 @@ Times come from the caller (``now``) so the model is deterministic under test.
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -12,6 +13,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
+
+from labkit.diag import printable
+from labkit.digits import is_uint
 
 # Agent states as /agents shows them (the seed shows "idle" and "loggedout").
 LOGGEDOUT, PENDING, IDLE, RINGING, INCALL, WRAPUP, BUSY, PAUSED = (
@@ -102,6 +106,8 @@ class Call:
     tried: set[str] = field(default_factory=set)
     agent: Agent | None = None
     position: int = 0
+    bridge: str = "relay"         # how its media will meet an agent's: "reinvite" or "relay"
+    media: str = "prompts"        # how it flows now: prompts | direct | relay | half-relay
     ext: dict[str, Any] = field(default_factory=dict)   # server-side legs, media, offers
 
 
@@ -118,16 +124,81 @@ class AcdConfig:
     subscribe_expires: int = 3600
     digit_timeout: float = 3.0
     login_hangup_delay: float = 2.0   # the ACD hangs up login/logout calls after this (prompt time)
-    bridge: str = "reinvite"      # how caller and agent media meet: re-INVITE the caller
+    bridge: str = "auto"          # how caller and agent media meet: see BRIDGES
     media: bool = True
     queue_log: str = ""
     queues: list[Queue] = field(default_factory=list)
     agents: list[Agent] = field(default_factory=list)
 
 
-_TOP_KEYS = {"domain", "login_user", "logout_user", "ring_timeout", "wrapup", "autopause_after",
-             "announce_every", "probe_interval", "subscribe_expires", "digit_timeout", "login_hangup_delay", "bridge",
-             "media", "queue_log", "queues", "agents"}
+MAX_SECONDS = 86400.0      # one day: the longest time any ACD setting may name
+
+
+def seconds(value: Any, where: str, zero: bool = False) -> float:
+    """A number of seconds from a config or a request: finite, positive (or 0 if ``zero``),
+    at most a day; ConfigError naming ``where`` otherwise."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value) and (0 <= value if zero else 0 < value) and value <= MAX_SECONDS
+    if not ok:
+        low = "0" if zero else "above 0"
+        raise ConfigError(f"{where} must be a number of seconds, {low} and at most "
+                          f"{MAX_SECONDS:g} (got {printable(value, 30)})")
+    return float(value)
+
+
+#: How a connected call's media meets (docs/notes/acd.md): ``reinvite`` re-INVITEs every
+#: caller with the agent's SDP; ``relay`` never does and carries the RTP itself; ``auto``
+#: re-INVITEs callers whose INVITE listed INVITE in Allow and relays the others.  Whenever a
+#: re-INVITE fails (no answer, 488, 491, 501, ...) the ACD falls back to relaying.
+BRIDGES = ("auto", "reinvite", "relay")
+
+
+def _sip_user(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 64 or \
+            not all((ch.isascii() and ch.isalnum()) or ch in "-_.*" for ch in value):
+        raise ConfigError(f"{where} must be a SIP user name: ASCII letters, digits, - _ . * "
+                          f"(got {printable(value, 30)})")
+    return value
+
+
+def _count(value: Any, where: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{where} must be a whole number from {low} to {high} "
+                          f"(got {printable(value, 30)})")
+    return value
+
+
+def _choice(choices: tuple[str, ...]):
+    def check(value: Any, where: str) -> str:
+        if value not in choices:
+            raise ConfigError(f"{where} must be one of {', '.join(choices)} (got {printable(value, 30)})")
+        return value
+    return check
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false (got {printable(value, 30)})")
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string (got {printable(value, 30)})")
+    return value
+
+
+#: Every top-level setting and how it is checked (queues and agents have their own makers).
+_SETTINGS = {
+    "domain": _text, "login_user": _sip_user, "logout_user": _sip_user,
+    "ring_timeout": seconds, "wrapup": lambda v, w: seconds(v, w, zero=True),
+    "autopause_after": lambda v, w: _count(v, w, 0, 1000),
+    "announce_every": seconds, "probe_interval": lambda v, w: seconds(v, w, zero=True),
+    "subscribe_expires": lambda v, w: _count(v, w, 1, 86400), "digit_timeout": seconds,
+    "login_hangup_delay": lambda v, w: seconds(v, w, zero=True), "bridge": _choice(BRIDGES),
+    "media": _flag, "queue_log": _text,
+}
+_TOP_KEYS = set(_SETTINGS) | {"queues", "agents"}
 
 
 def load_config(path: str | os.PathLike) -> AcdConfig:
@@ -147,9 +218,9 @@ def config_from_dict(data: dict, source: str = "<config>") -> AcdConfig:
     if unknown:
         raise ConfigError(f"{source}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
     cfg = AcdConfig()
-    for k in _TOP_KEYS - {"queues", "agents"}:
+    for k, check in _SETTINGS.items():
         if k in data:
-            setattr(cfg, k, type(getattr(cfg, k))(data[k]))
+            setattr(cfg, k, check(data[k], f"{source}: {k}"))
     names: set[str] = set()
     for i, q in enumerate(data.get("queues") or []):
         if isinstance(q, str):
@@ -173,29 +244,30 @@ def make_queue(q: Any, where: str) -> Queue:
     if not isinstance(q, dict) or not isinstance(q.get("name"), str) or not q["name"]:
         raise ConfigError(f"{where}: a queue needs a non-empty string 'name'")
     name = q["name"]
-    if not all(ch.isalnum() or ch in "-_." for ch in name):
-        raise ConfigError(f"{where}: queue name {name!r} must be letters, digits, - _ . (it is a SIP user)")
+    if len(name) > 64 or not all((ch.isascii() and ch.isalnum()) or ch in "-_." for ch in name):
+        raise ConfigError(f"{where}: queue name '{printable(name, 40)}' must be up to 64 ASCII "
+                          "letters, digits, - _ . (it is a SIP user)")
     strategy = q.get("strategy", "mia")
     if strategy not in STRATEGIES:
         raise ConfigError(f"{where}: strategy {strategy!r} unknown; use one of {STRATEGIES}")
     rt = q.get("ring_timeout")
-    if rt is not None and (not isinstance(rt, (int, float)) or isinstance(rt, bool) or rt <= 0):
-        raise ConfigError(f"{where}: ring_timeout must be a positive number of seconds")
-    sl = q.get("service_level", 20)
-    if not isinstance(sl, (int, float)) or isinstance(sl, bool) or sl <= 0:
-        raise ConfigError(f"{where}: service_level must be a positive number of seconds")
+    if rt is not None:
+        rt = seconds(rt, f"{where}: ring_timeout")
+    sl = seconds(q.get("service_level", 20), f"{where}: service_level")
     extra = set(q) - {"name", "strategy", "ring_timeout", "service_level"}
     if extra:
         raise ConfigError(f"{where}: unknown queue field(s) {sorted(extra)}")
-    return Queue(name=name, strategy=strategy, ring_timeout=rt, service_level=float(sl))
+    return Queue(name=name, strategy=strategy, ring_timeout=rt, service_level=sl)
 
 
 def make_agent(a: Any, queue_names: set[str], where: str) -> Agent:
     if not isinstance(a, dict) or "id" not in a:
         raise ConfigError(f"{where}: an agent needs an 'id' (digits the agent keys in)")
-    aid = str(a["id"])
-    if not aid.isdigit():
-        raise ConfigError(f"{where}: agent id {aid!r} must be digits (it is keyed in as DTMF)")
+    aid = a["id"]
+    if isinstance(aid, bool) or not isinstance(aid, (str, int)) or not is_uint(str(aid)) or len(str(aid)) > 16:
+        raise ConfigError(f"{where}: agent id '{printable(aid, 30)}' must be 1 to 16 digits 0-9 "
+                          "(it is keyed in as DTMF)")
+    aid = str(aid)
     mem = a.get("memberof", [])
     if isinstance(mem, str) or not isinstance(mem, list) or not all(isinstance(m, str) for m in mem):
         raise ConfigError(f"{where}: memberof must be a list of queue names")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+from labkit.digits import is_uint
+
 DIALOG_INFO_NS = "urn:ietf:params:xml:ns:dialog-info"
 PIDF_NS = "urn:ietf:params:xml:ns:pidf"
 CT_DIALOG_INFO = "application/dialog-info+xml"
@@ -119,7 +121,7 @@ def parse_dtmf(content_type: str, body: bytes) -> str:
         d = text.upper()
         if len(d) == 1 and d in DTMF_CHARS:
             return d
-        if d.isdigit() and int(d) < 16:
+        if is_uint(d) and len(d) <= 2 and int(d) < 16:
             return "0123456789*#ABCD"[int(d)]
         raise BodyError(f"bad application/dtmf body {text[:10]!r}")
     raise BodyError(f"INFO body type {content_type!r} is not DTMF")

@@ -50,8 +50,9 @@ class AcdLab:
         self.phones.append(p)
         return p
 
-    async def gateway(self) -> Gateway:
-        g = await Gateway(timers=self.timers, host=self.host).start()
+    async def gateway(self, **kw) -> Gateway:
+        """A gateway UA (kw: reinvite, allow, media; see labkit.acd.phone)."""
+        g = await Gateway(timers=self.timers, host=self.host, **kw).start()
         self.gateways.append(g)
         return g
 

@@ -19,6 +19,12 @@ log = logging.getLogger("labkit.acd")
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"
 
 
+def allowed(msg) -> frozenset[str]:
+    """The methods a message's Allow headers list (upper case; empty when it has none)."""
+    return frozenset(m.strip().upper() for v in msg.get_all("Allow") for m in v.split(",")
+                     if m.strip())
+
+
 @dataclass(eq=False)
 class Leg:
     """One SIP dialog of the ACD (caller side, agent side, login call)."""
@@ -38,6 +44,7 @@ class Leg:
     device: str = ""
     acked: bool = False            # our 2xx was ACKed: the INVITE transaction is over
     on_acked: Any = None           # deferred re-INVITE (RFC 3261 14.1: one INVITE at a time)
+    allows: frozenset[str] = frozenset()   # methods the peer listed in Allow (RFC 3261 20.5)
 
 
 @dataclass(eq=False)
@@ -51,6 +58,7 @@ class Subscription:
     seen_call_ids: set[str] = field(default_factory=set)
     ending: bool = False
     announced: bool = False        # AGENTLOGIN written (first idle NOTIFY)
+    timer_n: Any = None            # no NOTIFY yet (RFC 6665 Timer N)
 
 
 @dataclass(eq=False)
@@ -62,6 +70,7 @@ class Offer:
     timer: Any = None
     done: bool = False
     timed_out: bool = False
+    media: Any = None              # the ACD's port offered to the agent (relayed calls)
 
 
 class Legs:

@@ -113,10 +113,12 @@ class Login:
             user = req.from_.uri.user
             agent = self.agents.get(user) if user in self.agents else None
         if agent is not None and agent.state != LOGGEDOUT:
-            self.logout_agent(agent)
+            self.logout_agent(agent, "logout-call")
         self._say_then_hangup(leg, "")
 
-    def logout_agent(self, agent: Agent) -> None:
+    def logout_agent(self, agent: Agent, reason: str = "") -> None:
+        """Log ``agent`` out (a logout call, REST, a failed subscription, a vanished phone:
+        ``reason`` says which in the queue log)."""
         if agent.state == LOGGEDOUT:
             return
         sub = agent.sub
@@ -132,4 +134,4 @@ class Login:
         if agent.wrapup_handle:
             agent.wrapup_handle.cancel()
             agent.wrapup_handle = None
-        self.qlog.write("", "NONE", agent.id, "AGENTLOGOFF", "")
+        self.qlog.write("", "NONE", agent.id, "AGENTLOGOFF", reason)

@@ -4,16 +4,28 @@
 login AOR and keying the agent ID as SIP INFO digits, it answers the ACD's SUBSCRIBE and sends
 RFC 4235 dialog-info NOTIFYs that follow its real call state, and it answers, refuses or ignores
 calls by policy.  ``Gateway`` plays the seed's FXO gateway: it calls queue AORs with a PCMU
-offer, answers the ACD's re-INVITE, and hangs up (or vanishes without BYE, for soak tests).
-Both run on the same asyncio loop as anything else; no media is sent (signalling only).
+offer and hangs up (or vanishes without BYE, for soak tests).
+
+Both list the methods they take in ``Allow`` (RFC 3261 20.5), so the ACD knows it may
+re-INVITE them; ``reinvite=`` makes one refuse (``"refuse"``, 488, or a status code) or
+ignore (``"ignore"``: no answer at all) re-INVITEs, and ``allow=None`` makes one list nothing,
+like sipp's built-in scenarios: the peers that independent testing met.  With ``media=True``
+a call sends a tone as PCMU RTP (from the port its SDP announced, through one
+``labkit.rtp.RtpScheduler`` per UA) and keeps what it receives (``PhoneCall.rtp``); without
+it, signalling only.  Everything runs on the caller's asyncio loop.
 """
 from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import random
+import socket
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
+
+from labkit import rtp
 
 from . import events
 from .sip import sdp
@@ -22,6 +34,18 @@ from .sip.message import SipMessage, SipUri, new_tag
 from .sip.transaction import ServerTxn, Timers
 
 Policy = Callable[[SipMessage], tuple]   # -> ("answer", delay) | ("refuse", code) | ("ignore",)
+#: What labkit's phones and gateway take (their Allow header).
+ALLOW_UA = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, SUBSCRIBE, NOTIFY"
+#: The longest subscription a phone grants; a SUBSCRIBE asking more gets this (RFC 6665 4.2.1.1).
+MAX_SUBSCRIPTION = 3600
+RTP_KEEP = 2000            # received RTP packets a call keeps (40 s of one stream)
+
+
+def tone(hz: float, seconds: float = 1.0) -> bytes:
+    """A sine tone as µ-law: what a phone with media "says" (each phone its own pitch)."""
+    n = int(rtp.SAMPLE_RATE * seconds)
+    return rtp.ulaw_encode(int(8000 * math.sin(2 * math.pi * hz * i / rtp.SAMPLE_RATE))
+                           for i in range(n))
 
 
 @dataclass(eq=False)
@@ -33,31 +57,103 @@ class PhoneCall:
     did: str = ""
     answered: asyncio.Future | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
-    reinvited: int = 0
+    reinvited: int = 0        # re-INVITEs accepted
+    reinvites_seen: int = 0   # re-INVITEs received, whatever was done with them
     remote_sdp: bytes = b""
+    sock: socket.socket | None = None      # the media port (media=True)
+    sid: int = 0                           # the RTP stream we send
+    rtp: deque = field(default_factory=lambda: deque(maxlen=RTP_KEEP))   # (time, bytes) received
+
+
+@dataclass(eq=False)
+class PhoneSub:
+    """A subscription to this phone's state (the ACD's, RFC 6665 notifier side)."""
+    dialog: Dialog
+    event: str
+    expires_at: float
+    version: int = 0          # RFC 4235 4.1: counted per subscription, from 0
+    timer: asyncio.TimerHandle | None = None
 
 
 class _UA:
     """Shared plumbing: endpoint, dialogs keyed by (Call-ID, local tag), simple answers."""
     user = "ua"
+    pitch = 440.0
 
-    def __init__(self, timers: Timers = Timers(), host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, timers: Timers = Timers(), host: str = "127.0.0.1", port: int = 0,
+                 reinvite: str | int = "accept", allow: str | None = ALLOW_UA,
+                 media: bool = False) -> None:
+        if reinvite not in ("accept", "refuse", "ignore") and not (
+                isinstance(reinvite, int) and 400 <= reinvite <= 699):
+            raise ValueError(f"reinvite={reinvite!r}: use accept, refuse, ignore or a 4xx-6xx code")
         self.timers, self.host, self.port = timers, host, port
+        self.reinvite, self.allow, self.media = reinvite, allow, media
         self.ep: SipEndpoint | None = None
         self.calls: dict[tuple[str, str], PhoneCall] = {}
         self.ids = itertools.count(1)
         self.tasks: set[asyncio.Task] = set()
+        self.sched: rtp.RtpScheduler | None = None
 
     async def start(self) -> "_UA":
         self.ep = await SipEndpoint.listen(self, self.host, self.port, timers=self.timers,
                                            user_agent=f"labkit-{self.user}")
+        if self.media:
+            self.sched = rtp.RtpScheduler().start()
         return self
 
     async def stop(self) -> None:
         for t in list(self.tasks):
             t.cancel()
+        for call in list(self.calls.values()):
+            self._close_media(call)
+        if self.sched is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.sched.stop)
+            self.sched = None
         if self.ep:
             self.ep.close()
+
+    # ---- media (media=True) --------------------------------------------------------------
+    def _open_media(self, call: PhoneCall) -> None:
+        if self.sched is None or call.sock is not None:
+            return
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((self.ep.host, 0))
+        s.setblocking(False)
+        call.sock = s
+        asyncio.get_running_loop().add_reader(s.fileno(), self._rtp_in, call)
+
+    def _rtp_in(self, call: PhoneCall) -> None:
+        sock = call.sock
+        loop = asyncio.get_running_loop()
+        for _ in range(64):
+            try:
+                call.rtp.append((loop.time(), sock.recv(2048)))
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue
+
+    def _talk(self, call: PhoneCall) -> None:
+        """Send our tone to where the far end's SDP says (again after a re-INVITE)."""
+        to = sdp.address(call.remote_sdp)
+        if self.sched is None or call.sock is None or to is None:
+            return
+        if call.sid:
+            self.sched.remove_stream(call.sid)
+        call.sid = self.sched.add_stream(call.sock, to, rtp.Playlist(music=tone(self.pitch)))
+
+    def _close_media(self, call: PhoneCall) -> None:
+        sock, call.sock = call.sock, None
+        if sock is None:
+            return
+        try:
+            asyncio.get_running_loop().remove_reader(sock.fileno())
+        except RuntimeError:
+            pass
+        if self.sched is not None:
+            self.sched.release(sock)
+        else:
+            sock.close()
 
     @property
     def contact(self) -> str:
@@ -68,8 +164,14 @@ class _UA:
         self.tasks.add(t)
         t.add_done_callback(self.tasks.discard)
 
-    def sdp(self) -> bytes:
-        return sdp.build(self.ep.host, 40000 + (self.ep.port % 20000), user=self.user)
+    def sdp(self, call: PhoneCall | None = None) -> bytes:
+        """Our SDP: the call's media port, or (signalling only) a port nobody listens on."""
+        port = call.sock.getsockname()[1] if call is not None and call.sock is not None \
+            else 40000 + (self.ep.port % 20000)
+        return sdp.build(self.ep.host, port, user=self.user)
+
+    def _allow(self) -> list[tuple[str, str]]:
+        return [("Allow", self.allow)] if self.allow else []
 
     def on_ack(self, req: SipMessage) -> None:
         pass
@@ -83,6 +185,7 @@ class _UA:
         call = self.calls.pop(key, None)
         if call is not None:
             call.state = "terminated"
+            self._close_media(call)
             call.ended.set()
             if call.answered is not None and not call.answered.done():
                 call.answered.set_result(False)
@@ -102,10 +205,7 @@ class _UA:
         if m == "INVITE" and req.to.tag:
             call = self._in_dialog(req, txn)
             if call:
-                call.reinvited += 1
-                call.remote_sdp = req.body or call.remote_sdp
-                resp = txn.response(200, body=self.sdp(), extra=[("Contact", f"<{self.contact}>")])
-                self.ep.send_2xx(txn, resp)
+                self._on_reinvite(call, req, txn)
         elif m == "INVITE":
             self.on_invite(req, txn)
         elif m == "BYE":
@@ -121,6 +221,21 @@ class _UA:
         else:
             self.on_other(req, txn)
 
+    def _on_reinvite(self, call: PhoneCall, req: SipMessage, txn: ServerTxn) -> None:
+        call.reinvites_seen += 1
+        if self.reinvite == "ignore":
+            return                  # no answer at all: the sender's Timer B decides
+        if self.reinvite != "accept":
+            code = 488 if self.reinvite == "refuse" else self.reinvite
+            txn.respond(txn.response(code))
+            return
+        call.reinvited += 1
+        call.remote_sdp = req.body or call.remote_sdp
+        resp = txn.response(200, body=self.sdp(call),
+                            extra=[("Contact", f"<{self.contact}>"), *self._allow()])
+        self.ep.send_2xx(txn, resp)
+        self._talk(call)
+
     def on_invite(self, req: SipMessage, txn: ServerTxn) -> None:
         txn.respond(txn.response(486, to_tag=new_tag()))
 
@@ -130,20 +245,23 @@ class _UA:
     async def invite(self, uri: str, from_user: str, body: bytes | None = None,
                      dest: tuple[str, int] | None = None) -> tuple[SipMessage, PhoneCall | None]:
         """Place a call; on 2xx ACK it and return the confirmed dialog."""
+        call = PhoneCall(dialog=None, direction="initiator", did=f"d{next(self.ids)}")  # type: ignore[arg-type]
+        self._open_media(call)
         req = self.ep.new_request("INVITE", uri, from_=f"<sip:{from_user}@{self.ep.host}>",
                                   to=f"<{uri}>", contact=self.contact,
-                                  body=self.sdp() if body is None else body,
-                                  content_type="application/sdp")
+                                  body=self.sdp(call) if body is None else body,
+                                  content_type="application/sdp", extra=self._allow())
         dialog = Dialog(call_id=req.call_id, local_tag=req.from_.tag, remote_tag="",
                         local_uri=f"<sip:{from_user}@{self.ep.host}>", remote_uri=f"<{uri}>",
                         remote_target=uri, local_contact=self.contact, local_seq=1)
-        call = PhoneCall(dialog=dialog, direction="initiator", did=f"d{next(self.ids)}")
+        call.dialog = dialog
         self.calls[dialog.key] = call
         self.changed()
         txn = self.ep.send_request(req, dest or resolve(SipUri.parse(uri)))
         resp = await txn.final
         if resp.status >= 300:
             self.calls.pop(dialog.key, None)
+            self._close_media(call)
             self.changed()
             return resp, None
         d2 = Dialog.as_uac(req, resp, self.contact)
@@ -152,6 +270,7 @@ class _UA:
         call.remote_sdp = resp.body
         self.ep.send_ack(call.dialog, req.cseq[0])
         call.state = "confirmed"
+        self._talk(call)
         self.changed()
         return resp, call
 
@@ -170,8 +289,17 @@ class AgentPhone(_UA):
 
     def __init__(self, name: str = "phone", policy: Policy | str = "answer", answer_delay: float = 0.0,
                  talk_time: float | None = None, timers: Timers = Timers(), host: str = "127.0.0.1",
-                 port: int = 0, notify_body: str = "dialog") -> None:
-        super().__init__(timers, host, port)
+                 port: int = 0, notify_body: str = "dialog", subscribe: str = "answer",
+                 max_expires: int = MAX_SUBSCRIPTION, **ua) -> None:
+        """``subscribe``: ``answer`` (200, then NOTIFYs), ``silent`` (200 and never a NOTIFY)
+        or ``ignore`` (no answer at all): the last two are phones a soak throws at the ACD.
+        ``max_expires`` is the longest subscription granted. ``ua``: reinvite, allow, media."""
+        super().__init__(timers, host, port, **ua)
+        if subscribe not in ("answer", "silent", "ignore"):
+            raise ValueError(f"subscribe={subscribe!r}: use answer, silent or ignore")
+        self.subscribe = subscribe
+        self.max_expires = max_expires
+        self.pitch = 300.0 + (sum(name.encode()) % 40) * 10     # each phone its own voice
         self.user = name
         if isinstance(policy, str):
             kind = policy
@@ -179,9 +307,7 @@ class AgentPhone(_UA):
                      (lambda req: ("refuse", 486)) if kind == "refuse" else (lambda req: ("ignore",))
         self.policy: Policy = policy
         self.talk_time = talk_time
-        self.subs: dict[tuple[str, str], Dialog] = {}
-        self.sub_event: dict[tuple[str, str], str] = {}
-        self.version = 0
+        self.subs: dict[tuple[str, str], PhoneSub] = {}
         self.notify_body = notify_body     # "dialog" or "presence" (what events we accept)
         self.lose_next_bye = False
         self.bye_loss = 0.0                 # probability that a hang-up's BYE is lost (soak)
@@ -242,6 +368,7 @@ class AgentPhone(_UA):
         dialog = Dialog.as_uas(req, tag, self.contact)
         call = PhoneCall(dialog=dialog, direction="recipient", txn=txn, did=f"d{next(self.ids)}",
                          remote_sdp=req.body)
+        self._open_media(call)
         self.calls[dialog.key] = call
         txn.to_tag = tag
         txn.respond(txn.response(180, to_tag=tag, extra=[("Contact", f"<{self.contact}>")]))
@@ -253,10 +380,11 @@ class AgentPhone(_UA):
     def _answer(self, call: PhoneCall) -> None:
         if call.state != "early" or call.txn is None or call.txn.final_sent:
             return
-        resp = call.txn.response(200, to_tag=call.dialog.local_tag, body=self.sdp(),
-                                 extra=[("Contact", f"<{self.contact}>")])
+        resp = call.txn.response(200, to_tag=call.dialog.local_tag, body=self.sdp(call),
+                                 extra=[("Contact", f"<{self.contact}>"), *self._allow()])
         self.ep.send_2xx(call.txn, resp, on_no_ack=lambda: self.hangup(call))
         call.state = "confirmed"
+        self._talk(call)
         self.acd_calls.append(call)
         if len(self.acd_calls) > 100:
             del self.acd_calls[:50]
@@ -274,54 +402,74 @@ class AgentPhone(_UA):
         if req.method != "SUBSCRIBE":
             super().on_other(req, txn)
             return
+        if self.subscribe == "ignore":
+            return
         event = req.get("Event").split(";")[0].strip().lower()
         wanted = "dialog" if self.notify_body == "dialog" else "presence"
         if event != wanted:
             txn.respond(txn.response(489, to_tag=new_tag(), extra=[("Allow-Events", wanted)]))
             return
-        expires = int(req.get("Expires", "3600") or 3600)
+        # RFC 6665 4.2.1.1: the notifier may shorten a subscription, never lengthen it
+        asked = req.get("Expires")
+        granted = min(int(asked) if asked else MAX_SUBSCRIPTION, self.max_expires)
+        loop = asyncio.get_running_loop()
         if req.to.tag:
             key = (req.call_id, req.to.tag)
-            dialog = self.subs.get(key)
-            if dialog is None:
+            sub = self.subs.get(key)
+            if sub is None:
                 txn.respond(txn.response(481))
                 return
-            dialog.remote_seq = req.cseq[0]
+            sub.dialog.remote_seq = req.cseq[0]
         else:
             dialog = Dialog.as_uas(req, new_tag(), self.contact)
             key = dialog.key
-            self.subs[key] = dialog
-            self.sub_event[key] = event
-        txn.respond(txn.response(200, to_tag=dialog.local_tag,
-                                 extra=[("Expires", str(expires)), ("Contact", f"<{self.contact}>")]))
-        self._notify(key, terminated=expires == 0)
+            sub = self.subs[key] = PhoneSub(dialog, event, 0.0)
+        sub.expires_at = loop.time() + granted
+        if sub.timer:
+            sub.timer.cancel()
+        sub.timer = loop.call_later(granted, self._expired, key) if granted else None
+        txn.respond(txn.response(200, to_tag=sub.dialog.local_tag,
+                                 extra=[("Expires", str(granted)), ("Contact", f"<{self.contact}>")]))
+        if self.subscribe == "answer" or granted == 0:
+            self._notify(key, terminated=granted == 0)
 
-    def _body(self) -> tuple[str, bytes]:
-        self.version += 1
+    def _expired(self, key: tuple[str, str]) -> None:
+        """Not refreshed in time: the subscription ends (RFC 6665 4.2.2, reason=timeout)."""
+        if key in self.subs:
+            self._notify(key, terminated=True)
+
+    def _body(self, sub: PhoneSub) -> tuple[str, bytes]:
         if self.notify_body == "presence":
             busy = any(c.state in ("early", "confirmed") for c in self.calls.values())
             return events.CT_PIDF, events.build_pidf(self.contact, not busy,
                                                      "on-the-phone" if busy else "")
         dl = [(c.did, c.dialog.call_id, c.direction, c.state) for c in self.calls.values()]
-        return events.CT_DIALOG_INFO, events.build_dialog_info(self.contact, self.version, dl)
+        body = events.build_dialog_info(self.contact, sub.version, dl)
+        sub.version += 1
+        return events.CT_DIALOG_INFO, body
 
     def _notify(self, key: tuple[str, str], terminated: bool = False) -> None:
-        dialog = self.subs.get(key)
-        if dialog is None:
+        sub = self.subs.get(key)
+        if sub is None:
             return
-        ctype, body = self._body()
-        state = "terminated;reason=timeout" if terminated else "active;expires=3600"
-        req = dialog.request("NOTIFY", body=body, content_type=ctype,
-                             extra=[("Event", self.sub_event.get(key, "dialog")),
-                                    ("Subscription-State", state)])
-        self.ep.send_request(req, dialog.destination())
+        ctype, body = self._body(sub)
         if terminated:
-            self.subs.pop(key, None)
-            self.sub_event.pop(key, None)
+            state = "terminated;reason=timeout"
+        else:   # what is left of what we granted, never more (RFC 6665 4.2.2)
+            left = max(0, math.ceil(sub.expires_at - asyncio.get_running_loop().time()))
+            state = f"active;expires={left}"
+        req = sub.dialog.request("NOTIFY", body=body, content_type=ctype,
+                                 extra=[("Event", sub.event), ("Subscription-State", state)])
+        self.ep.send_request(req, sub.dialog.destination())
+        if terminated:
+            if sub.timer:
+                sub.timer.cancel()
+            del self.subs[key]
 
     def changed(self) -> None:
-        for key in list(self.subs):
-            self._notify(key)
+        if self.subscribe == "answer":
+            for key in list(self.subs):
+                self._notify(key)
 
     @property
     def busy(self) -> bool:
@@ -329,7 +477,8 @@ class AgentPhone(_UA):
 
 
 class Gateway(_UA):
-    """Places calls into the ACD's queues (the seed's FXO gateway)."""
+    """Places calls into the ACD's queues (the seed's FXO gateway).  Keyword arguments as for
+    every UA: ``reinvite`` (accept, refuse, ignore, a code), ``allow``, ``media``."""
     user = "gateway"
 
     async def call(self, acd: tuple[str, int], target: str, hold: float = 1.0,

@@ -9,6 +9,8 @@ import logging
 import re
 
 from . import events
+from labkit.digits import uint
+
 from .core import BUSY, CONNECTED, IDLE, LOGGEDOUT, PENDING, Agent
 from .legs import Subscription
 from .sip.endpoint import Dialog, resolve
@@ -77,7 +79,16 @@ class Presence:
         except (OSError, ValueError):
             self._sub_failed(sub)
             return
+        # Timer N (RFC 6665 4.1.2.4): no NOTIFY within 64*T1 and the subscription has failed,
+        # whatever the SUBSCRIBE's answer was (a phone that says 200 and never notifies)
+        sub.timer_n = self.loop.call_later(self.timers.timeout, self._no_notify, sub)
         self._spawn(self._subscribe_result(sub, txn))
+
+    def _no_notify(self, sub: Subscription) -> None:
+        sub.timer_n = None
+        if not sub.ending and sub.agent.sub is sub:
+            log.info("agent %s: no NOTIFY from %s within 64*T1", sub.agent.id, sub.agent.device)
+            self._sub_failed(sub)
 
     async def _subscribe_result(self, sub: Subscription, txn) -> None:
         resp = await txn.final
@@ -92,7 +103,7 @@ class Presence:
                 sub.dialog.remote_target = str(c.uri)
             expires = _int(resp.get("Expires"), self.cfg.subscribe_expires)
             if expires > 0:
-                sub.refresh = self.loop.call_later(max(expires * 0.8, 1.0), self._refresh, sub)
+                sub.refresh = self.loop.call_later(_refresh_after(expires), self._refresh, sub)
             return
         if resp.status == 489 and sub.event == "dialog":
             self._drop_sub(sub)
@@ -107,14 +118,18 @@ class Presence:
         self._drop_sub(sub)
         if agent.sub is sub:
             agent.sub = None
-            self.logout_agent(agent)
+            self.logout_agent(agent, "subscription-failed")
 
     def _refresh(self, sub: Subscription) -> None:
         if sub.ending:
             return
         req = sub.dialog.request("SUBSCRIBE", extra=[("Event", sub.event),
                                                      ("Expires", str(self.cfg.subscribe_expires))])
-        txn = self.ep.send_request(req, sub.dialog.destination())
+        try:
+            txn = self.ep.send_request(req, sub.dialog.destination())
+        except (OSError, ValueError):       # the phone's Contact no longer resolves
+            self._sub_failed(sub)
+            return
         self._spawn(self._refresh_result(sub, txn))
 
     async def _refresh_result(self, sub: Subscription, txn) -> None:
@@ -123,14 +138,15 @@ class Presence:
             return
         if 200 <= resp.status < 300:
             expires = _int(resp.get("Expires"), self.cfg.subscribe_expires)
-            sub.refresh = self.loop.call_later(max(expires * 0.8, 1.0), self._refresh, sub)
+            sub.refresh = self.loop.call_later(_refresh_after(expires), self._refresh, sub)
         else:
             self._sub_failed(sub)
 
     def _unsubscribe(self, sub: Subscription) -> None:
         sub.ending = True
-        if sub.refresh:
-            sub.refresh.cancel()
+        for h in (sub.refresh, sub.timer_n):
+            if h:
+                h.cancel()
         if sub.dialog.remote_tag:
             try:
                 req = sub.dialog.request("SUBSCRIBE", extra=[("Event", sub.event), ("Expires", "0")])
@@ -143,9 +159,11 @@ class Presence:
 
     def _drop_sub(self, sub: Subscription) -> None:
         sub.ending = True
-        if sub.refresh:
-            sub.refresh.cancel()
-        self.subs.pop(sub.dialog.key, None)
+        for h in (sub.refresh, sub.timer_n):
+            if h:
+                h.cancel()
+        if self.subs.get(sub.dialog.key) is sub:
+            del self.subs[sub.dialog.key]
 
     def _on_notify(self, req: SipMessage, txn: ServerTxn) -> None:
         sub = self.subs.get((req.call_id, req.to.tag))
@@ -153,6 +171,9 @@ class Presence:
             txn.respond(txn.response(481))
             return
         state = req.get("Subscription-State").split(";")[0].strip().lower()
+        if sub.timer_n:
+            sub.timer_n.cancel()
+            sub.timer_n = None
         if not sub.dialog.remote_tag:
             sub.dialog.remote_tag = req.from_.tag
             c = req.contact
@@ -179,16 +200,24 @@ class Presence:
             self._drop_sub(sub)
             if agent.sub is sub:
                 agent.sub = None
-                self.logout_agent(agent)
+                self.logout_agent(agent, "subscription-terminated")
+
+
+def _refresh_after(expires: float) -> float:
+    """When to refresh a subscription granted for ``expires`` seconds: at 80% of it, but at
+    least 5 s before it ends when it is that long, and never later than its half (a notifier
+    that grants 1 s must not see the refresh arrive after it expired)."""
+    return max(expires * 0.5, min(expires * 0.8, expires - 5))
 
 
 def _int(value: str, default: int) -> int:
+    """An Expires value (already checked as digits by the parser), or ``default`` if absent."""
     try:
-        return int(value.strip())
+        return uint(value.strip(), 2**32 - 1, "Expires")
     except (ValueError, AttributeError):
         return default
 
 
 def _dialog_info_version(body: bytes) -> int:
-    m = re.search(rb'<dialog-info[^>]*\sversion="(\d+)"', body)
+    m = re.search(rb'<dialog-info[^>]*\sversion="([0-9]{1,10})"', body)
     return int(m.group(1)) if m else -1

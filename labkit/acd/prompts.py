@@ -1,8 +1,11 @@
-"""The ACD's side of media: one RTP port per call leg, prompts played by ``rtp.RtpScheduler``.
+"""The ACD's side of media: one RTP port per call leg, prompts played and calls relayed by
+``rtp.RtpScheduler``.
 
 All RTP of the ACD goes through ONE scheduler thread (the seed's wish "use one thread only for
-all RTP sessions").  With ``enabled=False`` (soak tests, signalling benchmarks) no socket is
-opened and the SDP announces the discard port 9, so calls still set up normally.
+all RTP sessions"): the welcome, music and announcements a caller hears, and the caller's and
+agent's voices when the ACD carries a connected call's media itself (``relay``).  With
+``enabled=False`` (soak tests, signalling benchmarks) no socket is opened and the SDP
+announces the discard port 9, so calls still set up normally.
 """
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ DISCARD_PORT = 9
 class MediaHandle:
     sock: socket.socket | None
     port: int
-    sid: int = 0
+    sid: int = 0          # the stream playing from this port (0: none) ...
+    to: tuple | None = None   # ... and where it plays to
+    relay: int = 0        # the relay reading this port (0: none)
 
 
 class PromptPlayer:
@@ -62,6 +67,7 @@ class PromptPlayer:
         if h.sid:
             self.sched.remove_stream(h.sid)
         h.sid = self.sched.add_stream(h.sock, remote, pl)
+        h.to = tuple(remote)
 
     def play_queue(self, h: MediaHandle | None, remote: tuple[str, int], announce_every: float) -> None:
         """Welcome once, then music with an announcement every ``announce_every`` seconds."""
@@ -79,18 +85,49 @@ class PromptPlayer:
     def duration(self, name: str) -> float:
         return len(self.prompts.get(name, b"")) / rtp.SAMPLE_RATE
 
-    def stop(self, h: MediaHandle | None) -> None:
-        """Stop sending and release the port (closing waits a tick for the RTP thread)."""
-        if h is None or h.sock is None:
-            return
-        if h.sid and self.sched is not None:
+    def silence(self, h: MediaHandle | None) -> None:
+        """Stop what plays from ``h``; the port stays open (the far end keeps sending to it)."""
+        if h is not None and h.sid and self.sched is not None:
             self.sched.remove_stream(h.sid)
             h.sid = 0
-        sock, h.sock = h.sock, None
+
+    def relay(self, src: MediaHandle | None, dst: MediaHandle | None,
+              remote: tuple[str, int] | None) -> bool:
+        """RTP arriving on ``src``'s port goes out of ``dst``'s port to ``remote``, renumbered
+        so the receiver hears one stream of ours (what played to it stops; see
+        ``RtpScheduler.add_relay``).  False when there is no media to carry (media off, a
+        port gone, no address)."""
+        if (self.sched is None or remote is None or src is None or dst is None
+                or src.sock is None or dst.sock is None):
+            return False
+        src.relay = self.sched.add_relay(src.sock, dst.sock, tuple(remote))
+        for h in (src, dst):
+            if h.sid and h.to == tuple(remote):   # the relay took over from that stream
+                h.sid = 0
+        return True
+
+    def retarget(self, h: MediaHandle | None, old: tuple | None, new: tuple | None) -> None:
+        """The far end at ``old`` moved its media to ``new``: what ``h`` sends there follows."""
+        if h is not None and h.sock is not None and self.sched is not None and old and new and old != new:
+            self.sched.retarget(h.sock, old, new)
+            if h.to == tuple(old):
+                h.to = tuple(new)
+
+    def unrelay(self, src: MediaHandle | None) -> None:
+        """Stop relaying what arrives on ``src``'s port."""
+        if src is not None and src.relay and self.sched is not None:
+            self.sched.remove_relay(src.relay)
+            src.relay = 0
+
+    def stop(self, h: MediaHandle | None) -> None:
+        """Stop sending and relaying on ``h`` and release its port (in the RTP thread)."""
+        if h is None or h.sock is None:
+            return
+        sock, h.sock, h.sid, h.relay = h.sock, None, 0, 0
         self._open.discard(id(h))
-        try:
-            asyncio.get_running_loop().call_later(0.1, sock.close)
-        except RuntimeError:
+        if self.sched is not None:
+            self.sched.release(sock)
+        else:
             sock.close()
 
     def active(self) -> int:

@@ -14,18 +14,23 @@ import asyncio
 import gc
 import json
 import logging
+import math
 import re
 import time
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
-from .core import ConfigError, Agent, Call, Queue, make_agent, make_queue
+from labkit.diag import printable
+from labkit.digits import uint
 from labkit.jsondoc import JSON, JSONParseError
+
+from .core import ConfigError, Agent, Call, Queue, make_agent, make_queue
 from .server import AcdServer
 
 log = logging.getLogger("labkit.acd.rest")
 MAX_BODY = 64 * 1024
 MAX_HEAD = 16 * 1024
+READ_TIMEOUT = 30           # seconds a client may take to send a request head or body
 
 
 class HttpError(Exception):
@@ -35,7 +40,7 @@ class HttpError(Exception):
 
 
 REASONS = {200: "OK", 201: "Created", 202: "Accepted", 400: "Bad Request", 404: "Not Found",
-           405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large",
+           405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 413: "Payload Too Large",
            415: "Unsupported Media Type", 422: "Unprocessable Entity", 500: "Internal Server Error"}
 
 
@@ -131,8 +136,10 @@ class RestApi:
             writer.close()
 
     async def _one(self, reader, writer) -> bool:
+        """Read and answer one request; False when the connection must close.  Every request
+        that arrived, however broken, gets a JSON answer before the close."""
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
         except asyncio.IncompleteReadError as exc:
             if exc.partial.strip():
                 self._send(writer, 400, _err(400, "incomplete HTTP request head"), False)
@@ -140,25 +147,34 @@ class RestApi:
         except asyncio.LimitOverrunError:
             self._send(writer, 400, _err(400, f"request head longer than {MAX_HEAD} bytes"), False)
             return False
+        except asyncio.TimeoutError:
+            self._send(writer, 408, _err(408, f"no complete request head within {READ_TIMEOUT} s"), False)
+            return False
         try:
             method, target, version, headers = _parse_head(head)
+            if "transfer-encoding" in headers:
+                raise HttpError(400, "chunked bodies are not supported; send Content-Length")
+            try:
+                length = uint(headers.get("content-length", "0"), 2**63, "Content-Length")
+            except ValueError as exc:
+                raise HttpError(400, str(exc)) from None
+            if length > MAX_BODY:
+                raise HttpError(413, f"body over {MAX_BODY} bytes")
         except HttpError as exc:
             self._send(writer, exc.status, _err(exc.status, exc.message), False)
             return False
         keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
         body = b""
-        if "transfer-encoding" in headers:
-            self._send(writer, 400, _err(400, "chunked bodies are not supported; send Content-Length"), False)
-            return False
-        cl = headers.get("content-length", "0")
-        if not cl.isdigit():
-            self._send(writer, 400, _err(400, f"bad Content-Length {cl!r}"), False)
-            return False
-        if int(cl) > MAX_BODY:
-            self._send(writer, 413, _err(413, f"body over {MAX_BODY} bytes"), False)
-            return False
-        if int(cl):
-            body = await asyncio.wait_for(reader.readexactly(int(cl)), 30)
+        if length:
+            try:
+                body = await asyncio.wait_for(reader.readexactly(length), READ_TIMEOUT)
+            except asyncio.IncompleteReadError as exc:
+                self._send(writer, 400, _err(400, f"body ended after {len(exc.partial)} of "
+                                                  f"{length} bytes (Content-Length)"), False)
+                return False
+            except asyncio.TimeoutError:
+                self._send(writer, 408, _err(408, f"body not complete within {READ_TIMEOUT} s"), False)
+                return False
         status, doc, allow = self.handle(method, target, headers, body)
         pretty = "pretty" in urlsplit(target).query
         self._send(writer, status, doc, keep, allow, pretty)
@@ -302,7 +318,7 @@ class RestApi:
 
     def post_logout(self, aid: str, body: JSON) -> tuple[int, JSON]:
         a = self._agent(aid)
-        self.acd.logout_agent(a)
+        self.acd.logout_agent(a, "rest")
         return 200, self._agent_doc(a)
 
     # ---- calls -----------------------------------------------------------------------------
@@ -318,6 +334,8 @@ class RestApi:
             o.addValue(c.queue.name if c.queue else "", "queue")
             o.addValue(c.agent.id if c.agent else "", "agent")
             o.addValue(round(self.acd.now() - c.enqueued, 3), "age")
+            o.addValue(c.bridge, "bridge")
+            o.addValue(c.media, "media")
         return 200, doc
 
     def post_transfer(self, call_id: str, body: JSON) -> tuple[int, JSON]:
@@ -351,6 +369,10 @@ class RestApi:
         return 200, JSON.from_python({"lines": self.acd.qlog.lines[-200:]})
 
 
+#: Headers a request may carry once; two different values are a 400.
+SINGLE_HEADERS = frozenset(("content-length", "content-type", "host", "transfer-encoding"))
+
+
 def _err(status: int, message: str) -> JSON:
     return JSON.from_python({"error": message, "status": status})
 
@@ -363,18 +385,22 @@ def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
     lines = text.split("\r\n")
     parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1].startswith("/"):
-        raise HttpError(400, f"bad request line {lines[0][:80]!r}")
+        raise HttpError(400, f"bad request line {printable(lines[0], 80)!r}")
     method = parts[0]
-    if not method.isalpha() or not method.isupper():
-        raise HttpError(400, f"bad method {method[:20]!r}")
+    if not (method.isascii() and method.isalpha() and method.isupper()):
+        raise HttpError(400, f"bad method {printable(method, 20)!r}")
     headers: dict[str, str] = {}
     for line in lines[1:]:
         if not line:
             continue
         k, colon, v = line.partition(":")
         if not colon or not k or k != k.strip():
-            raise HttpError(400, f"bad header line {line[:60]!r}")
-        headers[k.lower()] = v.strip()
+            raise HttpError(400, f"bad header line {printable(line, 60)!r}")
+        name, v = k.lower(), v.strip()
+        if name in SINGLE_HEADERS and headers.setdefault(name, v) != v:
+            # two lengths: which body is it? (RFC 9112 6.3: a request smuggling pattern)
+            raise HttpError(400, f"two different {k} headers")
+        headers[name] = v
     return method, parts[1], parts[2], headers
 
 
@@ -387,9 +413,27 @@ def _json_body(headers: dict[str, str], body: bytes) -> JSON:
     if not body.strip():
         raise HttpError(400, "empty body; send a JSON object")
     try:
-        return JSON.parse(body, "request body")
+        doc = JSON.parse(body, "request body")
     except JSONParseError as exc:
         raise HttpError(400, f"bad JSON: {exc}") from None
+    where = _non_finite(doc.to_python(), "$")
+    if where:
+        # 1e999 parses as infinity, which no JSON answer can carry: refused before it is used
+        raise HttpError(422, f"the number at {where} is out of range (JSON has no infinity)")
+    return doc
+
+
+def _non_finite(value: Any, path: str) -> str:
+    """The JSONPath-like place of the first infinite number in ``value``, or ''."""
+    if isinstance(value, float):
+        return "" if math.isfinite(value) else path
+    if isinstance(value, dict):
+        items = ((f"{path}.{printable(k, 30)}", v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return ""
+    return next((w for p, v in items if (w := _non_finite(v, p))), "")
 
 
 def _object(doc: JSON) -> dict[str, Any]:

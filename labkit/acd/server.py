@@ -23,7 +23,7 @@ from typing import Callable
 
 from .admin import Admin
 from .core import LOGGEDOUT, AcdConfig, Agent, Call, Queue, QueueLog
-from .legs import ALLOW, Leg, Legs, Offer, Subscription
+from .legs import ALLOW, Leg, Legs, Offer, Subscription, allowed
 from .login import Login
 from .presence import Presence
 from .prompts import PromptPlayer
@@ -59,7 +59,9 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
         self.started = clock()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.tasks: set[asyncio.Task] = set()
-        self.counters = {"calls": 0, "rejected_488": 0, "logins": 0, "login_rejected": 0}
+        self.counters = {"calls": 0, "rejected_488": 0, "logins": 0, "login_rejected": 0,
+                         "reinvite_failed": 0, "relayed_calls": 0, "call_id_in_use": 0,
+                         "bye_tags_swapped": 0}
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self, host: str, port: int) -> None:
@@ -151,7 +153,14 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
         try:
             user = SipUri.parse(req.uri).user
         except ValueError:
-            txn.respond(txn.response(400, "Bad Request-URI"))
+            txn.respond(txn.response(400, "Bad Request-URI", to_tag=new_tag()))
+            return
+        if req.call_id in self.calls:
+            # a new dialog under the Call-ID of a call we hold: a loop, a fork that came back
+            # under another tag or CSeq, or a broken peer; a second call by that name would
+            # shadow the first (RFC 3261 8.2.2.2 answers the exact repeat with 482 too)
+            self.counters["call_id_in_use"] += 1
+            txn.respond(txn.response(482, "Loop Detected (Call-ID in use)", to_tag=new_tag()))
             return
         queue = self.queues.get(user)
         agent = self.agents.get(user)
@@ -172,7 +181,7 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
             return
         tag = new_tag()
         dialog = Dialog.as_uas(req, tag, self.sip_uri)
-        leg = Leg(dialog=dialog, kind=kind, remote_sdp=req.body)
+        leg = Leg(dialog=dialog, kind=kind, remote_sdp=req.body, allows=allowed(req))
         contact = req.contact
         leg.device = str(contact.uri) if contact else str(req.from_.uri)
         leg.media = self.player.open()
@@ -188,7 +197,7 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
             self.counters["calls"] += 1
             call = Call(id=req.call_id, from_=req.from_.uri.aor, to=SipUri.parse(req.uri).aor,
                         queue=queue, direct_agent=agent.id if agent and not queue else "",
-                        enqueued=self.now())
+                        enqueued=self.now(), bridge=self._bridge_plan(leg))
             call.ext["caller"] = leg
             leg.call = call
             self.calls[call.id] = call
@@ -208,6 +217,12 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
             self.player.play_prompt(leg.media, rtp_to, "announcement")
             self._logout(leg, req)
 
+    def _bridge_plan(self, caller: Leg) -> str:
+        """How this caller's media will meet its agent's (BRIDGES in labkit.acd.core)."""
+        if self.cfg.bridge == "auto":
+            return "reinvite" if "INVITE" in caller.allows else "relay"
+        return self.cfg.bridge
+
     def _on_reinvite(self, req: SipMessage, txn: ServerTxn) -> None:
         leg = self.legs.get((req.call_id, req.to.tag))
         if leg is None or leg.ended:
@@ -219,6 +234,7 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
             except sdp.SdpError:
                 txn.respond(txn.response(488, "Not Acceptable Here - PCMU only"))
                 return
+            self.player.retarget(leg.media, sdp.address(leg.remote_sdp), sdp.address(req.body))
             leg.remote_sdp = req.body
         leg.dialog.remote_seq = req.cseq[0]
         resp = txn.response(200, body=leg.local_sdp, extra=[("Contact", f"<{self.sip_uri}>")])
@@ -227,6 +243,14 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
     # ---- BYE -------------------------------------------------------------------------------
     def _on_bye(self, req: SipMessage, txn: ServerTxn) -> None:
         leg = self.legs.get((req.call_id, req.to.tag))
+        if leg is None and req.from_.tag:
+            # sipp's abort BYE swaps the tags (From: ours, To: its own); the dialog is still
+            # unmistakable, and refusing it would leave the call up until the agent hangs up
+            leg = self.legs.get((req.call_id, req.from_.tag))
+            if leg is not None and leg.dialog.remote_tag == req.to.tag:
+                self.counters["bye_tags_swapped"] += 1
+            else:
+                leg = None
         if leg is None:
             txn.respond(txn.response(481))
             return

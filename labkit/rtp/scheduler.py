@@ -19,6 +19,7 @@ from typing import Sequence
 
 from .packet import HEADER as _HDR, PT_PCMU
 from .playlist import Playlist
+from .relay import Renumber
 from .ulaw import FRAME_SAMPLES, FRAME_SECONDS
 
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
@@ -43,6 +44,17 @@ class _Stream:
     skipped: int = 0
 
 
+@dataclass(eq=False)
+class _Relay:
+    """Packets arriving on ``src`` go out of ``dst`` to ``remote``, renumbered."""
+    rid: int
+    src: socket.socket
+    dst: socket.socket
+    remote: tuple
+    numbering: Renumber
+    errors: int = 0
+
+
 @dataclass
 class SchedulerStats:
     """What ``RtpScheduler.stats()`` returns. Lateness = send time - deadline, in ms, over
@@ -60,6 +72,9 @@ class SchedulerStats:
     wall_seconds: float
     wake_p50_ms: float = 0.0    # how late the thread woke up: the machine's share of the
     wake_p99_ms: float = 0.0    # lateness; the rest is waiting for earlier sends in a batch
+    relays: int = 0             # relayed directions now (add_relay)
+    relayed: int = 0            # packets forwarded by relays, all time
+    relay_dropped: int = 0      # datagrams a relay refused (not PCMU RTP)
 
     @property
     def cpu_percent(self) -> float:
@@ -120,6 +135,12 @@ class RtpScheduler:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._streams: dict[int, _Stream] = {}
+        self._relays: dict[int, _Relay] = {}        # by the fd of their source socket
+        # receiver -> (the numbering it last heard from us, the socket that sent it), kept
+        # when a stream or relay stops so the next relay to it continues (add_relay); gone
+        # when that socket is released
+        self._heard: dict[tuple, tuple[Renumber, socket.socket]] = {}
+        self._relayed = self._relay_dropped = 0
         self._slots: list[dict[int, _Stream]] = [{} for _ in range(phases)]
         self._slot_load = [0] * phases   # counted at add time (any thread), under _lock
         self._lateness = array("d")     # per packet: send time - deadline
@@ -167,6 +188,8 @@ class RtpScheduler:
             self._final = self._collect()
             for stream in list(self._streams.values()):
                 self._drop(stream)
+            for relay in list(self._relays.values()):
+                self._unrelay(relay)
             self._loop.close()
 
     def stop(self) -> None:
@@ -199,11 +222,7 @@ class RtpScheduler:
         closes it), or None for an ephemeral port. SSRC, first sequence number and
         first timestamp are random unless given (RFC 3550). The first packet has the marker
         bit set (start of a talkspurt)."""
-        if self._thread is None:
-            raise RuntimeError("call RtpScheduler.start() before add_stream()")
-        if self.crashed is not None or self._loop.is_closed():
-            raise RuntimeError(f"the RTP scheduler is not running (it stopped: "
-                               f"{self.crashed!r}); make a new one")
+        self._check_running()
         family = socket.AF_INET6 if ":" in str(remote[0]) else socket.AF_INET
         if isinstance(local, socket.socket):
             sock, own = local, False
@@ -265,11 +284,136 @@ class RtpScheduler:
             self._slot_load[stream.slot] -= 1
         if stream.own_sock:
             stream.sock.close()
+        else:   # the caller's socket: a relay to the same receiver may carry on the numbering
+            self._heard[stream.remote] = (
+                Renumber(stream.ssrc, stream.seq, stream.ts, stream.deadline), stream.sock)
 
     def _next_slot_time(self, slot: int, after: float) -> float:
         base = self._t0 + slot * self._slot_len
         k = max(0, int((after - base) // FRAME_SECONDS) + 1)
         return base + k * FRAME_SECONDS
+
+    # -- relays: media between two call legs, in this same thread --
+    def add_relay(self, src: socket.socket, dst: socket.socket, remote: tuple) -> int:
+        """Forward every PCMU packet arriving on ``src`` out of ``dst`` to ``remote``,
+        renumbered as one stream of ours (labkit.rtp.relay.Renumber).
+
+        The receiver at ``remote`` hears ONE stream from us: if something of ours is playing
+        to it (a caller's music), that stream stops and the relay carries on with its SSRC,
+        sequence numbers and timestamps; if something played to it before (a stream or relay
+        since stopped), the relay continues that numbering; otherwise it starts from a random
+        SSRC, sequence and timestamp.  One relay per source socket: a new one on the same
+        ``src`` replaces the old.  Both sockets stay the caller's; close them through
+        ``release``.  Returns a relay id."""
+        self._check_running()
+        with self._lock:
+            rid = next(self._ids)
+        try:
+            self._loop.call_soon_threadsafe(self._attach_relay, rid, src, dst, tuple(remote))
+        except RuntimeError:
+            raise RuntimeError("the RTP scheduler was stopped; make a new one") from None
+        return rid
+
+    def remove_relay(self, rid: int) -> None:
+        """Stop a relay (unknown ids are ignored); its sockets stay open."""
+        self._soon(self._detach_relay, rid)
+
+    def retarget(self, sock: socket.socket, old: tuple, new: tuple) -> None:
+        """Whatever plays or relays out of ``sock`` to ``old`` goes to ``new`` from now on (the
+        far end moved its media, e.g. in a re-INVITE)."""
+        self._soon(self._retarget, sock, tuple(old), tuple(new))
+
+    def release(self, sock: socket.socket) -> None:
+        """Stop every stream and relay that uses ``sock``, then close it, in the RTP thread
+        (so no send or read ever meets a closed descriptor).  Safe after ``stop()``."""
+        if not self._soon(self._release, sock):
+            sock.close()
+
+    def _soon(self, fn, *args) -> bool:
+        """Run ``fn(*args)`` in the RTP thread; False when the loop is not running any more."""
+        if self._thread is None or self._loop.is_closed():
+            return False
+        try:
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:
+            return False
+        return True
+
+    def _check_running(self) -> None:
+        if self._thread is None:
+            raise RuntimeError("call RtpScheduler.start() before adding streams or relays")
+        if self.crashed is not None or self._loop.is_closed():
+            raise RuntimeError(f"the RTP scheduler is not running (it stopped: "
+                               f"{self.crashed!r}); make a new one")
+
+    def _attach_relay(self, rid: int, src: socket.socket, dst: socket.socket, remote: tuple) -> None:
+        if src.fileno() < 0 or dst.fileno() < 0:
+            return                          # released before the relay got here
+        for stream in [s for s in self._streams.values() if s.remote == remote]:
+            self._drop(stream)              # what played to the receiver stops here ...
+        old = self._relays.get(src.fileno())
+        if old is not None:
+            self._unrelay(old)
+        kept = self._heard.pop(remote, None)
+        if kept is not None:                # ... and the relay carries on its numbering
+            numbering = kept[0]
+        else:
+            rng = self._rng
+            numbering = Renumber(rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(32),
+                                 self._loop.time())
+        relay = _Relay(rid, src, dst, remote, numbering)
+        self._relays[src.fileno()] = relay
+        self._loop.add_reader(src.fileno(), self._relay_readable, relay)
+
+    def _relay_readable(self, relay: _Relay) -> None:
+        recv, send, numbering = relay.src.recv, relay.dst.sendto, relay.numbering
+        now_fn = time.monotonic
+        for _ in range(64):
+            try:
+                data = recv(2048, _DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:               # an ICMP error queued on the socket; read on
+                continue
+            out = numbering.packet(data, now_fn())
+            if out is None:
+                self._relay_dropped += 1
+                continue
+            try:
+                send(out, _DONTWAIT, relay.remote)
+                self._relayed += 1
+            except OSError:
+                relay.errors += 1
+
+    def _unrelay(self, relay: _Relay) -> None:
+        fd = relay.src.fileno()
+        if self._relays.get(fd) is relay:
+            del self._relays[fd]
+            self._loop.remove_reader(fd)
+            n = relay.numbering
+            self._heard[relay.remote] = (Renumber(n.ssrc, n.next_seq, n.next_ts, n.due), relay.dst)
+
+    def _detach_relay(self, rid: int) -> None:
+        for relay in list(self._relays.values()):
+            if relay.rid == rid:
+                self._unrelay(relay)
+
+    def _retarget(self, sock: socket.socket, old: tuple, new: tuple) -> None:
+        for relay in self._relays.values():
+            if relay.dst is sock and relay.remote == old:
+                relay.remote = new
+        for stream in self._streams.values():
+            if stream.sock is sock and not stream.own_sock and stream.remote == old:
+                stream.remote = new
+
+    def _release(self, sock: socket.socket) -> None:
+        for stream in [s for s in self._streams.values() if s.sock is sock]:
+            self._drop(stream)
+        for relay in [r for r in self._relays.values() if sock in (r.src, r.dst)]:
+            self._unrelay(relay)
+        for remote in [r for r, (_, s) in self._heard.items() if s is sock]:
+            del self._heard[remote]
+        sock.close()
 
     # -- the loop --
     async def _pace(self) -> None:
@@ -289,7 +433,10 @@ class RtpScheduler:
                 self._wake.clear()
                 await self._wake.wait()
                 tick = int((now_fn() - self._t0) // slot_len) + 1
-            while not slots[tick % phases]:  # skip empty slots without waking for them
+                continue    # re-check: the stream that woke us may be gone in the same turn
+            for _ in range(phases):         # skip empty slots without waking for them
+                if slots[tick % phases]:
+                    break
                 tick += 1
             deadline = self._target = self._t0 + tick * slot_len
             # epoll rounds its timeout UP to whole milliseconds, so asyncio.sleep wakes
@@ -377,7 +524,8 @@ class RtpScheduler:
             cpu_seconds=time.thread_time() - self._cpu0,
             wall_seconds=time.monotonic() - self._wall0,
             wake_p50_ms=round(_percentile(wakes, 50) * 1e3, 3),
-            wake_p99_ms=round(_percentile(wakes, 99) * 1e3, 3))
+            wake_p99_ms=round(_percentile(wakes, 99) * 1e3, 3),
+            relays=len(self._relays), relayed=self._relayed, relay_dropped=self._relay_dropped)
 
     def _reset(self) -> None:
         del self._lateness[:]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import socket
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
@@ -28,13 +29,46 @@ class Handler(Protocol):
 
 
 def resolve(uri: SipUri) -> Addr:
-    """UDP destination of a URI: IP literal or /etc/hosts name; default port 5060."""
+    """UDP destination of a URI, default port 5060: an IP literal, or a name from /etc/hosts.
+
+    Never DNS: a lookup runs on the event loop and would stall every call for the resolver's
+    timeout, and a URI from the wire (a Contact, a transfer target) must not make the server
+    send queries anywhere.  A name that is not in /etc/hosts is a ValueError (callers answer
+    or log it like any unreachable target)."""
     host = uri.host
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        host = socket.gethostbyname(host)
+        found = _hosts().get(host.lower())
+        if found is None:
+            raise ValueError(f"cannot resolve {host[:60]!r} without DNS: use an IP address "
+                             "or a name from /etc/hosts") from None
+        host = found
     return host, uri.port or 5060
+
+
+_HOSTS: dict[str, object] = {"mtime": None, "map": {}}
+
+
+def _hosts(path: str = "/etc/hosts") -> dict[str, str]:
+    """Names -> first IPv4 address in /etc/hosts (re-read when the file changes)."""
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        return {}
+    if _HOSTS["mtime"] != mtime:
+        table: dict[str, str] = {}
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    fields = line.split("#", 1)[0].split()
+                    if len(fields) >= 2 and ":" not in fields[0]:
+                        for name in fields[1:]:
+                            table.setdefault(name.lower(), fields[0])
+        except OSError:
+            return {}
+        _HOSTS.update(mtime=mtime, map=table)
+    return _HOSTS["map"]  # type: ignore[return-value]
 
 
 @dataclass
@@ -108,6 +142,11 @@ def _with_extra_and_body(msg: SipMessage, extra: list[tuple[str, str]] | None, b
     return msg
 
 
+def _reason(text: str) -> str:
+    """A reason phrase from an error message: one line of printable ASCII, at most 80 long."""
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in text[:80])
+
+
 def _strip_tag(value: str) -> str:
     na = NameAddr.parse(value)
     na.params.pop("tag", None)
@@ -128,11 +167,15 @@ class SipEndpoint:
         self.sock: socket.socket | None = None
         self.host, self.port = "127.0.0.1", 0
         self.server_txns: dict[tuple, ServerTxn] = {}
+        # (Call-ID, From tag, CSeq, method) of server transactions begun without a To tag:
+        # how a merged request is told apart (RFC 3261 8.2.2.2)
+        self.merge_keys: dict[tuple, tuple] = {}
         self.client_txns: dict[tuple, ClientTxn] = {}
         self.pending_2xx: dict[tuple[str, int], dict] = {}
         self.sent_acks: dict[tuple[str, int], tuple[bytes, Addr, asyncio.TimerHandle]] = {}
         self.stats = {"rx": 0, "tx": 0, "malformed": 0, "handler_errors": 0, "retrans_tx": 0,
-                      "retrans_rx": 0, "stray": 0, "tx_dropped": 0, "tx_errors": 0}
+                      "retrans_rx": 0, "stray": 0, "tx_dropped": 0, "tx_errors": 0,
+                      "txn_timeouts": 0, "merged": 0}
         # Test hook: return True to drop an outgoing message (simulates loss on the wire).
         self.drop: Callable[[SipMessage | None, Addr], bool] | None = None
         # Trace hook: (direction "tx"/"rx", message, peer) for first sends and parsed receives;
@@ -209,6 +252,13 @@ class SipEndpoint:
     def idle(self) -> bool:
         """No transaction or pending 2xx left: what leak checks assert at the end of a run."""
         return not (self.server_txns or self.client_txns or self.pending_2xx)
+
+    def overdue(self) -> int:
+        """Transactions alive past ``Timers.lifetime``: every timer path should have ended them
+        by then, so anything counted here is a leak (soaks and GET /stats report it)."""
+        limit = self.now() - self.timers.lifetime
+        return sum(1 for table in (self.server_txns, self.client_txns)
+                   for t in table.values() if t.born < limit)
 
     # ---- sending ---------------------------------------------------------------------------
     def send_raw(self, data: bytes, addr: Addr, msg: SipMessage | None) -> None:
@@ -341,7 +391,7 @@ class SipEndpoint:
                     stub.headers.append((canonical(k), v.strip()))
             if not all(stub.get(h) for h in ("Via", "From", "To", "Call-ID", "CSeq")):
                 return
-            resp = make_response(stub, 400, "Bad Request - " + reason[:80].replace("\n", " "))
+            resp = make_response(stub, 400, "Bad Request - " + _reason(reason))
             self.send_raw(resp.encode(), addr, None)
         except Exception:      # noqa: BLE001 - best effort only
             return
@@ -360,6 +410,12 @@ class SipEndpoint:
     def create_future(self) -> asyncio.Future:
         return self.loop.create_future()
 
+    def now(self) -> float:
+        return self.loop.time() if self.loop is not None else 0.0
+
+    def timed_out(self) -> None:
+        self.stats["txn_timeouts"] += 1
+
     def retransmitted(self) -> None:
         self.stats["retrans_tx"] += 1
 
@@ -367,8 +423,13 @@ class SipEndpoint:
         self.client_txns[txn.key] = txn
 
     def txn_ended(self, txn: ServerTxn | ClientTxn) -> None:
-        table = self.server_txns if isinstance(txn, ServerTxn) else self.client_txns
-        table.pop(txn.key, None)
+        if isinstance(txn, ServerTxn):
+            if self.server_txns.get(txn.key) is txn:
+                del self.server_txns[txn.key]
+            if txn.merge_key is not None and self.merge_keys.get(txn.merge_key) == txn.key:
+                del self.merge_keys[txn.merge_key]
+        else:
+            self.client_txns.pop(txn.key, None)
 
     def _on_request(self, req: SipMessage, addr: Addr) -> None:
         key = server_key(req)
@@ -411,7 +472,26 @@ class SipEndpoint:
         else:
             txn = NonInviteServerTxn(self, req, addr)
             self.server_txns[key] = txn
-        self.handler.on_request(req, txn)
+        if not req.to.tag:
+            mk = (req.call_id, req.from_.tag, req.cseq[0], req.method)
+            first = self.merge_keys.setdefault(mk, key)
+            if first != key and first in self.server_txns:
+                # the same request again under another branch (a fork that came back, a loop):
+                # answer it 482 and do not let it make a second call (RFC 3261 8.2.2.2)
+                self.stats["merged"] += 1
+                txn.respond(txn.response(482, "Loop Detected (merged request)", to_tag=new_tag()))
+                return
+            self.merge_keys[mk] = key
+            txn.merge_key = mk
+        try:
+            self.handler.on_request(req, txn)
+        except SipParseError as exc:   # a header the TU needed and could not read
+            self.stats["malformed"] += 1
+            txn.respond(txn.response(400, "Bad Request - " + _reason(str(exc)), to_tag=new_tag()))
+        except Exception:      # noqa: BLE001 - the TU's bug: answer, log, carry on
+            self.stats["handler_errors"] += 1
+            log.exception("handler failed on %s from %s", req.method, addr)
+            txn.respond(txn.response(500, "Server Internal Error", to_tag=new_tag()))
 
     def _on_response(self, resp: SipMessage) -> None:
         branch = resp.top_via.branch

@@ -10,6 +10,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from labkit.digits import is_uint, uint
+
 MAGIC = "z9hG4bK"
 
 # RFC 3261 7.3.3 + RFC 3265/3515/4028 compact forms.
@@ -30,6 +32,9 @@ _CANON["cseq"] = "CSeq"
 _LIST_HEADERS = {"Via", "Route", "Record-Route", "Contact"}
 MANDATORY_REQ = ("Via", "From", "To", "Call-ID", "CSeq")
 MANDATORY_RESP = ("Via", "From", "To", "Call-ID", "CSeq")
+# Headers a message carries at most once (RFC 3261 7.3.1, 20): two different values are a 400.
+SINGLE = frozenset(("From", "To", "Call-ID", "CSeq", "Content-Length", "Max-Forwards",
+                    "Content-Type", "Expires"))
 METHODS = {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "SUBSCRIBE", "NOTIFY",
            "REFER", "UPDATE", "PRACK", "MESSAGE", "PUBLISH"}
 REASONS = {
@@ -184,11 +189,11 @@ def _host_port(hostport: str, text: str) -> tuple[str, int | None]:
 
 def _port(p: str, text: str) -> int:
     try:
-        port = int(p)
-    except ValueError:
-        raise SipParseError(f"bad port in URI {text!r}") from None
-    if not 0 < port < 65536:
-        raise SipParseError(f"port out of range in URI {text!r}")
+        port = uint(p, 65535, "port")
+    except ValueError as exc:
+        raise SipParseError(f"bad port in {text[:60]!r}: {exc}") from None
+    if port == 0:
+        raise SipParseError(f"port 0 in {text[:60]!r}")
     return port
 
 
@@ -397,7 +402,7 @@ def parse(data: bytes) -> SipMessage:
     msg = SipMessage()
     if start.startswith("SIP/"):
         parts = start.split(" ", 2)
-        if len(parts) < 2 or parts[0] != "SIP/2.0" or not parts[1].isdigit() or len(parts[1]) != 3:
+        if len(parts) < 2 or parts[0] != "SIP/2.0" or not is_uint(parts[1]) or len(parts[1]) != 3:
             raise SipParseError(f"bad status line {start[:60]!r}")
         msg.status = int(parts[1])
         if not 100 <= msg.status <= 699:
@@ -408,7 +413,7 @@ def parse(data: bytes) -> SipMessage:
         if len(parts) != 3 or parts[2] != "SIP/2.0":
             raise SipParseError(f"bad request line {start[:60]!r}")
         method = parts[0]
-        if not method.isalpha() or not method.isupper():
+        if not (method.isascii() and method.isalpha() and method.isupper()):
             raise SipParseError(f"bad method {method[:20]!r}")
         msg.method, msg.uri = method, parts[1]
         if ":" not in msg.uri:
@@ -430,28 +435,38 @@ def parse(data: bytes) -> SipMessage:
     for h in (MANDATORY_REQ if msg.method else MANDATORY_RESP):
         if not msg.get(h):
             raise SipParseError(f"missing mandatory header {h}")
+    seen: dict[str, str] = {}
+    for k, v in msg.headers:
+        if k in SINGLE and seen.setdefault(k, v) != v:
+            raise SipParseError(f"two different {k} headers; a message has one")
     num, _, cmethod = msg.get("CSeq").partition(" ")
-    if not num.strip().isdigit() or not cmethod.strip() or int(num) >= 2**31:
-        raise SipParseError(f"bad CSeq {msg.get('CSeq')[:40]!r}")
-    msg.set("CSeq", f"{int(num)} {cmethod.strip()}")   # normalise padded CSeq
+    try:
+        seq = uint(num.strip(), 2**31 - 1, "CSeq number")
+        if msg.get("Max-Forwards"):
+            uint(msg.get("Max-Forwards"), 255, "Max-Forwards")
+        if msg.get("Expires"):
+            uint(msg.get("Expires"), 2**32 - 1, "Expires")
+        n = uint(msg.get("Content-Length"), 2**31 - 1, "Content-Length") \
+            if msg.get("Content-Length") else len(body)
+    except ValueError as exc:
+        raise SipParseError(str(exc)) from None
+    if not cmethod.strip():
+        raise SipParseError(f"bad CSeq {msg.get('CSeq')[:40]!r}: no method")
+    msg.set("CSeq", f"{seq} {cmethod.strip()}")   # normalise padded CSeq
     if msg.method and cmethod.strip() != msg.method:
         raise SipParseError(f"CSeq method {cmethod.strip()!r} differs from request method {msg.method}")
     try:
-        msg.top_via
+        msg.vias
         msg.from_
         msg.to
+        msg.contact
     except SipParseError:
         raise
     except (ValueError, IndexError) as exc:
         raise SipParseError(f"bad header value: {exc}") from None
-    cl = msg.get("Content-Length")
-    if cl:
-        if not cl.isdigit():
-            raise SipParseError(f"bad Content-Length {cl[:20]!r}")
-        n = int(cl)
-        if n > len(body):
-            raise SipParseError(f"body shorter ({len(body)}) than Content-Length {n}")
-        body = body[:n]
+    if n > len(body):
+        raise SipParseError(f"body shorter ({len(body)}) than Content-Length {n}")
+    body = body[:n]
     msg.body = body
     return msg
 

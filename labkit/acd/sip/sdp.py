@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from labkit.digits import uint
+
 
 class SdpError(ValueError):
     """Offer we cannot answer (no audio, no PCMU, unparsable)."""
@@ -73,13 +75,25 @@ def parse(body: bytes | str) -> Sdp:
                 cur.conn = addr
         elif kind == "m":
             parts = value.split()
-            if len(parts) < 4 or not parts[1].split("/")[0].isdigit():
-                raise SdpError(f"bad m= line {line!r}")
-            cur = MediaDesc(parts[0], int(parts[1].split("/")[0]), parts[2], parts[3:])
+            if len(parts) < 4:
+                raise SdpError(f"bad m= line {line[:60]!r}: media port proto formats")
+            try:
+                port = uint(parts[1].split("/")[0], 65535, "media port")
+            except ValueError as exc:
+                raise SdpError(f"bad m= line: {exc}") from None
+            cur = MediaDesc(parts[0], port, parts[2], parts[3:])
             sdp.media.append(cur)
         elif kind == "a" and cur is not None:
             cur.attrs.append(value)
     return sdp
+
+
+def address(body: bytes) -> tuple[str, int] | None:
+    """Where an SDP wants its RTP sent, or None when it says nothing usable."""
+    try:
+        return parse(body).rtp_addr()
+    except SdpError:
+        return None
 
 
 def accepts_pcmu(offer: Sdp) -> bool:
@@ -126,3 +140,15 @@ def build(addr: str, port: int, *, session_id: int | None = None, version: int =
         f"a={direction}",
     ]
     return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def reoffer(previous: bytes, addr: str, port: int) -> bytes:
+    """A new offer for a session the peer already knows from ``previous`` (an SDP it got from
+    us, or on our behalf): the same o= user and session id with the version one up, as RFC 3264
+    8 asks of a changed session, and the media moved to ``addr:port``."""
+    try:
+        user, sess, version = parse(previous).origin.split()[:3]
+        session_id, next_version = uint(sess, 2**63), uint(version, 2**63) + 1
+    except (ValueError, SdpError):
+        user, session_id, next_version = "acd", None, 2
+    return build(addr, port, session_id=session_id, version=next_version, user=user)

@@ -35,6 +35,18 @@ class Timers:
         """64*T1: Timer B/F/H/J/L."""
         return 64 * self.t1
 
+    @property
+    def timer_c(self) -> float:
+        """How long an INVITE may ring (provisionals only) before it is CANCELled: 6*64*T1,
+        above the three minutes RFC 3261 16.6 asks of Timer C at the default T1."""
+        return 6 * self.timeout
+
+    @property
+    def lifetime(self) -> float:
+        """No transaction lives longer than this, whatever its peer does (Timer C, then the
+        CANCEL's 64*T1, then Timer D): what ``SipEndpoint.overdue`` measures against."""
+        return 9 * self.timeout
+
 
 class Transport(Protocol):
     """What a transaction needs from the endpoint under it, and nothing more."""
@@ -46,6 +58,12 @@ class Transport(Protocol):
 
     def call_later(self, delay: float, fn: Callable, *args: Any) -> asyncio.TimerHandle:
         """Arm a timer on the endpoint's loop."""
+
+    def now(self) -> float:
+        """The loop's clock (when a transaction was born, for ``overdue``)."""
+
+    def timed_out(self) -> None:
+        """Count one client transaction that ended by its own timer (a local 408)."""
 
     def create_future(self) -> asyncio.Future:
         """A future on the endpoint's loop (a client transaction's final response)."""
@@ -75,6 +93,11 @@ def _terminated(txn: "ServerTxn | ClientTxn", *timers: asyncio.TimerHandle | Non
     txn.ep.txn_ended(txn)
 
 
+def local_timeout(resp: SipMessage) -> bool:
+    """A 408 this side made when Timer B/F ran out (nobody answered), not one a peer sent."""
+    return resp.status == 408 and resp.get("X-Labkit-Local") == "timeout"
+
+
 def server_key(msg: SipMessage) -> tuple[str, str, str]:
     via = msg.top_via
     method = "INVITE" if msg.method == "ACK" else msg.method
@@ -98,6 +121,8 @@ class ServerTxn:
         self._g: asyncio.TimerHandle | None = None
         # Safety net: a TU that never answers must not leak the transaction forever.
         self._guard = ep.call_later(ep.timers.timeout * 8, self._terminate)
+        self.born = ep.now()
+        self.merge_key: tuple | None = None     # set by the endpoint (merged-request check)
 
     @property
     def final_sent(self) -> bool:
@@ -195,7 +220,9 @@ class ClientTxn:
         self._interval = ep.timers.t1
         self._a: asyncio.TimerHandle | None = None
         self._b: asyncio.TimerHandle | None = None
+        self._c: asyncio.TimerHandle | None = None
         self._d: asyncio.TimerHandle | None = None
+        self.born = ep.now()
 
     def start(self) -> "ClientTxn":
         self.ep.txn_started(self)
@@ -216,22 +243,31 @@ class ClientTxn:
         self._a = self.ep.call_later(self._interval, self._retransmit)
 
     def _timeout(self) -> None:
+        """Timer B / F (or the 64*T1 after a CANCEL): the transaction ends with a local 408."""
         if self.final.done():
             return
+        self.ep.timed_out()
         resp = make_response(self.request, 408, "Request Timeout (no response)")
         resp.headers.append(("X-Labkit-Local", "timeout"))
-        self._finish(resp)
+        self._end(resp)
         self._terminate()
 
-    def _finish(self, resp: SipMessage) -> None:
-        for h in (self._a, self._b):
+    def _end(self, resp: SipMessage) -> None:
+        """The ONE way a client transaction delivers its final response, whether it came from
+        the wire or from a timer: retransmissions stop, ``on_final`` runs (synchronously, so an
+        ACK it sends leaves first), then ``final`` resolves.  A TU that relies on either of the
+        two sees every ending, timeouts included."""
+        for h in (self._a, self._b, self._c):
             if h:
                 h.cancel()
-        if not self.final.done():
-            self.final.set_result(resp)
+        if self.final.done():
+            return
+        if self.on_final is not None:
+            self.ep.guarded(self.on_final, resp)
+        self.final.set_result(resp)
 
     def _terminate(self) -> None:
-        _terminated(self, self._a, self._b, self._d)
+        _terminated(self, self._a, self._b, self._c, self._d)
 
     def on_response(self, resp: SipMessage) -> None:
         if resp.status < 200:
@@ -249,9 +285,7 @@ class ClientTxn:
             self._retransmitted_final(resp)
             return
         self.state = "completed"
-        if self.on_final is not None:
-            self.ep.guarded(self.on_final, resp)
-        self._finish(resp)
+        self._end(resp)
         self._after_final(resp)
 
     def _after_final(self, resp: SipMessage) -> None:
@@ -279,6 +313,9 @@ class InviteClientTxn(ClientTxn):
         self._a = self.ep.call_later(self._interval, self._retransmit)
 
     def on_response(self, resp: SipMessage) -> None:
+        if resp.status < 200 and self._c is None and self.state == "calling":
+            # Timers A and B stop at the first provisional; Timer C bounds the ringing instead
+            self._c = self.ep.call_later(self.ep.timers.timer_c, self.cancel)
         if resp.status < 200 and self.cancel_requested and self.cancel_txn is None:
             super().on_response(resp)
             self._send_cancel()
