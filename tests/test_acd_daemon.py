@@ -40,3 +40,76 @@ def test_serve_options_reject_a_bad_address():
     args = serve.parser().parse_args(["--config", "x", "--sip", "nope"])
     with pytest.raises(SystemExit, match="ADDR:PORT"):
         AcdDaemon.from_args(args)
+
+
+# ---- every setting, generated: a bad value is one ConfigError naming it, a good one loads ----
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from labkit.acd.core import BRIDGES, MAX_SECONDS, config_from_dict  # noqa: E402
+
+JUNK = st.one_of(st.none(), st.text(max_size=20), st.lists(st.integers(), max_size=3),
+                 st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+                 st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**30, 10**30),
+                 st.booleans())
+SECONDS = ("ring_timeout", "announce_every", "digit_timeout")
+SECONDS_OR_ZERO = ("wrapup", "probe_interval", "login_hangup_delay")
+
+
+def good(key, value) -> bool:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if key in SECONDS:
+        return number and 0 < value <= MAX_SECONDS
+    if key in SECONDS_OR_ZERO:
+        return number and 0 <= value <= MAX_SECONDS
+    if key == "autopause_after":
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1000
+    if key == "subscribe_expires":
+        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 86400
+    if key == "bridge":
+        return value in BRIDGES
+    if key == "media":
+        return isinstance(value, bool)
+    if key in ("domain", "queue_log"):
+        return isinstance(value, str)
+    return isinstance(value, str) and bool(value) and len(value) <= 64 and all(
+        (c.isascii() and c.isalnum()) or c in "-_.*" for c in value)          # login/logout user
+
+
+KEYS = sorted(SECONDS + SECONDS_OR_ZERO + ("autopause_after", "subscribe_expires", "bridge", "media",
+                                           "domain", "queue_log", "login_user", "logout_user"))
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(key=st.sampled_from(KEYS), value=st.one_of(JUNK, st.sampled_from(BRIDGES)))
+def test_every_setting_is_checked_before_the_acd_starts(key, value):
+    """A value of the wrong type, out of range, infinite or NaN is one ConfigError that names
+    the setting (it used to be coerced: ring_timeout: "15" passed, bridge was never checked);
+    every good value loads as given."""
+    data = {**CFG, key: value}
+    if good(key, value):
+        assert getattr(config_from_dict(data, "acd.yaml"), key) == value
+    else:
+        with pytest.raises(ConfigError) as err:
+            config_from_dict(data, "acd.yaml")
+        assert str(err.value).startswith(f"acd.yaml: {key} must be")
+
+
+@settings(max_examples=600, deadline=None, derandomize=True)
+@given(queue=st.dictionaries(st.sampled_from(["name", "strategy", "ring_timeout", "service_level"]),
+                             st.one_of(JUNK, st.sampled_from(["q", "mia", "ringall"])), max_size=4),
+       agent=st.one_of(JUNK, st.fixed_dictionaries({"id": JUNK}),
+                       st.fixed_dictionaries({"id": st.text("0123456789\u00b2\u0661", max_size=18)})))
+def test_queues_and_agents_are_checked_too(queue, agent):
+    """Whatever is thrown at a queue or agent entry either loads as something the ACD can use
+    (an ASCII SIP user, ASCII digits to key in, finite seconds) or is one ConfigError."""
+    import math
+    try:
+        cfg = config_from_dict({"queues": [queue], "agents": [agent]}, "acd.yaml")
+    except ConfigError as exc:
+        assert str(exc).startswith("acd.yaml: ")
+        return
+    [q], [a] = cfg.queues, cfg.agents
+    assert q.name.isascii() and q.name and q.strategy in ("mia", "ringall")
+    assert all(math.isfinite(v) and 0 < v <= MAX_SECONDS
+               for v in (q.service_level, q.ring_timeout or 1))
+    assert a.id.isascii() and a.id.isdigit() and len(a.id) <= 16

@@ -1,4 +1,13 @@
-"""1000 malformed SIP datagrams at the ACD: it must keep serving, with no handler crash and no leak."""
+"""Malformed SIP and HTTP at the ACD.
+
+1. labkit.acd.fuzz against the real daemon: 10 rounds of 1,000 generated SIP datagrams and
+   100 HTTP requests, each malformed (or misused) in a known way, so every answerable SIP
+   request must get a 4xx (482 for merged and forked INVITEs, 481 outside a dialog, ...) and
+   every HTTP request a JSON error; no ghost call in GET /queues after a round; resident
+   memory flat after the first round.
+2. 1,000 random byte-level mutations of real messages at an in-process ACD: it keeps
+   serving, with no handler crash and no leak.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -62,6 +71,22 @@ def mutate(rng: random.Random, msg: bytes, n: int) -> bytes:
     else:                                           # Via without branch / broken transport
         b = bytearray(bytes(b).replace(b"SIP/2.0/UDP", rng.choice([b"SIP/2.0", b"SIP/3.0/UDP", b"UDP"]), 1))
     return bytes(b)
+
+
+def test_fuzzer_10000_datagrams_and_1000_http_requests_all_answered_nothing_left():
+    from labkit.acd.fuzz import fuzz
+    out = fuzz(rounds=10, sip_per_round=1000, http_per_round=100, seed=2026)
+    assert out["alive"], out["log_tail"]
+    assert out["sip_sent"] >= 10_000 and out["http_sent"] == 1000
+    assert out["sip_answerable"] > 8_000
+    # every answerable request was answered, and with what it had to get
+    assert out["sip_unanswered"] == 0, out["sip_missing_sample"]
+    assert out["sip_wrong"] == [], out["sip_wrong"]
+    assert out["http_bad"] == [], out["http_bad"]
+    for r in out["rounds"]:
+        assert r["quiet"] and r["stats_ok"] and r["ghosts"] == 0 and r["handler_errors"] == 0, r
+    assert out["rss_growth_after_first"] < 0.10, [r["rss_kb"] for r in out["rounds"]]
+    assert "Traceback" not in out["log_tail"], out["log_tail"]
 
 
 def test_acd_survives_1000_malformed_datagrams():

@@ -94,6 +94,19 @@ BAD = [
     (req("PATCH", "/agents/2771", b"{\"colour\":1}"), 422),
     (req("POST", "/queues", b"{\"name\":\"queue1\"}"), 409),
     (b"POST /queues HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 99999999\r\n\r\n", 413),
+    # numbers that parse badly: a non-ASCII digit, 5,000 digits, two different lengths
+    ("POST /queues HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: \u00b2\r\n\r\n{}".encode(), 400),
+    (b"POST /queues HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n", 400),
+    (b"POST /queues HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+     b"Content-Length: 20\r\n\r\n{}", 400),
+    (b"GET /queues HTTP/1.1\r\nContent-Length: -5\r\n\r\n", 400),
+    # valid JSON that no JSON answer could carry: refused before anything is created
+    (req("POST", "/queues", b'{"name":"qe","service_level":1e999}'), 422),
+    (req("POST", "/queues", b'{"name":"qe","ring_timeout":-1e999}'), 422),
+    (req("PATCH", "/agents/2771", b'{"memberof":["queue1"],"x":[1e400]}'), 422),
+    (req("POST", "/queues", b'{"name":"qe","service_level":1e300}'), 422),
+    (req("POST", "/agents", b'{"id":"\\u0661\\u0662"}'), 422),
+    (req("POST", "/calls/x/transfer", b'{"to":"sip:a@no-such-host.example"}'), 404),
 ]
 
 
@@ -107,9 +120,50 @@ def test_bad_requests_get_json_errors(req, status):
             assert body["status"] == status and isinstance(body["error"], str) and body["error"]
             if status == 405:
                 assert headers["allow"]
-            # the server is still fine afterwards
+            # the server is still fine afterwards, and nothing was created or changed
             st2, _, doc = await lab.http("GET", "/queues")
             assert st2 == 200 and len(doc["queues"]) == 3
+            st3, _, stats = await lab.http("GET", "/stats")
+            assert st3 == 200 and set(stats["queues"]) == {"queue1", "queue2", "queue3"}
+            _, _, agent = await lab.http("GET", "/agents/2771")
+            assert agent["memberof"] == ["queue1", "queue2", "queue3"]
+    run(go())
+
+
+def test_infinite_service_level_is_refused_and_nothing_is_created():
+    """It used to answer 500 *and* create the queue, after which GET /queues/qe and GET /stats
+    answered 500 ("JSON has no inf") until the queue was deleted."""
+    async def go():
+        async with AcdLab(CFG) as lab:
+            st, _, body = await lab.http("POST", "/queues", raw=b'{"name": "qe", "service_level": 1e999}',
+                                         headers={"Content-Type": "application/json"})
+            assert st == 422 and "$.service_level" in body["error"]
+            assert (await lab.http("GET", "/queues/qe"))[0] == 404
+            assert (await lab.http("GET", "/stats"))[0] == 200
+    run(go())
+
+
+def test_a_body_that_ends_early_or_a_head_that_never_ends_gets_a_json_answer(monkeypatch):
+    monkeypatch.setattr("labkit.acd.rest.READ_TIMEOUT", 0.3)
+
+    async def go():
+        async with AcdLab(CFG) as lab:
+            async def send(data: bytes, close: bool):
+                reader, writer = await asyncio.open_connection("127.0.0.1", lab.api.port)
+                writer.write(data)
+                if close:
+                    writer.write_eof()             # the client is done sending
+                head = (await reader.readuntil(b"\r\n\r\n")).decode()
+                body = json.loads(await reader.read())
+                writer.close()
+                return int(head.split()[1]), body
+            st, body = await send(req("POST", "/queues", b'{"name": "q5"}')[:-3], close=True)
+            assert st == 400 and "body ended after 11 of 14 bytes" in body["error"]
+            st, body = await send(req("POST", "/queues", b'{"name": "q5"}')[:-3], close=False)
+            assert st == 408 and body["status"] == 408
+            st, body = await send(b"GET /queues HTTP/1.1\r\nHost: x\r\n", close=False)
+            assert st == 408
+            assert (await lab.http("GET", "/queues/q5"))[0] == 404
     run(go())
 
 

@@ -82,6 +82,40 @@ def test_malformed_messages_raise_with_reason(raw, why):
         parse(raw)
 
 
+HEAD = ("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+        "To: <sip:b@c>\r\nCall-ID: x\r\n")
+
+
+@pytest.mark.parametrize("extra, why", [
+    ("CSeq: 1 INVITE\r\nContent-Length: \u00b2\r\n", "Content-Length '\u00b2' is not a number"),
+    ("CSeq: 1 INVITE\r\nContent-Length: \u0661\u0662\r\n", "is not a number"),   # Arabic-Indic 12
+    ("CSeq: 1 INVITE\r\nContent-Length: " + "9" * 5000 + "\r\n", "is larger than"),
+    ("CSeq: 1 INVITE\r\nContent-Length: -1\r\n", "is not a number"),
+    ("CSeq: 1 INVITE\r\nContent-Length: 0\r\nContent-Length: 5\r\n", "two different Content-Length"),
+    ("CSeq: 1 INVITE\r\nl: 0\r\nContent-Length: 3\r\n", "two different Content-Length"),
+    ("CSeq: \u00b3 INVITE\r\n", "CSeq number"),
+    ("CSeq: 2147483648 INVITE\r\n", "larger than"),
+    ("CSeq: 1 INVITE\r\nCSeq: 2 INVITE\r\n", "two different CSeq"),
+    ("CSeq: 1 INVITE\r\nCall-ID: y\r\n", "two different Call-ID"),
+    ("CSeq: 1 INVITE\r\nMax-Forwards: 256\r\n", "Max-Forwards"),
+    ("CSeq: 1 INVITE\r\nExpires: 1e3\r\n", "Expires"),
+    ("CSeq: 1 INVITE\r\nContact: <sip:a@h:\u0665\u0660>\r\n", "port"),
+])
+def test_numbers_from_the_wire_are_ascii_digits_within_a_bound(extra, why):
+    """'²' passes str.isdigit() and fails int(); Arabic-Indic digits pass both; 5,000 digits
+    cost a conversion before int() refuses them: each used to crash the parser (no 400)."""
+    with pytest.raises(SipParseError, match=why):
+        parse((HEAD + extra + "\r\n").encode())
+
+
+def test_identical_repeated_content_length_is_fine_and_padding_is_kept_lenient():
+    m = parse((HEAD + "CSeq:   7   INVITE\r\nContent-Length:   0\r\nl: 0\r\n\r\n").encode())
+    assert m.cseq == (7, "INVITE")
+    with pytest.raises(SipParseError):
+        parse((HEAD + "CSeq: 1 INVITE\r\nContent-Length: 00000000000000000000000000000003\r\n\r\nabc").encode()[:-1])
+    assert parse((HEAD + "CSeq: 1 INVITE\r\nContent-Length: 0003\r\n\r\nabc").encode()).body == b"abc"
+
+
 RESPONSE_HEAD = ("SIP/2.0 {code} Odd\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
                  "To: <sip:b@c>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n")
 

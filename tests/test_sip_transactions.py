@@ -193,3 +193,79 @@ def test_malformed_request_with_enough_headers_gets_400():
         assert srv.stats["malformed"] == 1 and not srv_tu.requests
         tr.close(); srv.close(); cli.close()
     run(go())
+
+
+def invite(cli, srv, user="q"):
+    return cli.new_request("INVITE", srv.uri(user), "<sip:a@127.0.0.1>", f"<{srv.uri(user)}>",
+                           body=sdp.build("127.0.0.1", 4000), content_type="application/sdp")
+
+
+def test_timer_b_ends_an_invite_through_on_final_like_any_response():
+    """A TU that relies on ``on_final`` (the ACD's bridge does, to ACK at once) must see a
+    timeout too: it used to resolve ``final`` and skip ``on_final``, so a re-INVITE nobody
+    answered left its call connected and its agent incall for good."""
+    async def go():
+        srv, _, cli, _ = await pair()
+        srv.drop = lambda msg, addr: True             # a peer that never answers, not even 100
+        seen = []
+        txn = cli.send_request(invite(cli, srv), (srv.host, srv.port))
+        txn.on_final = lambda resp: seen.append((resp.status, txn.final.done()))
+        resp = await txn.final
+        assert seen == [(408, False)]                 # on_final ran first, with the local 408
+        assert resp.get("X-Labkit-Local") == "timeout" and cli.stats["txn_timeouts"] == 1
+        assert not cli.client_txns
+        srv.close(); cli.close()
+    run(go())
+
+
+def test_an_invite_that_only_rings_is_cancelled_at_its_limit():
+    """Timers A and B stop at the first provisional; without a bound an INVITE that rings
+    forever would live forever.  At ``limit`` it is CANCELled and ends with the 487."""
+    async def go():
+        def ring_forever(req, txn):
+            txn.to_tag = new_tag()
+            txn.respond(txn.response(180, to_tag=txn.to_tag))
+        srv, srv_tu, cli, _ = await pair(ring_forever)
+        txn = cli.send_request(invite(cli, srv), (srv.host, srv.port), limit=T.timeout)
+        resp = await txn.final
+        assert resp.status == 487 and txn.expired and srv_tu.cancels
+        await asyncio.sleep(T.timeout + 0.1)
+        assert srv.idle and cli.idle and cli.overdue() == 0
+        srv.close(); cli.close()
+    run(go())
+
+
+def test_merged_request_gets_482_and_never_reaches_the_tu():
+    """RFC 3261 8.2.2.2: the same Call-ID, From tag and CSeq under a new branch (a fork that
+    came back, a loop) while the first is still going is answered 482; retransmissions of the
+    first are still absorbed, and once it ends the pair may start afresh."""
+    async def go():
+        srv, srv_tu, cli, _ = await pair()
+        req = cli.new_request("OPTIONS", srv.uri(), "<sip:a@127.0.0.1>", f"<{srv.uri()}>")
+        first = await cli.send_request(req, (srv.host, srv.port)).final
+        again = cli.new_request("OPTIONS", srv.uri(), "<sip:a@127.0.0.1>", f"<{srv.uri()}>",
+                                call_id=req.call_id)
+        again.set("From", req.get("From"))            # same tag, same CSeq, new branch
+        second = await cli.send_request(again, (srv.host, srv.port)).final
+        assert (first.status, second.status) == (200, 482)
+        assert len(srv_tu.requests) == 1 and srv.stats["merged"] == 1
+        await asyncio.sleep(T.timeout + 0.1)          # Timer J: the first is over
+        assert srv.idle and not srv.merge_keys
+        third = cli.new_request("OPTIONS", srv.uri(), "<sip:a@127.0.0.1>", f"<{srv.uri()}>",
+                                call_id=req.call_id)
+        third.set("From", req.get("From"))
+        assert (await cli.send_request(third, (srv.host, srv.port)).final).status == 200
+        srv.close(); cli.close()
+    run(go())
+
+
+def test_a_tu_that_fails_still_answers_its_request():
+    async def go():
+        def broken(req, txn):
+            raise RuntimeError("bug in the TU")
+        srv, _, cli, _ = await pair(broken)
+        req = cli.new_request("OPTIONS", srv.uri(), "<sip:a@127.0.0.1>", f"<{srv.uri()}>")
+        resp = await cli.send_request(req, (srv.host, srv.port)).final
+        assert resp.status == 500 and srv.stats["handler_errors"] == 1
+        srv.close(); cli.close()
+    run(go())

@@ -59,6 +59,7 @@ class PhoneCall:
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     reinvited: int = 0        # re-INVITEs accepted
     reinvites_seen: int = 0   # re-INVITEs received, whatever was done with them
+    reinvite: asyncio.Event = field(default_factory=asyncio.Event)   # set at the first one
     remote_sdp: bytes = b""
     sock: socket.socket | None = None      # the media port (media=True)
     sid: int = 0                           # the RTP stream we send
@@ -223,6 +224,7 @@ class _UA:
 
     def _on_reinvite(self, call: PhoneCall, req: SipMessage, txn: ServerTxn) -> None:
         call.reinvites_seen += 1
+        call.reinvite.set()
         if self.reinvite == "ignore":
             return                  # no answer at all: the sender's Timer B decides
         if self.reinvite != "accept":
@@ -243,8 +245,10 @@ class _UA:
         txn.respond(txn.response(405, extra=[("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO")]))
 
     async def invite(self, uri: str, from_user: str, body: bytes | None = None,
-                     dest: tuple[str, int] | None = None) -> tuple[SipMessage, PhoneCall | None]:
-        """Place a call; on 2xx ACK it and return the confirmed dialog."""
+                     dest: tuple[str, int] | None = None, ack: bool = True
+                     ) -> tuple[SipMessage, PhoneCall | None]:
+        """Place a call; on 2xx ACK it and return the confirmed dialog.  ``ack=False`` plays a
+        caller that vanishes between the 200 and its ACK: nothing is sent, nothing is kept."""
         call = PhoneCall(dialog=None, direction="initiator", did=f"d{next(self.ids)}")  # type: ignore[arg-type]
         self._open_media(call)
         req = self.ep.new_request("INVITE", uri, from_=f"<sip:{from_user}@{self.ep.host}>",
@@ -264,6 +268,10 @@ class _UA:
             self._close_media(call)
             self.changed()
             return resp, None
+        if not ack:
+            self.calls.pop(dialog.key, None)
+            self._close_media(call)
+            return resp, None
         d2 = Dialog.as_uac(req, resp, self.contact)
         call.dialog.remote_tag, call.dialog.remote_target = d2.remote_tag, d2.remote_target
         call.dialog.route_set = d2.route_set
@@ -274,12 +282,18 @@ class _UA:
         self.changed()
         return resp, call
 
-    def hangup(self, call: PhoneCall, lose: bool = False) -> None:
-        """BYE the call; ``lose=True`` simulates a BYE lost on the wire (nothing is sent)."""
+    def hangup(self, call: PhoneCall, lose: bool = False, swap_tags: bool = False) -> None:
+        """BYE the call; ``lose=True`` simulates a BYE lost on the wire (nothing is sent);
+        ``swap_tags=True`` sends it with From and To swapped, as sipp's abort BYE does."""
         if call.state == "terminated":
             return
         if not lose:
-            self.ep.send_request(call.dialog.request("BYE"), call.dialog.destination())
+            bye = call.dialog.request("BYE")
+            if swap_tags:
+                d = call.dialog
+                bye.set("From", f"{d.remote_uri};tag={d.remote_tag}")
+                bye.set("To", f"{d.local_uri};tag={d.local_tag}")
+            self.ep.send_request(bye, call.dialog.destination())
         self._terminate(call.dialog.key)
 
 
@@ -482,23 +496,39 @@ class Gateway(_UA):
     user = "gateway"
 
     async def call(self, acd: tuple[str, int], target: str, hold: float = 1.0,
-                   lose_bye: bool = False) -> dict:
+                   lose_bye: bool = False, swap_tags: bool = False, ack: bool = True,
+                   hangup_on_reinvite: bool = False) -> dict:
         """Call ``target`` (a queue or agent user) and hang up after ``hold`` seconds.
 
-        Returns what happened: status, whether an agent got connected (re-INVITE seen), and who
-        ended the call."""
+        The ways a caller can misbehave, for soaks: ``lose_bye`` (the BYE never arrives),
+        ``swap_tags`` (a BYE with From and To swapped), ``ack=False`` (never ACKs the 200),
+        ``hangup_on_reinvite`` (hangs up the moment the ACD's re-INVITE arrives, whatever it
+        does with it).  Returns what happened: status, whether an agent got connected (a
+        re-INVITE accepted), who ended the call, the Call-ID, and (media=True) the RTP it
+        received as (time, bytes)."""
         uri = f"sip:{target}@{acd[0]}:{acd[1]}"
-        resp, call = await self.invite(uri, self.user, dest=acd)
-        out = {"status": resp.status, "connected": False, "ended_by": "", "call_id": resp.call_id}
+        resp, call = await self.invite(uri, self.user, dest=acd, ack=ack)
+        out = {"status": resp.status, "connected": False, "ended_by": "", "call_id": resp.call_id,
+               "reinvites": 0}
+        if resp.status < 300 and not ack:
+            out["ended_by"] = "no-ack"
         if call is None:
             return out
-        try:
-            await asyncio.wait_for(call.ended.wait(), hold)
+        waits = [asyncio.ensure_future(call.ended.wait())]
+        if hangup_on_reinvite:
+            waits.append(asyncio.ensure_future(call.reinvite.wait()))
+        done, pending = await asyncio.wait(waits, timeout=hold, return_when=asyncio.FIRST_COMPLETED)
+        for w in pending:
+            w.cancel()
+        if call.ended.is_set():
             out["ended_by"] = "acd"
-        except asyncio.TimeoutError:
-            self.hangup(call, lose=lose_bye)
+        else:
+            self.hangup(call, lose=lose_bye, swap_tags=swap_tags)
             out["ended_by"] = "lost" if lose_bye else "caller"
         out["connected"] = call.reinvited > 0
+        out["reinvites"] = call.reinvites_seen
+        if self.media:
+            out["rtp"] = list(call.rtp)
         return out
 
 

@@ -315,7 +315,8 @@ class Routing:
                                      version=caller.sdp_version, user="acd")
         reinv = caller.dialog.request("INVITE", body=caller.local_sdp, content_type="application/sdp",
                                       extra=[("Allow", ALLOW)])
-        txn = self.ep.send_request(reinv, caller.dialog.destination())
+        # a final answer within 64*T1 (Timer B's span), a 100 Trying or not, else CANCEL
+        txn = self.ep.send_request(reinv, caller.dialog.destination(), limit=self.timers.timeout)
         txn.on_final = lambda resp: self._reinvite_final(call, leg, caller, txn, resp)
 
     def _reinvite_final(self, call: Call, leg: Leg, caller: Leg, txn, resp: SipMessage) -> None:
@@ -332,7 +333,10 @@ class Routing:
         if resp.status == 481:                  # the caller's dialog is gone
             self._remote_hangup(caller)
             return
-        why = "no answer before Timer B" if local_timeout(resp) else f"{resp.status} {resp.reason}"
+        if local_timeout(resp) or txn.expired:
+            why = "no final answer within 64*T1 (Timer B)"
+        else:
+            why = f"{resp.status} {resp.reason}"
         self._fallback(call, leg, why, resp.status)
 
     def _fallback(self, call: Call, leg: Leg, why: str, status: int = 0) -> None:
@@ -353,7 +357,7 @@ class Routing:
         reinv = leg.dialog.request("INVITE", body=offer, content_type="application/sdp",
                                    extra=[("Allow", ALLOW)])
         try:
-            txn = self.ep.send_request(reinv, leg.dialog.destination())
+            txn = self.ep.send_request(reinv, leg.dialog.destination(), limit=self.timers.timeout)
         except (OSError, ValueError):
             return
         txn.on_final = lambda resp: self._agent_reinvite_final(call, leg, txn, resp)

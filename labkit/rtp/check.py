@@ -77,9 +77,10 @@ def check_rtp(packets: Iterable, payload_type: int = PT_PCMU,
     packets without UDP (ARP, ICMP...) are left out.
 
     Per SSRC, in arrival order: payload type is ``payload_type`` everywhere; sequence
-    numbers go up by one (mod 2^16); timestamps go up by 160 per sequence step (mod 2^32);
-    the mean spacing is ``spacing_ms`` ± ``spacing_tolerance_ms``; no packet arrives more
-    than ``jitter_tolerance_ms`` away from where its timestamp says. ``require_marker`` also
+    numbers go up by one (mod 2^16); timestamps go up by 160 per sequence step (mod 2^32),
+    except at a packet with the marker bit, which starts a talkspurt and may leap forward;
+    within talkspurts the mean spacing is ``spacing_ms`` ± ``spacing_tolerance_ms`` and no
+    packet arrives more than ``jitter_tolerance_ms`` away from where its timestamp says. ``require_marker`` also
     demands the marker bit on the first packet (true when the capture starts with the call).
     """
     by_ssrc: dict[int, list[tuple[float, RtpPacket]]] = {}
@@ -119,7 +120,9 @@ def check_rtp(packets: Iterable, payload_type: int = PT_PCMU,
             step = (b.sequence - a.sequence) & 0xFFFF
             if step != 1:
                 gaps += 1
-            if step and (b.timestamp - a.timestamp) & 0xFFFFFFFF != \
+            # a marked packet starts a talkspurt: its timestamp may leap over the silence
+            # before it (RFC 3551 4.1), so only unmarked steps must be 160 per packet
+            if step and not b.marker and (b.timestamp - a.timestamp) & 0xFFFFFFFF != \
                     (samples_per_frame * step) & 0xFFFFFFFF:
                 ts_err += 1
         if gaps:
@@ -130,14 +133,11 @@ def check_rtp(packets: Iterable, payload_type: int = PT_PCMU,
         if require_marker and not marker_first:
             sp.append("the first packet has no marker bit")
         mean_spacing = jitter = 0.0
-        if len(items) >= 2:
-            t0, p0 = items[0][0], items[0][1]
-            mean_spacing = (items[-1][0] - t0) / (len(items) - 1) * 1e3
-            offsets = sorted(
-                (t - t0) - ((p.timestamp - p0.timestamp) & 0xFFFFFFFF) / SAMPLE_RATE
-                for t, p in items)
-            median = offsets[len(offsets) // 2]
-            jitter = max(abs(o - median) for o in offsets) * 1e3
+        spurts = _talkspurts(items)
+        steps = [b[0] - a[0] for spurt in spurts for a, b in zip(spurt, spurt[1:])]
+        if steps:
+            mean_spacing = sum(steps) / len(steps) * 1e3
+            jitter = max(_jitter(spurt) for spurt in spurts) * 1e3
             if abs(mean_spacing - spacing_ms) > spacing_tolerance_ms:
                 sp.append(f"mean spacing {mean_spacing:.2f} ms, expected {spacing_ms} "
                           f"± {spacing_tolerance_ms} ms")
@@ -149,3 +149,25 @@ def check_rtp(packets: Iterable, payload_type: int = PT_PCMU,
         problems += [f"ssrc 0x{ssrc:08x}: {p}" for p in sp]
     streams.sort(key=lambda s: s.ssrc)
     return RtpReport(total, undecodable, streams, problems)
+
+
+def _talkspurts(items: list[tuple[float, RtpPacket]]) -> list[list[tuple[float, RtpPacket]]]:
+    """A stream cut where a packet carries the marker bit (the start of a talkspurt: a relay
+    taking over from music, a phone resuming after silence).  Spacing and jitter are measured
+    inside talkspurts; the silence between two is not a late packet."""
+    out: list[list[tuple[float, RtpPacket]]] = []
+    for it in items:
+        if not out or it[1].marker:
+            out.append([])
+        out[-1].append(it)
+    return out
+
+
+def _jitter(spurt: list[tuple[float, RtpPacket]]) -> float:
+    """How far the farthest packet arrives from where its timestamp puts it, in seconds,
+    relative to the median packet of the talkspurt."""
+    t0, p0 = spurt[0]
+    offsets = sorted((t - t0) - ((p.timestamp - p0.timestamp) & 0xFFFFFFFF) / SAMPLE_RATE
+                     for t, p in spurt)
+    median = offsets[len(offsets) // 2]
+    return max(abs(o - median) for o in offsets)

@@ -283,14 +283,16 @@ class SipEndpoint:
     def _via(self, branch: str | None = None) -> str:
         return f"SIP/2.0/UDP {self.host}:{self.port};branch={branch or new_branch()};rport"
 
-    def send_request(self, req: SipMessage, addr: Addr) -> ClientTxn:
-        """Start a client transaction for ``req`` (fills an empty Via)."""
+    def send_request(self, req: SipMessage, addr: Addr, limit: float | None = None) -> ClientTxn:
+        """Start a client transaction for ``req`` (fills an empty Via).  ``limit``: how long
+        an INVITE may go without a final answer before it is CANCELled (default Timer C)."""
         if req.get("Via") == "":
             req.set("Via", self._via())
         if not req.get("User-Agent"):
             req.headers.append(("User-Agent", self.user_agent))
-        cls = InviteClientTxn if req.method == "INVITE" else ClientTxn
-        return cls(self, req, addr).start()
+        if req.method == "INVITE":
+            return InviteClientTxn(self, req, addr, limit).start()
+        return ClientTxn(self, req, addr).start()
 
     def new_request(self, method: str, uri: str, from_: str, to: str, *, call_id: str = "",
                     cseq: int = 1, contact: str = "", body: bytes = b"", content_type: str = "",

@@ -179,6 +179,8 @@ def _host_port(hostport: str, text: str) -> tuple[str, int | None]:
     """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` of a URI or a Via sent-by."""
     if hostport.startswith("["):
         end = hostport.find("]")
+        if end < 0 or hostport[end + 1:end + 2] not in ("", ":"):
+            raise SipParseError(f"bad IPv6 reference in {text[:60]!r}")
         port = _port(hostport[end + 2:], text) if hostport[end + 1:end + 2] == ":" else None
         return hostport[1:end], port
     if ":" in hostport:
@@ -442,12 +444,11 @@ def parse(data: bytes) -> SipMessage:
     num, _, cmethod = msg.get("CSeq").partition(" ")
     try:
         seq = uint(num.strip(), 2**31 - 1, "CSeq number")
-        if msg.get("Max-Forwards"):
-            uint(msg.get("Max-Forwards"), 255, "Max-Forwards")
-        if msg.get("Expires"):
-            uint(msg.get("Expires"), 2**32 - 1, "Expires")
-        n = uint(msg.get("Content-Length"), 2**31 - 1, "Content-Length") \
-            if msg.get("Content-Length") else len(body)
+        for name, limit in (("Max-Forwards", 255), ("Expires", 2**32 - 1)):
+            if any(k == name for k, _ in msg.headers):
+                uint(msg.get(name), limit, name)
+        present = any(k == "Content-Length" for k, _ in msg.headers)
+        n = uint(msg.get("Content-Length"), 2**31 - 1, "Content-Length") if present else len(body)
     except ValueError as exc:
         raise SipParseError(str(exc)) from None
     if not cmethod.strip():

@@ -298,8 +298,11 @@ class ClientTxn:
 class InviteClientTxn(ClientTxn):
     invite = True
 
-    def __init__(self, ep: "Transport", req: SipMessage, addr: Addr) -> None:
+    def __init__(self, ep: "Transport", req: SipMessage, addr: Addr,
+                 limit: float | None = None) -> None:
         super().__init__(ep, req, addr)
+        self.limit = limit or ep.timers.timer_c
+        self.expired = False                 # CANCELled because ``limit`` ran out
         self.cancel_requested = False
         self.cancel_txn: ClientTxn | None = None
         self._ack: bytes | None = None
@@ -312,10 +315,20 @@ class InviteClientTxn(ClientTxn):
         self._interval *= 2
         self._a = self.ep.call_later(self._interval, self._retransmit)
 
+    def start(self) -> "ClientTxn":
+        super().start()
+        # Timers A and B stop at the first provisional; ``limit`` (Timer C by default) bounds
+        # how long the INVITE may go without a final answer at all: then it is CANCELled
+        self._c = self.ep.call_later(self.limit, self._expire)
+        return self
+
+    def _expire(self) -> None:
+        self._c = None
+        if not self.final.done():
+            self.expired = True
+            self.cancel()
+
     def on_response(self, resp: SipMessage) -> None:
-        if resp.status < 200 and self._c is None and self.state == "calling":
-            # Timers A and B stop at the first provisional; Timer C bounds the ringing instead
-            self._c = self.ep.call_later(self.ep.timers.timer_c, self.cancel)
         if resp.status < 200 and self.cancel_requested and self.cancel_txn is None:
             super().on_response(resp)
             self._send_cancel()
