@@ -1,9 +1,12 @@
-"""Soak: 5,000 calls through the ACD with random no-answers, refusals, hang-ups while queued or
-ringing, BYEs lost on both sides, and agents logging out and in meanwhile.
+"""Soak: 5,000 calls through the ACD from peers that do not all cooperate (labkit.acd.soak).
 
-Real UDP on loopback, labkit phones and gateways in-process, SIP timers compressed 20x.  At the
-end: every agent is idle or logged out exactly as its phone left it, /queues lists no call, and
-the ACD holds no call, leg, offer, transaction or media port.
+Callers that refuse, ignore or never get the re-INVITE, that hang up in every state (queued,
+ringing, re-INVITE pending, connected, relayed, before their ACK), lose BYEs or swap their
+tags; agents that refuse, ignore and lose calls, log out and in, never NOTIFY, never answer
+the SUBSCRIBE, or vanish.  Real UDP on loopback, labkit UAs in-process, SIP timers compressed
+20x.  At the end: every agent is idle or logged out exactly as its phone left it, /queues
+lists no call, no transaction outlived its timers, and once the shift logs out the ACD holds
+no call, leg, offer, subscription, transaction or media port.
 """
 from __future__ import annotations
 
@@ -12,18 +15,25 @@ import asyncio
 from labkit.acd.soak import soak
 
 
-def test_soak_5000_calls_leaves_nothing_behind():
-    out = asyncio.run(asyncio.wait_for(soak(calls=5000, agents=20, concurrency=100, seed=11), 300))
+def test_soak_5000_calls_from_uncooperative_peers_leaves_nothing_behind():
+    out = asyncio.run(asyncio.wait_for(soak(calls=5000, agents=20, concurrency=100, seed=11), 400))
     assert out["calls"] == 5000
     assert out["answered_200"] == 5000                 # the ACD answered every caller
     # the random mix really happened
     assert out["connected"] > 1000 and out["caller_hangups"] > 500
-    assert out["caller_lost_byes"] > 50 and out["rna"] > 20
+    assert out["caller_lost_byes"] > 50 and out["caller_no_ack"] > 50 and out["rna"] > 20
+    assert set(out["callers"]) == {"accept", "refuse", "501", "ignore", "no-allow"}
+    c = out["counters"]
+    assert c["reinvite_failed"] > 200 and c["relayed_calls"] > c["reinvite_failed"]
+    assert c["bye_tags_swapped"] > 50 and out["fallbacks"] == c["reinvite_failed"]
+    assert out["logouts"]["subscription-failed"] >= 4 + 2       # the mute phones, the vanished
+    assert out["logouts"]["logout-call"] > 10
     # nothing stale
-    assert out["quiet"] and out["stale_calls"] == 0
-    assert all(v == 0 for v in out["leaks"].values()), out["leaks"]
+    assert out["quiet"] and out["stale_calls"] == 0 and out["overdue_txns"] == 0
+    assert out["settled"], (out["agents_expected"], out["agents_actual"])
     assert out["agents_actual"] == out["agents_expected"]
     assert any(s == "loggedout" for s in out["agents_expected"].values())
+    assert out["idle_at_end"] and all(v == 0 for v in out["leaks"].values()), out["leaks"]
     # every call that entered a queue was either answered or abandoned, never lost
     for name, st in out["queue_stats"].items():
         assert st["entered"] == st["answered"] + st["abandoned"], (name, st)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -306,11 +307,13 @@ class QueueLog:
         self._f: TextIO | None = open(path, "a", buffering=1) if path else None
         self.lines: list[str] = []      # in-memory tail for the REST API and tests
         self.keep = 1000
+        self.counts: Counter[str] = Counter()   # every event ever written, by name
 
     def write(self, callid: str, queue: str, agent: str, event: str, *data: Any) -> None:
         line = "|".join([str(int(time.time())), callid or "NONE", queue or "NONE",
                          f"Agent/{agent}" if agent else "NONE", event] + [str(d) for d in data])
         self.lines.append(line)
+        self.counts[event] += 1
         if len(self.lines) > self.keep * 2:
             del self.lines[:-self.keep]
         if self._f:

@@ -135,3 +135,4 @@ class Login:
             agent.wrapup_handle.cancel()
             agent.wrapup_handle = None
         self.qlog.write("", "NONE", agent.id, "AGENTLOGOFF", reason)
+        self.logouts[reason or "unspecified"] += 1

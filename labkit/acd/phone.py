@@ -93,7 +93,9 @@ class _UA:
         self.calls: dict[tuple[str, str], PhoneCall] = {}
         self.ids = itertools.count(1)
         self.tasks: set[asyncio.Task] = set()
+        self.handles: set[asyncio.TimerHandle] = set()
         self.sched: rtp.RtpScheduler | None = None
+        self.stopped = False
 
     async def start(self) -> "_UA":
         self.ep = await SipEndpoint.listen(self, self.host, self.port, timers=self.timers,
@@ -103,6 +105,10 @@ class _UA:
         return self
 
     async def stop(self) -> None:
+        """Stop at once, without a word to anyone: a phone unplugged (no logout, no BYE)."""
+        self.stopped = True
+        for h in list(self.handles):
+            h.cancel()
         for t in list(self.tasks):
             t.cancel()
         for call in list(self.calls.values()):
@@ -159,6 +165,20 @@ class _UA:
     @property
     def contact(self) -> str:
         return self.ep.uri(self.user)
+
+    def _later(self, delay: float, fn, *args) -> asyncio.TimerHandle:
+        """``loop.call_later`` whose handle ``stop()`` cancels."""
+        def fire() -> None:
+            self.handles.discard(h)
+            fn(*args)
+        h = asyncio.get_running_loop().call_later(delay, fire)
+        self.handles.add(h)
+        return h
+
+    def _cancel(self, h: asyncio.TimerHandle | None) -> None:
+        if h is not None:
+            h.cancel()
+            self.handles.discard(h)
 
     def _spawn(self, coro) -> None:
         t = asyncio.ensure_future(coro)
@@ -389,7 +409,7 @@ class AgentPhone(_UA):
         self.changed()
         if decision[0] == "answer":
             delay = decision[1] if len(decision) > 1 else 0.0
-            asyncio.get_running_loop().call_later(delay, self._answer, call)
+            self._later(delay, self._answer, call)
 
     def _answer(self, call: PhoneCall) -> None:
         if call.state != "early" or call.txn is None or call.txn.final_sent:
@@ -404,7 +424,7 @@ class AgentPhone(_UA):
             del self.acd_calls[:50]
         self.changed()
         if self.talk_time is not None:
-            asyncio.get_running_loop().call_later(self.talk_time, self._talk_over, call)
+            self._later(self.talk_time, self._talk_over, call)
 
     def _talk_over(self, call: PhoneCall) -> None:
         lose, self.lose_next_bye = self.lose_next_bye, False
@@ -439,9 +459,8 @@ class AgentPhone(_UA):
             key = dialog.key
             sub = self.subs[key] = PhoneSub(dialog, event, 0.0)
         sub.expires_at = loop.time() + granted
-        if sub.timer:
-            sub.timer.cancel()
-        sub.timer = loop.call_later(granted, self._expired, key) if granted else None
+        self._cancel(sub.timer)
+        sub.timer = self._later(granted, self._expired, key) if granted else None
         txn.respond(txn.response(200, to_tag=sub.dialog.local_tag,
                                  extra=[("Expires", str(granted)), ("Contact", f"<{self.contact}>")]))
         if self.subscribe == "answer" or granted == 0:
@@ -476,8 +495,7 @@ class AgentPhone(_UA):
                                  extra=[("Event", sub.event), ("Subscription-State", state)])
         self.ep.send_request(req, sub.dialog.destination())
         if terminated:
-            if sub.timer:
-                sub.timer.cancel()
+            self._cancel(sub.timer)
             del self.subs[key]
 
     def changed(self) -> None:

@@ -359,6 +359,8 @@ class RestApi:
             "queues": {q.name: q.stats_dict(now) for q in self.acd.queues.values()},
             "sip": dict(self.acd.ep.stats) if self.acd.ep else {},
             "counters": dict(self.acd.counters),
+            "logouts": dict(self.acd.logouts),
+            "queue_log_events": dict(self.acd.qlog.counts),
             "leaks": self.acd.leaks(),
             "uptime": round(now - self.acd.started, 1),
             "gc": {"tracked_objects": len(gc.get_objects()), "counts": list(gc.get_count()),

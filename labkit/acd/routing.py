@@ -348,9 +348,10 @@ class Routing:
                         call.agent.id if call.agent else "", "RELAYFALLBACK", status or "", why)
         log.info("call %s: re-INVITE failed (%s); relaying its media", call.id, why)
         caller: Leg = call.ext["caller"]
-        if not self.player.enabled or "INVITE" not in leg.allows:
+        if "INVITE" not in leg.allows:
             return      # the caller's direction stays relayed; the agent sends to the caller
-        leg.media = self.player.open()
+        if leg.media is None:
+            leg.media = self.player.open()
         offered = leg.local_sdp or caller.remote_sdp     # what the agent was offered first
         offer = sdp.reoffer(offered, self.media_host, self.player.port(leg.media))
         leg.local_sdp = offer

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from typing import Callable
 
 from .admin import Admin
@@ -59,6 +60,7 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
         self.started = clock()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.tasks: set[asyncio.Task] = set()
+        self.logouts: Counter[str] = Counter()     # agent logouts by reason (GET /stats)
         self.counters = {"calls": 0, "rejected_488": 0, "logins": 0, "login_rejected": 0,
                          "reinvite_failed": 0, "relayed_calls": 0, "call_id_in_use": 0,
                          "bye_tags_swapped": 0}

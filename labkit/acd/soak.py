@@ -1,7 +1,18 @@
-"""A soak of the ACD: thousands of calls with random no-answers, hang-ups while queued or
-ringing, lost BYEs on both sides, and agents logging out and in, all in one process on loopback
-with compressed SIP timers.  At the end nothing may be left: no call, no leg, no offer, no
-transaction, and every agent idle or logged out as its phone says.
+"""A soak of the ACD: thousands of calls from callers and agents that do not all cooperate,
+in one process on loopback with compressed SIP timers.  At the end nothing may be left: no
+call, no leg, no offer, no transaction past its timers, and every agent idle or logged out
+exactly as its phone left it.
+
+The peers, each the way independent testing met it:
+
+- callers that take the ACD's re-INVITE, refuse it (488, 501), ignore it, or never get one
+  (no ``Allow``, like sipp's built-in uac: their media is relayed);
+- callers that hang up in every state: while queued, while an agent rings, while the
+  re-INVITE is pending, once connected, after a relay fallback, and before their ACK (never
+  ACKing); some BYEs are lost, some have their tags swapped (sipp's abort BYE);
+- agents whose phones answer late, refuse or ignore calls, lose BYEs, take or refuse the
+  fallback re-INVITE; agents that log out and in meanwhile; phones that never NOTIFY (200 to
+  the SUBSCRIBE, then silence) or never answer the SUBSCRIBE; phones that log in and vanish.
 
 ``python -m labkit.acd.soak --calls 5000`` prints the summary as JSON.
 """
@@ -21,42 +32,67 @@ SOAK_CONFIG = {
     "queues": [{"name": "sales"}, {"name": "support"}, {"name": "all", "strategy": "ringall"}],
     "ring_timeout": 0.15, "wrapup": 0.01, "autopause_after": 0, "probe_interval": 0.4,
     "login_hangup_delay": 0.02, "media": False, "digit_timeout": 0.2,
+    # refreshed every second, so a phone that vanished is found even if no call reaches it
+    "subscribe_expires": 2,
 }
+#: The callers: (Allow listed?, what they do with a re-INVITE), chosen per call.
+CALLERS = [(True, "accept")] * 5 + [(True, "refuse"), (True, 501), (True, "ignore"), (False, "accept")]
+#: Phones that do not play along: they never become available and must end up logged out.
+MUTE = {"silent": "subscribe-silent", "ignore": "subscribe-ignored"}
 
 
 async def soak(calls: int = 5000, agents: int = 20, concurrency: int = 100, seed: int = 7,
-               timer_scale: float = 0.05) -> dict:
+               timer_scale: float = 0.05, mute: int = 2, vanish: int = 2) -> dict:
+    """``mute`` phones answer the ACD's SUBSCRIBE and never NOTIFY, ``mute`` more never answer
+    it; ``vanish`` agents log in and their phones vanish during the run."""
     rng = random.Random(seed)
     cfg = dict(SOAK_CONFIG)
     queues = [q["name"] for q in cfg["queues"]]
+    n_all = agents + 2 * mute
     cfg["agents"] = [{"id": str(5000 + i),
-                      "memberof": rng.sample(queues, rng.randint(1, 3))} for i in range(agents)]
+                      "memberof": rng.sample(queues, rng.randint(1, 3))} for i in range(n_all)]
     timers = Timers.scaled(timer_scale)
     t0 = time.monotonic()
     async with AcdLab(cfg, timers=timers) as lab:
         phones = []
         for i in range(agents):
             p = await lab.phone(f"a{i}", policy=random_policy(random.Random(seed + i), 0.08, 0.08, (0.0, 0.05)),
-                                talk_time=rng.uniform(0.02, 0.08))
+                                talk_time=rng.uniform(0.02, 0.08) if i % 4 else rng.uniform(0.5, 3.0),
+                                reinvite="refuse" if i % 5 == 0 else "accept")
             p.bye_loss = 0.03
             phones.append(p)
         for i, p in enumerate(phones):
             await lab.login(p, str(5000 + i))
-        gws = [await lab.gateway() for _ in range(4)]
+        mutes = []
+        for j in range(2 * mute):            # log in, then never become available
+            p = await lab.phone(f"m{j}", subscribe="silent" if j < mute else "ignore")
+            await p.login(lab.sip, str(5000 + agents + j))
+            mutes.append(p)
+        gws = {(allow, kind): await lab.gateway(allow="INVITE, ACK, BYE, CANCEL" if allow else None,
+                                                reinvite=kind)
+               for allow, kind in sorted(set(CALLERS), key=str)}
         results: list[dict] = []
         sem = asyncio.Semaphore(concurrency)
         logged_out: set[int] = set()
+        vanished: set[int] = set(range(1, 1 + vanish))      # a1, a2: gone half way through
 
         async def one(n: int) -> None:
             async with sem:
+                allow, kind = rng.choice(CALLERS)
                 r = rng.random()
-                hold = rng.uniform(0.005, 0.15) if r < 0.3 else rng.uniform(0.5, 1.5)
-                lose = rng.random() < 0.03
-                res = await gws[n % len(gws)].call(lab.sip, rng.choice(queues), hold=hold, lose_bye=lose)
+                hold = rng.uniform(0.005, 0.15) if r < 0.3 else \
+                    rng.uniform(0.5, 1.5) if r < 0.85 else rng.uniform(2.0, 4.0)
+                how = rng.random()
+                res = await gws[allow, kind].call(
+                    lab.sip, rng.choice(queues), hold=hold, lose_bye=how < 0.03,
+                    swap_tags=0.03 <= how < 0.06, ack=not 0.06 <= how < 0.08,
+                    hangup_on_reinvite=0.08 <= how < 0.11 and kind != "accept")
+                res["caller"] = str(kind) if allow else "no-allow"
                 results.append(res)
 
         async def churn() -> None:
-            """Agents log out and back in while calls flow: one toggle per 1% of the calls.
+            """Agents log out and back in while calls flow: one toggle per 1% of the calls;
+            half way through, the phones of ``vanish`` agents disappear without a word.
 
             Paced by calls completed, not by the clock, and drawn from a generator of its
             own, so a loaded machine sees the same churn as an idle one.
@@ -65,8 +101,14 @@ async def soak(calls: int = 5000, agents: int = 20, concurrency: int = 100, seed
             step = max(1, calls // 100)
             for mark in range(step, calls, step):
                 await lab.wait_for(lambda: len(results) >= mark, timeout=600)
+                if mark >= calls // 2:
+                    for i in vanished:
+                        if not phones[i].stopped:
+                            await phones[i].stop()
                 i = pick.randrange(agents)
                 p = phones[i]
+                if i in vanished:
+                    continue
                 if i in logged_out:
                     await p.login(lab.sip, str(5000 + i))
                     logged_out.discard(i)
@@ -77,23 +119,33 @@ async def soak(calls: int = 5000, agents: int = 20, concurrency: int = 100, seed
         churner = asyncio.ensure_future(churn())
         await asyncio.gather(*(one(n) for n in range(calls)))
         churner.cancel()
-        if not logged_out:  # the end of a shift: one agent always leaves, so logout is checked
+        if not logged_out - vanished:  # the end of a shift: one agent always leaves
             await lab.wait_for(lambda: not phones[0].busy, timeout=30)
             await phones[0].logout(lab.sip)
             logged_out.add(0)
-        # let ring timeouts, wrap-ups, probes and transaction timers run out
+        # let ring timeouts, wrap-ups, probes, Timer N and transaction timers run out
         acd = lab.acd
         quiet = await lab.wait_for(lambda: acd.leaks()["calls"] == 0 and not acd.offers,
                                    timeout=timers.timeout * 4 + 5)
-        await lab.wait_for(lambda: all(a.state in ("idle", "loggedout") for a in acd.agents.values()),
-                           timeout=timers.timeout * 2 + 2)
-        await lab.wait_for(lambda: acd.ep.idle, timeout=timers.timeout * 10)
+        expected = {str(5000 + i): ("loggedout" if i in logged_out | vanished else "idle")
+                    for i in range(agents)}
+        expected.update({str(5000 + agents + j): "loggedout" for j in range(2 * mute)})
+        settled = await lab.wait_for(
+            lambda: {a.id: a.state for a in acd.agents.values()} == expected,
+            timeout=timers.lifetime + 5)
         _, _, qdoc = await lab.http("GET", "/queues")
         _, _, adoc = await lab.http("GET", "/agents")
         _, _, sdoc = await lab.http("GET", "/stats")
-        expected = {str(5000 + i): ("loggedout" if i in logged_out else "idle") for i in range(agents)}
         actual = {a["id"]: a["state"] for a in adoc["agents"]}
-        stats = {q: s for q, s in sdoc["queues"].items()}
+        overdue = acd.ep.overdue()
+        # the end of the shift: everyone logs out, and then not one transaction is left
+        for i, p in enumerate(phones):
+            if i not in logged_out | vanished:
+                await p.logout(lab.sip)
+        idle = await lab.wait_for(lambda: acd.ep.idle and not acd.subs, timeout=timers.lifetime + 5)
+        by_caller: dict[str, int] = {}
+        for r in results:
+            by_caller[r["caller"]] = by_caller.get(r["caller"], 0) + 1
         return {
             "calls": len(results),
             "answered_200": sum(1 for r in results if r["status"] == 200),
@@ -101,25 +153,34 @@ async def soak(calls: int = 5000, agents: int = 20, concurrency: int = 100, seed
             "ended_by_acd": sum(1 for r in results if r["ended_by"] == "acd"),
             "caller_hangups": sum(1 for r in results if r["ended_by"] == "caller"),
             "caller_lost_byes": sum(1 for r in results if r["ended_by"] == "lost"),
+            "caller_no_ack": sum(1 for r in results if r["ended_by"] == "no-ack"),
+            "callers": by_caller,
             "quiet": quiet,
+            "settled": settled,
             "stale_calls": sum(len(q["calls"]) for q in qdoc["queues"]),
             "agents_expected": expected,
             "agents_actual": actual,
+            "overdue_txns": overdue,
+            "idle_at_end": idle,
             "leaks": acd.leaks(),
-            "queue_stats": stats,
+            "counters": dict(acd.counters),
+            "logouts": dict(acd.logouts),
+            "queue_stats": dict(sdoc["queues"]),
             "sip": dict(acd.ep.stats),
-            "rna": sum(1 for ln in acd.qlog.lines if "|RINGNOANSWER|" in ln),
+            "rna": acd.qlog.counts["RINGNOANSWER"],
+            "fallbacks": acd.qlog.counts["RELAYFALLBACK"],
             "seconds": round(time.monotonic() - t0, 1),
         }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--calls", type=int, default=5000)
     ap.add_argument("--agents", type=int, default=20)
     ap.add_argument("--concurrency", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
-    out = asyncio.run(soak(args.calls, args.agents, args.concurrency))
+    out = asyncio.run(soak(args.calls, args.agents, args.concurrency, args.seed))
     print(json.dumps(out, indent=1))
 
 
