@@ -41,6 +41,12 @@ MAX_SUBSCRIPTION = 3600
 RTP_KEEP = 2000            # received RTP packets a call keeps (40 s of one stream)
 
 
+def voice(name: str) -> float:
+    """The pitch a phone called ``name`` talks at (each phone its own, so a capture tells
+    whose voice a packet carries); gateways talk at 440 Hz."""
+    return 300.0 + (sum(name.encode()) % 40) * 10
+
+
 def tone(hz: float, seconds: float = 1.0) -> bytes:
     """A sine tone as µ-law: what a phone with media "says" (each phone its own pitch)."""
     n = int(rtp.SAMPLE_RATE * seconds)
@@ -333,7 +339,7 @@ class AgentPhone(_UA):
             raise ValueError(f"subscribe={subscribe!r}: use answer, silent or ignore")
         self.subscribe = subscribe
         self.max_expires = max_expires
-        self.pitch = 300.0 + (sum(name.encode()) % 40) * 10     # each phone its own voice
+        self.pitch = voice(name)
         self.user = name
         if isinstance(policy, str):
             kind = policy

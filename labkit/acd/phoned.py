@@ -1,5 +1,5 @@
 """A labkit agent phone as a daemon: ``python -m labkit.acd.phoned --listen ADDR:PORT
---acd ADDR:PORT [--agent ID] [--policy answer|refuse|ignore] [--talk SECONDS]``.
+--acd ADDR:PORT [--agent ID] [--policy answer|refuse|ignore] [--talk SECONDS] [--media]``.
 
 It logs in (INFO DTMF) once the ACD answers, answers the ACD's SUBSCRIBE with dialog-info
 NOTIFYs, and handles calls by policy until SIGTERM, when it logs out.
@@ -25,7 +25,7 @@ async def run(args: argparse.Namespace) -> None:
     host, port = _addr(args.listen)
     acd = _addr(args.acd)
     phone = await AgentPhone(args.name, policy=args.policy, talk_time=args.talk,
-                             host=host, port=port).start()
+                             host=host, port=port, media=args.media).start()
     print(f"labkit phone {phone.contact} (policy {args.policy})", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--agent", default="")
     p.add_argument("--policy", default="answer", choices=["answer", "refuse", "ignore"])
     p.add_argument("--talk", type=float, default=None, help="hang up answered calls after this")
+    p.add_argument("--media", action="store_true", help="send a tone as PCMU RTP in each call")
     asyncio.run(run(p.parse_args(argv)))
     return 0
 

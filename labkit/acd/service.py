@@ -36,7 +36,8 @@ class AcdService(Service):
                          sip=(self.address() or "127.0.0.1", _port(self, "sip_port", 5060)),
                          http=("0.0.0.0", _port(self, "http_port", 242)),
                          queue_log=self.run_dir / "queue_log",
-                         media=self.params.get("media") is not False, python=self.python)
+                         media=self.params.get("media") is not False, python=self.python,
+                         timer_scale=float(self.params.get("timer_scale", 1.0)))
 
     @property
     def ports(self):  # type: ignore[override]
@@ -86,6 +87,8 @@ class PhoneService(Service):
             argv += ["--agent", str(self.params["agent"])]
         if self.params.get("talk") is not None:
             argv += ["--talk", str(self.params["talk"])]
+        if self.params.get("media"):
+            argv.append("--media")
         self.spawn(argv)
 
     def listens_on_loopback(self) -> bool:
