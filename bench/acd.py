@@ -11,6 +11,10 @@
 2. REST: GET /queues and GET /agents latency while the ACD carries the highest passing load.
 3. RTP: how many concurrent PCMU streams ONE scheduler thread paces with p99 lateness <= 5 ms
    (bench/rtp_streams.py: max_streams).
+4. Relay: the ACD with media on, 300 agents whose phones let the caller hang up first
+   (uas_agent_hold.xml), and callers that will not be re-INVITEd (no Allow, like sipp's
+   built-in uac) and send PCMU RTP from a pcap for 500 ms (uac_pcmu.xml): the ACD relays every
+   packet.  The best rate with zero failed calls, and how many packets were relayed.
 
 The three are measured in interleaved rounds (bench/stats.py: ACD ramp, sipp uac -> uas
 ramp, RTP search once per round, the order reversed every other round, each ramp with a
@@ -77,11 +81,11 @@ def sipp_run(argv: list[str], cwd: Path, timeout: float) -> dict:
     return {"rc": rc, "ok": counter("Successful call"), "failed": counter("Failed call")}
 
 
-def config(path: Path) -> Path:
+def config(path: Path, media: bool, agents: int) -> Path:
     return AcdDaemon.render(path, {
         "ring_timeout": 5, "wrapup": 0, "autopause_after": 0, "login_hangup_delay": 5,
-        "media": False, "queues": [{"name": "bench"}],
-        "agents": [{"id": str(1000 + i), "memberof": ["bench"]} for i in range(N_AGENTS)]})
+        "media": media, "queues": [{"name": "bench"}],
+        "agents": [{"id": str(1000 + i), "memberof": ["bench"]} for i in range(agents)]})
 
 
 class RestProbe(threading.Thread):
@@ -123,29 +127,46 @@ def pct(vals: list[float], q: float) -> float:
     return round(v[min(len(v) - 1, int(q * len(v)))], 2)
 
 
-def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict:
+#: The two ramps of the ACD: (media on?, agents, the agents' sipp scenario and its arguments,
+#: the callers' sipp scenario and its arguments, how long a call talks).
+#: - signalling: callers take the re-INVITE (uac_queue.xml), agents talk 100 ms and hang up;
+#: - relay: callers that list no Allow (never re-INVITEd, like sipp's built-in uac) and send
+#:   PCMU RTP from a pcap for 500 ms (uac_pcmu.xml: 25 packets a call); the ACD relays every
+#:   packet to the agents, whose phones (uas_agent_hold.xml) let the caller hang up first;
+#:   300 agents, so 600 calls/s of 0.5 s each never wait for a free agent.  (A sipp caller
+#:   that refuses the re-INVITE would not do: sipp points its RTP at the SDP of any INVITE it
+#:   receives, even one it answered 488, and talks to the agent directly.)
+RAMPS = {
+    "signalling": (False, N_AGENTS, "uas_agent.xml", ["-d", "{talk}"], "uac_queue.xml", [], 100),
+    "relay": (True, 300, "uas_agent_hold.xml", [], "uac_pcmu.xml", ["-d", "{talk}"], 500),
+}
+
+
+def bench_acd(tmp: Path, rates: list[int], seconds: float, kind: str = "signalling") -> dict:
+    media, n_agents, agent_sf, agent_args, caller_sf, caller_args, talk_ms = RAMPS[kind]
+    fill = lambda args: [a.format(talk=talk_ms) for a in args]  # noqa: E731
     procs = OwnProcesses()
-    cfg = config(tmp / "acd.yaml")
+    cfg = config(tmp / "acd.yaml", media, n_agents)
     sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
     daemon = AcdDaemon(cfg, sip=("127.0.0.1", sip_port), http=("127.0.0.1", http_port),
-                       media=False, lag_stats=True)
-    out: dict = {"steps": []}
+                       media=media, lag_stats=True)
+    out: dict = {"steps": [], "kind": kind}
     try:
         prof = ["-m", "cProfile", "-o", os.environ["ACD_PROFILE"]] if os.environ.get("ACD_PROFILE") else []
         acd = procs.spawn(daemon.argv(["taskset", "-c", "0"], prof), tmp / "acd.log", cwd=ROOT)
         uas_port = free_port(socket.SOCK_DGRAM, "127.0.0.3")
-        procs.spawn(NICE + ["sipp", "-sf", str(SIPP_DIR / "uas_agent.xml"), "-i", "127.0.0.3", "-p",
-                     str(uas_port), "-mi", "127.0.0.3", "-d", str(talk_ms), "-nostdin",
+        procs.spawn(NICE + ["sipp", "-sf", str(SIPP_DIR / agent_sf), "-i", "127.0.0.3", "-p",
+                     str(uas_port), "-mi", "127.0.0.3", *fill(agent_args), "-nostdin",
                      "-max_socket", "5000"], tmp / "uas.log", cwd=tmp)
         daemon.wait_ready(10, alive=lambda: acd.poll() is None)
         wait_udp("127.0.0.3", uas_port)
         csv = tmp / "agents.csv"
         rows = ["SEQUENTIAL"] + [f"{1000 + i};{';'.join(str(1000 + i))};127.0.0.3:{uas_port}"
-                                 for i in range(N_AGENTS)]
+                                 for i in range(n_agents)]
         csv.write_text("\n".join(rows) + "\n")
         login = sipp_run(["sipp", "-sf", str(SIPP_DIR / "uac_login.xml"), f"127.0.0.1:{sip_port}",
                           "-i", "127.0.0.2", "-p", str(free_port(socket.SOCK_DGRAM, "127.0.0.2")), "-mi", "127.0.0.2",
-                          "-inf", str(csv), "-m", str(N_AGENTS), "-r", "50"], tmp, 60)
+                          "-inf", str(csv), "-m", str(n_agents), "-r", "100"], tmp, 60)
 
         def idle_agents() -> list:
             return [a for a in json.loads(_get(http_port, "/agents"))["agents"] if a["state"] == "idle"]
@@ -153,30 +174,31 @@ def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict
         def settle() -> None:
             """Until every agent is idle again (the last step's calls ended), at most 10 s."""
             try:
-                proctools.wait_until(lambda: len(idle_agents()) == N_AGENTS, 10, 0.1, what="agents idle")
+                proctools.wait_until(lambda: len(idle_agents()) == n_agents, 10, 0.1, what="agents idle")
             except proctools.WaitTimeout:
                 pass   # reported below: how many made it
         settle()
         agents = json.loads(_get(http_port, "/agents"))["agents"]
         out["agents_idle"] = sum(1 for a in agents if a["state"] == "idle")
+        out["agents"] = n_agents
         out["login"] = login
         best = 0
         for rate in rates:
             probe = RestProbe(http_port)
             probe.start()
             n = int(rate * seconds)
-            res = sipp_run(["sipp", "-sf", str(SIPP_DIR / "uac_queue.xml"), "-s", "bench",
+            res = sipp_run(["sipp", "-sf", str(SIPP_DIR / caller_sf), "-s", "bench",
                             f"127.0.0.1:{sip_port}", "-i", "127.0.0.2",
                             "-p", str(free_port(socket.SOCK_DGRAM, "127.0.0.2")), "-mi", "127.0.0.2",
-                            "-r", str(rate), "-m", str(n), "-l", "2000", "-max_socket", "5000"],
-                           tmp, seconds + 40)
+                            *fill(caller_args), "-r", str(rate), "-m", str(n), "-l", "2000",
+                            "-max_socket", "5000"], tmp, seconds + 40)
             probe.stop_ev.set()
             probe.join()
             step = {"rate": rate, "calls": n, **res, "rest_p50_ms": pct(probe.lat, 0.5),
                     "rest_p99_ms": pct(probe.lat, 0.99), "rest_requests": len(probe.lat),
                     "rest_errors": probe.errors}
             out["steps"].append(step)
-            print(f"  ACD   {rate:4d} calls/s: ok {res['ok']:5d} failed {res['failed']:3d}  "
+            print(f"  ACD {kind:10s} {rate:4d} calls/s: ok {res['ok']:5d} failed {res['failed']:3d}  "
                   f"REST p99 {step['rest_p99_ms']} ms", file=sys.stderr, flush=True)
             passed = res["rc"] == 0 and res["failed"] == 0 and res["ok"] == n
             if not passed:
@@ -187,8 +209,9 @@ def bench_acd(tmp: Path, rates: list[int], seconds: float, talk_ms: int) -> dict
         out["best_rate"] = best
         stats = json.loads(_get(http_port, "/stats"))
         out["acd_sip"] = stats["sip"]
+        out["acd_counters"] = stats["counters"]
+        out["acd_rtp"] = stats.get("rtp", {})
         out["acd_gc"] = stats.get("gc")
-        print("  ACD gc:", stats.get("gc"), file=sys.stderr, flush=True)
     finally:
         procs.stop()
     m = re.search(r"loop lag ms: .*", (tmp / "acd.log").read_text())
@@ -236,14 +259,17 @@ def _get(port: int, path: str) -> bytes:
 
 # (name, goal, better) of every target, in the order printed
 TARGETS = [("calls_per_s_zero_failed", 300, "higher"), ("rest_p99_ms", 20, "lower"),
-           ("rtp_streams_one_thread", 500, "higher"), ("acd_vs_sipp_uas", 0.8, "higher")]
+           ("rtp_streams_one_thread", 500, "higher"), ("acd_vs_sipp_uas", 0.8, "higher"),
+           ("relay_calls_per_s_zero_failed", 200, "higher")]
 
 
-def acd_round(base: Path, rates: list[int], seconds: float, talk_ms: int) -> dict:
+def acd_round(base: Path, rates: list[int], seconds: float, kind: str = "signalling") -> dict:
     """One ramp of a fresh ACD (its own directory: logs of every round are kept apart)."""
-    tmp = Path(tempfile.mkdtemp(prefix="acd-", dir=base))
-    print(f"  ACD ramp, {N_AGENTS} agents (sipp UAS), {seconds:g} s per step", file=sys.stderr, flush=True)
-    return bench_acd(tmp, rates, seconds, talk_ms)
+    tmp = Path(tempfile.mkdtemp(prefix=f"acd-{kind}-", dir=base))
+    (tmp / "pcmu.pcap").write_bytes((SIPP_DIR / "pcmu.pcap").read_bytes())
+    print(f"  ACD {kind} ramp, {RAMPS[kind][1]} agents (sipp UAS), {seconds:g} s per step",
+          file=sys.stderr, flush=True)
+    return bench_acd(tmp, rates, seconds, kind)
 
 
 def direct_round(base: Path, rates: list[int], seconds: float, talk_ms: int) -> dict:
@@ -264,8 +290,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rates", default="100,300,600,800,1000")
+    ap.add_argument("--relay-rates", default="100,200,300,400,600")
     ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--talk-ms", type=int, default=100)
     ap.add_argument("--rtp-seconds", type=float, default=1.5)
     args = ap.parse_args()
     if shutil.which("sipp") is None:
@@ -273,14 +299,16 @@ def main() -> None:
         finish({name: target(0.0, goal, better) for name, goal, better in TARGETS}, error="sipp missing")
         return
     rates = [int(r) for r in args.rates.split(",")]
+    relay_rates = [int(r) for r in args.relay_rates.split(",")]
     with tempfile.TemporaryDirectory(prefix="labkit-acd-bench-") as d:
         d = os.environ.get("ACD_BENCH_KEEP", d)   # keep sipp logs for a post-mortem
         tmp = Path(d)
         tmp.mkdir(parents=True, exist_ok=True)
         (tmp / "pcmu.pcap").write_bytes((SIPP_DIR / "pcmu.pcap").read_bytes())
         runs = interleaved(args.rounds, {
-            "acd": lambda: acd_round(tmp, rates, args.seconds, args.talk_ms),
-            "sipp": lambda: direct_round(tmp, rates, args.seconds, args.talk_ms),
+            "acd": lambda: acd_round(tmp, rates, args.seconds),
+            "sipp": lambda: direct_round(tmp, rates, args.seconds, RAMPS["signalling"][-1]),
+            "relay": lambda: acd_round(tmp, relay_rates, args.seconds, "relay"),
             "rtp": lambda: rtp_round(args.rtp_seconds)})
     acd_best = [r["best_rate"] for r in runs["acd"]]
     sipp_best = [r["best_rate"] for r in runs["sipp"]]
@@ -288,6 +316,7 @@ def main() -> None:
     rest_p99 = [r["rest_p99_ms"] for r in runs["acd"] if not math.isnan(r["rest_p99_ms"])]
     rest_rates = sorted({r["rest_rate"] for r in runs["acd"] if r["rest_rate"] is not None})
     streams = [r["max_streams"] for r in runs["rtp"]]
+    relay_best = [r["best_rate"] for r in runs["relay"]]
     print(f"{args.rounds} interleaved rounds; rates {args.rates} calls/s, {args.seconds:g} s per step")
     print(f"ACD zero-failure rate:          {show(acd_best, '.0f')} calls/s (target >= 300)")
     print(f"sipp uac->uas zero-failure rate: {show(sipp_best, '.0f')} calls/s "
@@ -295,18 +324,23 @@ def main() -> None:
     print(f"ACD / sipp uac->uas per round:  {show(vs_sipp, '.2f')} (target >= 0.8)")
     print(f"agents logged in and idle before each ramp: {[r.get('agents_idle') for r in runs['acd']]}/{N_AGENTS}")
     print(f"REST p99 at {rest_rates} calls/s (the target load): {show(rest_p99, '.2f')} ms (target <= 20)")
+    print(f"ACD relay zero-failure rate:    {show(relay_best, '.0f')} calls/s (target >= 200; callers "
+          f"refuse the re-INVITE, their PCMU is relayed)")
     print(f"RTP streams in one thread:      {show(streams, '.0f')} (target >= 500; "
           f"design guide reference: 600 streams at p99 6 ms)")
     for i, r in enumerate(runs["acd"]):
         print(f"round {i + 1} ACD {r.get('acd_loop_lag')}")
     print(f"load average (other work on this machine counts): {open('/proc/loadavg').read().split()[:3]}")
     values = {"calls_per_s_zero_failed": median(acd_best), "rest_p99_ms": median(rest_p99, float("nan")),
-              "rtp_streams_one_thread": median(streams), "acd_vs_sipp_uas": median(vs_sipp)}
+              "rtp_streams_one_thread": median(streams), "acd_vs_sipp_uas": median(vs_sipp),
+              "relay_calls_per_s_zero_failed": median(relay_best)}
     finish({name: target(values[name], goal, better) for name, goal, better in TARGETS},
            spreads={"calls_per_s_zero_failed": spread(acd_best), "rest_p99_ms": spread(rest_p99),
                     "rtp_streams_one_thread": spread(streams), "acd_vs_sipp_uas": spread(vs_sipp),
+                    "relay_calls_per_s_zero_failed": spread(relay_best),
                     "sipp_uas_calls_per_s_zero_failed": spread(sipp_best)},
-           rounds=args.rounds, acd=runs["acd"], sipp_direct=runs["sipp"], rtp=runs["rtp"])
+           rounds=args.rounds, acd=runs["acd"], sipp_direct=runs["sipp"], relay=runs["relay"],
+           rtp=runs["rtp"])
 
 
 if __name__ == "__main__":

@@ -192,7 +192,7 @@ def test_stock_sipp_uac_500_calls_at_50_per_s_with_50_agents_nothing_stuck(tmp_p
     rig = Rig(tmp_path, STOCK)
     try:
         agents = {str(3000 + i) for i in range(50)}
-        uas = rig.agent_phones(talk_ms=20_000)       # the callers hang up first
+        uas = rig.agent_phones(scenario="uas_agent_hold.xml")     # the callers hang up first
         rig.login(sorted(agents), f"127.0.0.3:{uas}")
         wait(lambda: all(a["state"] == "idle" for a in rig.get("/agents")["agents"]), 10)
         r = rig.sipp("uac", "-s", "queue1", "-r", "50", "-d", "1000", calls=500, timeout=120, name="uac")
@@ -231,7 +231,7 @@ def test_sipp_callers_that_refuse_or_ignore_the_reinvite_or_swap_bye_tags(tmp_pa
     rig = Rig(tmp_path, UNCOOPERATIVE, timer_scale=0.1)
     try:
         agents = {str(4000 + i) for i in range(10)}
-        uas = rig.agent_phones(talk_ms=30_000)
+        uas = rig.agent_phones(scenario="uas_agent_hold.xml")
         rig.login(sorted(agents), f"127.0.0.3:{uas}")
         wait(lambda: all(a["state"] == "idle" for a in rig.get("/agents")["agents"]), 10)
         r = rig.sipp("uac_reinvite_refused.xml", "-s", "queue1", "-r", "10", "-d", "500", calls=10, name="refused")

@@ -361,6 +361,7 @@ class RestApi:
             "counters": dict(self.acd.counters),
             "logouts": dict(self.acd.logouts),
             "queue_log_events": dict(self.acd.qlog.counts),
+            "rtp": self.acd.player.sched.counters() if self.acd.player.sched else {},
             "leaks": self.acd.leaks(),
             "uptime": round(now - self.acd.started, 1),
             "gc": {"tracked_objects": len(gc.get_objects()), "counts": list(gc.get_count()),

@@ -550,6 +550,13 @@ class RtpScheduler:
             return self._final
         return self._call(self._collect)
 
+    def counters(self) -> dict[str, int]:
+        """Streams, relays and packet counts, read without a hop into the RTP thread (plain
+        integers, each read atomically): cheap enough for a status page under load."""
+        return {"streams": len(self._streams), "relays": len(self._relays),
+                "packets_sent": self._sent, "relayed": self._relayed,
+                "relay_dropped": self._relay_dropped}
+
     def reset_stats(self) -> None:
         self._call(self._reset)
 
