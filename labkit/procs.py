@@ -41,6 +41,21 @@ def wait_until(predicate: Callable[[], T], timeout: float = 10.0, poll: float = 
         time.sleep(poll)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a live process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(pid: int, seconds: float = 10.0) -> float:
+    """The share of one CPU a process uses over ``seconds`` of wall time: how an idle daemon
+    shows that nothing in it spins.  The window is the measurement, not a wait for a condition."""
+    import threading
+    c0, t0 = cpu_seconds(pid), time.monotonic()
+    threading.Event().wait(seconds)
+    return (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+
+
 def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
     """A port the kernel just handed out on `host` for `kind` (TCP or UDP) and released."""
     with socket.socket(socket.AF_INET, kind) as s:

@@ -86,6 +86,7 @@ def test_fuzzer_10000_datagrams_and_1000_http_requests_all_answered_nothing_left
     for r in out["rounds"]:
         assert r["quiet"] and r["stats_ok"] and r["ghosts"] == 0 and r["handler_errors"] == 0, r
     assert out["rss_growth_after_first"] < 0.10, [r["rss_kb"] for r in out["rounds"]]
+    assert out["idle_cpu"] < 0.05, f"the idle ACD used {out['idle_cpu']:.1%} of a CPU after the fuzzing"
     assert "Traceback" not in out["log_tail"], out["log_tail"]
 
 

@@ -7,7 +7,6 @@ ID as SIP INFO (dtmf-relay and application/dtmf).  Everything is on 127.0.0.x.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket
@@ -79,11 +78,6 @@ class Rig:
         csv.write_text("SEQUENTIAL\n" + "".join(f"{a};{';'.join(a[:4])};{device}\n" for a in agents))
         r = self.sipp("uac_login.xml", "-inf", str(csv), "-r", "50", calls=len(agents), name=name)
         assert r.returncode == 0, r.stdout[-2000:]
-
-    def cpu_seconds(self) -> float:
-        """CPU time the ACD process has used so far (user + system)."""
-        fields = Path(f"/proc/{self.acd.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def nothing_stuck(self, agents: set[str], timeout: float = 40) -> None:
         """GET /queues empty and every one of ``agents`` idle, within ``timeout`` seconds."""
@@ -203,20 +197,10 @@ def test_stock_sipp_uac_500_calls_at_50_per_s_with_50_agents_nothing_stuck(tmp_p
         assert stats["leaks"]["calls"] == 0 and stats["leaks"]["overdue_txns"] == 0
         assert stats["queue_log_events"]["CONNECT"] + stats["queue_log_events"].get("ABANDON", 0) == 500
         # idle: under 5% of one CPU over 10 s
-        busy = idle_cpu(rig, 10.0)
+        busy = procs.idle_cpu(rig.acd.pid, 10.0)
         assert busy < 0.05, f"the idle ACD used {busy:.1%} of a CPU"
     finally:
         rig.close()
-
-
-def idle_cpu(rig: Rig, seconds: float) -> float:
-    """Share of one CPU the ACD used over ``seconds`` of wall time with nothing to do (the
-    window is the measurement itself, not a wait for some condition)."""
-    import threading
-    import time
-    c0, t0 = rig.cpu_seconds(), time.monotonic()
-    threading.Event().wait(seconds)
-    return (rig.cpu_seconds() - c0) / (time.monotonic() - t0)
 
 
 UNCOOPERATIVE = "ring_timeout: 5\nwrapup: 0\nlogin_hangup_delay: 5\nqueues:\n  - name: queue1\nagents:\n" + \

@@ -67,9 +67,10 @@ TYPES: dict[str, dict[str, str]] = {
     "postfix": {"config": "file", "backend": "choice:hash,sqlite", "port": "port", "myhostname": "hostname",
                 "quiet": "seconds", "listen": "address"},
     "smtpsink": {"port": "port25", "hostname": "hostname", "listen": "address"},
-    "acd": {"config": "file", "sip_port": "port", "http_port": "port", "media": "bool", "listen": "address"},
+    "acd": {"config": "file", "sip_port": "port", "http_port": "port", "media": "bool", "listen": "address",
+            "timer_scale": "scale"},
     "sipphone": {"acd": "acd", "agent": "agent", "policy": "choice:answer,refuse,ignore", "talk": "seconds",
-                 "port": "port", "listen": "address"},
+                 "port": "port", "listen": "address", "media": "bool"},
     "http": {"port": "port", "listen": "address", "page": "str"},
     "tcp-echo": {"port": "port", "listen": "address"},
     "dhcp-client": {"interface": "str"},
@@ -144,6 +145,9 @@ def bad_values(kind: str, rng: random.Random, n: int = 12) -> list:
     elif kind == "agent":
         out += ["27a1", "", "-1", True, 2.5, "2771 ", "1" * 17]
         out += [garbage(rng) for _ in range(n)]
+    elif kind == "scale":
+        out += [0, 0.0099, 1.0001, 2, -1, math.inf, math.nan, True, "0.1", "fast"]
+        out += [rng.choice([rng.uniform(-10, 0.0099), rng.uniform(1.0001, 1e6)]) for _ in range(n)]
     elif kind == "str":
         out = [v for v in CONTAINERS]
     else:
@@ -182,6 +186,8 @@ def good_values(kind: str, rng: random.Random) -> list:
         return ["10.0.0.1:5060", "192.168.2.10:1"]
     if kind == "agent":
         return ["2771", 2772, "0001"]
+    if kind == "scale":
+        return [0.01, 1, 0.1, rng.uniform(0.01, 1)]
     if kind == "str":
         return ["x", 5, "eth0"]
     raise AssertionError(kind)
@@ -247,8 +253,8 @@ def test_defaults_are_the_ones_the_services_used():
     assert d["authdns"] == {"port": 53, "workers": 1} and d["secgroup"] == {"allow": ("25/tcp", "53/tcp", "53/udp")}
     assert d["postfix"] == {"backend": "hash", "port": 25, "myhostname": "mail.exampledomain.ca", "quiet": 0.3}
     assert d["smtpsink"] == {"port": 25} and d["ios"] == {"route_mode": "peer"}
-    assert d["acd"] == {"sip_port": 5060, "http_port": 242, "media": True}
-    assert d["sipphone"] == {"policy": "answer", "port": 5060}
+    assert d["acd"] == {"sip_port": 5060, "http_port": 242, "media": True, "timer_scale": 1.0}
+    assert d["sipphone"] == {"policy": "answer", "port": 5060, "media": False}
 
 
 def _cases():

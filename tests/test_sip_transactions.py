@@ -56,7 +56,8 @@ def drop_first(method_or_status, count=1):
 
 
 def run(coro):
-    return asyncio.run(coro)
+    """Every test ends within 30 s: a transaction that never ends fails it, it does not hang."""
+    return asyncio.run(asyncio.wait_for(coro, 30))
 
 
 def test_non_invite_retransmits_over_loss_and_server_absorbs_duplicates():

@@ -396,8 +396,9 @@ def _collect(sock: socket.socket, pending: list[Case], out: dict, wait: float) -
 
 
 def fuzz(rounds: int = 10, sip_per_round: int = 1000, http_per_round: int = 100, seed: int = 11,
-         progress=None) -> dict:
-    """Start an ACD daemon, fuzz it for ``rounds`` rounds, and summarise (see the module)."""
+         progress=None, idle_window: float = 10.0) -> dict:
+    """Start an ACD daemon, fuzz it for ``rounds`` rounds, and summarise (see the module);
+    ``idle_cpu`` is the share of a CPU the daemon uses over ``idle_window`` s afterwards."""
     rng = random.Random(seed)
     random.seed(seed)                       # the tokens' random suffixes, for repeatable runs
     summary: dict = {"rounds": [], "sip_sent": 0, "sip_answerable": 0, "sip_wrong": [],
@@ -454,6 +455,8 @@ def fuzz(rounds: int = 10, sip_per_round: int = 1000, http_per_round: int = 100,
         finally:
             sock.close()
         summary["alive"] = acd.poll() is None
+        # nothing left running in it: the idle daemon's CPU over 10 s after the last round
+        summary["idle_cpu"] = round(procs.idle_cpu(acd.pid, idle_window), 4) if summary["alive"] else 1.0
         summary["log_tail"] = (Path(tmp) / "acd.log").read_text(errors="replace")[-2000:]
     rss = [r["rss_kb"] for r in summary["rounds"]]
     summary["rss_growth_after_first"] = round(max(rss[1:], default=rss[0]) / rss[0] - 1, 4) \

@@ -154,11 +154,12 @@ def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> int:
     return proc.wait(timeout=5)
 
 
-def place_call(lab, target: str, hold: float = 1.0) -> Future:
+def place_call(lab, target: str, hold: float = 1.0, **caller) -> Future:
     """Call ``sip:target@acd`` from the gateway node in the background; ``.result()`` is the
-    dict of labkit.probes.sip.call (status, connected, ended_by, call_id)."""
+    dict of labkit.probes.sip.call (status, connected, ended_by, call_id, reinvites).
+    ``caller``: how the caller behaves (reinvite=accept|refuse|ignore, allow, media)."""
     return _pool.submit(lab.node("gateway").call, "labkit.probes.sip:call", SIP, target,
-                        hold=hold, local="192.168.2.2", timeout=hold + 60)
+                        hold=hold, local="192.168.2.2", timeout=hold + 60, **caller)
 
 
 # ---- ladders -------------------------------------------------------------------------------

@@ -154,6 +154,51 @@ call, events = acd.call_and_trace(lab, "queue2", hold=1)
 print("most idle by REST:", expected, "| answered by:", acd.answered_by(events))
 """),
 ("md", """
+## Two ways the media meets: re-INVITE or relay
+
+The ACD answers every caller itself (it has to, to play the music), so the caller's RTP
+first flows to the ACD. When an agent answers there are two ways to join the two:
+
+- **re-INVITE** (third-party call control, RFC 3725): the agent was offered the *caller's*
+  SDP, and the ACD sends the caller a re-INVITE with the *agent's* SDP. RTP then flows
+  caller <-> agent directly; the ACD keeps only the signalling. That is the ladder above.
+- **relay**: the ACD carries the RTP itself, in its one RTP thread, renumbered per leg (its
+  own SSRC, sequence numbers and timestamps carrying on from the music), so each side hears
+  one continuous stream.
+
+Not every caller takes a mid-call re-INVITE: sipp's built-in `uac` aborts the call, and many
+gateways answer `488`. So the ACD (`bridge: auto`, the default) re-INVITEs only callers whose
+INVITE lists `INVITE` in its `Allow` header (RFC 3261 20.5), and when a re-INVITE fails
+(no answer within 64*T1, 488, 491, 501, ...) it **falls back** to relaying: the queue log
+says `RELAYFALLBACK`, and if the agent's phone lists `INVITE` the ACD re-INVITEs the phone
+towards its own port so both directions pass the relay.
+
+The gateway now calls `queue1` (only agent 2771, phone1, is a member) as a caller that
+answers the re-INVITE with `488 Not Acceptable Here`:
+"""),
+("code", """
+print("2771 idle:", acd.wait_agents(lab, {"2771": "idle"}))
+cap = acd.Capture.start(lab.node("acd"), "fallback")
+call = acd.place_call(lab, "queue1", hold=2, reinvite="refuse").result()
+fallback_pcap = cap.stop()
+events = acd.call_events(acd.rest(lab, "/queuelog")["lines"], call["call_id"])
+print("re-INVITEs the caller got:", call["reinvites"], "| taken:", call["connected"])
+print("events:", [e for e, _ in events])
+counters = acd.rest(lab, "/stats")["counters"]
+print({k: counters[k] for k in ("reinvite_failed", "relayed_calls")})
+print(acd.dialog_text(acd.sip_messages(fallback_pcap)))
+"""),
+("md", """
+Both ladders side by side: on the left the call that took the re-INVITE, on the right the one
+that refused it; the ACD then re-INVITEs the phone (its second INVITE to phone1) and relays.
+"""),
+("code-ignore", """
+import matplotlib.pyplot as plt
+fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6))
+plot_ladder(acd.drop_provisional(sip_rows(queued_pcap)), acd.NAMES, title="re-INVITE: media direct", ax=left)
+plot_ladder(acd.drop_provisional(sip_rows(fallback_pcap)), acd.NAMES, title="488, then relay", ax=right);
+"""),
+("md", """
 ## Redirect on no answer
 
 A new queue, `helpdesk`, is added at run time (`POST /queues`) with a ring timeout of 2 s,
