@@ -23,8 +23,8 @@ def uint(text: str, limit: int, what: str = "number") -> int:
 
     The length is checked before the conversion, so a huge digit string costs nothing."""
     if not is_uint(text):
-        raise ValueError(f"{what} '{printable(text, 20)}' is not a number (ASCII digits 0-9)")
+        raise ValueError(f"{what} is not a number of ASCII digits 0-9: '{printable(text, 20)}'")
     digits = text.lstrip("0") or "0"
     if len(digits) > len(str(limit)) or int(digits) > limit:
-        raise ValueError(f"{what} '{printable(text, 20)}' is larger than {limit}")
+        raise ValueError(f"{what} is larger than {limit}: '{printable(text, 20)}'")
     return int(digits)

@@ -45,7 +45,7 @@ def test_serve_options_reject_a_bad_address():
 # ---- every setting, generated: a bad value is one ConfigError naming it, a good one loads ----
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
-from labkit.acd.core import BRIDGES, MAX_SECONDS, config_from_dict  # noqa: E402
+from labkit.acd.core import BRIDGES, MAX_SECONDS, MIN_SECONDS, config_from_dict  # noqa: E402
 
 JUNK = st.one_of(st.none(), st.text(max_size=20), st.lists(st.integers(), max_size=3),
                  st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
@@ -58,9 +58,9 @@ SECONDS_OR_ZERO = ("wrapup", "probe_interval", "login_hangup_delay")
 def good(key, value) -> bool:
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if key in SECONDS:
-        return number and 0 < value <= MAX_SECONDS
+        return number and MIN_SECONDS <= value <= MAX_SECONDS
     if key in SECONDS_OR_ZERO:
-        return number and 0 <= value <= MAX_SECONDS
+        return number and (value == 0 or MIN_SECONDS <= value <= MAX_SECONDS)
     if key == "autopause_after":
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1000
     if key == "subscribe_expires":
@@ -69,10 +69,14 @@ def good(key, value) -> bool:
         return value in BRIDGES
     if key == "media":
         return isinstance(value, bool)
-    if key in ("domain", "queue_log"):
+    if key == "domain":
         return isinstance(value, str)
+    if key == "queue_log":
+        return value == ""                      # anything else names a file to open
+    other = {"login_user": "acdlogout", "logout_user": "acdlogin"}[key]
     return isinstance(value, str) and bool(value) and len(value) <= 64 and all(
-        (c.isascii() and c.isalnum()) or c in "-_.*" for c in value)          # login/logout user
+        (c.isascii() and c.isalnum()) or c in "-_.*" for c in value) and value not in (
+        "q1", other, "2771")          # login/logout user: not a queue, the other one, an agent
 
 
 KEYS = sorted(SECONDS + SECONDS_OR_ZERO + ("autopause_after", "subscribe_expires", "bridge", "media",
@@ -86,12 +90,14 @@ def test_every_setting_is_checked_before_the_acd_starts(key, value):
     the setting (it used to be coerced: ring_timeout: "15" passed, bridge was never checked);
     every good value loads as given."""
     data = {**CFG, key: value}
+    if key == "queue_log" and isinstance(value, str) and value:
+        value = data[key] = "/nonexistent-dir/queue_log"        # a file it cannot write
     if good(key, value):
         assert getattr(config_from_dict(data, "acd.yaml"), key) == value
     else:
         with pytest.raises(ConfigError) as err:
             config_from_dict(data, "acd.yaml")
-        assert str(err.value).startswith(f"acd.yaml: {key} must be")
+        assert str(err.value).startswith(f"acd.yaml: {key} must ")
 
 
 @settings(max_examples=600, deadline=None, derandomize=True)
@@ -110,6 +116,6 @@ def test_queues_and_agents_are_checked_too(queue, agent):
         return
     [q], [a] = cfg.queues, cfg.agents
     assert q.name.isascii() and q.name and q.strategy in ("mia", "ringall")
-    assert all(math.isfinite(v) and 0 < v <= MAX_SECONDS
+    assert all(math.isfinite(v) and MIN_SECONDS <= v <= MAX_SECONDS
                for v in (q.service_level, q.ring_timeout or 1))
     assert a.id.isascii() and a.id.isdigit() and len(a.id) <= 16

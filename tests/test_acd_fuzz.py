@@ -74,8 +74,9 @@ def mutate(rng: random.Random, msg: bytes, n: int) -> bytes:
 
 
 def test_fuzzer_10000_datagrams_and_1000_http_requests_all_answered_nothing_left():
-    from labkit.acd.fuzz import fuzz
+    from labkit.acd.fuzz import fuzz, verdict
     out = fuzz(rounds=10, sip_per_round=1000, http_per_round=100, seed=2026)
+    assert verdict(out) == [], verdict(out)
     assert out["alive"], out["log_tail"]
     assert out["sip_sent"] >= 10_000 and out["http_sent"] == 1000
     assert out["sip_answerable"] > 8_000

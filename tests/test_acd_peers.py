@@ -279,3 +279,90 @@ def test_phone_grants_no_more_than_it_may_and_counts_versions_per_subscription()
                         if m.get("Subscription-State").startswith("active")]
             assert versions[0] == 0
     run(go())
+
+
+@pytest.mark.parametrize("mutate, status", [
+    (lambda m: m.replace(b"INVITE sip", b"FOOBAR sip").replace(b"CSeq: 1 INVITE", b"CSeq: 1 FOOBAR"), 501),
+    (lambda m: m.replace(b"Max-Forwards: 70", b"Max-Forwards: 70\r\nRequire: 100rel"), 420),
+    (lambda m: m.replace(b"Content-Type: application/sdp", b"Content-Type: multipart/mixed"), 415),
+    (lambda m: m.replace(b"Contact: <sip:c@127.0.0.1:PORT>\r\n", b""), 400),
+    (lambda m: m.replace(b"c=IN IP4 127.0.0.1", b"c=IN IP4 localhost"), 488),
+])
+def test_requests_the_acd_cannot_serve_are_answered_as_rfc_3261_says(mutate, status):
+    """A method nobody here knows (501), an extension it lacks (420 + Unsupported), a body that
+    is not SDP (415), an INVITE without Contact (400), an SDP naming a host instead of an
+    address (488: a name would be looked up for every RTP packet)."""
+    async def go():
+        async with AcdLab(cfg(media=True), timers=T) as lab:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+            sock.settimeout(2)
+            port = sock.getsockname()[1]
+            body = sdp.build("127.0.0.1", 4000)
+            msg = (f"INVITE sip:sales@{lab.sip[0]}:{lab.sip[1]} SIP/2.0\r\n"
+                   f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKx1\r\n"
+                   f"From: <sip:c@127.0.0.1>;tag=t1\r\nTo: <sip:sales@127.0.0.1>\r\nCall-ID: rfc-1\r\n"
+                   f"CSeq: 1 INVITE\r\nContact: <sip:c@127.0.0.1:PORT>\r\nMax-Forwards: 70\r\n"
+                   f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+            sock.sendto(mutate(msg).replace(b"PORT", str(port).encode()), lab.sip)
+            loop = asyncio.get_running_loop()
+
+            def final():
+                while True:
+                    m = parse(sock.recv(65535))
+                    if m.status >= 200:
+                        return m
+            resp = await loop.run_in_executor(None, final)
+            assert resp.status == status
+            if status == 420:
+                assert resp.get("Unsupported") == "100rel"
+            await nothing_stuck(lab, state="loggedout")
+            sock.close()
+    run(go())
+
+
+def test_in_dialog_request_with_a_lower_cseq_gets_500():
+    async def go():
+        async with AcdLab(cfg(), timers=T) as lab:
+            gw = await lab.gateway()
+            resp, call = await gw.invite(f"sip:sales@{lab.sip[0]}:{lab.sip[1]}", "gw", dest=lab.sip)
+            assert resp.status == 200
+            info = call.dialog.request("OPTIONS", cseq=5)
+            assert (await gw.ep.send_request(info, call.dialog.destination()).final).status == 200
+            stale = call.dialog.request("BYE", cseq=3)          # below the 5 just used
+            assert (await gw.ep.send_request(stale, call.dialog.destination()).final).status == 500
+            call.dialog.local_seq = 5
+            gw.hangup(call)                                      # CSeq 6: in order, the call ends
+            await nothing_stuck(lab, state="loggedout")
+    run(go())
+
+
+def test_a_stuck_call_can_be_hung_up_through_rest_and_a_spoofed_2xx_is_not_reflected():
+    """A caller that vanished without a BYE (no probe runs by default) leaves a call up:
+    DELETE /calls/{id} ends it.  A 2xx that answers no INVITE of the ACD's (a spoofed one,
+    naming any Contact) gets no ACK and no BYE: it used to draw a dozen datagrams to that
+    address."""
+    async def go():
+        async with AcdLab(cfg(), timers=T) as lab:
+            gw = await lab.gateway()
+            r = await gw.call(lab.sip, "sales", hold=0.1, lose_bye=True)
+            assert r["ended_by"] == "lost" and lab.acd.calls
+            [cid] = lab.acd.calls
+            assert (await lab.http("DELETE", "/calls/nope"))[0] == 404
+            st, _, body = await lab.http("DELETE", f"/calls/{cid}")
+            assert st == 200 and body == {"deleted": cid}
+            await nothing_stuck(lab, state="loggedout")
+            assert qlog(lab, "HANGUP") and qlog(lab, "ABANDON")
+            victim = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            victim.bind(("127.0.0.1", 0))
+            victim.settimeout(T.timeout)
+            spoof = (f"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP {lab.sip[0]}:{lab.sip[1]};branch=z9hG4bKspoof\r\n"
+                     f"From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: spoofed@h\r\n"
+                     f"CSeq: 1 INVITE\r\nContact: <sip:x@127.0.0.1:{victim.getsockname()[1]}>\r\n"
+                     f"Content-Length: 0\r\n\r\n").encode()
+            victim.sendto(spoof, lab.sip)
+            with pytest.raises(socket.timeout):     # read off the loop: the ACD runs on it
+                await asyncio.get_running_loop().run_in_executor(None, victim.recv, 2048)
+            assert lab.acd.ep.stats["stray"] == 1, lab.acd.ep.stats
+            victim.close()
+    run(go())

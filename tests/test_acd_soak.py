@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 
-from labkit.acd.soak import soak
+from labkit.acd.soak import soak, verdict
 
 
 def test_soak_5000_calls_from_uncooperative_peers_leaves_nothing_behind():
     out = asyncio.run(asyncio.wait_for(soak(calls=5000, agents=20, concurrency=100, seed=11), 400))
+    assert verdict(out) == [], verdict(out)
     assert out["calls"] == 5000
     assert out["answered_200"] == 5000                 # the ACD answered every caller
     # the random mix really happened

@@ -87,7 +87,7 @@ HEAD = ("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <
 
 
 @pytest.mark.parametrize("extra, why", [
-    ("CSeq: 1 INVITE\r\nContent-Length: \u00b2\r\n", "Content-Length '\u00b2' is not a number"),
+    ("CSeq: 1 INVITE\r\nContent-Length: \u00b2\r\n", "Content-Length is not a number of ASCII digits 0-9: '\u00b2'"),
     ("CSeq: 1 INVITE\r\nContent-Length: \u0661\u0662\r\n", "is not a number"),   # Arabic-Indic 12
     ("CSeq: 1 INVITE\r\nContent-Length: " + "9" * 5000 + "\r\n", "is larger than"),
     ("CSeq: 1 INVITE\r\nContent-Length: -1\r\n", "is not a number"),

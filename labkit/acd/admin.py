@@ -45,6 +45,15 @@ class Admin:
         for q in agent.memberof:
             self.qlog.write("", q, agent_id, "REMOVEMEMBER")
 
+    def end_call(self, call_id: str) -> None:
+        """Hang a call up from REST (BYE to the caller and to its agent, if any): the way out
+        for a call whose caller vanished without a BYE when no OPTIONS probe runs."""
+        call = self.calls[call_id]
+        caller = call.ext.get("caller")
+        self.qlog.write(call.id, call.queue.name if call.queue else "", "", "HANGUP", "rest")
+        self._hangup(caller)
+        self._caller_gone(call)
+
     def set_paused(self, agent: Agent, paused: bool) -> None:
         agent.paused = paused
         if not paused:

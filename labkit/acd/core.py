@@ -133,17 +133,18 @@ class AcdConfig:
 
 
 MAX_SECONDS = 86400.0      # one day: the longest time any ACD setting may name
+MIN_SECONDS = 0.001        # the shortest (a timer below a millisecond is a mistake, not a setting)
 
 
 def seconds(value: Any, where: str, zero: bool = False) -> float:
-    """A number of seconds from a config or a request: finite, positive (or 0 if ``zero``),
-    at most a day; ConfigError naming ``where`` otherwise."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        math.isfinite(value) and (0 <= value if zero else 0 < value) and value <= MAX_SECONDS
+    """A number of seconds from a config or a request: finite, from a millisecond (or exactly 0
+    if ``zero``) to a day; ConfigError naming ``where`` otherwise."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = number and ((zero and value == 0) or MIN_SECONDS <= value <= MAX_SECONDS)
     if not ok:
-        low = "0" if zero else "above 0"
-        raise ConfigError(f"{where} must be a number of seconds, {low} and at most "
-                          f"{MAX_SECONDS:g} (got {printable(value, 30)})")
+        low = f"0 or from {MIN_SECONDS:g}" if zero else f"from {MIN_SECONDS:g}"
+        raise ConfigError(f"{where} must be a number of seconds {low} to {MAX_SECONDS:g} "
+                          f"(got {printable(value, 30)})")
     return float(value)
 
 
@@ -231,13 +232,35 @@ def config_from_dict(data: dict, source: str = "<config>") -> AcdConfig:
             raise ConfigError(f"{source}: queues[{i}]: duplicate queue {queue.name!r}; rename it")
         names.add(queue.name)
         cfg.queues.append(queue)
+    for k in ("login_user", "logout_user"):
+        if getattr(cfg, k) in names:
+            raise ConfigError(f"{source}: {k} must differ from every queue name ({getattr(cfg, k)!r} "
+                              "is one): calls to it could not be told apart")
+    if cfg.login_user == cfg.logout_user:
+        raise ConfigError(f"{source}: logout_user must differ from login_user (both {cfg.login_user!r})")
+    if cfg.queue_log:
+        folder = os.path.dirname(cfg.queue_log) or "."
+        try:
+            writable = os.path.isdir(folder) and os.access(folder, os.W_OK)
+        except ValueError:           # a NUL byte in the path
+            writable = False
+        if not writable:
+            raise ConfigError(f"{source}: queue_log must be a file in a directory that exists and "
+                              f"is writable (got {printable(cfg.queue_log, 60)})")
     ids: set[str] = set()
     for i, a in enumerate(data.get("agents") or []):
         agent = make_agent(a, names, f"{source}: agents[{i}]")
         if agent.id in ids:
             raise ConfigError(f"{source}: agents[{i}]: duplicate agent id {agent.id!r}")
+        if agent.id in names:
+            raise ConfigError(f"{source}: agents[{i}]: agent id {agent.id!r} is also a queue's "
+                              "name; calls to it could not be told apart")
         ids.add(agent.id)
         cfg.agents.append(agent)
+    for k in ("login_user", "logout_user"):
+        if getattr(cfg, k) in ids:
+            raise ConfigError(f"{source}: {k} must differ from every agent id ({getattr(cfg, k)!r} "
+                              "is one): calls to it could not be told apart")
     return cfg
 
 
@@ -304,7 +327,11 @@ class QueueLog:
 
     def __init__(self, path: str = "") -> None:
         self.path = path
-        self._f: TextIO | None = open(path, "a", buffering=1) if path else None
+        try:
+            self._f: TextIO | None = open(path, "a", buffering=1) if path else None
+        except OSError as exc:
+            raise ConfigError(f"queue_log {path!r}: cannot append to it: {exc.strerror}; "
+                              "give a file in a directory that exists and is writable") from None
         self.lines: list[str] = []      # in-memory tail for the REST API and tests
         self.keep = 1000
         self.counts: Counter[str] = Counter()   # every event ever written, by name

@@ -22,6 +22,7 @@ from typing import Callable
 import yaml
 
 from labkit import procs
+from labkit.digits import uint
 
 from .core import AcdConfig, config_from_dict, load_config
 
@@ -31,9 +32,14 @@ Addr = tuple[str, int]
 def parse_addr(text: str, what: str) -> Addr:
     """``ADDR:PORT`` of a command-line option; SystemExit with an example when it is not."""
     host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise SystemExit(f"--{what} {text!r}: expected ADDR:PORT, e.g. 127.0.0.1:5060")
-    return host, int(port)
+    try:
+        number = uint(port, 65535, "port")
+    except ValueError:
+        number = 0
+    if not host or not number:
+        raise SystemExit(f"--{what} {text!r}: expected ADDR:PORT with a port from 1 to 65535, "
+                         "e.g. 127.0.0.1:5060")
+    return host, number
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """A seeded fuzzer for the ACD's two doors: SIP datagrams on UDP and HTTP requests on TCP.
 
 Every generated input is malformed (or misused) in one known way, so the fuzzer knows what
-the answer must be:
+the answer must be (the one exception: the real INVITE that a merged or forked copy follows,
+which must be answered 200):
 
 - a SIP request whose Via, From, To, Call-ID and CSeq still survive can be answered, and must
-  get a 4xx: bad numbers (``Content-Length: ²``, 5,000 digits), two different singleton
+  get a 4xx (or the 501 RFC 3261 gives a method it does not know): bad numbers (``Content-Length: ²``, 5,000 digits), two different singleton
   headers, broken URIs, a CSeq of another method, a body shorter than its length, bytes that
   are not UTF-8, huge headers and bodies with one of those faults, bad SDP (488), requests
   outside any dialog (481), unknown users (404) and methods (405/489), and merged or forked
@@ -19,8 +20,8 @@ The fuzzer runs in rounds against a real ACD daemon (``python -m labkit.acd.serv
 on, SIP timers compressed so RFC 3261's 32 s become 0.64 s): after each round it waits for
 the ACD's timers to run out and records its resident memory, and checks that ``GET /queues``
 holds no call of the fuzzer's (a merged INVITE used to leave a ghost, its music playing).
-``python -m labkit.acd.fuzz --rounds 10`` prints the summary as JSON; tests/test_acd_fuzz.py
-runs it in the suite.
+``python -m labkit.acd.fuzz --rounds 10`` prints the summary as JSON and a verdict, and exits 1
+if anything went wrong; tests/test_acd_fuzz.py runs it in the suite.
 """
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ class Case:
 class SipContext:
     me: tuple[str, int]
     acd: tuple[str, int]
+    rng: random.Random = field(default_factory=random.Random)
     n: int = 0
     live: list[tuple[str, str, int]] = field(default_factory=list)   # (Call-ID, tag, CSeq)
 
@@ -74,7 +76,7 @@ def _sip(ctx: SipContext, method: str, user: str = "queue1", *, to_tag: str = ""
          ctype: str = "application/sdp") -> tuple[bytes, str]:
     """A request that is well formed unless the caller says otherwise; (bytes, token)."""
     ctx.n += 1
-    tok = f"fz{ctx.n}x{random.getrandbits(24):06x}"
+    tok = f"fz{ctx.n}x{ctx.rng.getrandbits(24):06x}"
     host, port = ctx.acd
     lines = [f"{method} sip:{user}@{host}:{port} SIP/2.0",
              f"Via: SIP/2.0/UDP {ctx.me[0]}:{ctx.me[1]};branch=z9hG4bK{tok}",
@@ -170,10 +172,11 @@ def g_huge(rng, ctx):
 
 def g_bad_sdp(rng, ctx):
     body = rng.choice([
-        b"v=0\r\n", b"garbage", b"v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 4000 RTP/AVP 8\r\n",
+        b"v=0\r\n", b"garbage", b"v=0\r\nc=IN IP4 127.0.0.9\r\nm=audio 4000 RTP/AVP 8\r\n",
         b"v=0\r\nm=audio 4000 RTP/AVP 0\r\n", b"v=0\r\nc=IN IP4 h\r\nm=audio x RTP/AVP 0\r\n",
         b"v=0\r\nc=IN IP4 h\r\nm=audio \xd9\xa1 RTP/AVP 0\r\n", b"v=0\r\nc=IN IP4 h\r\nm=video 4000 RTP/AVP 0\r\n",
         b"v=0\r\nc=IN IP4 h\r\nm=audio 0 RTP/AVP 0\r\n", b"v=0\r\nc=IN IP4 h\r\nm=audio 4000 RTP/SAVP 0\r\n",
+        b"v=0\r\nc=IN IP4 localhost\r\nm=audio 4000 RTP/AVP 0\r\n",     # a name: never resolved
         b"\x00" * 40])
     data, tok = _sip(ctx, "INVITE", body=body)
     return [Case("bad-sdp", data, "4xx", tok)]
@@ -197,8 +200,11 @@ def g_unknown(rng, ctx):
     if kind == "subscribe":
         data, tok = _sip(ctx, "SUBSCRIBE", headers=["Event: dialog"])
         return [Case("subscribe", data, 489, tok)]
-    data, tok = _sip(ctx, rng.choice(["MESSAGE", "REFER", "PUBLISH", "UPDATE", "REGISTER", "FOO"]))
-    return [Case("unknown-method", data, 405, tok)]
+    if rng.random() < 0.2:     # a method nobody here knows: 501 (RFC 3261 21.5.2), not a 4xx
+        data, tok = _sip(ctx, rng.choice(["FOO", "XYZZY", "INVITEX"]))
+        return [Case("unknown-method", data, 501, tok)]
+    data, tok = _sip(ctx, rng.choice(["MESSAGE", "REFER", "PUBLISH", "UPDATE", "REGISTER", "PRACK"]))
+    return [Case("unsupported-method", data, 405, tok)]
 
 
 def g_merged(rng, ctx):
@@ -215,6 +221,20 @@ def g_merged(rng, ctx):
                            cseq=rng.randint(2, 90))
         kind = "forked"
     return [Case("valid-invite", first, 200, tok1), Case(kind, again, 482, tok2)]
+
+
+def g_extension(rng, ctx):
+    """A request that needs what the ACD lacks: an extension (420), a body that is not SDP
+    (415), an INVITE without Contact (400)."""
+    kind = rng.randrange(3)
+    if kind == 0:
+        data, tok = _sip(ctx, "OPTIONS", headers=[f"Require: {rng.choice(['100rel', 'timer', 'foo-ext'])}"])
+        return [Case("require", data, 420, tok)]
+    if kind == 1:
+        data, tok = _sip(ctx, "INVITE", body=_offer(ctx), ctype=rng.choice(["multipart/mixed", "text/plain"]))
+        return [Case("not-sdp", data, 415, tok)]
+    data, tok = _sip(ctx, "INVITE", body=_offer(ctx))
+    return [Case("no-contact", re.sub(rb"Contact: [^\r]*\r\n", b"", data, count=1), 400, tok)]
 
 
 def g_unanswerable(rng, ctx):
@@ -237,7 +257,7 @@ def g_unanswerable(rng, ctx):
 
 
 SIP_GENERATORS = [g_number, g_duplicate, g_uri, g_cseq_method, g_short_body, g_not_utf8,
-                  g_huge, g_bad_sdp, g_out_of_dialog, g_unknown, g_merged, g_unanswerable]
+                  g_huge, g_bad_sdp, g_out_of_dialog, g_unknown, g_extension, g_merged, g_unanswerable]
 
 
 # ---- HTTP generators: rng -> bytes (every one must get a JSON 4xx) ------------------------
@@ -400,7 +420,6 @@ def fuzz(rounds: int = 10, sip_per_round: int = 1000, http_per_round: int = 100,
     """Start an ACD daemon, fuzz it for ``rounds`` rounds, and summarise (see the module);
     ``idle_cpu`` is the share of a CPU the daemon uses over ``idle_window`` s afterwards."""
     rng = random.Random(seed)
-    random.seed(seed)                       # the tokens' random suffixes, for repeatable runs
     summary: dict = {"rounds": [], "sip_sent": 0, "sip_answerable": 0, "sip_wrong": [],
                      "sip_unanswered": 0, "http_sent": 0, "http_bad": []}
     with tempfile.TemporaryDirectory(prefix="labkit-acd-fuzz-") as tmp, procs.OwnProcesses() as own:
@@ -413,7 +432,7 @@ def fuzz(rounds: int = 10, sip_per_round: int = 1000, http_per_round: int = 100,
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         sock.bind(("127.0.0.1", 0))
         sock.setblocking(False)
-        ctx = SipContext(me=sock.getsockname(), acd=daemon.sip)
+        ctx = SipContext(me=sock.getsockname(), acd=daemon.sip, rng=random.Random(seed + 1))
         lifetime = 64 * 0.5 * TIMER_SCALE * 9 + 1
         try:
             for i in range(rounds):
@@ -445,7 +464,7 @@ def fuzz(rounds: int = 10, sip_per_round: int = 1000, http_per_round: int = 100,
                 summary["sip_answerable"] += r["answered"] + r["unanswered"]
                 summary["sip_wrong"] += r["wrong"][:20]
                 summary["sip_unanswered"] += r["unanswered"]
-                summary["sip_missing_sample"] = r["missing"]
+                summary["sip_missing_sample"] = (summary.get("sip_missing_sample", []) + r["missing"])[:20]
                 summary["http_sent"] += http_per_round
                 summary["http_bad"] += bad_http[:5]
                 if progress:
@@ -464,17 +483,49 @@ def fuzz(rounds: int = 10, sip_per_round: int = 1000, http_per_round: int = 100,
     return summary
 
 
+def verdict(out: dict) -> list[str]:
+    """What went wrong in a fuzz run, in words (empty: every input answered as it must be)."""
+    bad = []
+    if not out["alive"]:
+        bad.append("the ACD died")
+    if out["sip_unanswered"]:
+        bad.append(f"{out['sip_unanswered']} answerable SIP requests got no answer")
+    if out["sip_wrong"]:
+        bad.append(f"{len(out['sip_wrong'])} SIP requests got the wrong answer")
+    if out["http_bad"]:
+        bad.append(f"{len(out['http_bad'])} HTTP requests got no JSON 4xx")
+    for i, r in enumerate(out["rounds"], 1):
+        if r["ghosts"] or not r["quiet"] or not r["stats_ok"] or r["handler_errors"]:
+            bad.append(f"round {i}: {r}")
+    if out["rss_growth_after_first"] >= 0.10:
+        bad.append(f"RSS grew {out['rss_growth_after_first']:.1%} after the first round")
+    if out.get("idle_cpu", 0) >= 0.05:
+        bad.append(f"the idle ACD used {out['idle_cpu']:.1%} of a CPU afterwards")
+    return bad
+
+
+def _positive(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m labkit.acd.fuzz", description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--sip", type=int, default=1000, help="datagrams per round")
-    ap.add_argument("--http", type=int, default=100, help="HTTP requests per round")
+    ap.add_argument("--rounds", type=_positive, default=10)
+    ap.add_argument("--datagrams", "--sip", dest="sip", type=_positive, default=1000,
+                    help="SIP datagrams per round")
+    ap.add_argument("--requests", "--http", dest="http", type=_positive, default=100,
+                    help="HTTP requests per round")
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args(argv)
     out = fuzz(args.rounds, args.sip, args.http, args.seed,
                progress=lambda s: print(s, file=sys.stderr, flush=True))
+    out["problems"] = verdict(out)
     print(json.dumps(out, indent=1))
-    return 0
+    print("fuzz: " + ("every input answered as it must be" if not out["problems"]
+                      else "PROBLEMS: " + "; ".join(out["problems"])), file=sys.stderr)
+    return 1 if out["problems"] else 0
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ class RestApi:
                                               "DELETE": self.delete_agent}),
             (re.compile(r"/agents/([^/]+)/logout"), {"POST": self.post_logout}),
             (re.compile(r"/calls"), {"GET": self.get_calls}),
+            (re.compile(r"/calls/([^/]+)"), {"DELETE": self.delete_call}),
             (re.compile(r"/calls/([^/]+)/transfer"), {"POST": self.post_transfer}),
             (re.compile(r"/stats"), {"GET": self.get_stats}),
             (re.compile(r"/queuelog"), {"GET": self.get_queuelog}),
@@ -337,6 +338,11 @@ class RestApi:
             o.addValue(c.bridge, "bridge")
             o.addValue(c.media, "media")
         return 200, doc
+
+    def delete_call(self, call_id: str) -> tuple[int, JSON]:
+        _find(self.acd.calls, call_id, "call", "/calls")
+        self.acd.end_call(call_id)
+        return 200, JSON.from_python({"deleted": call_id})
 
     def post_transfer(self, call_id: str, body: JSON) -> tuple[int, JSON]:
         data = _object(body)

@@ -20,7 +20,13 @@ from .daemon import AcdDaemon
 async def run(args: argparse.Namespace) -> None:
     daemon = AcdDaemon.from_args(args)
     acd, api = daemon.build()
-    await daemon.start(acd, api)
+    try:
+        await daemon.start(acd, api)
+    except OSError as exc:       # the port is taken, the address is not this host's, ...
+        await api.stop()
+        await acd.stop()
+        raise ConfigError(f"cannot listen on SIP udp {args.sip} / REST tcp {args.http}: "
+                          f"{exc.strerror or exc}") from None
     http_host = daemon.http[0]
     # Everything built so far (modules, config, prompts) lives as long as the process: freeze it
     # out of the collector, or each full collection scans it (an 89 ms pause measured under
@@ -70,6 +76,16 @@ async def run(args: argparse.Namespace) -> None:
     await acd.stop()
 
 
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.001 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0.001 to 10")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     """The daemon's options; AcdDaemon.argv() writes them, AcdDaemon.from_args() reads them."""
     p = argparse.ArgumentParser(prog="python -m labkit.acd.serve", description=__doc__)
@@ -78,7 +94,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--http", default="127.0.0.1:8242", help="TCP ADDR:PORT for the REST API")
     p.add_argument("--no-media", action="store_true", help="no RTP (signalling-only runs)")
     p.add_argument("--queue-log", default="", help="append queue_log lines to this file")
-    p.add_argument("--timer-scale", type=float, default=1.0, help="scale SIP T1/T2/T4 (tests)")
+    p.add_argument("--timer-scale", type=_scale, default=1.0,
+                   help="scale SIP T1/T2/T4, from 0.001 to 10 (tests run them faster)")
     p.add_argument("--lag-stats", action="store_true", help="print event-loop lag percentiles at exit")
     p.add_argument("-v", "--verbose", action="store_true")
     return p

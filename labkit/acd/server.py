@@ -31,7 +31,7 @@ from .prompts import PromptPlayer
 from .routing import Routing
 from .sip import sdp
 from .sip.endpoint import Dialog, SipEndpoint
-from .sip.message import SipMessage, SipUri, new_tag
+from .sip.message import METHODS, SipMessage, SipUri, new_tag
 from .sip.transaction import ServerTxn, Timers
 
 log = logging.getLogger("labkit.acd")
@@ -114,6 +114,16 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
     # ---- SIP handler -----------------------------------------------------------------------
     def on_request(self, req: SipMessage, txn: ServerTxn) -> None:
         m = req.method
+        if m not in METHODS:                # RFC 3261 21.5.2: a method nobody here knows
+            txn.respond(txn.response(501, extra=[("Allow", ALLOW)]))
+            return
+        required = [o for v in req.get_all("Require") for o in v.replace(",", " ").split()]
+        if required:                        # RFC 3261 8.2.2.3: the ACD supports no extension
+            txn.respond(txn.response(420, extra=[("Unsupported", ", ".join(required))]))
+            return
+        if req.to.tag and not self._in_order(req):
+            txn.respond(txn.response(500, "Server Internal Error - CSeq out of order"))
+            return
         if m == "INVITE":
             if req.to.tag:
                 self._on_reinvite(req, txn)
@@ -131,6 +141,17 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
             txn.respond(txn.response(489, extra=[("Allow-Events", "")]))
         else:
             txn.respond(txn.response(405, extra=[("Allow", ALLOW)]))
+
+    def _in_order(self, req: SipMessage) -> bool:
+        """RFC 3261 12.2.2: an in-dialog request whose CSeq is below the last one seen is
+        answered 500; the dialog remembers the highest."""
+        leg = self.legs.get((req.call_id, req.to.tag))
+        if leg is None:
+            return True
+        if req.cseq[0] < leg.dialog.remote_seq:
+            return False
+        leg.dialog.remote_seq = req.cseq[0]
+        return True
 
     def on_ack(self, req: SipMessage) -> None:
         leg = self.legs.get((req.call_id, req.to.tag))
@@ -173,6 +194,12 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
             return
         if agent and not queue and agent.state == LOGGEDOUT:
             txn.respond(txn.response(480, "Agent logged out", to_tag=new_tag()))
+            return
+        if req.contact is None:             # RFC 3261 8.1.1.8: an INVITE carries a Contact
+            txn.respond(txn.response(400, "Bad Request - INVITE without Contact", to_tag=new_tag()))
+            return
+        if req.body and req.content_type != "application/sdp":
+            txn.respond(txn.response(415, to_tag=new_tag(), extra=[("Accept", "application/sdp")]))
             return
         try:
             offer = sdp.check_offer(req.body)

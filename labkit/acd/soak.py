@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import random
+import sys
 import time
 
 from .harness import AcdLab
@@ -173,16 +174,48 @@ async def soak(calls: int = 5000, agents: int = 20, concurrency: int = 100, seed
         }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--calls", type=int, default=5000)
-    ap.add_argument("--agents", type=int, default=20)
-    ap.add_argument("--concurrency", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=7)
+def verdict(out: dict) -> list[str]:
+    """What went wrong in a soak, in words (empty: nothing stale, nothing leaked)."""
+    bad = []
+    if out["answered_200"] != out["calls"]:
+        bad.append(f"{out['calls'] - out['answered_200']} callers not answered 200")
+    if not out["quiet"] or out["stale_calls"]:
+        bad.append(f"{out['stale_calls']} calls still queued")
+    if out["agents_actual"] != out["agents_expected"]:
+        bad.append("agents not as their phones left them: " + ", ".join(
+            f"{k} {v} (want {out['agents_expected'][k]})" for k, v in out["agents_actual"].items()
+            if v != out["agents_expected"][k]))
+    if out["overdue_txns"]:
+        bad.append(f"{out['overdue_txns']} transactions past their timers")
+    if not out["idle_at_end"] or any(out["leaks"].values()):
+        bad.append(f"left behind: {out['leaks']}")
+    if out["sip"]["handler_errors"]:
+        bad.append(f"{out['sip']['handler_errors']} handler errors")
+    return bad
+
+
+def _positive(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return int(text)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="python -m labkit.acd.soak", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--calls", type=_positive, default=5000, help="calls to place (default 5000)")
+    ap.add_argument("--agents", type=_positive, default=20, help="agents with cooperative phones")
+    ap.add_argument("--concurrency", type=_positive, default=100, help="calls up at once, at most")
+    ap.add_argument("--seed", type=int, default=7, help="the random mix (same seed, same mix)")
     args = ap.parse_args()
+    if args.agents < 3:
+        ap.error("--agents: at least 3 (two of them vanish half way through)")
     out = asyncio.run(soak(args.calls, args.agents, args.concurrency, args.seed))
+    out["problems"] = verdict(out)
     print(json.dumps(out, indent=1))
+    print("soak: " + ("nothing stale, nothing left" if not out["problems"]
+                      else "PROBLEMS: " + "; ".join(out["problems"])), file=sys.stderr)
+    return 1 if out["problems"] else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

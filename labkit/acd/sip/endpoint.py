@@ -173,6 +173,10 @@ class SipEndpoint:
         self.client_txns: dict[tuple, ClientTxn] = {}
         self.pending_2xx: dict[tuple[str, int], dict] = {}
         self.sent_acks: dict[tuple[str, int], tuple[bytes, Addr, asyncio.TimerHandle]] = {}
+        # Call-IDs of INVITEs sent here lately (64*T1 after their transaction ends): a 2xx
+        # whose transaction is gone is ACKed and BYEd only if it answers one of ours, never a
+        # spoofed one (that would make us send a dozen datagrams to any address it names)
+        self.our_invites: dict[str, float] = {}
         self.stats = {"rx": 0, "tx": 0, "malformed": 0, "handler_errors": 0, "retrans_tx": 0,
                       "retrans_rx": 0, "stray": 0, "tx_dropped": 0, "tx_errors": 0,
                       "txn_timeouts": 0, "merged": 0}
@@ -291,8 +295,16 @@ class SipEndpoint:
         if not req.get("User-Agent"):
             req.headers.append(("User-Agent", self.user_agent))
         if req.method == "INVITE":
+            if self.loop is not None:
+                self._remember_invite(req.call_id)
             return InviteClientTxn(self, req, addr, limit).start()
         return ClientTxn(self, req, addr).start()
+
+    def _remember_invite(self, call_id: str) -> None:
+        now = self.loop.time()
+        if len(self.our_invites) > 4096:      # bounded: forget what is past its window
+            self.our_invites = {c: t for c, t in self.our_invites.items() if t > now}
+        self.our_invites[call_id] = now + self.timers.lifetime
 
     def new_request(self, method: str, uri: str, from_: str, to: str, *, call_id: str = "",
                     cseq: int = 1, contact: str = "", body: bytes = b"", content_type: str = "",
@@ -507,7 +519,7 @@ class SipEndpoint:
                 self.send_raw(ack[0], ack[1], None)
                 return
             on_stray = getattr(self.handler, "on_stray_2xx", None)
-            if on_stray:
+            if on_stray and self.our_invites.get(resp.call_id, 0.0) > self.loop.time():
                 on_stray(resp)
                 return
         self.stats["stray"] += 1

@@ -4,6 +4,7 @@ Any offer without PCMU on its first audio stream is refused; callers turn that i
 """
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass, field
 
@@ -52,6 +53,12 @@ class Sdp:
         host = a.conn or self.conn
         if not host:
             raise SdpError("no connection address (c=) for audio")
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            # a name would be looked up for every packet in the RTP thread (or sent to DNS):
+            # the ACD takes IPv4 addresses only (RFC 4566 allows names; no peer here needs them)
+            raise SdpError(f"connection address {host[:40]!r} is not an IPv4 address") from None
         return host, a.port
 
 
