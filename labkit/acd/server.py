@@ -265,7 +265,6 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
                 return
             self.player.retarget(leg.media, sdp.address(leg.remote_sdp), sdp.address(req.body))
             leg.remote_sdp = req.body
-        leg.dialog.remote_seq = req.cseq[0]
         resp = txn.response(200, body=leg.local_sdp, extra=[("Contact", f"<{self.sip_uri}>")])
         self.ep.send_2xx(txn, resp)
 
