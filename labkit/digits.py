@@ -28,3 +28,15 @@ def uint(text: str, limit: int, what: str = "number") -> int:
     if len(digits) > len(str(limit)) or int(digits) > limit:
         raise ValueError(f"{what} is larger than {limit}: '{printable(text, 20)}'")
     return int(digits)
+
+
+def count_arg(text: str) -> int:
+    """An argparse type: a whole number of things, 1 or more (``--calls 5000``)."""
+    import argparse
+    try:
+        value = uint(text, 10**9, "count")
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {10**9}")
+    return value

@@ -50,6 +50,24 @@ async def nothing_stuck(lab, agents=("2771",), state="idle"):
     assert all(v == 0 for v in leaks.values()), leaks
 
 
+def udp_peer() -> tuple[socket.socket, int]:
+    """A raw UDP socket on loopback to hand-craft SIP from, and its port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(2)
+    return sock, sock.getsockname()[1]
+
+
+async def final_response(sock: socket.socket):
+    """The next final (>= 200) response on ``sock``, read off the event loop (the ACD runs on it)."""
+    def read():
+        while True:
+            msg = parse(sock.recv(65535))
+            if msg.status >= 200:
+                return msg
+    return await asyncio.get_running_loop().run_in_executor(None, read)
+
+
 def rtp_of(packets, ssrc=None):
     out = [RtpPacket.parse(d) for _, d in packets]
     return [p for p in out if ssrc is None or p.ssrc == ssrc]
@@ -159,10 +177,7 @@ def test_merged_invite_gets_482_and_leaves_no_ghost():
     that stayed in GET /queues for good, its music playing."""
     async def go():
         async with AcdLab(cfg(media=True), timers=T) as lab:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.bind(("127.0.0.1", 0))
-            sock.settimeout(2)
-            port = sock.getsockname()[1]
+            sock, port = udp_peer()
             body = sdp.build("127.0.0.1", 4000)
 
             def invite(branch, tag="t1", cseq=1):
@@ -173,20 +188,13 @@ def test_merged_invite_gets_482_and_leaves_no_ghost():
                         f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n"
                         ).encode() + body
 
-            def final():
-                while True:
-                    msg = parse(sock.recv(65535))
-                    if msg.status >= 200:
-                        return msg
-
-            loop = asyncio.get_running_loop()
             sock.sendto(invite("a"), lab.sip)
-            assert (await loop.run_in_executor(None, final)).status == 200
+            assert (await final_response(sock)).status == 200
             sock.sendto(invite("b"), lab.sip)                       # merged: same everything
-            r = await loop.run_in_executor(None, final)
+            r = await final_response(sock)
             assert r.status == 482 and "merged" in r.reason
             sock.sendto(invite("c", tag="t2", cseq=7), lab.sip)     # another dialog, same Call-ID
-            assert (await loop.run_in_executor(None, final)).status == 482
+            assert (await final_response(sock)).status == 482
             _, _, doc = await lab.http("GET", "/queues")
             assert [len(q["calls"]) for q in doc["queues"]] == [1]
             # nobody ACKs: after 64*T1 the ACD gives the call up (RFC 3261 13.3.1.4), music too
@@ -294,10 +302,7 @@ def test_requests_the_acd_cannot_serve_are_answered_as_rfc_3261_says(mutate, sta
     address (488: a name would be looked up for every RTP packet)."""
     async def go():
         async with AcdLab(cfg(media=True), timers=T) as lab:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.bind(("127.0.0.1", 0))
-            sock.settimeout(2)
-            port = sock.getsockname()[1]
+            sock, port = udp_peer()
             body = sdp.build("127.0.0.1", 4000)
             msg = (f"INVITE sip:sales@{lab.sip[0]}:{lab.sip[1]} SIP/2.0\r\n"
                    f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKx1\r\n"
@@ -305,14 +310,7 @@ def test_requests_the_acd_cannot_serve_are_answered_as_rfc_3261_says(mutate, sta
                    f"CSeq: 1 INVITE\r\nContact: <sip:c@127.0.0.1:PORT>\r\nMax-Forwards: 70\r\n"
                    f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
             sock.sendto(mutate(msg).replace(b"PORT", str(port).encode()), lab.sip)
-            loop = asyncio.get_running_loop()
-
-            def final():
-                while True:
-                    m = parse(sock.recv(65535))
-                    if m.status >= 200:
-                        return m
-            resp = await loop.run_in_executor(None, final)
+            resp = await final_response(sock)
             assert resp.status == status
             if status == 420:
                 assert resp.get("Unsupported") == "100rel"

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit import procs
+from labkit.digits import count_arg
 
 from .daemon import AcdDaemon
 from .sip import sdp
@@ -504,18 +505,12 @@ def verdict(out: dict) -> list[str]:
     return bad
 
 
-def _positive(text: str) -> int:
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
-    return int(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m labkit.acd.fuzz", description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=_positive, default=10)
-    ap.add_argument("--datagrams", "--sip", dest="sip", type=_positive, default=1000,
+    ap.add_argument("--rounds", type=count_arg, default=10)
+    ap.add_argument("--datagrams", "--sip", dest="sip", type=count_arg, default=1000,
                     help="SIP datagrams per round")
-    ap.add_argument("--requests", "--http", dest="http", type=_positive, default=100,
+    ap.add_argument("--requests", "--http", dest="http", type=count_arg, default=100,
                     help="HTTP requests per round")
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args(argv)

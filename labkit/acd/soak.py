@@ -25,6 +25,8 @@ import random
 import sys
 import time
 
+from labkit.digits import count_arg
+
 from .harness import AcdLab
 from .phone import random_policy
 from .sip.transaction import Timers
@@ -194,17 +196,11 @@ def verdict(out: dict) -> list[str]:
     return bad
 
 
-def _positive(text: str) -> int:
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
-    return int(text)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m labkit.acd.soak", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--calls", type=_positive, default=5000, help="calls to place (default 5000)")
-    ap.add_argument("--agents", type=_positive, default=20, help="agents with cooperative phones")
-    ap.add_argument("--concurrency", type=_positive, default=100, help="calls up at once, at most")
+    ap.add_argument("--calls", type=count_arg, default=5000, help="calls to place (default 5000)")
+    ap.add_argument("--agents", type=count_arg, default=20, help="agents with cooperative phones")
+    ap.add_argument("--concurrency", type=count_arg, default=100, help="calls up at once, at most")
     ap.add_argument("--seed", type=int, default=7, help="the random mix (same seed, same mix)")
     args = ap.parse_args()
     if args.agents < 3:
