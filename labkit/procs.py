@@ -91,6 +91,21 @@ class Proc:
     def alive(self) -> bool:
         return start_time(self.pid) == self.start
 
+    def orphans(self) -> bool:
+        """True when this process is gone but the process group it led still has members.
+
+        A daemon started with start_new_session leads a group; if it is killed (kill -9) the
+        workers it forked live on in that group, reparented. Its PID is not reused while
+        the group exists (the kernel keeps a PID in use as a PGID), and a PID that no longer
+        exists at all cannot name a stranger's group, so signalling the group is safe."""
+        if start_time(self.pid) is not None:
+            return False
+        try:
+            os.killpg(self.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
 
 def _signal(pid: int, sig: int) -> None:
     try:
@@ -104,9 +119,13 @@ def stop(procs: Iterable[Proc], grace: float = 1.0, group: bool = False) -> list
 
     With `group`, each PID is also the leader of its own process group (started with
     start_new_session) and the whole group is signalled, so children a daemon forked
-    go with it. Returns the processes that were still alive when the call began.
+    go with it, even when the leader itself was killed first (Proc.orphans). Returns the
+    processes that were still running when the call began.
     """
-    live = [p for p in procs if p.alive()]
+    live = [p for p in procs if p.alive() or (group and p.orphans())]
+
+    def running(p: Proc) -> bool:
+        return p.alive() or (group and p.orphans())
 
     def send(p: Proc, sig: int) -> None:
         if group:
@@ -120,12 +139,12 @@ def stop(procs: Iterable[Proc], grace: float = 1.0, group: bool = False) -> list
     for p in live:
         send(p, signal.SIGTERM)
     try:
-        wait_until(lambda: not any(p.alive() for p in live), grace, what="processes exiting")
+        wait_until(lambda: not any(running(p) for p in live), grace, what="processes exiting")
     except WaitTimeout:
         for p in live:
-            if p.alive():
+            if running(p):
                 send(p, signal.SIGKILL)
-        wait_until(lambda: not any(p.alive() for p in live), 2.0, what="killed processes exiting")
+        wait_until(lambda: not any(running(p) for p in live), 2.0, what="killed processes exiting")
     return live
 
 

@@ -16,6 +16,7 @@ APT_PACKAGES=(
   mininet openvswitch-switch iproute2 ethtool iputils-ping iputils-tracepath tcpdump iperf3
   nftables bind9 bind9-dnsutils bind9-utils postfix postfix-sqlite dnsmasq-base
   sip-tester swaks dnsperf sqlite3 python3-venv python3-dev gcc make procps udhcpc
+  kamailio kamailio-presence-modules kamailio-sqlite-modules
 )
 
 say() { printf '[setup] %s\n' "$*"; }

@@ -19,6 +19,7 @@ from .plugins import registry
 from .service import Service
 from . import netns
 from .state import LabState
+from labkit.procs import stop
 
 Progress = Callable[[str], None]
 
@@ -166,6 +167,23 @@ class Lab:
             _all(launch, [s for s in self.services if s.order == rank])
         if self.services:
             progress(f"{len(self.services)} services ready")
+
+    def restart(self, node: str, name: str, progress: Progress = _quiet) -> Service:
+        """Stop one service (every PID recorded for it, the process groups they lead too,
+        so workers a killed daemon left behind go as well), then render, dry-run, start it
+        and wait until it is ready, like bring-up does. For a daemon that crashed or was
+        killed mid-lab; the rest of the lab keeps running."""
+        svc = self.service(node, name)
+        stop([p for p in self.state.procs if p.what == f"{node}/{name}"], group=True)
+        for proc in svc.procs:
+            proc.poll()
+        svc.procs.clear()
+        progress(f"restart {node}/{name}")
+        svc.render()
+        svc.check()
+        svc.start()
+        svc.wait_ready()
+        return svc
 
     @classmethod
     def attach(cls, name: str = "seed") -> "Lab":
