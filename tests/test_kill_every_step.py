@@ -8,6 +8,7 @@ bounded, so a hang fails the test. About 3 s per kill point: a few minutes in al
 """
 from __future__ import annotations
 
+import os
 import re
 import selectors
 import signal
@@ -17,7 +18,7 @@ import time
 
 import pytest
 
-from labkit.procs import Proc, run_gated, wait_until
+from labkit.procs import Proc, run_gated, stop, wait_until
 
 from labtest import ROOT, labkit_cli, leftovers, root_veths
 
@@ -141,3 +142,24 @@ def test_a_gated_process_never_runs_if_its_recorder_dies():
         if holder.poll() is None:
             holder.kill()
         (ROOT / ".gate-ran").unlink(missing_ok=True)
+
+
+def test_stop_ends_the_workers_a_killed_group_leader_left():
+    """A daemon that forks workers (Kamailio does) and is killed with -9 leaves them running in
+    its process group; stop(group=True) of its recorded PID still ends them, and only them."""
+    leader = subprocess.Popen([sys.executable, "-c", "import os, time\n"
+                               "if os.fork() == 0:\n    time.sleep(60)\nelse:\n    print(flush=True)\n    time.sleep(60)"],
+                              stdout=subprocess.PIPE, start_new_session=True)
+    leader.stdout.readline()                       # the worker exists
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        rec = Proc.of(leader.pid, "daemon")
+        os.kill(leader.pid, signal.SIGKILL)
+        leader.wait()
+        assert not rec.alive() and rec.orphans()   # the worker lives on in the group
+        assert stop([rec], grace=1.0, group=True) == [rec]
+        wait_until(lambda: not rec.orphans(), 5, what="the worker gone")
+        assert bystander.poll() is None and stop([rec], group=True) == []
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -259,12 +259,11 @@ def registrations(ul_dump: str) -> dict[str, list[str]]:
             for n in node:
                 walk(n)
         elif isinstance(node, dict):
-            info = node.get("Info")
-            if isinstance(info, dict) and "AoR" in info:
-                contacts = info.get("Contacts", {})
+            if "AoR" in node:                 # one record: AoR, HashID, Contacts {Contact ...}
+                contacts = node.get("Contacts", {})
                 items = contacts.get("Contact", []) if isinstance(contacts, dict) else []
                 items = items if isinstance(items, list) else [items]
-                out[info["AoR"]] = sorted(c.get("Address", "") for c in items if isinstance(c, dict))
+                out[str(node["AoR"])] = sorted(c.get("Address", "") for c in items if isinstance(c, dict))
                 return
             for v in node.values():
                 walk(v)
