@@ -1,0 +1,185 @@
+"""The seed's call path through a real PBX (Kamailio, configured from the seed's Asterisk files),
+in network namespaces, asserted on the wire.  Needs root, Kamailio and tcpdump.
+
+tests/topologies/acd-pbx.yaml: the PBX at .5, the ACD at .10 (registering its AORs, SIP timers
+10 times faster), phone1 (agent 2771) answers, phone2 (agent 2772) lets calls ring.  tcpdump
+runs inside the PBX's namespace, so every SIP message to or from the PBX is in its capture."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from labkit import Lab, procs
+from labkit.acd.ladder import sip_packets
+from labkit.lessons.acd import Capture
+
+pytestmark = [pytest.mark.lab,
+              pytest.mark.skipif(shutil.which("kamailio") is None, reason="kamailio not installed")]
+
+TOPO = str(Path(__file__).parent / "topologies" / "acd-pbx.yaml")
+PBX, ACD, GW, PHONE1, PHONE2 = "192.168.2.5", "192.168.2.10", "192.168.2.2", "192.168.2.101", "192.168.2.102"
+ACD_AORS = {"acdserver", "queue1", "queue2", "queue3", "acdlogin", "acdlogout"}
+
+
+def rest(lab, path: str) -> dict:
+    out = lab.node("gateway").run(["curl", "-s", "-m", "5", f"http://{ACD}:242{path}"]).stdout
+    return json.loads(out)
+
+
+def agents(lab) -> dict:
+    return {a["id"]: a for a in rest(lab, "/agents")["agents"]}
+
+
+def queues(lab) -> dict:
+    return {q["name"]: q for q in rest(lab, "/queues")["queues"]}
+
+
+def wire(pcap) -> list[tuple[str, str, object]]:
+    """(source IP, destination IP, SipMessage) of every SIP message in the capture."""
+    return [(src.rsplit(":", 1)[0], dst.rsplit(":", 1)[0], m) for _, src, dst, m in sip_packets(pcap)]
+
+
+def requests(msgs, method: str, src: str | None = None, dst: str | None = None) -> list:
+    return [m for s, d, m in msgs if m.is_request and m.method == method
+            and (src is None or s == src) and (dst is None or d == dst)]
+
+
+def answers(msgs, req, status: int) -> list:
+    """Responses with `status` in the transaction of `req` (same Call-ID and CSeq)."""
+    return [m for _, _, m in msgs if not m.is_request and m.status == status
+            and m.call_id == req.call_id and m.cseq == req.cseq]
+
+
+def user(uri_text: str) -> str:
+    return uri_text.split(":", 1)[1].split("@", 1)[0] if "@" in uri_text else ""
+
+
+def dialog_states(msgs, watcher_ip: str = ACD) -> list[tuple[str, str]]:
+    """(entity user, state) of every dialog-info NOTIFY the PBX sent the ACD, in order."""
+    out = []
+    for m in requests(msgs, "NOTIFY", src=PBX, dst=watcher_ip):
+        body = m.body.decode(errors="replace")
+        entity = body.split('entity="', 1)[1].split('"', 1)[0] if 'entity="' in body else ""
+        states = [s.split("<", 1)[0] for s in body.split("<state")[1:]]
+        states = [s.split(">", 1)[1] if ">" in s else s for s in states]
+        out.append((user(entity), ",".join(states) or "none"))
+    return out
+
+
+def both_idle(lab):
+    a = agents(lab)
+    return a if a["2771"]["state"] == a["2772"]["state"] == "idle" else None
+
+
+def test_login_queued_call_redirect_and_logout_through_the_pbx():
+    with Lab.up(TOPO, name="pbxtest", replace=True) as lab:
+        cap = Capture.start(lab.node("pbx"), "pbx", bpf="udp port 5060")
+        try:
+            procs.wait_until(lambda: both_idle(lab), 30, 0.3, what="agents 2771 and 2772 idle")
+            pbx = lab.service("pbx", "pbx")
+            regs = pbx.registrations()
+            assert ACD_AORS <= set(regs) and {"phone1", "phone2"} <= set(regs), regs
+            assert regs["queue1"] == [f"sip:queue1@{ACD}:5060"] and regs["phone1"][0].startswith(f"sip:phone1@{PHONE1}")
+            assert all(q["registered"] for q in queues(lab).values())
+
+            # a queued call from the gateway, routed by the PBX to the ACD, offered to 2771 through
+            # the PBX: the agent's state changes because of a call the PBX saw
+            r = lab.node("gateway").call("labkit.probes.sip:call", f"{PBX}:5060", "queue1", hold=4.0,
+                                         local=GW, timeout=60)
+            assert r["status"] == 200 and r["connected"], r
+            q1 = procs.wait_until(lambda: (q := queues(lab)["queue1"])["stats"]["answered"] == 1 and q,
+                                  10, 0.3, what="queue1 answered 1")
+            assert q1["calls"] == [] or all(c["state"] != "waiting" for c in q1["calls"])
+
+            # redirect on no answer: phone2 (2772) is now the most idle agent of queue2 and lets it
+            # ring; after the 3 s ring timeout the ACD offers the call to 2771, who answers
+            procs.wait_until(lambda: both_idle(lab), 20, 0.3, what="2771 idle again after wrap-up")
+            r2 = lab.node("gateway").call("labkit.probes.sip:call", f"{PBX}:5060", "queue2", hold=8.0,
+                                          local=GW, timeout=60)
+            assert r2["status"] == 200 and r2["connected"], r2
+            assert queues(lab)["queue2"]["stats"]["answered"] == 1
+
+            # logout: phone2's daemon dials *45 when it stops (SIGTERM to its recorded PID)
+            [rec] = [p for p in lab.state.procs if p.what == "phone2/sipphone" and p.alive()]
+            procs.stop([rec], grace=5.0)
+            procs.wait_until(lambda: agents(lab)["2772"]["state"] == "loggedout", 15, 0.3,
+                             what="2772 logged out")
+        finally:
+            pcap = cap.stop()
+        msgs = wire(pcap)
+
+    # REGISTERs: the ACD's AORs and the phones', each challenged (401) then accepted (200)
+    for src, aors in ((ACD, ACD_AORS), (PHONE1, {"phone1"}), (PHONE2, {"phone2"})):
+        sent = requests(msgs, "REGISTER", src=src, dst=PBX)
+        assert {user(m.to.uri if hasattr(m.to, "uri") else m.get("To")) for m in sent} >= aors, src
+        assert any(answers(msgs, m, 401) for m in sent) and any(answers(msgs, m, 200) for m in sent)
+        assert all("Authorization" in dict(m.headers) for m in sent if answers(msgs, m, 200))
+
+    # *44: the phone's INVITE (407, then with credentials) and the PBX's INVITE to acdlogin
+    star44 = [m for m in requests(msgs, "INVITE", src=PHONE1, dst=PBX) if user(m.uri) == "*44"]
+    assert any(answers(msgs, m, 407) for m in star44) and any(answers(msgs, m, 200) for m in star44)
+    assert any(user(m.uri) == "acdlogin" for m in requests(msgs, "INVITE", src=PBX, dst=ACD))
+    # *45 from phone2 reached the ACD as acdlogout
+    assert any(user(m.uri) == "*45" for m in requests(msgs, "INVITE", src=PHONE2, dst=PBX))
+    assert any(user(m.uri) == "acdlogout" for m in requests(msgs, "INVITE", src=PBX, dst=ACD))
+
+    # the ACD's SUBSCRIBE (Event: dialog) to each agent's extension, answered by the PBX itself
+    subs = requests(msgs, "SUBSCRIBE", src=ACD, dst=PBX)
+    for ext in ("phone1", "phone2"):
+        mine = [m for m in subs if user(m.uri) == ext and m.get("Event").startswith("dialog")]
+        assert mine and any(answers(msgs, m, 200) for m in mine), ext
+    # ... and after the logout, phone2's subscription ended (Expires: 0)
+    assert any(user(m.uri) == "phone2" and m.get("Expires") == "0" for m in subs)
+
+    # NOTIFYs from the PBX's presence server follow phone1's real calls: the queued call
+    # made phone1 busy (early/confirmed) and then idle (terminated) again
+    states = [s for ent, s in dialog_states(msgs) if ent == "phone1"]
+    busy = [i for i, s in enumerate(states) if "confirmed" in s]
+    assert busy and any("terminated" in s or s == "none" for s in states[busy[0]:]), states
+
+    # the calls: gateway -> PBX -> ACD, ACD -> PBX -> agent phone
+    invites = requests(msgs, "INVITE")
+    assert any(m for m in invites if user(m.uri) == "queue1") and \
+        any(user(m.uri) == "phone1" for m in requests(msgs, "INVITE", src=ACD, dst=PBX)) and \
+        any(m for m in requests(msgs, "INVITE", src=PBX, dst=PHONE1))
+    # phone2 rang and was CANCELled by the redirect (the CANCEL goes through the PBX)
+    assert any(user(m.uri) == "phone2" for m in requests(msgs, "CANCEL", src=PBX, dst=PHONE2))
+
+
+def test_kill_9_of_the_pbx_then_it_comes_back_and_calls_flow_again():
+    with Lab.up(TOPO, name="pbxkill", replace=True) as lab:
+        procs.wait_until(lambda: both_idle(lab), 30, 0.3, what="agents idle")
+        # the whole PBX dies at once: its main process and the workers it forked
+        [main] = [p for p in lab.state.procs if p.what == "pbx/pbx" and p.alive()]
+        os.killpg(main.pid, signal.SIGKILL)
+        procs.wait_until(lambda: not main.alive() and not main.orphans(), 5, what="Kamailio gone")
+
+        # the ACD notices: its REGISTER refresh (due within 5 s) fails, /queues says so
+        procs.wait_until(lambda: not any(q["registered"] for q in queues(lab).values()), 30, 0.5,
+                         what="the ACD reports its AORs unregistered")
+        reasons = {q["registration"] for q in queues(lab).values()}
+        assert reasons and "ok" not in reasons, reasons
+        # a call fails cleanly (nobody answers at the PBX's address) and leaves nothing behind
+        r = lab.node("gateway").call("labkit.probes.sip:call", f"{PBX}:5060", "queue1", hold=1.0,
+                                     local=GW, timeout=60)
+        assert r["status"] != 200
+        stats = rest(lab, "/stats")
+        assert stats["leaks"]["calls"] == 0 and stats["leaks"]["overdue_txns"] == 0
+
+        # the PBX comes back: the ACD and the phones register again, without a restart of either
+        lab.restart("pbx", "pbx")
+        pbx = lab.service("pbx", "pbx")
+        procs.wait_until(lambda: ACD_AORS | {"phone1"} <= set(pbx.registrations()), 60, 0.5,
+                         what="the ACD and phone1 registered again")
+        procs.wait_until(lambda: all(q["registered"] for q in queues(lab).values()), 30, 0.5,
+                         what="the ACD reports its AORs registered")
+        procs.wait_until(lambda: agents(lab)["2771"]["state"] == "idle", 60, 0.5, what="2771 idle")
+        r = lab.node("gateway").call("labkit.probes.sip:call", f"{PBX}:5060", "queue1", hold=2.0,
+                                     local=GW, timeout=60)
+        assert r["status"] == 200 and r["connected"], r
+        procs.wait_until(lambda: rest(lab, "/stats")["leaks"]["calls"] == 0, 15, 0.3, what="calls gone")
