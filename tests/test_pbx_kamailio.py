@@ -39,7 +39,7 @@ def test_each_context_and_extension_becomes_a_route():
     for ctx in ("acdserver", "phones", "fxo"):
         assert f"route[CTX_{ctx}]" in text and f"route(CTX_{ctx})" in text
     assert 'if ($rU == "*44")' in text and '$var(duser) = "acdlogin";' in text
-    assert 'if ($rU =~ "^queue.+$")' in text
+    assert 'if (pcre_match("$rU", "^queue.+$"))' in text
     # the seed's two acdserver lines: SUBSCRIBEs from the ACD use acdpresence's hint
     assert 'if ($var(peer) == "acdserver") { route(SUB_acdpresence); exit; }' in text
     # the gateway is known by its address; everyone else authenticates

@@ -168,6 +168,13 @@ class Lab:
         if self.services:
             progress(f"{len(self.services)} services ready")
 
+    def start_services(self, progress: Progress = _quiet) -> None:
+        """Start the services of a lab brought up with ``services=False``, as bring-up would:
+        e.g. once a capture runs, so it sees the daemons' first packets (their REGISTERs)."""
+        if self.services:
+            raise LabkitError(f"lab '{self.instance}': its services were started already")
+        self._start_services(progress)
+
     def restart(self, node: str, name: str, progress: Progress = _quiet) -> Service:
         """Stop one service (every PID recorded for it, the process groups they lead too,
         so workers a killed daemon left behind go as well), then render, dry-run, start it

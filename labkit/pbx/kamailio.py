@@ -40,10 +40,10 @@ from .dialplan import EXTEN, Dialplan, Exten
 
 #: Where Debian's kamailio-sqlite-modules package installs Kamailio's own table definitions.
 SQLITE_SCHEMA = Path("/usr/share/kamailio/db_sqlite")
-#: the schema files make_db runs: the version table, subscriber, and the presence tables
-SCHEMA_FILES = ("standard-create.sql", "auth_db-create.sql", "presence-create.sql")
+#: the schema files make_db runs: the version table, subscriber, location and the presence tables
+SCHEMA_FILES = ("standard-create.sql", "auth_db-create.sql", "usrloc-create.sql", "presence-create.sql")
 MODULES = ("kex", "corex", "tm", "tmx", "sl", "rr", "pv", "maxfwd", "textops", "siputils", "xlog",
-           "sanity", "ctl", "usrloc", "registrar", "db_sqlite", "auth", "auth_db", "dialog",
+           "sanity", "regex", "ctl", "usrloc", "registrar", "db_sqlite", "auth", "auth_db", "dialog",
            "presence", "presence_dialoginfo", "pua", "pua_dialoginfo")
 # message flags for pua_dialoginfo: publish this call / not for its caller / not for its callee
 F_PUBLISH, F_NO_CALLER, F_NO_CALLEE = 10, 11, 12
@@ -60,8 +60,12 @@ def _name(ctx: str) -> str:
 
 
 def _match(ext: Exten) -> str:
+    """The test for one extension. Patterns use the regex module's pcre_match, which keeps
+    letter case as Asterisk does (Kamailio's own =~ ignores it, so `_pho[n]e.` would also
+    match PHONE1). Asterisk also drops '-' from a dialled number before matching; labkit's
+    extensions never contain one, so the PBX compares the request's user part as it is."""
     if ext.pattern.startswith("_"):
-        return f"$rU =~ {quote(ext.regex)}"
+        return f'pcre_match("$rU", {quote(ext.regex)})'
     return f"$rU == {quote(ext.pattern)}"
 
 
@@ -106,12 +110,12 @@ def render(plan: Dialplan, addr: str, port: int, run_dir: Path, source: str = ""
              "debug=2", "log_stderror=yes", "fork=yes", "children=2", "disable_tcp=yes",
              "auto_aliases=no", f"listen=udp:{addr}:{port}", f"alias={addr}:{port}", f"alias={addr}", ""]
     lines += [f'loadmodule "{m}.so"' for m in MODULES] + [""]
-    params = [("ctl", "binrpc", f"unix:{run_dir / 'kamailio_ctl'}"), ("usrloc", "db_mode", 0),
+    params = [("ctl", "binrpc", f"unix:{run_dir / 'kamailio_ctl'}"), ("usrloc", "db_mode", 1), ("usrloc", "db_url", db),
               ("registrar", "min_expires", 5), ("registrar", "max_expires", 3600),
               ("auth_db", "db_url", db), ("auth_db", "calculate_ha1", 1),
               ("auth_db", "password_column", "password"), ("auth_db", "load_credentials", ""),
               ("rr", "append_fromtag", 1), ("dialog", "dlg_match_mode", 1),
-              ("presence", "subs_db_mode", 0), ("presence", "publ_cache", 2),
+              ("presence", "subs_db_mode", 1), ("presence", "db_url", db), ("presence", "publ_cache", 2),
               ("presence", "server_address", f"sip:{addr}:{port}"),
               ("pua", "db_mode", 0), ("pua", "db_url", db),
               ("pua_dialoginfo", "send_publish_flag", F_PUBLISH),
@@ -207,11 +211,15 @@ def render(plan: Dialplan, addr: str, port: int, run_dir: Path, source: str = ""
 
 def make_db(plan: Dialplan, path: Path, realm: str, schema: Path = SQLITE_SCHEMA) -> None:
     """Write the SQLite file the config reads: Kamailio's own table definitions (from its
-    Debian package), and a subscriber row (user, realm, password) per peer with a secret."""
-    path.unlink(missing_ok=True)
+    Debian package) when the file is new, and the subscriber rows (user, realm, password),
+    one per peer with a secret, every time. Registrations and subscriptions already in an
+    existing file are kept (a restart of the PBX in the same lab)."""
+    new = not path.exists()
     with sqlite3.connect(path) as db:
-        for name in SCHEMA_FILES:
-            db.executescript((schema / name).read_text())
+        if new:
+            for name in SCHEMA_FILES:
+                db.executescript((schema / name).read_text())
+        db.execute("DELETE FROM subscriber")
         db.executemany("INSERT INTO subscriber (username, domain, password) VALUES (?, ?, ?)",
                        [(p.name, realm, p.secret) for p in plan.peers.values() if p.secret])
     db.close()
