@@ -1,0 +1,170 @@
+"""Helpers for notebook 06 (the ACD behind the PBX, labkit.pbx): bring-up with a capture that
+sees the first REGISTERs, the PBX's own registrations next to the ACD's agents, the
+dialog-info NOTIFYs the PBX sends, and the dial-plan exercise's check.  Text forms leave out
+Call-IDs, tags, ports and times, so nbval can compare them."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from labkit import Lab, paths, procs
+from labkit.acd.ladder import sip_packets
+
+from . import acd
+
+LAB_FILE = paths.topology("acd", "pbx.yaml")
+PBX, ACD, GW = "192.168.2.5", acd.ACD, "192.168.2.2"
+PHONES = {"phone1": "192.168.2.101", "phone2": "192.168.2.102"}
+NAMES = {PBX: "pbx", ACD: "acd", GW: "gateway", **{ip: name for name, ip in PHONES.items()}}
+
+
+def up(name: str = "pbxnb") -> tuple[Lab, acd.Capture]:
+    """The lab with tcpdump running in the PBX's namespace before any daemon starts."""
+    lab = Lab.up(str(LAB_FILE), name=name, replace=True, services=False)
+    try:
+        cap = acd.Capture.start(lab.node("pbx"), "bringup", bpf="udp port 5060")
+        lab.start_services()
+    except BaseException:
+        lab.down()
+        raise
+    return lab, cap
+
+
+def call(lab, target: str, hold: float = 3.0):
+    """The gateway calls ``sip:target@PBX`` in the background (the PBX routes it by the dial
+    plan); ``.result()`` is labkit.probes.sip.call's answer."""
+    return acd._pool.submit(lab.node("gateway").call, "labkit.probes.sip:call", f"{PBX}:5060", target,
+                            hold=hold, local=GW, timeout=hold + 60)
+
+
+def _user(uri: str) -> str:
+    m = re.match(r"<?sips?:([^@>;]+)@", uri)
+    return m.group(1) if m else ""
+
+
+def _who(ep: str) -> str:
+    return NAMES.get(ep.rsplit(":", 1)[0], ep)
+
+
+def register_lines(pcap: Path) -> list[str]:
+    """Each AOR's first registration as seen at the PBX: who sent it, and the answers in order
+    (``acd      queue1      401 -> 200``). Refreshes are left out."""
+    firsts: dict[tuple[str, str], list[str]] = {}
+    pending: dict[tuple[str, int], tuple[str, str]] = {}
+    for _, src, dst, m in sip_packets(pcap):
+        if m.is_request and m.method == "REGISTER":
+            key = (_who(src), _user(m.get("To")))
+            pending[(m.call_id, m.cseq[0])] = key
+            firsts.setdefault(key, [])
+        elif not m.is_request and m.cseq[1] == "REGISTER" and m.status >= 200:
+            key = pending.get((m.call_id, m.cseq[0]))
+            answers = firsts.get(key) if key else None
+            if answers is not None and (not answers or answers[-1] != "200") and \
+                    str(m.status) not in answers[-1:]:
+                answers.append(str(m.status))
+    return [f"{who:<8} {aor:<10} {' -> '.join(ans) or 'no answer'}" for (who, aor), ans in sorted(firsts.items())]
+
+
+def registration_lines(lab) -> list[str]:
+    """The PBX's location table (``kamcmd ul.dump``): AOR and contact, without ports' noise."""
+    regs = lab.service("pbx", "pbx").registrations()
+    return [f"{aor:<10} {', '.join(c.split(';')[0] for c in contacts)}" for aor, contacts in regs.items()]
+
+
+def dialog_states(pcap: Path, ext: str) -> list[str]:
+    """The dialog states in the PBX's NOTIFYs about ``ext`` to the ACD, in order, repeats of
+    the same state dropped: e.g. ``idle``, ``early``, ``confirmed``, ``idle``. A NOTIFY with no
+    dialog, or only terminated ones, reads as idle (what the ACD makes of it too)."""
+    out: list[str] = []
+    for _, src, dst, m in sip_packets(pcap):
+        if not (m.is_request and m.method == "NOTIFY" and _who(src) == "pbx" and _who(dst) == "acd"):
+            continue
+        body = m.body.decode(errors="replace")
+        if f"sip:{ext}@" not in body and _user(m.get("From")) != ext:
+            continue
+        states = [s for s in re.findall(r"<state[^>]*>\s*([a-z]+)\s*</state>", body) if s != "terminated"]
+        state = states[-1] if states else "idle"
+        if not out or out[-1] != state:
+            out.append(state)
+    return out
+
+
+def subscribe_lines(pcap: Path, ext: str) -> list[str]:
+    """The ACD's SUBSCRIBE for ``ext`` at the PBX and who answered what, in order."""
+    lines, calls = [], set()
+    for _, src, dst, m in sip_packets(pcap):
+        if m.is_request and m.method == "SUBSCRIBE" and _user(m.uri) == ext:
+            calls.add(m.call_id)
+            lines.append(f"{_who(src)} -> {_who(dst)}: SUBSCRIBE sip:{ext}@pbx  Event: {m.get('Event')}  "
+                         f"Expires: {m.get('Expires')}")
+        elif m.call_id in calls and not m.is_request and m.cseq[1] == "SUBSCRIBE" and m.status >= 200:
+            lines.append(f"{_who(src)} -> {_who(dst)}: {m.status} {m.reason}")
+        elif m.call_id in calls and m.is_request and m.method == "NOTIFY":
+            lines.append(f"{_who(src)} -> {_who(dst)}: NOTIFY  Subscription-State: "
+                         f"{m.get('Subscription-State').split(';')[0]}  ({m.content_type or 'no body'})")
+    seen: list[str] = []
+    for ln in lines:                                # the first exchanges, not every refresh
+        if ln not in seen:
+            seen.append(ln)
+    return seen[:6]
+
+
+def call_ids(pcap: Path, gateway_call_id: str) -> list[str]:
+    """The gateway's call and the ACD's calls to agents while it lasted: one queued call's legs."""
+    legs, start, end = [gateway_call_id], None, None
+    packets = list(sip_packets(pcap))
+    for t, _, _, m in packets:
+        if m.call_id == gateway_call_id:
+            start = t if start is None else start
+            end = t
+    for t, src, dst, m in packets:
+        if m.is_request and m.method == "INVITE" and _who(src) == "acd" and _who(dst) == "pbx" \
+                and start is not None and start <= t <= end and m.call_id not in legs \
+                and _user(m.uri) in PHONES:
+            legs.append(m.call_id)
+    return legs
+
+
+def ladder_text(pcap: Path, legs: list[str]) -> str:
+    """The SIP ladder of those legs as text (labkit.lessons.acd.dialog_text)."""
+    msgs = [m for m in acd.sip_messages(pcap) if m.row.call_id in legs]
+    return acd.dialog_text(msgs, NAMES)
+
+
+def ladder_rows(pcap: Path, legs: list[str]):
+    from labkit.acd.ladder import sip_rows
+
+    return [r for r in sip_rows(pcap) if r.call_id in legs and not r.label.startswith("100 ")]
+
+
+# ---- the exercise ---------------------------------------------------------------------------------
+def extensions_text() -> str:
+    return paths.topology("acd", "extensions.conf").read_text()
+
+
+def use_dialplan(lab, text: str) -> list[str]:
+    """Give the PBX this extensions.conf (written into its run directory) and restart it.
+    Returns the dial plan's diagnostics; on an error the PBX keeps the plan it had."""
+    from labkit.pbx import dialplan
+
+    svc = lab.service("pbx", "pbx")
+    path = svc.run_dir / "extensions.conf"
+    path.write_text(text)
+    found = [str(d) for d in dialplan.lint(svc.config_path("sip_conf"), path)]
+    if any(": warning: " not in d for d in found):
+        return found
+    svc.params["extensions"] = path
+    lab.restart("pbx", "pbx")
+    return found
+
+
+def agent_logs_in(lab, node: str = "phone2", agent: str = "2772", timeout: float = 15.0) -> bool:
+    """The exercise's check: restart the phone on ``node`` (it logs out, then dials *44 and keys
+    ``agent``); True if the ACD shows the agent idle within ``timeout`` seconds."""
+    lab.restart(node, "sipphone")
+    try:
+        procs.wait_until(lambda: acd.agent_states(lab).get(agent) == "idle", timeout, 0.3,
+                         what=f"agent {agent} logged in")
+        return True
+    except procs.WaitTimeout:
+        return False
