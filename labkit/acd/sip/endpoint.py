@@ -14,12 +14,15 @@ import socket
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from .digest import DigestClient, DigestError
 from .message import (NameAddr, SipMessage, SipParseError, SipUri, canonical, make_response,
                       new_branch, new_call_id, new_tag, parse)
 from .transaction import (Addr, ClientTxn, InviteClientTxn, InviteServerTxn, NonInviteServerTxn,
                           ServerTxn, Timers, client_key, server_key)
 
 log = logging.getLogger("labkit.acd.sip")
+#: A request is re-sent with credentials once, and again only for a stale nonce: at most this often.
+MAX_AUTH_ROUNDS = 3
 
 
 class Handler(Protocol):
@@ -108,9 +111,26 @@ class Dialog:
         return (self.call_id, self.local_tag)
 
     def destination(self) -> Addr:
+        """Where an in-dialog request goes: the first route (a proxy that record-routed,
+        loose or strict), else the peer's Contact."""
         if self.route_set:
             return resolve(NameAddr.parse(self.route_set[0]).uri)
         return resolve(SipUri.parse(self.remote_target))
+
+    def _uri_and_routes(self) -> tuple[str, list[str]]:
+        """Request-URI and Route headers of an in-dialog request (RFC 3261 12.2.1.1): with a
+        loose router first (``;lr``, every proxy since RFC 3261, Kamailio's record_route()) the
+        Request-URI is the peer's Contact and the whole route set goes in Route; with a strict
+        router first (RFC 2543) its URI is the Request-URI, the rest of the route set and then
+        the Contact go in Route."""
+        if not self.route_set:
+            return self.remote_target, []
+        first = NameAddr.parse(self.route_set[0]).uri
+        if "lr" in first.params:
+            return self.remote_target, list(self.route_set)
+        uri = SipUri(first.scheme, first.user, first.host, first.port,
+                     {k: v for k, v in first.params.items() if k != "method"})
+        return str(uri), [*self.route_set[1:], f"<{self.remote_target}>"]
 
     def request(self, method: str, body: bytes = b"", content_type: str = "",
                 extra: list[tuple[str, str]] | None = None, cseq: int | None = None) -> SipMessage:
@@ -118,9 +138,11 @@ class Dialog:
         if cseq is None:
             self.local_seq += 1
             cseq = self.local_seq
-        msg = SipMessage(method=method, uri=self.remote_target)
+        uri, routes = self._uri_and_routes()
+        msg = SipMessage(method=method, uri=uri)
+        msg.dialog = self
         msg.headers.append(("Via", ""))   # filled by the endpoint
-        for r in self.route_set:
+        for r in routes:
             msg.headers.append(("Route", r))
         msg.headers += [("Max-Forwards", "70"),
                         ("From", f"{self.local_uri};tag={self.local_tag}"),
@@ -179,7 +201,10 @@ class SipEndpoint:
         self.our_invites: dict[str, float] = {}
         self.stats = {"rx": 0, "tx": 0, "malformed": 0, "handler_errors": 0, "retrans_tx": 0,
                       "retrans_rx": 0, "stray": 0, "tx_dropped": 0, "tx_errors": 0,
-                      "txn_timeouts": 0, "merged": 0}
+                      "txn_timeouts": 0, "merged": 0, "auth_retries": 0, "auth_failures": 0}
+        # Credentials for the one peer that may challenge us (a PBX); None: challenges are
+        # delivered as they came (labkit.acd.sip.digest says where this plugs in)
+        self.auth: DigestClient | None = None
         # Test hook: return True to drop an outgoing message (simulates loss on the wire).
         self.drop: Callable[[SipMessage | None, Addr], bool] | None = None
         # Trace hook: (direction "tx"/"rx", message, peer) for first sends and parsed receives;
@@ -432,6 +457,45 @@ class SipEndpoint:
 
     def retransmitted(self) -> None:
         self.stats["retrans_tx"] += 1
+
+    def challenged(self, txn: ClientTxn, resp: SipMessage) -> bool:
+        """A 401/407 ends ``txn``: re-send the request once with credentials (same Call-ID and
+        From tag, CSeq + 1, a new branch), again only for ``stale=true``.  False: deliver
+        ``resp``; when credentials were tried or the challenge cannot be answered, its reason
+        phrase says why and ``X-Labkit-Local: auth`` marks it (``transaction.auth_refused``)."""
+        auth = self.auth
+        if auth is None or not auth.serves(txn.addr) or getattr(txn, "cancel_requested", False):
+            return False
+        req = txn.request
+        proxy = resp.status == 407
+        values = resp.get_all("Proxy-Authenticate" if proxy else "WWW-Authenticate")
+        try:
+            answers, stale = auth.authorize(values, req.method, req.uri, req.body)
+        except DigestError as exc:
+            return self._auth_failed(resp, str(exc))
+        if txn.auth_round >= MAX_AUTH_ROUNDS or (txn.auth_round and not stale):
+            return self._auth_failed(resp, f"the PBX refused the credentials for user "
+                                           f"{auth.username} ({resp.status} after digest)")
+        name = "Proxy-Authorization" if proxy else "Authorization"
+        again = SipMessage(method=req.method, uri=req.uri, body=req.body, dialog=req.dialog)
+        again.headers = [(k, v) for k, v in req.headers if k != name]
+        again.set("Via", self._via())
+        seq = req.cseq[0] + 1
+        again.set("CSeq", f"{seq} {req.method}")
+        for value in answers:
+            again.add(name, value)
+        if req.dialog is not None:
+            req.dialog.local_seq = max(req.dialog.local_seq, seq)
+        self.stats["auth_retries"] += 1
+        txn.follow(self.send_request(again, txn.addr, getattr(txn, "limit", None)))
+        return True
+
+    def _auth_failed(self, resp: SipMessage, why: str) -> bool:
+        self.stats["auth_failures"] += 1
+        resp.reason = why[:200]
+        resp.set("X-Labkit-Local", "auth")
+        log.debug("authentication given up: %s", why)
+        return False
 
     def txn_started(self, txn: ClientTxn) -> None:
         self.client_txns[txn.key] = txn

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from labkit.digits import is_uint, uint
 
@@ -25,7 +26,8 @@ _CANON = {n.lower(): n for n in (
     "Content-Type", "Route", "Record-Route", "Event", "Allow-Events", "Subscription-State",
     "Expires", "Accept", "Allow", "Supported", "User-Agent", "Server", "Refer-To", "Referred-By",
     "Subject", "Content-Encoding", "Session-Expires", "Require", "Unsupported", "Reason",
-    "Retry-After", "Warning", "Min-Expires", "Date", "Organization", "Timestamp")}
+    "Retry-After", "Warning", "Min-Expires", "Date", "Organization", "Timestamp",
+    "WWW-Authenticate", "Proxy-Authenticate", "Authorization", "Proxy-Authorization")}
 _CANON["call-id"] = "Call-ID"
 _CANON["cseq"] = "CSeq"
 # Headers whose values may be comma-joined lists (RFC 3261 7.3.1); others keep commas verbatim.
@@ -39,8 +41,10 @@ METHODS = {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "SUB
            "REFER", "UPDATE", "PRACK", "MESSAGE", "PUBLISH"}
 REASONS = {
     100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
-    183: "Session Progress", 200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden",
-    404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 415: "Unsupported Media Type",
+    183: "Session Progress", 200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 407: "Proxy Authentication Required",
+    408: "Request Timeout", 415: "Unsupported Media Type", 423: "Interval Too Brief",
     480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist", 482: "Loop Detected",
     483: "Too Many Hops", 486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here",
     489: "Bad Event", 491: "Request Pending", 500: "Server Internal Error", 501: "Not Implemented",
@@ -273,6 +277,9 @@ class SipMessage:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    # The dialog an in-dialog request was built from (Dialog.request sets it): a request
+    # re-sent with credentials takes CSeq + 1, and the dialog's local CSeq follows it.
+    dialog: Any = field(default=None, repr=False, compare=False)
 
     @property
     def is_request(self) -> bool:

@@ -83,6 +83,10 @@ class Transport(Protocol):
     def send_request(self, req: SipMessage, addr: Addr) -> "ClientTxn":
         """Start a new client transaction (a CANCEL does this)."""
 
+    def challenged(self, txn: "ClientTxn", resp: SipMessage) -> bool:
+        """A 401/407 ends ``txn``: re-send its request with credentials (``txn.follow``) and
+        say True, or say False and the challenge is delivered as the final response."""
+
 
 def _terminated(txn: "ServerTxn | ClientTxn", *timers: asyncio.TimerHandle | None) -> None:
     """A transaction's end, server or client: its timers off, the transport forgets it."""
@@ -96,6 +100,12 @@ def _terminated(txn: "ServerTxn | ClientTxn", *timers: asyncio.TimerHandle | Non
 def local_timeout(resp: SipMessage) -> bool:
     """A 408 this side made when Timer B/F ran out (nobody answered), not one a peer sent."""
     return resp.status == 408 and resp.get("X-Labkit-Local") == "timeout"
+
+
+def auth_refused(resp: SipMessage) -> str:
+    """Why this side gave up authenticating (credentials refused, a challenge it cannot
+    answer), as the reason phrase says it; "" for any other response."""
+    return resp.reason if resp.get("X-Labkit-Local") == "auth" else ""
 
 
 def server_key(msg: SipMessage) -> tuple[str, str, str]:
@@ -215,6 +225,10 @@ class ClientTxn:
         # from here leaves before anything else the TU does for packets read in the same batch.
         self.on_final: Callable[[SipMessage], None] | None = None
         self.provisional: SipMessage | None = None
+        # The same request re-sent with credentials after a 401/407 (labkit.acd.sip.digest):
+        # this transaction's TU hears what the retry ends with; ``auth_round`` counts retries.
+        self.retry: ClientTxn | None = None
+        self.auth_round = 0
         self.state = "calling" if req.method == "INVITE" else "trying"
         self.data = req.encode()
         self._interval = ep.timers.t1
@@ -256,15 +270,40 @@ class ClientTxn:
         """The ONE way a client transaction delivers its final response, whether it came from
         the wire or from a timer: retransmissions stop, ``on_final`` runs (synchronously, so an
         ACK it sends leaves first), then ``final`` resolves.  A TU that relies on either of the
-        two sees every ending, timeouts included."""
+        two sees every ending, timeouts included.  A challenge (401/407) the transport answers
+        with credentials is not an ending: the retry's ending is delivered instead
+        (``follow``), so every caller authenticates through this one place."""
         for h in (self._a, self._b, self._c):
             if h:
                 h.cancel()
-        if self.final.done():
+        if self.final.done() or self.retry is not None:
             return
+        if resp.status in (401, 407) and self.ep.challenged(self, resp):
+            return
+        self._deliver(resp)
+
+    def _deliver(self, resp: SipMessage) -> None:
         if self.on_final is not None:
             self.ep.guarded(self.on_final, resp)
         self.final.set_result(resp)
+
+    def follow(self, retry: "ClientTxn") -> None:
+        """``retry`` carries this request on (re-sent with credentials): its provisionals and
+        its final response are this transaction's, and ``request`` becomes the request that
+        got the answer (its CSeq is the one an ACK or a dialog must use)."""
+        self.retry = retry
+        retry.auth_round = self.auth_round + 1
+        retry.on_provisional = self._retry_provisional
+        retry.on_final = self._retry_final
+
+    def _retry_provisional(self, resp: SipMessage) -> None:
+        self.provisional = resp
+        if self.on_provisional:
+            self.on_provisional(resp)
+
+    def _retry_final(self, resp: SipMessage) -> None:
+        self.request = self.retry.request
+        self._deliver(resp)
 
     def _terminate(self) -> None:
         _terminated(self, self._a, self._b, self._c, self._d)
@@ -363,8 +402,16 @@ class InviteClientTxn(ClientTxn):
         ack.headers.append(("CSeq", f"{req.cseq[0]} ACK"))
         return ack
 
+    def _retry_final(self, resp: SipMessage) -> None:
+        self.expired = self.retry.expired
+        super()._retry_final(resp)
+
     def cancel(self) -> None:
-        """Send CANCEL once a provisional has arrived (RFC 3261 9.1); later if none yet."""
+        """Send CANCEL once a provisional has arrived (RFC 3261 9.1); later if none yet.  An
+        INVITE re-sent with credentials is cancelled in its retry."""
+        if self.retry is not None:
+            self.retry.cancel()
+            return
         if self.final.done() or self.cancel_requested:
             return
         self.cancel_requested = True
