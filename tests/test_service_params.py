@@ -48,8 +48,10 @@ GOOD: dict[str, tuple[str, dict]] = {
     "postfix": ("h", {"config": "main.cf", "backend": "sqlite", "port": 2525, "myhostname": "mail.x.ca",
                       "quiet": 0.5}),
     "smtpsink": ("h", {"hostname": "mx.gmail.com", "port": 25, "listen": "10.0.0.1"}),
-    "acd": ("h", {"config": "acd.yaml", "sip_port": 5060, "http_port": 242, "media": False}),
-    "sipphone": ("h", {"acd": "10.0.0.1:5060", "agent": "2771", "policy": "refuse", "talk": 5, "port": 5062}),
+    "acd": ("h", {"config": "acd.yaml", "sip_port": 5060, "http_port": 242, "media": False,
+                  "pbx": "10.0.0.2:5060"}),
+    "sipphone": ("h", {"acd": "10.0.0.1:5060", "agent": "2771", "policy": "refuse", "talk": 5, "port": 5062,
+                       "pbx": "10.0.0.2:5060", "user": "phone1", "secret": "p1secret"}),
     "http": ("h", {"port": 8080, "listen": "10.0.0.1", "page": "hi"}),
     "tcp-echo": ("h", {"port": 7}),
     "dhcp-client": ("h", {"interface": "eth0"}),
@@ -68,14 +70,16 @@ TYPES: dict[str, dict[str, str]] = {
                 "quiet": "seconds", "listen": "address"},
     "smtpsink": {"port": "port25", "hostname": "hostname", "listen": "address"},
     "acd": {"config": "file", "sip_port": "port", "http_port": "port", "media": "bool", "listen": "address",
-            "timer_scale": "scale"},
-    "sipphone": {"acd": "acd", "agent": "agent", "policy": "choice:answer,refuse,ignore", "talk": "seconds",
-                 "port": "port", "listen": "address", "media": "bool"},
+            "timer_scale": "scale", "pbx": "sipaddr"},
+    "sipphone": {"acd": "sipaddr", "agent": "agent", "policy": "choice:answer,refuse,ignore", "talk": "seconds",
+                 "port": "port", "listen": "address", "media": "bool", "pbx": "sipaddr", "user": "sipuser",
+                 "secret": "secret"},
     "http": {"port": "port", "listen": "address", "page": "str"},
     "tcp-echo": {"port": "port", "listen": "address"},
     "dhcp-client": {"interface": "str"},
 }
-REQUIRED = {("ios", "config"), ("bind", "config"), ("postfix", "config"), ("acd", "config"), ("sipphone", "acd")}
+# sipphone needs acd or pbx: which one is the service's own check (labkit.acd.service)
+REQUIRED = {("ios", "config"), ("bind", "config"), ("postfix", "config"), ("acd", "config")}
 
 CONTAINERS = [[], {}, [1, 2], {"a": 1}, None]
 
@@ -138,10 +142,16 @@ def bad_values(kind: str, rng: random.Random, n: int = 12) -> list:
                 {"Fa0/1.5": "1.2.3.4/30"}, {"Dialer1": None}, {"Dialer1": ["1.2.3.4/30"]}, {1: "1.2.3.4/30"}]
         out += [{"Dialer1": f"{garbage(rng)}/30"} for _ in range(n // 2)]
         out += [{"Dialer1": f"1.2.3.4/{rng.randint(33, 999)}"} for _ in range(n // 2)]
-    elif kind == "acd":
+    elif kind == "sipaddr":
         out += ["10.0.0.1", "10.0.0.1:", ":5060", "10.0.0.1:99999", "10.0.0.1:0", "acd:5060", "10.0.0.300:5060",
-                5060, True, "10.0.0.1:50x0"]
+                5060, True, "10.0.0.1:50x0", "pbx.lab:5060", "10.0.0.1:5060 "]
         out += [f"{garbage(rng)}:{rng.randint(1, 65535)}" for _ in range(n)]
+    elif kind == "sipuser":
+        out += ["", "a b", "phone@1", "a" * 65, True, 2.5, "ph\u00f6ne", "x:y", "<sip:x>"]
+        out += [garbage(rng) for _ in range(n)]
+    elif kind == "secret":
+        out += ["", "a\nb", "tab\there", "\u00e9t\u00e9", "x" * 129, True, 2.5, "nul\x00"]
+        out += [garbage(rng) + "\x1b" for _ in range(n)]
     elif kind == "agent":
         out += ["27a1", "", "-1", True, 2.5, "2771 ", "1" * 17]
         out += [garbage(rng) for _ in range(n)]
@@ -182,8 +192,12 @@ def good_values(kind: str, rng: random.Random) -> list:
         return [{".": "root.zone"}, {"com.": "com.zone", "gmail.com": "root.zone"}]
     if kind == "wan":
         return [{"Dialer1": "100.64.0.2/30"}, {"dialer1": "100.64.0.2/30"}, {"fa0-1": "10.1.1.1/24"}]
-    if kind == "acd":
+    if kind == "sipaddr":
         return ["10.0.0.1:5060", "192.168.2.10:1"]
+    if kind == "sipuser":
+        return ["phone1", "acd-server.2", 2771, "*44"]
+    if kind == "secret":
+        return ["s3cret", "with space and \"quotes\"", 1234, "x" * 128]
     if kind == "agent":
         return ["2771", 2772, "0001"]
     if kind == "scale":
@@ -371,7 +385,8 @@ def test_check_params_bad_values_refused(tmp_path):
 
 
 # -- what ships still loads -----------------------------------------------------------
-NOT_TOPOLOGIES = {"topologies/acd/acd.yaml"}   # the ACD's own config, not a lab
+NOT_TOPOLOGIES = {"topologies/acd/acd.yaml",   # the ACD's own configs, not labs
+                  "tests/topologies/acd-pbx-acd.yaml"}
 
 
 def shipped() -> list[Path]:

@@ -18,6 +18,7 @@ class Admin:
             raise ValueError(f"{queue.name!r} is already an agent or service name")
         self.queues[queue.name] = queue
         self.qlog.write("", queue.name, "", "ADDQUEUE", queue.strategy)
+        self._pbx_register(queue.name)
 
     def remove_queue(self, name: str) -> None:
         q = self.queues[name]
@@ -28,6 +29,7 @@ class Admin:
             if name in a.memberof:
                 a.memberof.remove(name)
         self.qlog.write("", name, "", "REMOVEQUEUE")
+        self._pbx_unregister(name)
 
     def add_agent(self, agent: Agent) -> None:
         if agent.id in self.agents:

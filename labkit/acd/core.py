@@ -82,6 +82,11 @@ class Agent:
     call: "Call | None" = None
     sub: Any = None               # server-side Subscription
     wrapup_handle: Any = None
+    # PBX mode: how the subscription to the device stands ("pending", "active" or why it
+    # failed), and the re-SUBSCRIBE waiting out its backoff
+    subscription: str = ""
+    resubscribe: Any = None
+    backoff: Any = None
 
     @property
     def available(self) -> bool:
@@ -128,6 +133,11 @@ class AcdConfig:
     bridge: str = "auto"          # how caller and agent media meet: see BRIDGES
     media: bool = True
     queue_log: str = ""
+    # PBX mode (``--pbx ADDR:PORT``, labkit.acd.pbx_client): the digest user name (our peer in
+    # the PBX), its password, and the registration expiry asked for
+    pbx_user: str = "acdserver"
+    pbx_secret: str = ""
+    register_expires: int = 300
     queues: list[Queue] = field(default_factory=list)
     agents: list[Agent] = field(default_factory=list)
 
@@ -199,6 +209,8 @@ _SETTINGS = {
     "subscribe_expires": lambda v, w: _count(v, w, 1, 86400), "digit_timeout": seconds,
     "login_hangup_delay": lambda v, w: seconds(v, w, zero=True), "bridge": _choice(BRIDGES),
     "media": _flag, "queue_log": _text,
+    "pbx_user": _sip_user, "pbx_secret": _text,
+    "register_expires": lambda v, w: _count(v, w, 10, 86400),
 }
 _TOP_KEYS = set(_SETTINGS) | {"queues", "agents"}
 

@@ -24,7 +24,7 @@ import yaml
 from labkit import procs
 from labkit.digits import uint
 
-from .core import AcdConfig, config_from_dict, load_config
+from .core import AcdConfig, ConfigError, config_from_dict, load_config
 
 Addr = tuple[str, int]
 
@@ -55,6 +55,7 @@ class AcdDaemon:
     timer_scale: float = 1.0
     lag_stats: bool = False
     python: str = sys.executable
+    pbx: Addr | None = None        # PBX mode: register there, reach agents through it
 
     # ---- config -------------------------------------------------------------------------
     @staticmethod
@@ -73,6 +74,11 @@ class AcdDaemon:
             cfg.media = False
         if self.queue_log:
             cfg.queue_log = str(self.queue_log)
+        if self.pbx is not None and not cfg.pbx_secret:
+            where = "<config>" if isinstance(self.config, dict) else str(self.config)
+            raise ConfigError(f"{where}: pbx_secret is empty, but the ACD is to register with the "
+                              f"PBX at {self.pbx[0]}:{self.pbx[1]} as {cfg.pbx_user!r} (fix: set "
+                              "pbx_secret to that peer's password in the PBX)")
         return cfg
 
     # ---- as a process ---------------------------------------------------------------------
@@ -92,6 +98,8 @@ class AcdDaemon:
             argv += ["--timer-scale", str(self.timer_scale)]
         if self.lag_stats:
             argv.append("--lag-stats")
+        if self.pbx is not None:
+            argv += ["--pbx", f"{self.pbx[0]}:{self.pbx[1]}"]
         return argv
 
     @classmethod
@@ -99,7 +107,8 @@ class AcdDaemon:
         """The description behind ``python -m labkit.acd.serve``'s parsed options."""
         return cls(config=Path(args.config), sip=parse_addr(args.sip, "sip"),
                    http=parse_addr(args.http, "http"), queue_log=args.queue_log or None,
-                   media=not args.no_media, timer_scale=args.timer_scale, lag_stats=args.lag_stats)
+                   media=not args.no_media, timer_scale=args.timer_scale, lag_stats=args.lag_stats,
+                   pbx=parse_addr(args.pbx, "pbx") if args.pbx else None)
 
     @property
     def ports(self) -> list[tuple[str, int]]:
@@ -136,7 +145,8 @@ class AcdDaemon:
         from .server import AcdServer
         from .sip.transaction import Timers
 
-        acd = AcdServer(self.load(), timers=timers or Timers.scaled(self.timer_scale), clock=clock)
+        acd = AcdServer(self.load(), timers=timers or Timers.scaled(self.timer_scale), clock=clock,
+                        pbx=self.pbx)
         return acd, RestApi(acd)
 
     async def start(self, acd, api) -> None:

@@ -19,8 +19,9 @@ class AcdLab:
     """The ACD (described by an AcdDaemon, run in this loop) with its phones and gateways."""
 
     def __init__(self, config: dict, timers: Timers = Timers(), host: str = "127.0.0.1",
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.daemon = AcdDaemon(config, sip=(host, 0), http=(host, 0))
+                 clock: Callable[[], float] = time.monotonic,
+                 pbx: tuple[str, int] | None = None) -> None:
+        self.daemon = AcdDaemon(config, sip=(host, 0), http=(host, 0), pbx=pbx)
         self.timers = timers
         self.host = host
         self.acd, self.api = self.daemon.build(timers=timers, clock=clock)

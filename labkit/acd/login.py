@@ -124,6 +124,10 @@ class Login:
         sub = agent.sub
         if sub is not None:
             self._unsubscribe(sub)
+        if agent.resubscribe:
+            agent.resubscribe.cancel()
+        agent.resubscribe = agent.backoff = None
+        agent.subscription = ""
         if agent.call is not None and agent.state == RINGING:
             for off in [o for o in self.offers if o.agent is agent]:
                 self._cancel_offer(off)

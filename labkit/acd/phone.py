@@ -6,6 +6,14 @@ RFC 4235 dialog-info NOTIFYs that follow its real call state, and it answers, re
 calls by policy.  ``Gateway`` plays the seed's FXO gateway: it calls queue AORs with a PCMU
 offer and hangs up (or vanishes without BYE, for soak tests).
 
+**Through a PBX** (``pbx=(host, port)``, with ``secret=`` for digest): a phone registers its
+user there (``register()``: labkit.acd.sip.register, refreshed at half the grant, backoff on
+failure), its INVITEs name it as ``sip:USER@PBXHOST`` in From, a login calls ``sip:*44@PBX``
+(``LOGIN_CODE``; the PBX's dial plan sends it to the ACD's login AOR) and a logout
+``sip:*45@PBX``; challenges (401/407) from the PBX, and only from it, are answered once with
+the credentials.  Calls arriving through the PBX are answered with its Record-Route copied,
+and ACK, INFO and BYE follow the route set (labkit.acd.sip.endpoint.Dialog).
+
 Both list the methods they take in ``Allow`` (RFC 3261 20.5), so the ACD knows it may
 re-INVITE them; ``reinvite=`` makes one refuse (``"refuse"``, 488, or a status code) or
 ignore (``"ignore"``: no answer at all) re-INVITEs, and ``allow=None`` makes one list nothing,
@@ -29,8 +37,10 @@ from labkit import rtp
 
 from . import events
 from .sip import sdp
+from .sip.digest import DigestClient
 from .sip.endpoint import Dialog, SipEndpoint, resolve
 from .sip.message import SipMessage, SipUri, new_tag
+from .sip.register import Registration
 from .sip.transaction import ServerTxn, Timers
 
 Policy = Callable[[SipMessage], tuple]   # -> ("answer", delay) | ("refuse", code) | ("ignore",)
@@ -39,6 +49,8 @@ ALLOW_UA = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, SUBSCRIBE, NOTIFY"
 #: The longest subscription a phone grants; a SUBSCRIBE asking more gets this (RFC 6665 4.2.1.1).
 MAX_SUBSCRIPTION = 3600
 RTP_KEEP = 2000            # received RTP packets a call keeps (40 s of one stream)
+#: What a phone dials through a PBX to log in and out (the seed's Asterisk feature codes).
+LOGIN_CODE, LOGOUT_CODE = "*44", "*45"
 
 
 def voice(name: str) -> float:
@@ -89,7 +101,7 @@ class _UA:
 
     def __init__(self, timers: Timers = Timers(), host: str = "127.0.0.1", port: int = 0,
                  reinvite: str | int = "accept", allow: str | None = ALLOW_UA,
-                 media: bool = False) -> None:
+                 media: bool = False, pbx: tuple[str, int] | None = None, secret: str = "") -> None:
         if reinvite not in ("accept", "refuse", "ignore") and not (
                 isinstance(reinvite, int) and 400 <= reinvite <= 699):
             raise ValueError(f"reinvite={reinvite!r}: use accept, refuse, ignore or a 4xx-6xx code")
@@ -102,17 +114,46 @@ class _UA:
         self.handles: set[asyncio.TimerHandle] = set()
         self.sched: rtp.RtpScheduler | None = None
         self.stopped = False
+        self.pbx, self.secret = pbx, secret
+        self.registration: Registration | None = None
 
     async def start(self) -> "_UA":
         self.ep = await SipEndpoint.listen(self, self.host, self.port, timers=self.timers,
                                            user_agent=f"labkit-{self.user}")
+        if self.pbx is not None and self.secret:
+            self.ep.auth = DigestClient(self.user, self.secret, peer=self._pbx_addr())
         if self.media:
             self.sched = rtp.RtpScheduler().start()
         return self
 
+    def _pbx_addr(self) -> tuple[str, int]:
+        return resolve(SipUri.parse(f"sip:{self.pbx[0]}:{self.pbx[1]}"))
+
+    @property
+    def domain(self) -> str:
+        """The host of our From URIs: the PBX's when we go through one, else our own."""
+        return self.pbx[0] if self.pbx is not None else self.ep.host
+
+    def register(self, expires: int = 300) -> Registration:
+        """Register our user at the PBX with our Contact (and keep it registered)."""
+        if self.pbx is None:
+            raise ValueError("register() needs a PBX: give pbx=(host, port)")
+        if self.registration is None:
+            self.registration = Registration(self.ep, self.user, self._pbx_addr(), self.contact,
+                                             expires=expires,
+                                             backoff_unit=self.timers.t1 / 0.5).start()
+        return self.registration
+
+    async def unregister(self, timeout: float = 2.0) -> None:
+        """Remove our binding at the PBX (Expires: 0), waiting at most ``timeout``."""
+        if self.registration is not None:
+            await self.registration.stop(timeout)
+
     async def stop(self) -> None:
         """Stop at once, without a word to anyone: a phone unplugged (no logout, no BYE)."""
         self.stopped = True
+        if self.registration is not None:
+            self.registration.abandon()
         for h in list(self.handles):
             h.cancel()
         for t in list(self.tasks):
@@ -277,13 +318,14 @@ class _UA:
         caller that vanishes between the 200 and its ACK: nothing is sent, nothing is kept."""
         call = PhoneCall(dialog=None, direction="initiator", did=f"d{next(self.ids)}")  # type: ignore[arg-type]
         self._open_media(call)
-        req = self.ep.new_request("INVITE", uri, from_=f"<sip:{from_user}@{self.ep.host}>",
+        req = self.ep.new_request("INVITE", uri, from_=f"<sip:{from_user}@{self.domain}>",
                                   to=f"<{uri}>", contact=self.contact,
                                   body=self.sdp(call) if body is None else body,
                                   content_type="application/sdp", extra=self._allow())
         dialog = Dialog(call_id=req.call_id, local_tag=req.from_.tag, remote_tag="",
-                        local_uri=f"<sip:{from_user}@{self.ep.host}>", remote_uri=f"<{uri}>",
+                        local_uri=f"<sip:{from_user}@{self.domain}>", remote_uri=f"<{uri}>",
                         remote_target=uri, local_contact=self.contact, local_seq=1)
+        req.dialog = dialog          # a digest retry's CSeq carries on into the dialog
         call.dialog = dialog
         self.calls[dialog.key] = call
         self.changed()
@@ -298,11 +340,11 @@ class _UA:
             self.calls.pop(dialog.key, None)
             self._close_media(call)
             return resp, None
-        d2 = Dialog.as_uac(req, resp, self.contact)
+        d2 = Dialog.as_uac(txn.request, resp, self.contact)
         call.dialog.remote_tag, call.dialog.remote_target = d2.remote_tag, d2.remote_target
         call.dialog.route_set = d2.route_set
         call.remote_sdp = resp.body
-        self.ep.send_ack(call.dialog, req.cseq[0])
+        self.ep.send_ack(call.dialog, txn.request.cseq[0])   # the INVITE that got the 2xx
         call.state = "confirmed"
         self._talk(call)
         self.changed()

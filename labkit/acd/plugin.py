@@ -11,17 +11,43 @@ from labkit.lab.params import Param
 from labkit.lab.plugins import Plugin, ServiceKind
 
 
-def acd_address(value: Any, where, ctx) -> str:
-    """`ADDR:PORT` of the ACD's SIP side, e.g. 192.168.2.10:5060."""
-    m = re.fullmatch(r"([0-9.]+):(\d{1,5})", value) if isinstance(value, str) else None
-    try:
-        ok = m is not None and 0 < int(m.group(2)) < 65536 and bool(ipaddress.IPv4Address(m.group(1)))
-    except ValueError:
-        ok = False
-    if not ok:
-        raise TopologyError(where, f"acd '{printable(value, 60)}' is not ADDR:PORT of the ACD",
-                            "e.g. acd: \"192.168.2.10:5060\" (quoted, an IPv4 address and a port 1-65535)")
-    return value
+def sip_address(key: str, what: str, example: str):
+    """A parameter type: `ADDR:PORT` of a SIP peer (``what``: "the ACD", "the PBX"), an IPv4
+    address and a UDP port, e.g. 192.168.2.10:5060."""
+    def check(value: Any, where, ctx) -> str:
+        m = re.fullmatch(r"([0-9.]+):(\d{1,5})", value) if isinstance(value, str) else None
+        try:
+            ok = m is not None and 0 < int(m.group(2)) < 65536 and bool(ipaddress.IPv4Address(m.group(1)))
+        except ValueError:
+            ok = False
+        if not ok:
+            raise TopologyError(where, f"{key} '{printable(value, 60)}' is not ADDR:PORT of {what}",
+                                f"e.g. {key}: \"{example}\" (quoted, an IPv4 address and a port 1-65535)")
+        return value
+    check.__doc__ = f"`ADDR:PORT` of {what}'s SIP side, e.g. {example}."
+    return check
+
+
+acd_address = sip_address("acd", "the ACD", "192.168.2.10:5060")
+pbx_address = sip_address("pbx", "the PBX", "192.168.2.5:5060")
+
+
+def sip_user(value: Any, where, ctx) -> str:
+    """A SIP user name (a phone's account on the PBX): ASCII letters, digits, - _ . *"""
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if not text or len(text) > 64 or not all((c.isascii() and c.isalnum()) or c in "-_.*" for c in text):
+        raise TopologyError(where, f"user '{printable(value, 60)}' is not a SIP user name",
+                            "e.g. user: phone1 (ASCII letters, digits, - _ . *; at most 64)")
+    return text
+
+
+def sip_secret(value: Any, where, ctx) -> str:
+    """A SIP password: one line of printable ASCII (it is hashed, never sent)."""
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if not text or len(text) > 128 or not all(" " <= c <= "~" for c in text):
+        raise TopologyError(where, f"secret '{printable(value, 20)}' is not a SIP password",
+                            "e.g. secret: \"phone1secret\" (printable ASCII, 1 to 128 characters)")
+    return text
 
 
 def agent_id(value: Any, where, ctx) -> str:
@@ -49,10 +75,16 @@ plugin = Plugin(
                     {"config": Param("file", required=True, doc="e.g. config: acd/acd.yaml"),
                      "sip_port": Param("port", default=5060), "http_port": Param("port", default=242),
                      "media": Param("bool", default=True), "listen": Param("address"),
-                     "timer_scale": Param(timer_scale, default=1.0)},
+                     "timer_scale": Param(timer_scale, default=1.0),
+                     "pbx": Param(pbx_address, doc='e.g. pbx: "192.168.2.5:5060": register there '
+                                                   '(pbx_user, pbx_secret in the config)')},
                     doc="the SIP ACD with its REST API"),
         ServiceKind("sipphone", "labkit.acd.service:PhoneService",
-                    {"acd": Param(acd_address, required=True, doc='e.g. acd: "192.168.2.10:5060"'),
+                    {"acd": Param(acd_address, doc='e.g. acd: "192.168.2.10:5060" (without pbx)'),
+                     "pbx": Param(pbx_address, doc='e.g. pbx: "192.168.2.5:5060": register there, '
+                                                   'log in by calling *44'),
+                     "user": Param(sip_user, doc="the phone's SIP user on the PBX (default: the node name)"),
+                     "secret": Param(sip_secret, doc="its password on the PBX"),
                      "agent": Param(agent_id), "policy": Param("str", default="answer",
                                                               choices=("answer", "refuse", "ignore")),
                      "talk": Param("seconds"), "port": Param("port", default=5060),

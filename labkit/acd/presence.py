@@ -1,6 +1,13 @@
 """Presence: the ACD subscribes to each logged-in agent's device (dialog event package,
 RFC 4235, falling back to presence, RFC 3856) and turns its NOTIFYs into agent states.
 
+Directly (no PBX) a failed subscription logs the agent out.  Through a PBX (labkit.acd.pbx_client)
+it does not: the agent waits as pending, ``Agent.subscription`` says why, and the ACD SUBSCRIBEs
+again after a bounded backoff; an empty NOTIFY body (Kamailio's presence server before anything
+was published) means idle there.  The subscription dialog takes its route set from whichever
+of the 2xx and the first NOTIFY comes first (RFC 6665 4.1.2.4 / RFC 3261 12.1), so a notifier
+behind a record-routing proxy is reached through it.
+
 Mixed into AcdServer (labkit.acd.server): ``self`` is the server, whose state it shares.
 """
 from __future__ import annotations
@@ -15,6 +22,7 @@ from .core import BUSY, CONNECTED, IDLE, LOGGEDOUT, PENDING, Agent
 from .legs import Subscription
 from .sip.endpoint import Dialog, resolve
 from .sip.message import SipMessage, SipUri
+from .sip.register import failure
 from .sip.transaction import ServerTxn
 
 log = logging.getLogger("labkit.acd")
@@ -58,26 +66,30 @@ class Presence:
                 agent.state = BUSY
 
     # ---- subscriptions to agent devices ----------------------------------------------------
-    def _subscribe(self, agent: Agent, event: str) -> None:
+    def _subscribe(self, agent: Agent, event: str, announced: bool = False) -> None:
         accept = (f"{events.CT_DIALOG_INFO}, {events.CT_PIDF}" if event == "dialog"
                   else events.CT_PIDF)
-        req = self.ep.new_request("SUBSCRIBE", agent.device, from_=f"<sip:acd@{self.ep.host}>",
+        me = self._pbx_from()
+        req = self.ep.new_request("SUBSCRIBE", agent.device, from_=me,
                                   to=f"<{agent.device}>", contact=self.sip_uri,
                                   extra=[("Event", event), ("Accept", accept),
                                          ("Expires", str(self.cfg.subscribe_expires))])
         dialog = Dialog(call_id=req.call_id, local_tag=req.from_.tag, remote_tag="",
-                        local_uri=f"<sip:acd@{self.ep.host}>", remote_uri=f"<{agent.device}>",
+                        local_uri=me, remote_uri=f"<{agent.device}>",
                         remote_target=agent.device, local_contact=self.sip_uri, local_seq=1)
-        sub = Subscription(agent=agent, dialog=dialog, event=event)
+        req.dialog = dialog          # a digest retry's CSeq carries on into the dialog
+        sub = Subscription(agent=agent, dialog=dialog, event=event, announced=announced)
         old = agent.sub
         if old is not None:
             self._drop_sub(old)
         agent.sub = sub
+        if self.pbx is not None:
+            agent.subscription = "pending"
         self.subs[dialog.key] = sub
         try:
             txn = self.ep.send_request(req, resolve(SipUri.parse(agent.device)))
-        except (OSError, ValueError):
-            self._sub_failed(sub)
+        except (OSError, ValueError) as exc:
+            self._sub_failed(sub, f"cannot send the SUBSCRIBE: {exc}")
             return
         # Timer N (RFC 6665 4.1.2.4): no NOTIFY within 64*T1 and the subscription has failed,
         # whatever the SUBSCRIBE's answer was (a phone that says 200 and never notifies)
@@ -88,7 +100,7 @@ class Presence:
         sub.timer_n = None
         if not sub.ending and sub.agent.sub is sub:
             log.info("agent %s: no NOTIFY from %s within 64*T1", sub.agent.id, sub.agent.device)
-            self._sub_failed(sub)
+            self._sub_failed(sub, "no NOTIFY within 64*T1")
 
     async def _subscribe_result(self, sub: Subscription, txn) -> None:
         resp = await txn.final
@@ -98,6 +110,8 @@ class Presence:
             sub.active = True
             if resp.to.tag and not sub.dialog.remote_tag:
                 sub.dialog.remote_tag = resp.to.tag
+                # the 2xx came before any NOTIFY: it sets the route set (reversed Record-Route)
+                sub.dialog.route_set = list(reversed(resp.get_all("Record-Route")))
             c = resp.contact
             if c:
                 sub.dialog.remote_target = str(c.uri)
@@ -108,17 +122,52 @@ class Presence:
         if resp.status == 489 and sub.event == "dialog":
             self._drop_sub(sub)
             sub.agent.sub = None
-            self._subscribe(sub.agent, "presence")   # RFC 3856 fallback
+            self._subscribe(sub.agent, "presence", sub.announced)   # RFC 3856 fallback
             return
-        self._sub_failed(sub)
+        self._sub_failed(sub, failure(resp, txn.addr)[0])
 
-    def _sub_failed(self, sub: Subscription) -> None:
+    def _sub_failed(self, sub: Subscription, why: str) -> None:
+        """The subscription to ``sub.agent``'s device failed: directly, the agent is logged out;
+        through a PBX it waits (pending) and is subscribed again after a bounded backoff."""
         agent = sub.agent
-        log.info("agent %s: subscription to %s failed; logged out", agent.id, agent.device)
         self._drop_sub(sub)
-        if agent.sub is sub:
-            agent.sub = None
+        if agent.sub is not sub:
+            return
+        agent.sub = None
+        if self.pbx is None:
+            log.info("agent %s: subscription to %s failed (%s); logged out", agent.id,
+                     agent.device, why)
             self.logout_agent(agent, "subscription-failed")
+            return
+        if agent.subscription != why:          # one line per change, not per attempt
+            log.warning("agent %s: subscription to %s failed: %s; subscribing again",
+                        agent.id, agent.device, why)
+        agent.subscription = why
+        agent.device_idle = False
+        if agent.state in (IDLE, BUSY):
+            agent.state = PENDING              # nothing is offered until a NOTIFY says idle
+        agent.backoff = agent.backoff or self._backoff()
+        if agent.resubscribe:
+            agent.resubscribe.cancel()
+        agent.resubscribe = self.loop.call_later(agent.backoff.delay(), self._resubscribe, agent,
+                                                 sub.event, sub.announced)
+
+    def _resubscribe(self, agent: Agent, event: str, announced: bool) -> None:
+        agent.resubscribe = None
+        if agent.state != LOGGEDOUT and agent.sub is None:
+            self._subscribe(agent, event, announced)
+
+    def _sub_working(self, sub: Subscription, state: str) -> None:
+        """PBX mode: the subscription answers again (a NOTIFY came)."""
+        agent = sub.agent
+        if self.pbx is None or agent.sub is not sub:
+            return
+        shown = "pending" if state == "pending" else "active"
+        if agent.subscription not in ("pending", "active"):
+            log.warning("agent %s: subscription to %s %s again", agent.id, agent.device, shown)
+        agent.subscription = shown
+        if agent.backoff is not None:
+            agent.backoff.reset()
 
     def _refresh(self, sub: Subscription) -> None:
         if sub.ending:
@@ -127,8 +176,8 @@ class Presence:
                                                      ("Expires", str(self.cfg.subscribe_expires))])
         try:
             txn = self.ep.send_request(req, sub.dialog.destination())
-        except (OSError, ValueError):       # the phone's Contact no longer resolves
-            self._sub_failed(sub)
+        except (OSError, ValueError) as exc:       # the phone's Contact no longer resolves
+            self._sub_failed(sub, f"cannot send the refresh: {exc}")
             return
         self._spawn(self._refresh_result(sub, txn))
 
@@ -140,7 +189,7 @@ class Presence:
             expires = _int(resp.get("Expires"), self.cfg.subscribe_expires)
             sub.refresh = self.loop.call_later(_refresh_after(expires), self._refresh, sub)
         else:
-            self._sub_failed(sub)
+            self._sub_failed(sub, "refresh failed: " + failure(resp, txn.addr)[0])
 
     def _unsubscribe(self, sub: Subscription) -> None:
         sub.ending = True
@@ -175,14 +224,22 @@ class Presence:
             sub.timer_n.cancel()
             sub.timer_n = None
         if not sub.dialog.remote_tag:
+            # the NOTIFY came before the 2xx: it makes the dialog, route set = its Record-Route
             sub.dialog.remote_tag = req.from_.tag
+            sub.dialog.route_set = req.get_all("Record-Route")
             c = req.contact
             if c:
                 sub.dialog.remote_target = str(c.uri)
         if sub.ending:
             txn.respond(txn.response(200))
             return
-        if req.body:
+        if state != "terminated":
+            self._sub_working(sub, state)
+        if not req.body and self.pbx is not None and state == "active":
+            # Kamailio's presence server before anything was published: no dialog, idle
+            txn.respond(txn.response(200))
+            self._device_state(sub, events.DeviceState(idle=True), -1)
+        elif req.body:
             try:
                 st = events.parse_device_state(req.content_type, req.body)
             except events.BodyError as exc:
@@ -197,6 +254,10 @@ class Presence:
             txn.respond(txn.response(200))
         if state == "terminated":
             agent = sub.agent
+            if self.pbx is not None:
+                reason = req.get("Subscription-State").partition("reason=")[2].split(";")[0].strip()
+                self._sub_failed(sub, f"terminated by the PBX ({reason or 'no reason'})")
+                return
             self._drop_sub(sub)
             if agent.sub is sub:
                 agent.sub = None

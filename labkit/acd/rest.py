@@ -76,7 +76,7 @@ def _call_json(parent: JSON, c: Call) -> None:
     o.addValue(c.to, "to")
 
 
-def _agent_json(parent: JSON, a: Agent, now: float) -> JSON:
+def _agent_json(parent: JSON, a: Agent, now: float, pbx: bool = False) -> JSON:
     o = parent.addObject()
     o.addValue(a.id, "id")
     o.addValue(a.shown_state(), "state")
@@ -86,6 +86,8 @@ def _agent_json(parent: JSON, a: Agent, now: float) -> JSON:
     m = o.addList("memberof")
     for q in a.memberof:
         m.addValue(q)
+    if pbx:                                      # PBX mode only: the seed's shape otherwise
+        o.addValue(a.subscription, "subscription")
     return o
 
 
@@ -234,6 +236,10 @@ class RestApi:
             cl = o.addList("calls")
             for c in q.calls:
                 _call_json(cl, c)
+            if self.acd.pbx is not None:         # PBX mode only: the seed's shape otherwise
+                registered, why = self.acd.registration_of(q.name)
+                o.addValue(registered, "registered")
+                o.addValue(why, "registration")
         return 200, doc
 
     def _queue(self, name: str) -> Queue:
@@ -271,7 +277,7 @@ class RestApi:
         al = doc.addList("agents")
         now = self.acd.now()
         for a in self.acd.agents.values():
-            _agent_json(al, a, now)
+            _agent_json(al, a, now, self.acd.pbx is not None)
         return 200, doc
 
     def _agent(self, aid: str) -> Agent:
@@ -279,7 +285,7 @@ class RestApi:
 
     def _agent_doc(self, a: Agent) -> JSON:
         wrapper = JSON.new_list()
-        o = _agent_json(wrapper, a, self.acd.now())
+        o = _agent_json(wrapper, a, self.acd.now(), self.acd.pbx is not None)
         o.addValue(a.paused, "paused")
         o.addValue(a.missed, "missed")
         return o
@@ -361,6 +367,7 @@ class RestApi:
     # ---- stats -----------------------------------------------------------------------------
     def get_stats(self) -> tuple[int, JSON]:
         now = self.acd.now()
+        pbx = {"pbx": self.acd.pbx_stats()} if self.acd.pbx is not None else {}
         return 200, JSON.from_python({
             "queues": {q.name: q.stats_dict(now) for q in self.acd.queues.values()},
             "sip": dict(self.acd.ep.stats) if self.acd.ep else {},
@@ -372,6 +379,7 @@ class RestApi:
             "uptime": round(now - self.acd.started, 1),
             "gc": {"tracked_objects": len(gc.get_objects()), "counts": list(gc.get_count()),
                    "frozen": gc.get_freeze_count()},
+            **pbx,
         })
 
     def get_queuelog(self) -> tuple[int, JSON]:

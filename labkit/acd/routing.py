@@ -266,8 +266,9 @@ class Routing:
 
     def _device_gone(self, agent: Agent) -> None:
         """An offer got no response at all before Timer B: the agent's phone is gone (it logged
-        in and vanished).  Logged out, so no caller waits on it again."""
-        if agent.state != LOGGEDOUT:
+        in and vanished).  Logged out, so no caller waits on it again.  Through a PBX, silence
+        means the PBX is away, not the phone: the agent stays (labkit.acd.pbx_client)."""
+        if agent.state != LOGGEDOUT and self.pbx is None:
             log.info("agent %s: device %s does not answer; logged out", agent.id, agent.device)
             self.logout_agent(agent, "device-unreachable")
 

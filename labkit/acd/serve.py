@@ -19,7 +19,7 @@ from .daemon import AcdDaemon
 
 async def run(args: argparse.Namespace) -> None:
     daemon = AcdDaemon.from_args(args)
-    acd, api = daemon.build()
+    acd, api = daemon.build()        # ConfigError (one line) before anything listens
     try:
         await daemon.start(acd, api)
     except OSError as exc:       # the port is taken, the address is not this host's, ...
@@ -37,7 +37,8 @@ async def run(args: argparse.Namespace) -> None:
     # and each full collection walks them.  Collect less often (measured: REST p99 follows).
     gc.set_threshold(5_000, 40, 40)
     print(f"labkit ACD: SIP udp {acd.ep.host}:{acd.ep.port}, REST http://{http_host}:{api.port}, "
-          f"{len(acd.queues)} queues, {len(acd.agents)} agents", flush=True)
+          f"{len(acd.queues)} queues, {len(acd.agents)} agents"
+          + (f", PBX {acd.pbx[0]}:{acd.pbx[1]}" if acd.pbx else ""), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     lag: list[float] = []
@@ -97,6 +98,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timer-scale", type=_scale, default=1.0,
                    help="scale SIP T1/T2/T4, from 0.001 to 10 (tests run them faster)")
     p.add_argument("--lag-stats", action="store_true", help="print event-loop lag percentiles at exit")
+    p.add_argument("--pbx", default="", help="PBX mode: UDP ADDR:PORT of the PBX to register with "
+                                             "(pbx_user/pbx_secret from the config)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 

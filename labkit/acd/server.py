@@ -26,6 +26,7 @@ from .admin import Admin
 from .core import LOGGEDOUT, AcdConfig, Agent, Call, Queue, QueueLog
 from .legs import ALLOW, Leg, Legs, Offer, Subscription, allowed
 from .login import Login
+from .pbx_client import PbxClient
 from .presence import Presence
 from .prompts import PromptPlayer
 from .routing import Routing
@@ -38,12 +39,17 @@ log = logging.getLogger("labkit.acd")
 __all__ = ["AcdServer", "Leg", "Offer", "Subscription", "ALLOW"]
 
 
-class AcdServer(Routing, Login, Presence, Admin, Legs):
+class AcdServer(Routing, Login, Presence, Admin, Legs, PbxClient):
     """The ACD: SIP in, calls routed to agents. ``clock`` is the monotonic time every wait,
-    idle time and statistic is measured with (tests pass a fake one to make them exact)."""
+    idle time and statistic is measured with (tests pass a fake one to make them exact).
+    ``pbx``: (host, port) of a PBX to register with and reach agents through (PBX mode,
+    labkit.acd.pbx_client); None: callers and phones talk to the ACD directly."""
 
     def __init__(self, config: AcdConfig, timers: Timers = Timers(), media_host: str = "",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 pbx: tuple[str, int] | None = None) -> None:
+        self.pbx = pbx
+        self.registrations = {}
         self.clock = clock
         self.cfg = config
         self.timers = timers
@@ -72,8 +78,14 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
                                            user_agent="labkit-acd")
         self.media_host = self.media_host or self.ep.host
         await self.player.start(self.media_host)
+        self._pbx_start()
 
     async def stop(self) -> None:
+        for a in self.agents.values():
+            if a.resubscribe:
+                a.resubscribe.cancel()
+        if self.ep:
+            await self._pbx_stop()
         for sub in list(self.subs.values()):
             if sub.refresh:
                 sub.refresh.cancel()
@@ -211,8 +223,7 @@ class AcdServer(Routing, Login, Presence, Admin, Legs):
         tag = new_tag()
         dialog = Dialog.as_uas(req, tag, self.sip_uri)
         leg = Leg(dialog=dialog, kind=kind, remote_sdp=req.body, allows=allowed(req))
-        contact = req.contact
-        leg.device = str(contact.uri) if contact else str(req.from_.uri)
+        leg.device = self._device_uri(req)
         leg.media = self.player.open()
         leg.session_id = int(time.time() * 1000) & 0x7FFFFFFF
         leg.local_sdp = sdp.build(self.media_host, self.player.port(leg.media),
