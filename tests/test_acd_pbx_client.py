@@ -486,8 +486,9 @@ def test_a_queued_call_reaches_the_agent_through_the_pbx_record_routed():
     run(go())
 
 
-def test_subscription_through_a_vanished_pbx_is_retried_not_logged_out():
+def test_subscription_through_a_vanished_pbx_is_retried_not_logged_out(caplog):
     async def go():
+        caplog.set_level(logging.INFO, "labkit.acd")
         pbx = await FakePbx().start()
         lab, phone = await pbx_lab(pbx, login=True)
         agent = lab.acd.agents["2771"]
@@ -506,6 +507,9 @@ def test_subscription_through_a_vanished_pbx_is_retried_not_logged_out():
         pbx.down = False                                                 # it comes back
         assert await until(lambda: agent.subscription == "active" and agent.state == "idle", 10)
         assert pbx.count("SUBSCRIBE") > sent and agent.state != "loggedout"
+        lines = [r.getMessage() for r in caplog.records if "subscription to" in r.getMessage()]
+        assert len(lines) == 4, lines       # failed, active again, failed, active again: per change
+        assert "active again" in lines[-1]
         assert lab.acd.logouts == {}
         await lab.close(); pbx.close()
     run(go())

@@ -83,8 +83,8 @@ class Presence:
         if old is not None:
             self._drop_sub(old)
         agent.sub = sub
-        if self.pbx is not None:
-            agent.subscription = "pending"
+        if self.pbx is not None and not agent.subscription:
+            agent.subscription = "pending"     # a retry keeps showing why the last one failed
         self.subs[dialog.key] = sub
         try:
             txn = self.ep.send_request(req, resolve(SipUri.parse(agent.device)))

@@ -116,11 +116,12 @@ class Registration:
         if self._stopped or self.ep.sock is None:
             return
         txn = self._txn = self.ep.send_request(self._request(expires), self.registrar)
+        self.sent += 1
         txn.on_final = lambda resp: self._final(txn, resp, expires)
 
     def _final(self, txn: ClientTxn, resp: SipMessage, asked: int) -> None:
         self.cseq = max(self.cseq, txn.request.cseq[0])
-        self.sent += rounds(txn)
+        self.sent += rounds(txn) - 1          # its digest retries
         self._txn = None
         if self._stopped:
             return
@@ -164,6 +165,8 @@ class Registration:
         self.registered, self.reason = registered, reason
         if registered:
             log.info("PBX: %s registered (Contact %s, %d s)", self.aor, self.contact, self.granted)
+        elif reason == "unregistered":
+            log.info("PBX: %s unregistered", self.aor)
         else:
             log.warning("PBX: %s not registered: %s", self.aor, reason)
         if self.on_change is not None:
@@ -188,7 +191,7 @@ class Registration:
             await asyncio.wait_for(asyncio.shield(txn.final), timeout)
         except asyncio.TimeoutError:
             pass
-        self.sent += rounds(txn)
+        self.sent += rounds(txn)           # the un-REGISTER and its digest retries
         self._set(False, "unregistered")
 
 
