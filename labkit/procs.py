@@ -75,6 +75,21 @@ def start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes whose process group is `pgid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            found.append(int(entry.name))
+    return found
+
+
 @dataclass
 class Proc:
     """A recorded process: what `stop` may signal, and nothing else."""
@@ -92,20 +107,13 @@ class Proc:
         return start_time(self.pid) == self.start
 
     def orphans(self) -> bool:
-        """True when this process is gone but the process group it led still has members.
+        """True when this process is gone but the process group it led still has live members.
 
         A daemon started with start_new_session leads a group; if it is killed (kill -9) the
         workers it forked live on in that group, reparented. Its PID is not reused while
-        the group exists (the kernel keeps a PID in use as a PGID), and a PID that no longer
-        exists at all cannot name a stranger's group, so signalling the group is safe."""
-        if start_time(self.pid) is not None:
-            return False
-        try:
-            os.killpg(self.pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-
+        the group exists (the kernel keeps a PID in use as a PGID), so signalling the group
+        reaches only them. A zombie (the leader itself, not yet reaped) is not a live member."""
+        return not self.alive() and bool(group_members(self.pid))
 
 def _signal(pid: int, sig: int) -> None:
     try:

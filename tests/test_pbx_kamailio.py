@@ -29,7 +29,7 @@ def test_kamailio_accepts_the_rendered_seed_dial_plan(tmp_path):
     plan = seed_plan()
     cfg = tmp_path / "kamailio.cfg"
     cfg.write_text(kamailio.render(plan, "192.168.2.5", 5060, tmp_path, "sip.conf and extensions.conf"))
-    kamailio.make_db(plan, tmp_path / "pbx.sqlite", "192.168.2.5")
+    kamailio.make_db(plan, tmp_path, "192.168.2.5")
     p = subprocess.run(["kamailio", "-c", "-f", str(cfg)], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr[-2000:]
 
@@ -39,7 +39,7 @@ def test_each_context_and_extension_becomes_a_route():
     for ctx in ("acdserver", "phones", "fxo"):
         assert f"route[CTX_{ctx}]" in text and f"route(CTX_{ctx})" in text
     assert 'if ($rU == "*44")' in text and '$var(duser) = "acdlogin";' in text
-    assert 'if (pcre_match("$rU", "^queue.+$"))' in text
+    assert 'if (pcre_match("$rU", "^queue.+\\\\z"))' in text
     # the seed's two acdserver lines: SUBSCRIBEs from the ACD use acdpresence's hint
     assert 'if ($var(peer) == "acdserver") { route(SUB_acdpresence); exit; }' in text
     # the gateway is known by its address; everyone else authenticates
@@ -50,8 +50,8 @@ def test_subscriber_rows_are_the_peers_with_a_secret(tmp_path):
     import sqlite3
 
     plan = seed_plan()
-    kamailio.make_db(plan, tmp_path / "pbx.sqlite", "192.168.2.5")
-    with sqlite3.connect(tmp_path / "pbx.sqlite") as db:
+    kamailio.make_db(plan, tmp_path, "192.168.2.5")
+    with sqlite3.connect(tmp_path / "auth.sqlite") as db:
         rows = sorted(db.execute("SELECT username, domain, password FROM subscriber"))
     assert rows == sorted((p.name, "192.168.2.5", p.secret) for p in plan.peers.values() if p.secret)
     assert {r[0] for r in rows} == {"acdserver", "phone1", "phone2"}

@@ -1,7 +1,7 @@
 """The seed's Asterisk dial plan as a Kamailio 5.6 configuration, and what Kamailio needs beside it.
 
 `render(plan, addr, port, run_dir)` returns the text of ``kamailio.cfg``; `make_db` writes the
-SQLite file it reads (the subscriber table the PBX authenticates against, and the tables
+SQLite files it reads (the subscriber table the PBX authenticates against, and the tables
 Kamailio's presence client checks for). The translation, decided here:
 
 - **Who is calling.** A request from a static peer's address (``host=192.168.2.2``) is that
@@ -11,7 +11,13 @@ Kamailio's presence client checks for). The translation, decided here:
   realm is the PBX's address.
 - **Registration.** A peer registers its own name, and may register any AOR that is not
   another peer's name (the ACD registers ``queue1``, ``acdlogin``, ...); another peer's name
-  is refused with 403. Registrations live in memory (usrloc db_mode 0).
+  is refused with 403. Registrations and presence subscriptions are kept in memory and
+  written back to SQLite every second by one timer process per module, each module with a
+  file of its own in WAL mode, so no writer waits on another and the workers reading
+  credentials never wait at all. (With writers sharing one file, SQLite's lock turned
+  REGISTERs into 500s and credential checks into false 401s.)
+  So a restarted PBX, after a crash or a changed dial plan, still knows who registered and
+  who watches whom, as Asterisk does after a restart.
 - **Contexts.** An INVITE is routed in the calling peer's ``context``; a SUBSCRIBE in its
   ``subscribecontext`` (else its context). Extensions are tried in Asterisk's match order
   (labkit.pbx.dialplan); no match is a 404 naming the context.
@@ -40,8 +46,11 @@ from .dialplan import EXTEN, Dialplan, Exten
 
 #: Where Debian's kamailio-sqlite-modules package installs Kamailio's own table definitions.
 SQLITE_SCHEMA = Path("/usr/share/kamailio/db_sqlite")
-#: the schema files make_db runs: the version table, subscriber, location and the presence tables
-SCHEMA_FILES = ("standard-create.sql", "auth_db-create.sql", "usrloc-create.sql", "presence-create.sql")
+#: One SQLite file per module that writes, so each file has one writer (SQLite locks a whole
+#: file): the schema files (Kamailio's own) each is made from.
+DB_FILES = {"auth.sqlite": ("standard-create.sql", "auth_db-create.sql"),
+            "location.sqlite": ("standard-create.sql", "usrloc-create.sql"),
+            "presence.sqlite": ("standard-create.sql", "presence-create.sql")}
 MODULES = ("kex", "corex", "tm", "tmx", "sl", "rr", "pv", "maxfwd", "textops", "siputils", "xlog",
            "sanity", "regex", "ctl", "usrloc", "registrar", "db_sqlite", "auth", "auth_db", "dialog",
            "presence", "presence_dialoginfo", "pua", "pua_dialoginfo")
@@ -65,7 +74,9 @@ def _match(ext: Exten) -> str:
     match PHONE1). Asterisk also drops '-' from a dialled number before matching; labkit's
     extensions never contain one, so the PBX compares the request's user part as it is."""
     if ext.pattern.startswith("_"):
-        return f'pcre_match("$rU", {quote(ext.regex)})'
+        # the argument may hold pseudo-variables, so a '$' anchor would read as one: PCRE's \z
+        regex = ext.regex[:-1] + "\\z" if ext.regex.endswith("$") else ext.regex
+        return f'pcre_match("$rU", {quote(regex)})'
     return f"$rU == {quote(ext.pattern)}"
 
 
@@ -105,19 +116,22 @@ def render(plan: Dialplan, addr: str, port: int, run_dir: Path, source: str = ""
     """The kamailio.cfg for `plan`, listening on udp:addr:port, its files under `run_dir`."""
     static = {p.name: p for p in plan.peers.values() if p.host}
     dynamic = sorted(p.name for p in plan.peers.values() if not p.host)
-    db = f"sqlite://{run_dir / 'pbx.sqlite'}"
+    auth, location, presence = (f"sqlite://{run_dir / name}" for name in DB_FILES)
     lines = ["#!KAMAILIO", f"# Rendered by labkit.pbx from {source or 'a dial plan'}; edits are overwritten.",
              "debug=2", "log_stderror=yes", "fork=yes", "children=2", "disable_tcp=yes",
              "auto_aliases=no", f"listen=udp:{addr}:{port}", f"alias={addr}:{port}", f"alias={addr}", ""]
     lines += [f'loadmodule "{m}.so"' for m in MODULES] + [""]
-    params = [("ctl", "binrpc", f"unix:{run_dir / 'kamailio_ctl'}"), ("usrloc", "db_mode", 1), ("usrloc", "db_url", db),
+    params = [("ctl", "binrpc", f"unix:{run_dir / 'kamailio_ctl'}"),
+              ("usrloc", "db_mode", 2), ("usrloc", "db_url", location), ("usrloc", "timer_interval", 1),
+              *[("db_sqlite", "db_set_journal_mode", f"{run_dir / name}=WAL;") for name in DB_FILES],
               ("registrar", "min_expires", 5), ("registrar", "max_expires", 3600),
-              ("auth_db", "db_url", db), ("auth_db", "calculate_ha1", 1),
+              ("auth_db", "db_url", auth), ("auth_db", "calculate_ha1", 1),
               ("auth_db", "password_column", "password"), ("auth_db", "load_credentials", ""),
               ("rr", "append_fromtag", 1), ("dialog", "dlg_match_mode", 1),
-              ("presence", "subs_db_mode", 1), ("presence", "db_url", db), ("presence", "publ_cache", 2),
+              ("presence", "subs_db_mode", 2), ("presence", "db_url", presence),
+              ("presence", "db_update_period", 1), ("presence", "publ_cache", 2),
               ("presence", "server_address", f"sip:{addr}:{port}"),
-              ("pua", "db_mode", 0), ("pua", "db_url", db),
+              ("pua", "db_mode", 0), ("pua", "db_url", presence),
               ("pua_dialoginfo", "send_publish_flag", F_PUBLISH),
               ("pua_dialoginfo", "disable_caller_publish_flag", F_NO_CALLER),
               ("pua_dialoginfo", "disable_callee_publish_flag", F_NO_CALLEE)]
@@ -209,20 +223,23 @@ def render(plan: Dialplan, addr: str, port: int, run_dir: Path, source: str = ""
     return "\n".join(lines)
 
 
-def make_db(plan: Dialplan, path: Path, realm: str, schema: Path = SQLITE_SCHEMA) -> None:
-    """Write the SQLite file the config reads: Kamailio's own table definitions (from its
-    Debian package) when the file is new, and the subscriber rows (user, realm, password),
-    one per peer with a secret, every time. Registrations and subscriptions already in an
-    existing file are kept (a restart of the PBX in the same lab)."""
-    new = not path.exists()
-    with sqlite3.connect(path) as db:
-        if new:
-            for name in SCHEMA_FILES:
-                db.executescript((schema / name).read_text())
-        db.execute("DELETE FROM subscriber")
-        db.executemany("INSERT INTO subscriber (username, domain, password) VALUES (?, ?, ?)",
-                       [(p.name, realm, p.secret) for p in plan.peers.values() if p.secret])
-    db.close()
+def make_db(plan: Dialplan, run_dir: Path, realm: str, schema: Path = SQLITE_SCHEMA) -> None:
+    """Write the SQLite files the config reads (DB_FILES): Kamailio's own table definitions
+    (from its Debian package) for a file that is new, and the subscriber rows (user, realm,
+    password), one per peer with a secret, every time. Registrations and subscriptions
+    already in existing files are kept (a restart of the PBX in the same lab)."""
+    for name, scripts in DB_FILES.items():
+        path = run_dir / name
+        new = not path.exists()
+        with sqlite3.connect(path) as db:
+            if new:
+                for script in scripts:
+                    db.executescript((schema / script).read_text())
+            if name == "auth.sqlite":
+                db.execute("DELETE FROM subscriber")
+                db.executemany("INSERT INTO subscriber (username, domain, password) VALUES (?, ?, ?)",
+                               [(p.name, realm, p.secret) for p in plan.peers.values() if p.secret])
+        db.close()
 
 
 def parse_kamcmd(text: str) -> object:

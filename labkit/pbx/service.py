@@ -6,8 +6,8 @@ Topology use (see topologies/acd/pbx-lab.yaml)::
       - {type: pbx, sip_conf: sip.conf, extensions: extensions.conf}
 
 Lifecycle, like every daemon's: render ``kamailio.cfg`` (labkit.pbx.kamailio, from the
-dial plan labkit.pbx.dialplan read) and its SQLite subscriber table into the run
-directory; dry-run it with ``kamailio -c -f`` (a failure stops bring-up with Kamailio's
+dial plan labkit.pbx.dialplan read) and its SQLite files (the subscriber table among them) into
+the run directory; dry-run it with ``kamailio -c -f`` (a failure stops bring-up with Kamailio's
 own message); start ``kamailio -DD -E`` in the foreground inside the node (its workers
 stay in its process group, so stopping the recorded PID's group stops them all, even
 after the main process was killed); ready once an OPTIONS sent inside the node gets an
@@ -79,7 +79,7 @@ class PbxService(Service):
         addr = self.address() or "127.0.0.1"
         source = f"{self.config_path('sip_conf').name} and {self.config_path('extensions').name}"
         self.cfg_path.write_text(kamailio.render(plan, addr, self.port, self.run_dir, source))
-        kamailio.make_db(plan, self.run_dir / "pbx.sqlite", addr)
+        kamailio.make_db(plan, self.run_dir, addr)
 
     def check(self) -> None:
         """``kamailio -c``; on failure, Kamailio's own parse error first in the message."""
