@@ -73,3 +73,24 @@ def test_login_and_call_flow_as_ladder_rows(tmp_path):
     assert sum(1 for s in seq if s[2] == "INFO [dtmf-relay]") == 4
     ax = plot_ladder(rows)
     ax.figure.savefig(tmp_path / "flow.png")
+
+
+def test_a_sip_message_larger_than_the_mtu_is_read_whole_from_its_ip_fragments(tmp_path):
+    """Kamailio's dialog-info NOTIFYs exceed 1500 bytes on the lab's links: the capture holds
+    IP fragments, and the ladder must read the reassembled message, not drop it."""
+    from scapy.layers.inet import IP, UDP, fragment
+    from scapy.utils import wrpcap
+
+    from labkit.acd.ladder import sip_packets
+
+    body = b"<dialog-info>" + b"x" * 1800 + b"</dialog-info>"
+    notify = (b"NOTIFY sip:acd@192.168.2.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.2.5;branch=z9hG4bK1\r\n"
+              b"From: <sip:phone1@192.168.2.5>;tag=a\r\nTo: <sip:acdserver@192.168.2.5>;tag=b\r\n"
+              b"Call-ID: c1\r\nCSeq: 4 NOTIFY\r\nEvent: dialog\r\nContent-Type: application/dialog-info+xml\r\n"
+              b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    pkt = IP(src="192.168.2.5", dst="192.168.2.10", id=7) / UDP(sport=5060, dport=5060) / notify
+    pieces = fragment(pkt, fragsize=1480)
+    assert len(pieces) == 2
+    wrpcap(str(tmp_path / "frag.pcap"), pieces)
+    [(_, src, dst, msg)] = list(sip_packets(tmp_path / "frag.pcap"))
+    assert (src, dst, msg.method, msg.body) == ("192.168.2.5:5060", "192.168.2.10:5060", "NOTIFY", body)

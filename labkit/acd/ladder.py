@@ -25,15 +25,20 @@ class LadderRow:
 
 
 def _udp_packets(pcap: str | Path) -> Iterable[tuple[float, str, str, bytes]]:
+    """(time, src, dst, payload) of every UDP datagram, IP fragments reassembled: a SIP
+    message larger than the link's MTU (a PBX's dialog-info NOTIFY) arrives in pieces."""
     from scapy.layers.inet import IP, UDP
     from scapy.utils import PcapReader
 
     with PcapReader(str(pcap)) as reader:
-        for pkt in reader:
-            if IP in pkt and UDP in pkt:
-                ip, udp = pkt[IP], pkt[UDP]
-                yield (float(pkt.time), f"{ip.src}:{udp.sport}", f"{ip.dst}:{udp.dport}",
-                       bytes(udp.payload))
+        packets = list(reader)
+    if any(IP in p and (p[IP].flags.MF or p[IP].frag) for p in packets):
+        from scapy.layers.inet import defragment
+        packets = list(defragment(packets))
+    for pkt in packets:
+        if IP in pkt and UDP in pkt and not pkt[IP].flags.MF and not pkt[IP].frag:
+            ip, udp = pkt[IP], pkt[UDP]
+            yield (float(pkt.time), f"{ip.src}:{udp.sport}", f"{ip.dst}:{udp.dport}", bytes(udp.payload))
 
 
 def sip_packets(pcap: str | Path, call_id: str | None = None):

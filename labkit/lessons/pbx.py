@@ -131,6 +131,23 @@ def ladder_text(pcap: Path, legs: list[str]) -> str:
     return acd.dialog_text(msgs, NAMES)
 
 
+def request_paths(pcap: Path, legs: list[str]) -> list[str]:
+    """Each request of those legs with the hops it took, in the order it was first sent:
+    ``INVITE  gateway -> pbx -> acd``. Retransmissions are left out; responses follow the
+    same hops back (the ladder above shows them)."""
+    paths_: dict[tuple[str, int, str], list[str]] = {}
+    for _, src, dst, m in sip_packets(pcap):
+        if not m.is_request or m.call_id not in legs:
+            continue
+        hops = paths_.setdefault((m.call_id, m.cseq[0], m.method), [])
+        a, b = _who(src), _who(dst)
+        if not hops:
+            hops += [a, b]
+        elif hops[-1] == a and b not in hops:
+            hops.append(b)
+    return [f"{method:<8} {' -> '.join(hops)}" for (_, _, method), hops in paths_.items()]
+
+
 def ladder_rows(pcap: Path, legs: list[str]):
     from labkit.acd.ladder import sip_rows
 

@@ -54,8 +54,6 @@ DB_FILES = {"auth.sqlite": ("standard-create.sql", "auth_db-create.sql"),
 MODULES = ("kex", "corex", "tm", "tmx", "sl", "rr", "pv", "maxfwd", "textops", "siputils", "xlog",
            "sanity", "regex", "ctl", "usrloc", "registrar", "db_sqlite", "auth", "auth_db", "dialog",
            "presence", "presence_dialoginfo", "pua", "pua_dialoginfo")
-# message flags for pua_dialoginfo: publish this call / not for its caller / not for its callee
-F_PUBLISH, F_NO_CALLER, F_NO_CALLEE = 10, 11, 12
 
 
 def quote(text: str) -> str:
@@ -116,6 +114,7 @@ def render(plan: Dialplan, addr: str, port: int, run_dir: Path, source: str = ""
     """The kamailio.cfg for `plan`, listening on udp:addr:port, its files under `run_dir`."""
     static = {p.name: p for p in plan.peers.values() if p.host}
     dynamic = sorted(p.name for p in plan.peers.values() if not p.host)
+    devices = " || ".join(f"$var(x) == {quote(n)}" for n in dynamic) or "0"
     auth, location, presence = (f"sqlite://{run_dir / name}" for name in DB_FILES)
     lines = ["#!KAMAILIO", f"# Rendered by labkit.pbx from {source or 'a dial plan'}; edits are overwritten.",
              "debug=2", "log_stderror=yes", "fork=yes", "children=2", "disable_tcp=yes",
@@ -132,9 +131,9 @@ def render(plan: Dialplan, addr: str, port: int, run_dir: Path, source: str = ""
               ("presence", "db_update_period", 1), ("presence", "publ_cache", 2),
               ("presence", "server_address", f"sip:{addr}:{port}"),
               ("pua", "db_mode", 0), ("pua", "db_url", presence),
-              ("pua_dialoginfo", "send_publish_flag", F_PUBLISH),
-              ("pua_dialoginfo", "disable_caller_publish_flag", F_NO_CALLER),
-              ("pua_dialoginfo", "disable_callee_publish_flag", F_NO_CALLEE)]
+              ("pua_dialoginfo", "use_pubruri_avps", 1),
+              ("pua_dialoginfo", "pubruri_caller_avp", "$avp(pub_caller)"),
+              ("pua_dialoginfo", "pubruri_callee_avp", "$avp(pub_callee)")]
     lines += [f"modparam({quote(m)}, {quote(k)}, {v if isinstance(v, int) else quote(v)})" for m, k, v in params]
     realm = quote(addr)
     lines += ["", "request_route {",
@@ -190,12 +189,11 @@ def render(plan: Dialplan, addr: str, port: int, run_dir: Path, source: str = ""
               '    if (!lookup("location", "$var(aor)")) { sl_send_reply("404", "Not registered"); exit; }',
               '    if ($var(duser) != "") { $rU = $var(duser); }',
               "    route(RELAY);", "}", "",
-              "route[RELAY] {  # publish dialog states only for the devices (peers that register) at each end"]
-    devices = " || ".join(f"$var(x) == {quote(n)}" for n in dynamic) or "0"
-    lines += ["    $var(x) = $var(peer);",
-              f"    if (($var(x) == $fU) && ({devices})) {{ setflag({F_PUBLISH}); }} else {{ setflag({F_NO_CALLER}); }}",
+              "route[RELAY] {  # dialog states are published for the devices (peers that register) at each end",
+              "    $var(x) = $var(peer);",
+              f"    if (($var(x) == $fU) && ({devices})) {{ $avp(pub_caller) = \"sip:\" + $var(x) + \"@{addr}\"; }}",
               "    $var(x) = $var(dpeer);",
-              f"    if (($var(x) == $tU) && ({devices})) {{ setflag({F_PUBLISH}); }} else {{ setflag({F_NO_CALLEE}); }}",
+              f"    if (($var(x) == $tU) && ({devices})) {{ $avp(pub_callee) = \"sip:\" + $var(x) + \"@{addr}\"; }}",
               "    dlg_manage();", "    record_route();",
               "    if (!t_relay()) { sl_reply_error(); }", "    exit;", "}", "",
               "route[PRESENCE] {",

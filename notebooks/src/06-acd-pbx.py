@@ -85,9 +85,17 @@ acd.wait_agents(lab, {"2771": "idle"}, timeout=30)
 call_pcap = cap.stop()
 print("caller got", result["status"], "connected to an agent:", result["connected"])
 legs = pbx.call_ids(call_pcap, result["call_id"])
-print(pbx.ladder_text(call_pcap, legs))
+print("\\n".join(pbx.request_paths(call_pcap, legs)))
+"""),
+("md", """
+Every request above went through the PBX. The first leg is the caller's, and the ACD
+re-INVITEs the gateway to join it to the agent. The second leg is the ACD's call to phone1,
+which the PBX first challenges (407) before it routes the call. The full ladder, with every
+response, drawn from the same capture (the order of responses that cross on the wire can
+differ from run to run, so this cell's output is not compared):
 """),
 ("code-ignore", """
+print(pbx.ladder_text(call_pcap, legs))
 plot_ladder(pbx.ladder_rows(call_pcap, legs), pbx.NAMES);
 """),
 ("md", """
