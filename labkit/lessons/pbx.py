@@ -19,10 +19,12 @@ NAMES = {PBX: "pbx", ACD: "acd", GW: "gateway", **{ip: name for name, ip in PHON
 
 
 def up(name: str = "pbxnb") -> tuple[Lab, acd.Capture]:
-    """The lab with tcpdump running in the PBX's namespace before any daemon starts."""
+    """The lab with tcpdump running in the PBX's namespace before any daemon starts. Captures
+    here filter on ``udp``, not ``udp port 5060``: a NOTIFY larger than the MTU arrives in IP
+    fragments, and only the first of them carries the UDP ports."""
     lab = Lab.up(str(LAB_FILE), name=name, replace=True, services=False)
     try:
-        cap = acd.Capture.start(lab.node("pbx"), "bringup", bpf="udp port 5060")
+        cap = acd.Capture.start(lab.node("pbx"), "bringup", bpf="udp")
         lab.start_services()
     except BaseException:
         lab.down()
@@ -135,17 +137,17 @@ def request_paths(pcap: Path, legs: list[str]) -> list[str]:
     """Each request of those legs with the hops it took, in the order it was first sent:
     ``INVITE  gateway -> pbx -> acd``. Retransmissions are left out; responses follow the
     same hops back (the ladder above shows them)."""
-    paths_: dict[tuple[str, int, str], list[str]] = {}
+    paths_: dict[tuple[str, str, int, str], list[str]] = {}
     for _, src, dst, m in sip_packets(pcap):
         if not m.is_request or m.call_id not in legs:
             continue
-        hops = paths_.setdefault((m.call_id, m.cseq[0], m.method), [])
+        hops = paths_.setdefault((m.call_id, m.from_.tag, m.cseq[0], m.method), [])
         a, b = _who(src), _who(dst)
         if not hops:
             hops += [a, b]
         elif hops[-1] == a and b not in hops:
             hops.append(b)
-    return [f"{method:<8} {' -> '.join(hops)}" for (_, _, method), hops in paths_.items()]
+    return [f"{method:<8} {' -> '.join(hops)}" for (_, _, _, method), hops in paths_.items()]
 
 
 def ladder_rows(pcap: Path, legs: list[str]):

@@ -79,7 +79,7 @@ seed's `_.` → `Dial(SIP/${EXTEN})`) delivers it to phone1's registered contact
 capture runs in the PBX's namespace for this call.
 """),
 ("code", """
-cap = acd.Capture.start(lab.node("pbx"), "call", bpf="udp port 5060")
+cap = acd.Capture.start(lab.node("pbx"), "call", bpf="udp")
 result = pbx.call(lab, "queue1", hold=4).result()
 acd.wait_agents(lab, {"2771": "idle"}, timeout=30)
 call_pcap = cap.stop()
