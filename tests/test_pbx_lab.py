@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,40 @@ def test_kill_9_of_the_pbx_then_it_comes_back_and_calls_flow_again():
                                      local=GW, timeout=60)
         assert r["status"] == 200 and r["connected"], r
         procs.wait_until(lambda: rest(lab, "/stats")["leaks"]["calls"] == 0, 15, 0.3, what="calls gone")
+
+
+def test_wrong_credentials_are_one_clear_error_and_no_retry_storm(tmp_path):
+    """The ACD restarted with a secret the PBX does not know: every AOR says the PBX refused
+    the credentials, the log says it once per AOR, and the REGISTERs slow down (backoff to
+    60 s, times the lab's timer scale of 0.1) instead of storming the PBX."""
+    bad = tmp_path / "acd-badsecret.yaml"
+    bad.write_text((Path(TOPO).parent / "acd-pbx-acd.yaml").read_text()
+                   .replace("pbx_secret: acdsecret", "pbx_secret: not-the-secret"))
+    with Lab.up(TOPO, name="pbxauth", replace=True) as lab:
+        procs.wait_until(lambda: all(q["registered"] for q in queues(lab).values()), 30, 0.3,
+                         what="the ACD registered with its right secret")
+        acd = lab.service("acd", "acd")
+        acd.params["config"] = bad
+        lab.restart("acd", "acd")
+        procs.wait_until(lambda: all("refused the credentials" in q["registration"]
+                                     for q in queues(lab).values()), 20, 0.3,
+                         what="every queue AOR reported as refused")
+        def sent() -> int:
+            return rest(lab, "/stats")["pbx"]["registers_sent"]
+
+        # the backoff doubles from 0.1 s to its cap of 6 s (1 s .. 60 s, times the timer scale):
+        # after seven attempts per AOR (each a REGISTER and its retry with credentials) it is capped
+        base = sent()
+        procs.wait_until(lambda: sent() - base >= 6 * 2 * 7, 40, 0.2, what="the backoff reaching its cap")
+        cap = Capture.start(lab.node("pbx"), "auth", bpf="udp")
+        mark, t0 = sent(), time.monotonic()
+        procs.wait_until(lambda: sent() - mark >= 6 * 2, 30, 0.1, what="one more attempt for every AOR")
+        elapsed = time.monotonic() - t0
+        on_wire = [m for s, d, m in wire(cap.stop()) if m.is_request and m.method == "REGISTER"]
+        log = acd.log_tail(200)
+        assert queues(lab)["queue1"]["registered"] is False
+    # one more attempt for each of the 6 AORs took the capped backoff (about 6 s), not milliseconds
+    assert elapsed >= 4.0, elapsed
+    assert 0 < len(on_wire) <= 6 * 2 * 2, len(on_wire)
+    refused = [ln for ln in log.splitlines() if "refused the credentials" in ln]
+    assert 6 <= len(refused) <= 12, refused       # once per AOR, not once per attempt
