@@ -236,3 +236,27 @@ def test_wrong_credentials_are_one_clear_error_and_no_retry_storm(tmp_path):
     assert 0 < len(on_wire) <= 6 * 2 * 2, len(on_wire)
     refused = [ln for ln in log.splitlines() if "refused the credentials" in ln]
     assert 6 <= len(refused) <= 12, refused       # once per AOR, not once per attempt
+
+
+@pytest.mark.parametrize("line, expect", [
+    ("exten => *44,1,Queue(sales)", "Queue"),                       # an application labkit does not translate
+    ("exten => *44,2,Dial(SIP/acdserver/acdlogin)", "priority"),    # only priority 1 (and hint)
+    ("exten => _pho[ne.,1,Dial(SIP/${EXTEN})", "["),                 # an unclosed set
+])
+def test_a_bad_dial_plan_line_stops_bring_up_with_its_file_and_line(tmp_path, line, expect):
+    """Through `labkit up`: the PBX's dial plan is read before anything starts; a bad line is
+    one error naming extensions.conf and its line, and no namespace or process is left."""
+    from labtest import labkit_cli, leftovers
+
+    acd_dir = Path(TOPO).parents[2] / "topologies" / "acd"
+    for name in ("sip.conf", "acd.yaml", "pbx.yaml"):
+        (tmp_path / name).write_text((acd_dir / name).read_text())
+    text = (acd_dir / "extensions.conf").read_text().splitlines()
+    at = next(i for i, ln in enumerate(text) if ln.startswith("exten => *44"))
+    text[at] = line
+    (tmp_path / "extensions.conf").write_text("\n".join(text) + "\n")
+    r = labkit_cli("up", str(tmp_path / "pbx.yaml"), "--lab", "pbxbad", check=False)
+    assert r.returncode != 0
+    first = [ln for ln in (r.stdout + r.stderr).splitlines() if "extensions.conf:" in ln]
+    assert first and f"extensions.conf:{at + 1}:" in first[0] and expect in first[0], r.stdout + r.stderr
+    assert leftovers("pbxbad") == []
