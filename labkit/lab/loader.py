@@ -379,6 +379,7 @@ class _Loader:
             shaped = YMap(given)
             shaped.where, shaped.key_where = where, {k: spec.at(k) for k in given}
             params = validate(decl, shaped, where, self, f"service '{kind}'")
+            self.reg.service(kind).check_params(params, where)
         else:
             params = {}
             for key, value in given.items():

@@ -42,15 +42,23 @@ class ServiceKind:
 
     `params` declares the accepted parameters with their types; None accepts any
     parameters (files named by `config`, `zonefile` and `files` are still resolved).
+    `validate` ("module:function") checks the converted parameters together when the
+    topology loads, before anything is built: ``function(params, where)`` raises
+    TopologyError, e.g. for two config files that must agree with each other.
     """
 
     name: str
     impl: str                        # "module:Class", a labkit.lab.service.Service subclass
     params: dict[str, Param] | None = None
     doc: str = ""
+    validate: str = ""
 
     def load(self) -> type:
         return _load(self.impl, f"service kind '{self.name}'")
+
+    def check_params(self, params: dict[str, Any], where: Where) -> None:
+        if self.validate:
+            _load(self.validate, f"the parameter check of service kind '{self.name}'")(params, where)
 
 
 class CheckRun(Protocol):
