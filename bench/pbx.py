@@ -120,33 +120,10 @@ def port_taken(host: str, port: int) -> None:
                          f"bench/pbx.py needs it, as {SIP_CONF} says; wait until it is free")
 
 
-class Procs(OwnProcesses):
-    """OwnProcesses that records each process (PID and start time) as it starts, so that a
-    leader which died during the run still has the workers it forked stopped: Kamailio's main
-    process may go while its workers keep 127.0.0.5:5060, and OwnProcesses.stop() only looks at
-    leaders still running.  labkit.procs.stop(group=True) signals such a group only while it has
-    live members (Proc.orphans)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[proctools.Proc] = []
-
-    def spawn(self, argv, log=None, **kw) -> subprocess.Popen:
-        p = super().spawn(argv, log, **kw)
-        rec = proctools.Proc.of(p.pid, str(argv[0]))
-        if rec is not None:
-            self.records.append(rec)
-        return p
-
-    def stop(self, grace: float = 5.0) -> None:
-        super().stop(grace)
-        proctools.stop(self.records, 2.0, group=True)   # leaders are reaped: only orphaned workers
-
-
 class Pbx:
     """Kamailio with the bench's dial plan, in `run_dir`; `procs` records and stops it."""
 
-    def __init__(self, run_dir: Path, procs: Procs, shm_mb: int = 0) -> None:
+    def __init__(self, run_dir: Path, procs: OwnProcesses, shm_mb: int = 0) -> None:
         self.run_dir, self.procs, self.shm_mb = run_dir, procs, shm_mb
         self.cfg = run_dir / "kamailio.cfg"
 
@@ -218,7 +195,7 @@ def uas_round(base: Path, rates: list[int], seconds: float, shm_mb: int) -> dict
     """sipp uac -> PBX -> sipp uas, with a fresh PBX and uas."""
     tmp = Path(tempfile.mkdtemp(prefix="pbx-uas-", dir=base))
     log(f"  sipp uac -> PBX -> sipp uas ramp, {seconds:g} s per step")
-    procs = Procs()
+    procs = OwnProcesses()
     pbx = Pbx(tmp, procs, shm_mb)
     try:
         host, port = static_peer("uas")
@@ -255,7 +232,7 @@ def acd_round(base: Path, rates: list[int], seconds: float, shm_mb: int, n_agent
     """sipp caller -> PBX -> ACD queue1 -> PBX -> agent phones, with a fresh PBX, ACD and phones."""
     tmp = Path(tempfile.mkdtemp(prefix="pbx-acd-", dir=base))
     log(f"  sipp uac -> PBX -> ACD ramp, {n_agents} agents (sipp UAS behind the PBX), {seconds:g} s per step")
-    procs = Procs()
+    procs = OwnProcesses()
     pbx = Pbx(tmp, procs, shm_mb)
     out: dict = {"steps": [], "best_rate": 0, "agents": n_agents}
     phones, phones_port = static_peer("agents")

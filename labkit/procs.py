@@ -197,6 +197,7 @@ class OwnProcesses:
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen] = []
+        self.records: list[Proc] = []    # PID and start time, taken as each one starts
 
     def spawn(self, argv: Sequence[str], log: Path | None = None, **kw) -> subprocess.Popen:
         """Start argv (stdout+stderr to `log`, or discarded) in its own session, and remember it."""
@@ -208,12 +209,18 @@ class OwnProcesses:
             with open(log, "ab") as out:
                 p = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, **kw)
         self.procs.append(p)
+        rec = Proc.of(p.pid, str(argv[0]))
+        if rec is not None:
+            self.records.append(rec)
         return p
 
     def stop(self, grace: float = 5.0) -> None:
-        """Stop every process still running (its group too), then reap them all."""
-        recorded = [r for r in (Proc.of(p.pid) for p in self.procs if p.poll() is None) if r]
-        stop(recorded, grace, group=True)
+        """Stop every process still running and its group, then reap them all. A leader that
+        already died (Kamailio's main process after a kill -9) still has the workers it left
+        in its group stopped (Proc.orphans)."""
+        for p in self.procs:
+            p.poll()                         # reap the dead, so a zombie leader reads as gone
+        stop(self.records, grace, group=True)
         for p in self.procs:
             try:
                 p.wait(2.0)

@@ -163,3 +163,17 @@ def test_stop_ends_the_workers_a_killed_group_leader_left():
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_own_processes_stop_the_workers_of_a_leader_that_died_first():
+    """A rig's daemon (Kamailio in bench/pbx.py) killed mid-run leaves its workers; the rig's
+    OwnProcesses.stop() still ends them: it recorded the leader when it started."""
+    from labkit.procs import OwnProcesses, group_members
+
+    with OwnProcesses() as own:
+        leader = own.spawn([sys.executable, "-c", "import os, time\nos.fork()\ntime.sleep(60)"])
+        wait_until(lambda: len(group_members(leader.pid)) == 2, 10, what="the leader and its worker")
+        os.kill(leader.pid, signal.SIGKILL)
+        leader.wait()
+        assert group_members(leader.pid)            # the worker is still there
+    assert group_members(leader.pid) == []
