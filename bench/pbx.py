@@ -21,11 +21,10 @@ PBX for every ramp.  Everything runs on 127.0.0.x loopback addresses:
 Two ramps, each the highest rate with zero failed calls (every step ``--seconds`` of calls at a
 fixed rate, the ramp stops at the first step with a failed, missing or timed-out call):
 
-1. uas: bench/pbx/uac.xml -> PBX -> sipp -sn uas.  uac.xml is sipp's built-in uac (INVITE, ACK
-   and BYE to the PBX with no Route, talk 100 ms) except that a 1xx arriving after the 200 is
-   ignored: Kamailio's two UDP workers can forward a 180 after the 200, and the built-in uac
-   counts that as a failed call (seen: 1 call in 300 at 100 calls/s, 1 in 3000 at 1000), so the
-   ramp would measure a race in sipp, not what the PBX carries.
+1. uas: sipp -sn uac -> PBX -> sipp -sn uas, both sipp's built-in scenarios (INVITE, ACK and
+   BYE to the PBX with no Route, talk 100 ms). The PBX runs one SIP worker, so a 180 never
+   overtakes its 200 (with two it did, 1 call in 300, and the built-in uac counts that as a
+   failed call).
 2. ACD: 100 agents log in, then bench/pbx/uac_queue.xml -> PBX -> ACD queue1 -> PBX -> agent.
    A call is bench/acd.py's signalling call (data/sipp/uac_queue.xml, uas_agent.xml) made
    through the PBX: INVITE/200/ACK, the ACD's INVITE to the most idle agent through the PBX,
@@ -184,9 +183,8 @@ def ramp(name: str, rates: list[int], seconds: float, step, settle=None) -> dict
 
 
 def caller(tmp: Path, service: str, rate: int, n: int, seconds: float) -> dict:
-    """bench/pbx/uac.xml (sipp's built-in uac, a late 1xx ignored) at 127.0.0.2, the gateway,
-    calling `service` through the PBX."""
-    return sipp_run(["sipp", "-sf", str(HERE / "uac.xml"), f"{PBX[0]}:{PBX[1]}", "-s", service, "-i", CALLER_IP,
+    """sipp's built-in uac at 127.0.0.2, the gateway, calling `service` through the PBX."""
+    return sipp_run(["sipp", "-sn", "uac", f"{PBX[0]}:{PBX[1]}", "-s", service, "-i", CALLER_IP,
                      "-p", str(free_port(socket.SOCK_DGRAM, CALLER_IP)), "-r", str(rate), "-m", str(n),
                      "-d", str(TALK_MS), "-l", "5000", "-max_socket", "5000"], tmp, seconds + 40)
 

@@ -36,6 +36,9 @@ Kamailio's presence client checks for). The translation, decided here:
   matched by Call-ID and tags.
 - **Media** is untouched: SDP passes end to end, RTP flows between the endpoints.
 - ``OPTIONS`` to the PBX itself (no user part) gets 200: that is the readiness probe.
+- **One SIP worker** (``children=1``): messages leave in the order they came. With two, a
+  180 could overtake the 200 it preceded, or a BYE the ACK before it (both seen at 1,000
+  calls/s in bench/pbx.py), and peers such as sipp's stock uac count that as a failed call.
 """
 from __future__ import annotations
 
@@ -117,7 +120,7 @@ def render(plan: Dialplan, addr: str, port: int, run_dir: Path, source: str = ""
     devices = " || ".join(f"$var(x) == {quote(n)}" for n in dynamic) or "0"
     auth, location, presence = (f"sqlite://{run_dir / name}" for name in DB_FILES)
     lines = ["#!KAMAILIO", f"# Rendered by labkit.pbx from {source or 'a dial plan'}; edits are overwritten.",
-             "debug=2", "log_stderror=yes", "fork=yes", "children=2", "disable_tcp=yes",
+             "debug=2", "log_stderror=yes", "fork=yes", "children=1", "disable_tcp=yes",
              "auto_aliases=no", f"listen=udp:{addr}:{port}", f"alias={addr}:{port}", f"alias={addr}", ""]
     lines += [f'loadmodule "{m}.so"' for m in MODULES] + [""]
     params = [("ctl", "binrpc", f"unix:{run_dir / 'kamailio_ctl'}"),
