@@ -13,7 +13,7 @@ import hashlib
 import re
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from labkit.acd.sip import digest
 from labkit.acd.sip.digest import DigestClient, DigestError, parse_challenges
@@ -144,7 +144,20 @@ def mutated(draw) -> str:
     return text
 
 
+HASHLIB = {"MD5": "md5", "SHA-256": "sha256", "SHA-512-256": "sha512_256"}
+
+
+def expected_username(f: dict[str, str], user: str) -> str:
+    """The username an answer must carry: the user, or with userhash=true H(user:realm) (RFC 7616
+    3.4.4), hashed with the answer's algorithm (MD5 when it names none)."""
+    if f.get("userhash") != "true":
+        return user
+    name = HASHLIB[f.get("algorithm", "MD5").upper().removesuffix("-SESS")]
+    return hashlib.new(name, f"{user}:{f['realm']}".encode()).hexdigest()
+
+
 @settings(max_examples=1500, deadline=None, derandomize=True)
+@example(values=['Digest nonce="0", userhash="TRUE", realm=""'], method="REGISTER")   # username hashed
 @given(values=st.lists(st.one_of(well_formed(), mutated(), st.text(max_size=80)), min_size=0, max_size=3),
        method=st.sampled_from(["REGISTER", "INVITE", "SUBSCRIBE"]))
 def test_generated_challenges_get_an_answer_or_a_clean_refusal(values, method):
@@ -157,7 +170,8 @@ def test_generated_challenges_get_an_answer_or_a_clean_refusal(values, method):
     assert answers and isinstance(stale, bool)
     for a in answers:
         f = fields(a)
-        assert f["username"] == "acdserver" and re.fullmatch(r"[0-9a-f]{32}|[0-9a-f]{64}", f["response"])
+        assert f["username"] == expected_username(f, "acdserver")
+        assert re.fullmatch(r"[0-9a-f]{32}|[0-9a-f]{64}", f["response"])
         assert all(" " <= ch <= "~" for ch in a)     # nothing a peer sent can break our header
 
 
