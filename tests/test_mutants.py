@@ -30,7 +30,7 @@ def test_the_list_applies_to_this_tree():
     mutate = mutate_module()
     mutants = mutate.load(ROOT / "tests" / "mutants.yaml")
     assert len({m.id for m in mutants}) == len(mutants)
-    for topic in ("ios", "dns", "mail", "lab"):
+    for topic in ("ios", "dns", "mail", "lab", "pbx"):
         assert sum(m.file.startswith(f"labkit/{topic}/") for m in mutants) >= 8, topic
     problems = []
     for m in mutants:

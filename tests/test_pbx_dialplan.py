@@ -286,6 +286,35 @@ def test_a_lowercase_n_meant_as_a_letter_is_a_warning(tmp_path):
     assert plan_of(tmp_path, "[c]\nexten => _9nxx,1,Dial(SIP/a)\n", sip).warnings == ()
 
 
+@pytest.mark.parametrize("pattern, warned", [
+    ("_.", "extensions h (hangup) and i (invalid)"),
+    ("_[a-z]!", "extensions h (hangup) and i (invalid)"),     # not spelled _. but as wide for h and i
+    ("_[g-h]", "extension h (hangup)"),
+    ("_[i-k].", None),                                          # needs two characters: not i itself
+    ("_[i-k]!", "extension i (invalid)"),
+    ("_[a-g]!", None),
+    ("_X.", None),
+])
+def test_the_catch_all_warning_follows_what_the_pattern_matches(tmp_path, pattern, warned):
+    sip = "[p]\ntype=friend\nhost=dynamic\nsecret=s\ncontext=c\n"
+    plan = plan_of(tmp_path, f"[c]\nexten => {pattern},1,Dial(SIP/a)\n", sip)
+    got = [str(w) for w in plan.warnings if w.rule == "catch-all"]
+    if warned is None:
+        assert got == []
+    else:
+        assert got == [f"{tmp_path}/extensions.conf:2: warning: pattern '{pattern}' also matches Asterisk's "
+                       f"special {warned}, so it is discouraged (fix: a narrower pattern such as _pho[n]e. or _X.)"]
+
+
+def test_an_upper_case_wildcard_next_to_letters_is_no_warning(tmp_path):
+    """Only a lower-case x/z/n can be a letter the writer meant; _queueX. says what it means."""
+    sip = "[p]\ntype=friend\nhost=dynamic\nsecret=s\ncontext=c\n"
+    plan = plan_of(tmp_path, "[c]\nexten => _queueX.,1,Dial(SIP/${EXTEN})\nexten => _aN[x]Z,1,Dial(SIP/b)\n", sip)
+    assert plan.warnings == ()
+    assert plan.route("p", "queue12").pattern == "_queueX." and plan.route("p", "queueX1") is None
+    assert plan.route("p", "a2x1").pattern == "_aN[x]Z"
+
+
 def test_case_matters_for_letters_and_the_model_says_so(tmp_path):
     plan = load(ROOT / "topologies/acd/sip.conf", ROOT / "topologies/acd/extensions.conf")
     assert plan.route("phone1", "PHONE1") is None

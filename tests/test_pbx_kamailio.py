@@ -6,6 +6,7 @@ file:line), and a config Kamailio refuses stops bring-up with Kamailio's parse e
 kamcmd printout parser is checked on generated nested records."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -114,3 +115,120 @@ def test_registrations_reads_aors_and_contacts_from_ul_dump():
     lines += ["\t\t\t}", "\t\t}", "\t}", "}"]
     assert kamailio.registrations("\n".join(lines)) == {
         "phone1": ["sip:phone1@192.168.2.101:5060"], "queue1": ["sip:queue1@192.168.2.10:5060"]}
+
+
+# -- what the rendered routes decide, request by request ------------------------------------
+# The lines checked here are single-line `if (COND) { ... }` statements over pseudo-variables;
+# they are evaluated as Kamailio would for one request, so the tests say who gets through.
+ADDR = "192.168.2.5"
+
+
+def route_lines(text: str, name: str) -> list[str]:
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(f"route[{name}]"))
+    end = next(i for i in range(start, len(lines)) if lines[i] == "}")
+    return [ln.strip() for ln in lines[start + 1:end]]
+
+
+def python_of(expr: str) -> str:
+    """A Kamailio condition or string expression of the rendered config as Python over V."""
+    e = re.sub(r'is_method\("(\w+)"\)', r'(V["method"] == "\1")', expr)
+    e = re.sub(r"\$(var|avp)\((\w+)\)", r'V["\1(\2)"]', e)
+    e = re.sub(r"\$(\w+)", r'V["\1"]', e)
+    e = e.replace("&&", " and ").replace("||", " or ")
+    return re.sub(r"!(?!=)", " not ", e)
+
+
+IF = re.compile(r"if \((.*?)\) \{ (.*) \}(?:\s*#.*)?")
+
+
+def holds(cond: str, env: dict) -> bool:
+    return bool(eval(python_of(cond), {"V": env}))   # noqa: S307 (our own rendered text)
+
+
+def identify(text: str, method: str, si: str) -> str | None:
+    """The static peer a request from `si` is taken for without digest, or None (it must authenticate)."""
+    for line in route_lines(text, "IDENTIFY"):
+        m = IF.fullmatch(line)
+        if m and "$si" in m.group(1) and holds(m.group(1), {"method": method, "si": si}):
+            return re.search(r'\$var\(peer\) = "([^"]*)"', m.group(2)).group(1)
+    return None
+
+
+def register_verdict(text: str, au: str, to_user: str, from_user: str) -> str:
+    """What REGISTRAR does with a REGISTER authenticated as `au` for the AOR `to_user`."""
+    for line in route_lines(text, "REGISTRAR"):
+        m = IF.fullmatch(line)
+        if m and "sl_send_reply" in m.group(2) and holds(m.group(1), {"au": au, "tU": to_user, "fU": from_user}):
+            return re.search(r'sl_send_reply\("(\d+)"', m.group(2)).group(1)
+    return "save"
+
+
+def published(text: str, peer: str, from_user: str, dpeer: str, to_user: str) -> dict[str, str]:
+    """The pua_dialoginfo AVPs RELAY sets for a call from `peer` routed to `dpeer`."""
+    env = {"var(peer)": peer, "fU": from_user, "var(dpeer)": dpeer, "tU": to_user}
+    out = {}
+    for line in route_lines(text, "RELAY"):
+        if m := re.fullmatch(r"\$var\((\w+)\) = \$var\((\w+)\);", line):
+            env[f"var({m.group(1)})"] = env[f"var({m.group(2)})"]
+        elif (m := IF.fullmatch(line)) and m.group(2).startswith("$avp(") and holds(m.group(1), env):
+            target, _, value = m.group(2).rstrip(";").partition(" = ")
+            out[target.removeprefix("$avp(").removesuffix(")")] = eval(python_of(value), {"V": env})  # noqa: S307
+    return out
+
+
+def seed_text() -> str:
+    return kamailio.render(seed_plan(), ADDR, 5060, Path("/run/x"))
+
+
+@pytest.mark.parametrize("method, si, peer", [
+    ("INVITE", "192.168.2.2", "gateway"),        # the static peer, known by its address
+    ("OPTIONS", "192.168.2.2", "gateway"),
+    ("REGISTER", "192.168.2.2", None),           # a REGISTER from its address still authenticates
+    ("INVITE", "192.168.2.3", None),
+    ("INVITE", "192.168.2.22", None),
+])
+def test_only_a_static_peers_address_skips_digest_and_never_for_register(method, si, peer):
+    assert identify(seed_text(), method, si) == peer
+
+
+@pytest.mark.parametrize("au, to_user, from_user, verdict", [
+    ("phone1", "phone1", "phone1", "save"),      # its own name
+    ("acdserver", "queue1", "queue1", "save"),   # any AOR that is no peer's name
+    ("acdserver", "acdlogin", "acdserver", "save"),
+    ("phone1", "phone2", "phone1", "403"),       # another peer's name
+    ("phone1", "phone2", "phone2", "403"),       # ... also with a From that claims to be it
+    ("acdserver", "phone1", "phone1", "403"),
+])
+def test_a_peer_registers_its_own_aor_or_one_no_peer_has(au, to_user, from_user, verdict):
+    assert register_verdict(seed_text(), au, to_user, from_user) == verdict
+
+
+@pytest.mark.parametrize("peer, from_user, dpeer, to_user, avps", [
+    ("phone1", "phone1", "phone2", "phone2", {"pub_caller": "phone1", "pub_callee": "phone2"}),
+    ("phone1", "phone1", "acdserver", "*44", {"pub_caller": "phone1"}),      # acdlogin is no device
+    ("gateway", "5551234", "queue1", "queue1", {}),                          # gateway to a queue: none
+    ("gateway", "gateway", "queue1", "queue1", {}),                          # a static peer is no device
+    ("acdserver", "5551234", "phone1", "phone1", {"pub_callee": "phone1"}),  # the ACD relays a caller
+])
+def test_dialog_states_are_published_for_the_device_ends_only(peer, from_user, dpeer, to_user, avps):
+    got = published(seed_text(), peer, from_user, dpeer, to_user)
+    assert got == {k: f"sip:{v}@{ADDR}" for k, v in avps.items()}
+
+
+def test_a_key_repeated_three_times_is_one_list_of_three():
+    contacts = [f"sip:phone1@192.168.2.{n}:5060" for n in (101, 102, 103)]
+    lines = ["{", "\tDomains: {", "\t\tDomain: {", "\t\t\tAoRs: {"]
+    for aor, addrs in (("phone1", contacts), ("queue1", ["sip:queue1@192.168.2.10:5060"]), ("queue2", []),
+                       ("queue3", ["sip:queue3@192.168.2.10:5060"])):
+        lines += ["\t\t\t\tInfo: {", f"\t\t\t\t\tAoR: {aor}", "\t\t\t\t\tContacts: {"]
+        for a in addrs:
+            lines += ["\t\t\t\t\t\tContact: {", f"\t\t\t\t\t\t\tAddress: {a}", "\t\t\t\t\t\t\tExpires: 3", "\t\t\t\t\t\t}"]
+        lines += ["\t\t\t\t\t}", "\t\t\t\t}"]
+    lines += ["\t\t\t}", "\t\t}", "\t}", "}"]
+    text = "\n".join(lines)
+    infos = kamailio.parse_kamcmd(text)[""]["Domains"]["Domain"]["AoRs"]["Info"]
+    assert [i["AoR"] for i in infos] == ["phone1", "queue1", "queue2", "queue3"]
+    assert [c["Address"] for c in infos[0]["Contacts"]["Contact"]] == contacts
+    assert kamailio.registrations(text) == {"phone1": contacts, "queue1": ["sip:queue1@192.168.2.10:5060"],
+                                            "queue2": [], "queue3": ["sip:queue3@192.168.2.10:5060"]}
