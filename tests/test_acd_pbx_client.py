@@ -48,11 +48,14 @@ class FakePbx:
     """Registrar, proxy and presence server in one UDP socket (see the module docstring).
 
     ``register``: "ok" (challenge, then 200 for good credentials), "401" (always), "403",
-    "503", "silent".  ``grant``: the expiry a 200 gives (None: what was asked).  Requests
-    from ``trusted`` addresses (a gateway) are not challenged, as in the lab's Kamailio."""
+    "503", "silent", "423" (after digest, always 423 with ``Min-Expires: min_expires``, a
+    registrar that contradicts itself).  ``grant``: the expiry a 200 gives (None: what was
+    asked).  ``min_expires``: shorter asks get 423 Interval Too Brief.  Requests from
+    ``trusted`` addresses (a gateway) are not challenged, as in the lab's Kamailio."""
 
-    def __init__(self, register: str = "ok", grant: int | None = None, presence: bool = True):
-        self.mode, self.grant, self.presence = register, grant, presence
+    def __init__(self, register: str = "ok", grant: int | None = None, presence: bool = True,
+                 min_expires: int = 0):
+        self.mode, self.grant, self.presence, self.min_expires = register, grant, presence, min_expires
         self.sock = None
         self.addr = ("127.0.0.1", 0)
         self.bindings: dict[str, str] = {}           # user -> Contact URI
@@ -163,6 +166,9 @@ class FakePbx:
         user = req.to.uri.user
         contact = req.contact
         asked = int(req.get("Expires") or 3600)
+        if self.mode == "423" or 0 < asked < self.min_expires:
+            self.send(make_response(req, 423, to_tag=new_tag(), extra=[("Min-Expires", str(self.min_expires))]), addr)
+            return
         granted = min(asked, self.grant) if self.grant is not None and asked else asked
         if asked == 0:
             self.bindings.pop(user, None)
@@ -352,6 +358,108 @@ def test_a_registrar_that_comes_back_is_registered_with_again():
         assert reg.backoff.failures == 0
         await reg.stop(0.5)
         ep.close(); pbx.close()
+    run(go())
+
+
+class Clock:
+    """The endpoint as a Registration sees it, with the waits it schedules recorded instead of
+    waited: the test starts each next attempt itself (``next()``), so a schedule of minutes runs
+    in milliseconds against the real fake PBX, and the waits are exact numbers."""
+
+    def __init__(self, ep):
+        self._ep, self.waits, self._due, self._handles = ep, [], None, []
+
+    def __getattr__(self, name):
+        return getattr(self._ep, name)
+
+    def call_later(self, delay, fn, *args):
+        self.waits.append(delay)
+        self._due = (fn, args)
+        handle = asyncio.get_running_loop().call_later(3600, lambda: None)   # for abandon() to cancel
+        self._handles.append(handle)
+        return handle
+
+    async def next(self) -> float:
+        """Start the attempt that is due now; the wait scheduled after it."""
+        (fn, args), n = self._due, len(self.waits)
+        self._due = None
+        fn(*args)
+        assert await until(lambda: len(self.waits) > n), "no next attempt scheduled"
+        return self.waits[-1]
+
+    def close(self) -> None:
+        for h in self._handles:
+            h.cancel()
+
+
+async def clocked(pbx: FakePbx, ep, expires: int = 60, unit: float = 1.0) -> tuple[Clock, Registration]:
+    """A Registration of queue1 (backoff ``unit``; 1: the waits read in seconds), started, its
+    first wait scheduled."""
+    clock = Clock(ep)
+    reg = Registration(clock, "queue1", pbx.addr, ep.uri("queue1"), expires=expires, backoff_unit=unit).start()
+    assert await until(lambda: clock.waits), "nothing scheduled after the first attempt"
+    return clock, reg
+
+
+def authorized_expires(pbx: FakePbx) -> list[str]:
+    return [m.get("Expires") for _, m in pbx.received if m.method == "REGISTER" and m.get("Authorization")]
+
+
+@pytest.mark.parametrize("mode,reason,waits,refused", [
+    ("401", "the PBX refused the credentials for user acdserver (401 after digest)",
+     [1, 2, 4, 8, 16, 32, 60, 60, 60], True),
+    ("403", "403 Forbidden", [1, 2, 4, 8, 16, 32, 60, 60, 60], True),
+    ("503", "503 Service Unavailable", [1, 2, 4, 8, 16, 30, 30, 30, 30], False),
+])
+def test_the_waits_between_failed_registers_double_up_to_their_cap(mode, reason, waits, refused):
+    """Refused credentials (401 after digest, 403) wait up to 60 units, any other failure up to 30
+    units; the cap scales with the unit (here 1/4 s) as the first wait does."""
+    async def go():
+        pbx, ep = await client_and_pbx(register=mode)
+        clock, reg = await clocked(pbx, ep, unit=0.25)
+        got = [clock.waits[0]] + [await clock.next() for _ in waits[1:]]
+        assert got == [w * 0.25 for w in waits] and reg.status == reason and not reg.registered
+        assert reg.refused == (len(waits) if refused else 0)
+        assert pbx.count("REGISTER") == len(waits) * (2 if mode == "401" else 1)    # one per wait, no storm
+        reg.abandon(); clock.close(); ep.close(); pbx.close()
+    run(go())
+
+
+def test_a_success_refreshes_at_half_the_grant_and_starts_the_backoff_again():
+    async def go():
+        pbx, ep = await client_and_pbx(register="503", grant=40)
+        clock, reg = await clocked(pbx, ep)
+        assert await clock.next() == 2
+        pbx.mode = "ok"
+        assert await clock.next() == 20 and reg.registered and reg.granted == 40      # refresh at 40 / 2
+        assert await clock.next() == 20                                              # and again
+        pbx.mode = "503"
+        assert await clock.next() == 1 and not reg.registered                         # backoff from 1 again
+        assert await clock.next() == 2
+        reg.abandon(); clock.close(); ep.close(); pbx.close()
+    run(go())
+
+
+def test_423_is_answered_once_with_the_registrars_minimum():
+    async def go():
+        pbx, ep = await client_and_pbx(min_expires=120)
+        clock, reg = await clocked(pbx, ep, expires=60)
+        assert reg.registered and clock.waits == [60] and reg.expires == 120
+        assert authorized_expires(pbx) == ["60", "120"]
+        assert await clock.next() == 60 and authorized_expires(pbx)[-1] == "120"    # refreshes ask 120
+        reg.abandon(); clock.close(); ep.close(); pbx.close()
+    run(go())
+
+
+def test_a_423_asking_for_what_was_asked_is_a_failure_not_a_loop():
+    """A registrar whose Min-Expires is not above what we asked contradicts itself: asking again
+    with the same value would loop, so it is a failure with the usual backoff."""
+    async def go():
+        pbx, ep = await client_and_pbx(register="423", min_expires=60)
+        clock, reg = await clocked(pbx, ep, expires=60)
+        assert clock.waits == [1] and reg.status.startswith("423 ") and authorized_expires(pbx) == ["60"]
+        assert await clock.next() == 2 and authorized_expires(pbx) == ["60", "60"]
+        reg.abandon(); clock.close(); ep.close(); pbx.close()
     run(go())
 
 

@@ -83,6 +83,32 @@ def test_no_qop_and_sess_and_auth_int_follow_the_formulas():
     assert set(f) == {"username", "realm", "nonce", "uri", "response"} and f["response"] == md5(f"{ha1}:n:{ha2}")
 
 
+def test_nc_counts_the_answers_to_each_nonce_in_eight_hex_digits():
+    md5 = lambda s: hashlib.md5(s.encode()).hexdigest()   # noqa: E731
+    client = DigestClient("u", "pw", cnonce=lambda: "c")
+    [one] = parse_challenges('Digest realm="r", nonce="n1", qop="auth"')
+    answers = [fields(client.answer(one, "REGISTER", "sip:10.0.0.1")) for _ in range(17)]
+    assert [f["nc"] for f in answers] == [f"{k:08x}" for k in range(1, 18)]
+    assert [answers[k]["nc"] for k in (8, 9, 15, 16)] == ["00000009", "0000000a", "00000010", "00000011"]
+    ha1, ha2 = md5("u:r:pw"), md5("REGISTER:sip:10.0.0.1")
+    assert all(f["response"] == md5(f"{ha1}:n1:{f['nc']}:c:auth:{ha2}") for f in answers)   # over the nc sent
+    # a new nonce (of the same realm) is counted from 1; the first one goes on where it was
+    [two] = parse_challenges('Digest realm="r", nonce="n2", qop="auth"')
+    assert fields(client.answer(two, "REGISTER", "sip:10.0.0.1"))["nc"] == "00000001"
+    assert fields(client.answer(one, "REGISTER", "sip:10.0.0.1"))["nc"] == "00000012"
+
+
+def test_auth_int_is_answered_over_the_request_body():
+    md5 = lambda s: hashlib.md5(s if isinstance(s, bytes) else s.encode()).hexdigest()   # noqa: E731
+    body = b"v=0\r\no=- 1 1 IN IP4 10.0.0.2\r\n"
+    client = DigestClient("u", "pw", cnonce=lambda: "c")
+    [answer], _ = client.authorize(['Digest realm="r", nonce="n", qop="auth-int"'], "INVITE", "sip:q@x", body)
+    f = fields(answer)
+    ha1, ha2 = md5("u:r:pw"), md5(f"INVITE:sip:q@x:{md5(body)}")
+    assert (f["qop"], f["nc"], f["cnonce"]) == ("auth-int", "00000001", "c")
+    assert f["response"] == md5(f"{ha1}:n:00000001:c:auth-int:{ha2}")
+
+
 def test_the_topmost_supported_challenge_of_each_realm_is_answered():
     client = DigestClient("u", "pw", cnonce=lambda: "c")
     answers, _ = client.authorize(['Digest realm="a", nonce="1", algorithm=SHA-999',
