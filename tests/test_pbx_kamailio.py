@@ -199,6 +199,7 @@ def test_only_a_static_peers_address_skips_digest_and_never_for_register(method,
     ("phone1", "phone2", "phone1", "403"),       # another peer's name
     ("phone1", "phone2", "phone2", "403"),       # ... also with a From that claims to be it
     ("acdserver", "phone1", "phone1", "403"),
+    ("phone1", "gateway", "phone1", "403"),      # a static peer's name is a peer's name too
 ])
 def test_a_peer_registers_its_own_aor_or_one_no_peer_has(au, to_user, from_user, verdict):
     assert register_verdict(seed_text(), au, to_user, from_user) == verdict

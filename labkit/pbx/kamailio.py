@@ -167,8 +167,8 @@ def render(plan: Dialplan, addr: str, port: int, run_dir: Path, source: str = ""
               "    consume_credentials();",
               "}", "",
               "route[REGISTRAR] {"]
-    if dynamic:
-        others = " || ".join(f"$tU == {quote(n)}" for n in dynamic)
+    if plan.peers:
+        others = " || ".join(f"$tU == {quote(n)}" for n in sorted(plan.peers))
         lines.append(f'    if ($tU != $au && ({others})) {{ sl_send_reply("403", "That AOR is another peer\'s"); exit; }}')
     lines += ['    if (!save("location")) { sl_reply_error(); }', "    exit;", "}", "",
               "route[CONTEXT] {  # each peer's context= (sip.conf)"]
