@@ -238,6 +238,40 @@ def test_wrong_credentials_are_one_clear_error_and_no_retry_storm(tmp_path):
     assert 6 <= len(refused) <= 12, refused       # once per AOR, not once per attempt
 
 
+def copy_pbx_lab(to: Path) -> Path:
+    """topologies/acd/pbx.yaml and the files it names, copied to `to` for a test to break."""
+    acd_dir = Path(TOPO).parents[2] / "topologies" / "acd"
+    for name in ("sip.conf", "extensions.conf", "acd.yaml", "pbx.yaml"):
+        (to / name).write_text((acd_dir / name).read_text())
+    return to / "pbx.yaml"
+
+
+def test_a_phone_with_a_wrong_secret_fails_labkit_check_by_name(tmp_path):
+    """A student's typo in phone1's secret: bring-up works (phones retry), and `labkit check`
+    names the phone that is not registered at the PBX."""
+    from labtest import labkit_cli
+
+    topo = copy_pbx_lab(tmp_path)
+    topo.write_text(topo.read_text().replace("secret: phone1secret", "secret: phone1secrt"))
+    import re
+
+    def results() -> dict[str, str]:
+        out = labkit_cli("check", "--lab", "pbxcheck", check=False).stdout
+        return dict(re.findall(r"sip_registered (\w+) at pbx\s+(PASS|FAIL)", out))
+
+    def others_registered() -> dict[str, str] | None:
+        got = results()
+        return got if got.get("phone2") == got.get("queue1") == "PASS" else None
+
+    labkit_cli("up", str(topo), "--lab", "pbxcheck")
+    try:                                    # the others register within moments; phone1 never
+        got = procs.wait_until(others_registered, 20, 0.5, what="phone2 and the ACD registered")
+        assert got["phone1"] == "FAIL" and got["acdlogin"] == "PASS"
+        assert labkit_cli("check", "--lab", "pbxcheck", check=False).returncode == 1
+    finally:
+        labkit_cli("down", "--lab", "pbxcheck")
+
+
 @pytest.mark.parametrize("line, expect", [
     ("exten => *44,1,Queue(sales)", "Queue"),                       # an application labkit does not translate
     ("exten => *44,2,Dial(SIP/acdserver/acdlogin)", "priority"),    # only priority 1 (and hint)
@@ -248,10 +282,8 @@ def test_a_bad_dial_plan_line_stops_bring_up_with_its_file_and_line(tmp_path, li
     one error naming extensions.conf and its line, and no namespace or process is left."""
     from labtest import labkit_cli, leftovers
 
-    acd_dir = Path(TOPO).parents[2] / "topologies" / "acd"
-    for name in ("sip.conf", "acd.yaml", "pbx.yaml"):
-        (tmp_path / name).write_text((acd_dir / name).read_text())
-    text = (acd_dir / "extensions.conf").read_text().splitlines()
+    copy_pbx_lab(tmp_path)
+    text = (tmp_path / "extensions.conf").read_text().splitlines()
     at = next(i for i, ln in enumerate(text) if ln.startswith("exten => *44"))
     text[at] = line
     (tmp_path / "extensions.conf").write_text("\n".join(text) + "\n")

@@ -191,6 +191,9 @@ def canonical(msgs: list[Msg]) -> list[LadderRow]:
     wire two NOTIFYs and their 200s may interleave either way; this text does not."""
     entries: list[tuple[LadderRow, list[LadderRow]]] = []
     attached: dict[tuple[str, int, str], list[LadderRow]] = {}
+    # a request a proxy forwards is one more hop of the same transaction: the answers to every
+    # hop go after the last hop, so the text reads "forwarded, then answered" as on the wire
+    chain: dict[tuple[int, str], tuple[str, list[tuple[str, int, str]]]] = {}
     seen: set[tuple[str, str, int, str, str]] = set()
     for m in msgs:
         r = m.row
@@ -199,8 +202,14 @@ def canonical(msgs: list[Msg]) -> list[LadderRow]:
             continue                                   # retransmissions, 100 Trying
         seen.add(sig)
         if r.is_request:
-            attached[(r.src, m.cseq, m.method)] = []
-            entries.append((r, attached[(r.src, m.cseq, m.method)]))
+            resps: list[LadderRow] = []
+            key, hop = (r.src, m.cseq, m.method), (m.cseq, m.method)
+            last = chain.get(hop)
+            keys = last[1] + [key] if last and last[0] == r.src else [key]
+            chain[hop] = (r.dst, keys)
+            for k in keys:
+                attached[k] = resps
+            entries.append((r, resps))
             continue
         request = attached.get((r.dst, m.cseq, m.method))
         if request is None or m.method == "INVITE":

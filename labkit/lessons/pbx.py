@@ -134,26 +134,55 @@ def ladder_text(pcap: Path, legs: list[str]) -> str:
 
 
 def request_paths(pcap: Path, legs: list[str]) -> list[str]:
-    """Each request of those legs with the hops it took, in the order it was first sent:
-    ``INVITE  gateway -> pbx -> acd``. Retransmissions are left out; responses follow the
-    same hops back (the ladder above shows them)."""
-    paths_: dict[tuple[str, str, int, str], list[str]] = {}
+    """Each leg's requests with the hops they took: a header line per leg (in the order of
+    `legs`), then ``INVITE  gateway -> pbx -> acd`` lines in the order that leg sent them.
+    Legs are printed one after the other because on the wire they overlap, in an order that
+    changes from run to run; within a leg the order is the call's own. Retransmissions are
+    left out; responses follow the same hops back (the ladder below shows them)."""
+    per_leg: dict[str, dict[tuple[str, int, str], list[str]]] = {leg: {} for leg in legs}
     for _, src, dst, m in sip_packets(pcap):
-        if not m.is_request or m.call_id not in legs:
+        if not m.is_request or m.call_id not in per_leg:
             continue
-        hops = paths_.setdefault((m.call_id, m.from_.tag, m.cseq[0], m.method), [])
+        hops = per_leg[m.call_id].setdefault((m.from_.tag, m.cseq[0], m.method), [])
         a, b = _who(src), _who(dst)
         if not hops:
             hops += [a, b]
         elif hops[-1] == a and b not in hops:
             hops.append(b)
-    return [f"{method:<8} {' -> '.join(hops)}" for (_, _, _, method), hops in paths_.items()]
+    out = []
+    for n, leg in enumerate(legs, 1):
+        reqs = per_leg[leg]
+        invites = [h for (_, _, method), h in reqs.items() if method == "INVITE"] or [["?", "?"]]
+        path = max(invites, key=len)                  # the INVITE that got through
+        out.append(f"leg {n}: {path[0]} calls {path[-1]}")
+        out += [f"  {method:<8} {' -> '.join(hops)}" for (_, _, method), hops in reqs.items()]
+    return out
 
 
 def ladder_rows(pcap: Path, legs: list[str]):
     from labkit.acd.ladder import sip_rows
 
     return [r for r in sip_rows(pcap) if r.call_id in legs and not r.label.startswith("100 ")]
+
+
+def call_lines(pcap: Path, user: str) -> list[str]:
+    """The calls to ``user`` (e.g. ``*44``) in the capture, as the PBX saw them: each INVITE
+    with its request-URI user and hop, and each final answer, in order, repeats dropped."""
+    calls = {m.call_id for _, _, _, m in sip_packets(pcap)
+             if m.is_request and m.method == "INVITE" and _user(m.uri) == user}
+    lines: list[str] = []
+    for _, src, dst, m in sip_packets(pcap):
+        if m.call_id not in calls:
+            continue
+        if m.is_request and m.method == "INVITE":
+            line = f"INVITE sip:{_user(m.uri)}@{_who(dst)}".ljust(36) + f"{_who(src)} -> {_who(dst)}"
+        elif not m.is_request and m.cseq[1] == "INVITE" and m.status >= 200:
+            line = f"{m.status} {m.reason}".ljust(36) + f"{_who(src)} -> {_who(dst)}"
+        else:
+            continue
+        if line not in lines:
+            lines.append(line)
+    return lines
 
 
 # ---- the exercise ---------------------------------------------------------------------------------
@@ -169,7 +198,7 @@ def use_dialplan(lab, text: str) -> list[str]:
     svc = lab.service("pbx", "pbx")
     path = svc.run_dir / "extensions.conf"
     path.write_text(text)
-    found = [str(d) for d in dialplan.lint(svc.config_path("sip_conf"), path)]
+    found = [str(d).replace(str(path), path.name) for d in dialplan.lint(svc.config_path("sip_conf"), path)]
     if any(": warning: " not in d for d in found):
         return found
     svc.params["extensions"] = path

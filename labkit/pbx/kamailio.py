@@ -243,6 +243,19 @@ def make_db(plan: Dialplan, run_dir: Path, realm: str, schema: Path = SQLITE_SCH
         db.close()
 
 
+def kamcmd(ctl_socket: Path, *command: str) -> str:
+    """A Kamailio RPC over its control socket (a Unix socket: no lab traffic), as kamcmd
+    prints it; RuntimeError with kamcmd's message when it fails (Kamailio not running)."""
+    import subprocess
+
+    p = subprocess.run(["kamcmd", "-s", f"unix:{ctl_socket}", *command], capture_output=True, text=True,
+                       timeout=10)
+    if p.returncode != 0:
+        why = (p.stderr or p.stdout).strip().splitlines()
+        raise RuntimeError(f"kamcmd {' '.join(command)} failed: {why[-1][:200] if why else f'exit {p.returncode}'}")
+    return p.stdout
+
+
 def parse_kamcmd(text: str) -> object:
     """kamcmd's printed RPC result as Python: ``{ k: v ... }`` blocks become dicts (a key
     seen twice becomes a list), scalars stay strings. Used for ``ul.dump``."""

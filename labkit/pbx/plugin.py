@@ -6,7 +6,7 @@ from typing import Any
 from labkit.diag import DiagnosticError
 from labkit.lab.errors import TopologyError, Where
 from labkit.lab.params import Param
-from labkit.lab.plugins import Plugin, ServiceKind
+from labkit.lab.plugins import CheckKind, Plugin, ServiceKind
 
 
 def check_dialplan(params: dict[str, Any], where: Where) -> None:
@@ -18,7 +18,8 @@ def check_dialplan(params: dict[str, Any], where: Where) -> None:
         dialplan.load(params["sip_conf"], params["extensions"])
     except DiagnosticError as exc:
         first = exc.errors[0] if exc.errors else exc.first
-        more = f" (and {len(exc.errors) - 1} more errors in the dial plan)" if len(exc.errors) > 1 else ""
+        n = len(exc.errors) - 1
+        more = f" (and {n} more error{'s' if n > 1 else ''} in the dial plan; labkit lint lists them)" if n else ""
         raise TopologyError(first.where if first.file else where, first.message + more,
                             first.fix or "fix the dial-plan line named here") from None
 
@@ -32,5 +33,13 @@ plugin = Plugin(
                     validate="labkit.pbx.plugin:check_dialplan",
                     doc="Kamailio as the lab's PBX: registrar, proxy and presence server, "
                         "routing by an Asterisk sip.conf and extensions.conf"),
+    ],
+    checks=[
+        CheckKind("sip_registered", "labkit.pbx.checks:registered",
+                  {"pbx": Param("node", required=True, doc="e.g. pbx: pbx (the node running the pbx service)"),
+                   "aor": Param("str", required=True, doc="e.g. aor: phone1"),
+                   "service": Param("str", default="pbx")},
+                  describe=lambda p: f"sip_registered {p['aor']} at {p['pbx']}",
+                  doc="the AOR is in the PBX's location table (Kamailio's ul.dump)"),
     ],
 )

@@ -29,7 +29,6 @@ from labkit.lab.service import Service
 from . import dialplan, kamailio
 
 KAMAILIO = "kamailio"
-KAMCMD = "kamcmd"
 
 
 def options_request(addr: str, port: int, src: tuple[str, int]) -> bytes:
@@ -117,11 +116,10 @@ class PbxService(Service):
     # -- what notebooks and tests read ----------------------------------------------
     def kamcmd(self, *command: str) -> str:
         """A Kamailio RPC over its control socket (e.g. ``ul.dump``), as kamcmd prints it."""
-        p = subprocess.run([KAMCMD, "-s", f"unix:{self.ctl_socket}", *command],
-                           capture_output=True, text=True, timeout=10)
-        if p.returncode != 0:
-            raise ServiceError(self, f"kamcmd {' '.join(command)} failed: {printable(p.stderr.strip(), 200)}")
-        return p.stdout
+        try:
+            return kamailio.kamcmd(self.ctl_socket, *command)
+        except RuntimeError as exc:
+            raise ServiceError(self, str(exc)) from None
 
     def registrations(self) -> dict[str, list[str]]:
         """AOR -> contacts, from Kamailio's own location table (``kamcmd ul.dump``)."""

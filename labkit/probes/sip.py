@@ -6,7 +6,16 @@ import asyncio
 from labkit.lab.safety import require_lab_netns
 
 
-def call(acd: str, target: str, hold: float = 1.0, local: str = "0.0.0.0",
+def source_address(host: str) -> str:
+    """The address this node sends from towards `host` (the kernel's route lookup, no packet)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect((host, 5060))
+        return s.getsockname()[0]
+
+
+def call(acd: str, target: str, hold: float = 1.0, local: str = "",
          reinvite: str | int = "accept", allow: bool = True, media: bool = False) -> dict:
     """Call ``sip:target@acd`` with labkit's Gateway UA and hang up after ``hold`` seconds
     (unless the ACD hangs up first).  Returns status, connected (the ACD's media re-INVITE
@@ -18,6 +27,9 @@ def call(acd: str, target: str, hold: float = 1.0, local: str = "0.0.0.0",
     from labkit.acd.phone import ALLOW_UA, Gateway
 
     host, _, port = acd.rpartition(":")
+    # Via, Contact, From and the SDP carry this address, so it must be one the far end can
+    # reach: by default the node's own address towards the callee, never 0.0.0.0.
+    local = local or source_address(host)
 
     async def run() -> dict:
         gw = await Gateway(host=local, port=0, reinvite=reinvite, media=media,

@@ -142,18 +142,23 @@ restarts phone2, which dials `*44` and keys 2772, and tells whether agent 2772 l
 ("code", """
 broken = pbx.extensions_text().replace("Dial(SIP/acdserver/acdlogin)", "Dial(SIP/acdserver/acdlogon)")
 print([ln for ln in broken.splitlines() if ln.startswith("exten => *44")])
-print("dial plan findings:", len(pbx.use_dialplan(lab, broken)))
+print("dial plan errors:", [d for d in pbx.use_dialplan(lab, broken) if ": warning: " not in d])
+cap = acd.Capture.start(lab.node("pbx"), "star44", bpf="udp")
 print("2772 logs in:", pbx.agent_logs_in(lab))
+print("\\n".join(pbx.call_lines(cap.stop(), "*44")))
 """),
 ("md", """
 The PBX accepted the file: `acdlogon` is a valid user part. It routed `*44` to the ACD as
-`sip:acdlogon@192.168.2.10`, and the ACD has no such AOR. **Your turn:** fix the `*44` line in
+`sip:acdlogon@…`, and the ACD has no such AOR. The capture shows the PBX challenging the
+phone (407), then the call reaching the ACD and the ACD's refusal coming back through the PBX.
+If your fix has a dial-plan error, the PBX keeps its old plan, and the list above the answer
+names the line. **Your turn:** fix the `*44` line in
 `fixed` below so that it routes to the ACD's login AOR again, then run the check. The cell
 holds one solution.
 """),
 ("code", """
 fixed = broken.replace("acdlogon", "acdlogin")      # your fix
-pbx.use_dialplan(lab, fixed)
+print("dial plan errors:", [d for d in pbx.use_dialplan(lab, fixed) if ": warning: " not in d])
 print("2772 logs in:", pbx.agent_logs_in(lab))
 """),
 ("md", """
