@@ -88,28 +88,21 @@ def _value(token: str | None) -> str:
     return "$rU" if token == EXTEN else quote(token)
 
 
-def _dial_context(plan: Dialplan, ctx: str) -> list[str]:
-    out = [f"route[CTX_{_name(ctx)}] {{  # [{ctx}]"]
+def _context_route(plan: Dialplan, ctx: str, app: str) -> list[str]:
+    """One context as a route: its Dial extensions as route[CTX_name] (app "dial"), or its
+    hints as route[SUB_name] (app "hint"), tried in Asterisk's order; no match is a 404."""
+    prefix, what = ("CTX", "extension") if app == "dial" else ("SUB", "hint")
+    out = [f"route[{prefix}_{_name(ctx)}] {{  # {what}s of [{ctx}]"]
     for ext in plan.contexts[ctx].extens:
-        if ext.app != "dial":
+        if ext.app != app:
             continue
-        out += [f"    if ({_match(ext)}) {{  # {ext.where}",
-                f"        $var(dpeer) = {_value(ext.target.peer)};",
-                f"        $var(duser) = {_value(ext.target.user)};",
-                "        route(DIAL);", "        exit;", "    }"]
-    out += [f'    sl_send_reply("404", {quote("No extension in context " + ctx)});', "    exit;", "}"]
-    return out
-
-
-def _hint_context(plan: Dialplan, ctx: str) -> list[str]:
-    out = [f"route[SUB_{_name(ctx)}] {{  # hints of [{ctx}]"]
-    for ext in plan.contexts[ctx].extens:
-        if ext.app != "hint":
-            continue
-        out += [f"    if ({_match(ext)}) {{  # {ext.where}",
-                f"        $rU = {_value(ext.target.peer)};",
-                "        route(PRESENCE);", "        exit;", "    }"]
-    out += [f'    sl_send_reply("404", {quote("No hint in context " + ctx)});', "    exit;", "}"]
+        if app == "dial":
+            then = [f"        $var(dpeer) = {_value(ext.target.peer)};",
+                    f"        $var(duser) = {_value(ext.target.user)};", "        route(DIAL);"]
+        else:
+            then = [f"        $rU = {_value(ext.target.peer)};", "        route(PRESENCE);"]
+        out += [f"    if ({_match(ext)}) {{  # {ext.where}", *then, "        exit;", "    }"]
+    out += [f'    sl_send_reply("404", {quote(f"No {what} in context {ctx}")});', "    exit;", "}"]
     return out
 
 
@@ -181,7 +174,7 @@ def render(plan: Dialplan, addr: str, port: int, run_dir: Path, source: str = ""
                      f"{{ route(SUB_{_name(peer.subscribecontext or peer.context)}); exit; }}")
     lines += ['    sl_send_reply("403", "No subscribe context for this peer");', "    exit;", "}", ""]
     for ctx in sorted(plan.contexts):
-        lines += _dial_context(plan, ctx) + [""] + _hint_context(plan, ctx) + [""]
+        lines += _context_route(plan, ctx, "dial") + [""] + _context_route(plan, ctx, "hint") + [""]
     lines += ["route[DIAL] {  # $var(dpeer): an AOR or a peer; $var(duser): the user part to put, or \"\""]
     for name, peer in sorted(static.items()):
         lines += [f"    if ($var(dpeer) == {quote(name)}) {{",
