@@ -70,17 +70,15 @@ def test_a_config_kamailio_refuses_stops_bring_up_with_its_own_message(tmp_path)
     from labkit.lab.errors import ServiceError
     from labkit.pbx.service import PbxService
 
-    svc = PbxService.__new__(PbxService)          # only check() and cfg_path are used
-    svc.params, svc.name, svc.kind = {}, "pbx", "pbx"
-    (tmp_path / "kamailio.cfg").write_text("#!KAMAILIO\nloadmodule \"nosuchmodule.so\"\n")
-    type(svc).cfg_path = property(lambda self: tmp_path / "kamailio.cfg")
-    type(svc).label = property(lambda self: "pbx/pbx (test)")
-    try:
-        with pytest.raises(ServiceError) as exc:
-            svc.check()
-    finally:
-        del type(svc).cfg_path
-        del type(svc).label
+    class Refused(PbxService):                    # only check() and cfg_path are used
+        cfg_path = tmp_path / "kamailio.cfg"
+        label = "pbx/pbx (test)"
+
+    svc = Refused.__new__(Refused)
+    svc.params, svc.name = {}, "pbx"
+    Refused.cfg_path.write_text("#!KAMAILIO\nloadmodule \"nosuchmodule.so\"\n")
+    with pytest.raises(ServiceError) as exc:
+        svc.check()
     assert "kamailio -c" in str(exc.value) and "nosuchmodule" in str(exc.value)
 
 
