@@ -41,9 +41,14 @@ def wait_until(predicate: Callable[[], T], timeout: float = 10.0, poll: float = 
         time.sleep(poll)
 
 
+def _stat_fields(pid: int | str) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (state first); OSError if gone."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system, all threads) a live process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -66,10 +71,9 @@ def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
 def start_time(pid: int) -> int | None:
     """When a live process started (ticks since boot); None if it is gone or a zombie."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
+        fields = _stat_fields(pid)
     except OSError:
         return None
-    fields = text.rsplit(")", 1)[1].split()
     if fields[0] in ("Z", "X"):  # finished; only its parent's wait() is missing
         return None
     return int(fields[19])
@@ -82,7 +86,7 @@ def group_members(pgid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat_fields(entry.name)
         except OSError:
             continue
         if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
@@ -115,6 +119,7 @@ class Proc:
         reaches only them. A zombie (the leader itself, not yet reaped) is not a live member."""
         return not self.alive() and bool(group_members(self.pid))
 
+
 def _signal(pid: int, sig: int) -> None:
     try:
         os.kill(pid, sig)
@@ -130,10 +135,10 @@ def stop(procs: Iterable[Proc], grace: float = 1.0, group: bool = False) -> list
     go with it, even when the leader itself was killed first (Proc.orphans). Returns the
     processes that were still running when the call began.
     """
-    live = [p for p in procs if p.alive() or (group and p.orphans())]
-
     def running(p: Proc) -> bool:
         return p.alive() or (group and p.orphans())
+
+    live = [p for p in procs if running(p)]
 
     def send(p: Proc, sig: int) -> None:
         if group:
