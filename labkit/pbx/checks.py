@@ -13,7 +13,7 @@ from . import kamailio
 
 
 def registered(ctx: Any, p: dict[str, Any]) -> tuple[bool, str]:
-    socket = ctx.node(p["pbx"]).run_dir / p["service"] / "kamailio_ctl"
+    socket = ctx.node(p["pbx"]).run_dir / p["service"] / kamailio.CTL_SOCKET
     try:
         regs = kamailio.registrations(kamailio.kamcmd(socket, "ul.dump"))
     except RuntimeError as exc:

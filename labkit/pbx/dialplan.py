@@ -142,6 +142,13 @@ _SCORE_DOT, _SCORE_BANG, _SCORE_END = 0x18000, 0x28000, 0x30000
 class DialplanError(DiagnosticError):
     """Raised by load(): `.diagnostics` holds every error (and the warnings), errors first."""
 
+    def headline(self) -> tuple[Diagnostic, str]:
+        """The first error, and how many more there are as text to append to it (or "")."""
+        first = self.errors[0] if self.errors else self.first
+        n = len(self.errors) - 1
+        return first, (f" (and {n} more error{'s' if n > 1 else ''} in the dial plan; "
+                       "labkit lint lists them)" if n > 0 else "")
+
 
 @dataclass(frozen=True)
 class Peer:

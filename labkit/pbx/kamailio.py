@@ -49,6 +49,8 @@ from .dialplan import EXTEN, Dialplan, Exten
 
 #: Where Debian's kamailio-sqlite-modules package installs Kamailio's own table definitions.
 SQLITE_SCHEMA = Path("/usr/share/kamailio/db_sqlite")
+#: Kamailio's control socket (kamcmd talks to it), in the run directory
+CTL_SOCKET = "kamailio_ctl"
 #: One SQLite file per module that writes, so each file has one writer (SQLite locks a whole
 #: file): the schema files (Kamailio's own) each is made from.
 DB_FILES = {"auth.sqlite": ("standard-create.sql", "auth_db-create.sql"),
@@ -116,7 +118,7 @@ def render(plan: Dialplan, addr: str, port: int, run_dir: Path, source: str = ""
              "debug=2", "log_stderror=yes", "fork=yes", "children=1", "disable_tcp=yes",
              "auto_aliases=no", f"listen=udp:{addr}:{port}", f"alias={addr}:{port}", f"alias={addr}", ""]
     lines += [f'loadmodule "{m}.so"' for m in MODULES] + [""]
-    params = [("ctl", "binrpc", f"unix:{run_dir / 'kamailio_ctl'}"),
+    params = [("ctl", "binrpc", f"unix:{run_dir / CTL_SOCKET}"),
               ("usrloc", "db_mode", 2), ("usrloc", "db_url", location), ("usrloc", "timer_interval", 1),
               *[("db_sqlite", "db_set_journal_mode", f"{run_dir / name}=WAL;") for name in DB_FILES],
               ("registrar", "min_expires", 5), ("registrar", "max_expires", 3600),

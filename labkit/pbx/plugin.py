@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from labkit.diag import DiagnosticError
 from labkit.lab.errors import TopologyError, Where
 from labkit.lab.params import Param
 from labkit.lab.plugins import CheckKind, Plugin, ServiceKind
@@ -16,12 +15,11 @@ def check_dialplan(params: dict[str, Any], where: Where) -> None:
 
     try:
         dialplan.load(params["sip_conf"], params["extensions"])
-    except DiagnosticError as exc:
-        first = exc.errors[0] if exc.errors else exc.first
-        n = len(exc.errors) - 1
-        more = f" (and {n} more error{'s' if n > 1 else ''} in the dial plan; labkit lint lists them)" if n else ""
+    except dialplan.DialplanError as exc:
+        first, more = exc.headline()
         raise TopologyError(first.where if first.file else where, first.message + more,
                             first.fix or "fix the dial-plan line named here") from None
+
 
 plugin = Plugin(
     name="pbx",

@@ -21,7 +21,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from labkit.diag import Diagnostic, DiagnosticError, error, printable
+from labkit.diag import Diagnostic, error, printable
 from labkit.lab.errors import ServiceError
 from labkit.lab.netns import open_socket
 from labkit.lab.service import Service
@@ -63,14 +63,13 @@ class PbxService(Service):
 
     @property
     def ctl_socket(self) -> Path:
-        return self.run_dir / "kamailio_ctl"
+        return self.run_dir / kamailio.CTL_SOCKET
 
     def plan(self) -> dialplan.Dialplan:
         try:
             return dialplan.load(self.config_path("sip_conf"), self.config_path("extensions"))
-        except DiagnosticError as exc:
-            first = exc.errors[0] if exc.errors else exc.first
-            more = f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
+        except dialplan.DialplanError as exc:
+            first, more = exc.headline()
             raise ServiceError(self, str(first) + more) from None
 
     def render(self) -> None:
