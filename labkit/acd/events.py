@@ -42,9 +42,9 @@ def _xml_root(body: bytes, what: str, root_name: str) -> ET.Element:
     return root
 
 
-def parse_dialog_info(body: bytes) -> DeviceState:
-    root = _xml_root(body, "dialog-info", "dialog-info")
-    busy_ids: set[str] = set()
+def _dialogs(root: ET.Element) -> list[tuple[str, str]]:
+    """(call-id, state) of each <dialog> under a dialog-info root, in document order."""
+    out = []
     for d in root:
         if not d.tag.endswith("dialog"):
             continue
@@ -52,8 +52,19 @@ def parse_dialog_info(body: bytes) -> DeviceState:
         for child in d:
             if child.tag.endswith("state"):
                 state = (child.text or "").strip().lower()
-        if state in ("trying", "proceeding", "early", "confirmed"):
-            busy_ids.add(d.get("call-id", ""))
+        out.append((d.get("call-id", ""), state))
+    return out
+
+
+def dialog_states(body: bytes) -> list[tuple[str, str]]:
+    """(call-id, state) of each dialog an RFC 4235 body lists; BodyError if it is not one."""
+    return _dialogs(_xml_root(body, "dialog-info", "dialog-info"))
+
+
+def parse_dialog_info(body: bytes) -> DeviceState:
+    root = _xml_root(body, "dialog-info", "dialog-info")
+    busy_ids = {call_id for call_id, state in _dialogs(root)
+                if state in ("trying", "proceeding", "early", "confirmed")}
     return DeviceState(idle=not busy_ids, call_ids=busy_ids, full=root.get("state", "full") == "full")
 
 

@@ -4,11 +4,12 @@ dialog-info NOTIFYs the PBX sends, and the dial-plan exercise's check.  Text for
 Call-IDs, tags, ports and times, so nbval can compare them."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from labkit import Lab, paths, procs
+from labkit.acd import events
 from labkit.acd.ladder import sip_packets
+from labkit.acd.sip.message import SipUri
 
 from . import acd
 
@@ -39,9 +40,9 @@ def call(lab, target: str, hold: float = 3.0):
                             hold=hold, local=GW, timeout=hold + 60)
 
 
-def _user(uri: str) -> str:
-    m = re.match(r"<?sips?:([^@>;]+)@", uri)
-    return m.group(1) if m else ""
+def _ruri_user(msg) -> str:
+    """The user part of a request's URI (``*44``, ``phone1``), by labkit's SIP URI parser."""
+    return SipUri.parse(msg.uri).user
 
 
 def _who(ep: str) -> str:
@@ -55,7 +56,7 @@ def register_lines(pcap: Path) -> list[str]:
     pending: dict[tuple[str, int], tuple[str, str]] = {}
     for _, src, dst, m in sip_packets(pcap):
         if m.is_request and m.method == "REGISTER":
-            key = (_who(src), _user(m.get("To")))
+            key = (_who(src), m.to.uri.user)
             pending[(m.call_id, m.cseq[0])] = key
             firsts.setdefault(key, [])
         elif not m.is_request and m.cseq[1] == "REGISTER" and m.status >= 200:
@@ -81,10 +82,12 @@ def dialog_states(pcap: Path, ext: str) -> list[str]:
     for _, src, dst, m in sip_packets(pcap):
         if not (m.is_request and m.method == "NOTIFY" and _who(src) == "pbx" and _who(dst) == "acd"):
             continue
-        body = m.body.decode(errors="replace")
-        if f"sip:{ext}@" not in body and _user(m.get("From")) != ext:
+        if m.from_.uri.user != ext:            # a NOTIFY's From is the watched entity
             continue
-        states = [s for s in re.findall(r"<state[^>]*>\s*([a-z]+)\s*</state>", body) if s != "terminated"]
+        try:
+            states = [st for _, st in events.dialog_states(m.body) if st != "terminated"]
+        except events.BodyError:                 # no body (a first NOTIFY may have none)
+            states = []
         state = states[-1] if states else "idle"
         if not out or out[-1] != state:
             out.append(state)
@@ -95,7 +98,7 @@ def subscribe_lines(pcap: Path, ext: str) -> list[str]:
     """The ACD's SUBSCRIBE for ``ext`` at the PBX and who answered what, in order."""
     lines, calls = [], set()
     for _, src, dst, m in sip_packets(pcap):
-        if m.is_request and m.method == "SUBSCRIBE" and _user(m.uri) == ext:
+        if m.is_request and m.method == "SUBSCRIBE" and _ruri_user(m) == ext:
             calls.add(m.call_id)
             lines.append(f"{_who(src)} -> {_who(dst)}: SUBSCRIBE sip:{ext}@pbx  Event: {m.get('Event')}  "
                          f"Expires: {m.get('Expires')}")
@@ -122,7 +125,7 @@ def call_ids(pcap: Path, gateway_call_id: str) -> list[str]:
     for t, src, dst, m in packets:
         if m.is_request and m.method == "INVITE" and _who(src) == "acd" and _who(dst) == "pbx" \
                 and start is not None and start <= t <= end and m.call_id not in legs \
-                and _user(m.uri) in PHONES:
+                and _ruri_user(m) in PHONES:
             legs.append(m.call_id)
     return legs
 
@@ -169,13 +172,13 @@ def call_lines(pcap: Path, user: str) -> list[str]:
     """The calls to ``user`` (e.g. ``*44``) in the capture, as the PBX saw them: each INVITE
     with its request-URI user and hop, and each final answer, in order, repeats dropped."""
     calls = {m.call_id for _, _, _, m in sip_packets(pcap)
-             if m.is_request and m.method == "INVITE" and _user(m.uri) == user}
+             if m.is_request and m.method == "INVITE" and _ruri_user(m) == user}
     lines: list[str] = []
     for _, src, dst, m in sip_packets(pcap):
         if m.call_id not in calls:
             continue
         if m.is_request and m.method == "INVITE":
-            line = f"INVITE sip:{_user(m.uri)}@{_who(dst)}".ljust(36) + f"{_who(src)} -> {_who(dst)}"
+            line = f"INVITE sip:{_ruri_user(m)}@{_who(dst)}".ljust(36) + f"{_who(src)} -> {_who(dst)}"
         elif not m.is_request and m.cseq[1] == "INVITE" and m.status >= 200:
             line = f"{m.status} {m.reason}".ljust(36) + f"{_who(src)} -> {_who(dst)}"
         else:
