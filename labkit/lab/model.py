@@ -30,9 +30,24 @@ class Interface:
     name: str
     addresses: list[IPv4If] = field(default_factory=list)
     dhcp: bool = False            # a host interface that leases its address at bring-up
-    vlan: int | None = None       # access VLAN, on switch and l3switch ports
-    trunk: list[int] | None = None  # allowed VLANs on a trunk port (OVS switches only)
+    vlan: int | None = None       # access VLAN of a switch port; the tag of an internal port
+    trunk: list[int] | None = None  # allowed VLANs on a trunk port (built with Open vSwitch)
+    native: int | None = None     # trunk: the VLAN whose frames cross it untagged (None: all tagged)
+    #: a port the node's switch makes itself rather than a link end: an OVS internal port
+    #: tagged `vlan`, e.g. a router's sub-interface fa0-0.10 (`encapsulation dot1Q 10`)
+    internal: bool = False
+    stp_edge: bool = False        # spanning tree: an edge port (IOS `spanning-tree portfast`)
+    stp_cost: int | None = None   # spanning tree: the port's path cost (None: by link speed)
     shutdown: bool = False
+    where: Where | None = None
+
+
+@dataclass
+class Stp:
+    """Spanning tree on a node's OVS bridge: one tree for all VLANs (OVS has no per-VLAN STP)."""
+
+    mode: str = "rstp"            # "rstp" (802.1w) | "stp" (802.1D)
+    priority: int | None = None   # bridge priority (None: 32768)
     where: Where | None = None
 
 
@@ -71,6 +86,23 @@ class Node:
     managed_by: str = ""
     #: what a node expander parsed from the node's config, kept for its implicit_port()
     expanded: dict[str, Any] = field(default_factory=dict, repr=False)
+    stp: Stp | None = None        # spanning tree on the node's switch (OVS switching only)
+
+    @property
+    def switching(self) -> str:
+        """How the builder switches frames inside this node, decided per node from its ports.
+
+        "ovs": a private Open vSwitch (userspace datapath) in the node's namespace, needed for
+        802.1Q trunks and tagged internal ports; only such a node runs spanning tree (`stp`),
+        since a loop between switches needs trunks here. "bridge": one Linux bridge per VLAN,
+        the fast path, enough when every port is an access port. "": no switching.
+        """
+        intfs = self.interfaces.values()
+        if any(i.trunk is not None or i.internal for i in intfs):
+            return "ovs"
+        if self.svis or any(i.vlan is not None for i in intfs):
+            return "bridge"
+        return ""
 
     @property
     def forwards(self) -> bool:

@@ -1,0 +1,139 @@
+"""A private Open vSwitch per node: ovsdb-server and ovs-vswitchd inside the node's namespace.
+
+Why private: this kernel has no openvswitch module, so OVS runs its userspace datapath
+(`datapath_type=netdev`), whose ports are the netdevs ovs-vswitchd sees in *its own*
+namespace. The machine-wide daemons live in the root namespace, where no lab interface
+may ever be (docs/traffic-safety.md). So each node that needs OVS gets its own pair of
+daemons, started inside its namespace, with the database, sockets and logs in the node's
+run directory. The lab's record covers them like any daemon: their PIDs are recorded at
+spawn, and the namespace sweep of `down`/`clean` ends them whatever happened to the
+controller. Nothing is left in any shared OVS database.
+
+One bridge per node, named BRIDGE. Ports:
+  access port   tag=N                                (IOS `switchport access vlan N`)
+  trunk         trunks=LIST, plus vlan_mode=native-untagged tag=N for a native VLAN
+  internal      type=internal, tag=N: a tap device in the namespace that carries an SVI
+                (`vlanN`) or a router's sub-interface (`fa0-0.10`) address
+
+Userspace TSO (`other_config:userspace-tso-enable`) is set before ovs-vswitchd starts (it
+is read only then). With it, TCP works with the veths' TX offload left on and runs at
+veth speed; without it the veths need TX offload off (or TCP hangs) and OVS forwards at
+about a seventh of that (figures in docs/machine.md).
+"""
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from labkit.procs import wait_until
+
+from .errors import TopologyError
+from .model import Node
+
+BRIDGE = "lkbr"
+SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
+MIN_RSTP_WAIT = 0.0
+
+
+@dataclass(frozen=True)
+class OvsPaths:
+    """Where a node's private OVS keeps its files: all under the node's run directory."""
+
+    dir: Path
+
+    @classmethod
+    def of(cls, run_dir: Path) -> "OvsPaths":
+        return cls(Path(run_dir) / "ovs")
+
+    @property
+    def db(self) -> Path:
+        return self.dir / "conf.db"
+
+    @property
+    def db_sock(self) -> Path:
+        return self.dir / "db.sock"
+
+    @property
+    def db_ctl(self) -> Path:
+        return self.dir / "ovsdb-server.ctl"
+
+    @property
+    def ctl(self) -> Path:
+        return self.dir / "ovs-vswitchd.ctl"
+
+    def vsctl(self, *args: str) -> list[str]:
+        """argv of ovs-vsctl against this node's database (waits for vswitchd to apply it)."""
+        return ["ovs-vsctl", "--timeout=20", f"--db=unix:{self.db_sock}", *args]
+
+    def appctl(self, *args: str) -> list[str]:
+        """argv of ovs-appctl against this node's ovs-vswitchd, e.g. appctl("fdb/show", BRIDGE)."""
+        return ["ovs-appctl", f"--target={self.ctl}", *args]
+
+
+def env(paths: OvsPaths) -> dict[str, str]:
+    """OVS_RUNDIR and friends: a bridge's mgmt sockets and the logs stay in the run directory."""
+    import os
+
+    d = str(paths.dir)
+    return {**os.environ, "OVS_RUNDIR": d, "OVS_LOGDIR": d, "OVS_DBDIR": d, "OVS_SYSCONFDIR": d}
+
+
+def available() -> str | None:
+    """None when OVS can be used here, else why not (for a clear error before building)."""
+    import shutil
+
+    missing = [t for t in ("ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool") if shutil.which(t) is None]
+    if missing:
+        return f"Open vSwitch is not installed (missing {', '.join(missing)}); run ./run setup"
+    if not SCHEMA.is_file():
+        return f"Open vSwitch's schema {SCHEMA} is missing; reinstall openvswitch-switch"
+    return None
+
+
+def port_settings(node: Node, name: str) -> list[str]:
+    """The ovs-vsctl words that make interface `name` of `node` a port of BRIDGE."""
+    intf = node.interfaces[name]
+    words = ["--", "add-port", BRIDGE, name]
+    if intf.trunk is not None:
+        trunks = sorted(set(intf.trunk) | ({intf.native} if intf.native else set()))
+        words += [f"trunks={','.join(map(str, trunks))}" if trunks else "trunks=4095"]
+        if intf.native is not None:
+            words += [f"tag={intf.native}", "vlan_mode=native-untagged"]
+    elif intf.vlan is not None:
+        words += [f"tag={intf.vlan}"]
+    if intf.internal:
+        words += ["--", "set", "interface", name, "type=internal"]
+    return words
+
+
+def svi_settings(vid: int, mac: str) -> list[str]:
+    """An SVI `vlanN`: an internal port tagged N, with a stable MAC."""
+    name = f"vlan{vid}"
+    return ["--", "add-port", BRIDGE, name, f"tag={vid}",
+            "--", "set", "interface", name, "type=internal", f"mac=\"{mac}\""]
+
+
+def stp_settings(node: Node) -> list[str]:
+    """Spanning tree on BRIDGE and its ports, from node.stp (none when it is None)."""
+    if node.stp is None:
+        return []
+    proto = node.stp.mode
+    words = ["--", "set", "bridge", BRIDGE, f"{proto}_enable=true"]
+    if node.stp.priority is not None:
+        words.append(f"other_config:{proto}-priority={node.stp.priority}")
+    for intf in node.interfaces.values():
+        if intf.internal:
+            continue
+        cfg = []
+        if intf.stp_cost is not None:
+            cfg.append(f"other_config:{proto}-path-cost={intf.stp_cost}")
+        if intf.stp_edge and proto == "rstp":
+            cfg += ["other_config:rstp-admin-edge=true", "other_config:rstp-auto-edge=false"]
+        if cfg:
+            words += ["--", "set", "port", intf.name, *cfg]
+    return words
+
+
+Runner = Callable[[list[str]], subprocess.CompletedProcess]
