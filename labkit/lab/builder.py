@@ -1,13 +1,19 @@
-"""Model -> Mininet: namespaces, veth links, per-VLAN bridges, addresses, routes.
+"""Model -> Mininet: namespaces, veth links, switching, addresses, routes.
 
-Switching choice (figures in docs/machine.md, measured on these machines): a Linux
-bridge forwards at ~7.6 Gbit/s against ~1.7 Gbit/s for OVS's userspace datapath,
-and this kernel has neither 802.1Q sub-interfaces nor bridge VLAN filtering.
-So every access VLAN is a Linux bridge named ``vlanN`` *inside the switch's own
-namespace*; an SVI is that bridge's address, exactly as a 3550 treats its SVI as
-the VLAN's interface. Nothing of a lab lives in the root namespace, which is also
-what keeps lab traffic in the lab. Trunk ports (tagged frames) need OVS and are
-refused with a clear message.
+Switching is chosen per node (`Node.switching`, shown by `labkit status`), with the
+figures of docs/machine.md behind it:
+
+- "bridge": every access VLAN is a Linux bridge named ``vlanN`` *inside the switch's own
+  namespace*; an SVI is that bridge's address, as a 3550 treats its SVI as the VLAN's
+  interface. The fast path (a Linux bridge forwards at ~7.6 Gbit/s), and enough for any
+  switch whose ports are all access ports, like the seed's 3550.
+- "ovs": a node with an 802.1Q trunk or a tagged internal port (a router's sub-interface)
+  gets a private Open vSwitch in its namespace (labkit.lab.ovs), because this kernel has
+  neither 802.1Q sub-interfaces nor bridge VLAN filtering. SVIs and sub-interfaces are OVS
+  internal ports with the same names (`vlanN`, `fa0-0.10`), so whatever configures the node
+  afterwards (an IOS service, the addresses below) does not care which way it was built.
+
+Nothing of a lab lives in the root namespace, which is also what keeps lab traffic in the lab.
 
 Mininet builds the nodes and links: each node is a Mininet `Node` whose shell
 runs in a *named* namespace (so the lab outlives this process), and each link is
@@ -22,7 +28,7 @@ from pathlib import Path
 from mininet.link import Link as MnLink
 from mininet.node import Node as MnNode
 
-from . import netns
+from . import netns, ovs
 from .errors import TopologyError
 from .model import Node, Topology
 from .node import LabNode
@@ -57,14 +63,13 @@ def mac_for(instance: str, node: str, intf: str) -> str:
 
 
 def check_buildable(topo: Topology) -> None:
-    """Refuse what this kernel cannot build, before anything is created."""
-    for node in topo.nodes.values():
-        for intf in node.interfaces.values():
-            if intf.trunk is not None:
-                raise TopologyError(intf.where or node.where,
-                                    f"{node.name}:{intf.name} is a trunk; this kernel has no 802.1Q "
-                                    "sub-interfaces or bridge VLAN filtering, so tagged trunks are not built",
-                                    "use access ports (one link per VLAN) between switches")
+    """Refuse what this machine cannot build, before anything is created."""
+    needs_ovs = [n.name for n in topo.nodes.values() if n.switching == "ovs"]
+    why = ovs.available() if needs_ovs else None
+    if why:
+        node = topo.nodes[needs_ovs[0]]
+        raise TopologyError(node.where, f"{', '.join(needs_ovs)} need Open vSwitch (802.1Q trunks or "
+                            f"sub-interfaces): {why}", "install it, or use access ports only")
 
 
 class Builder:
@@ -108,7 +113,39 @@ class Builder:
             MnLink(self.mn[a.node], self.mn[b.node], intfName1=a.intf, intfName2=b.intf,
                    addr1=mac_for(self.instance, a.node, a.intf),
                    addr2=mac_for(self.instance, b.node, b.intf))
+        self.start_switches()
         self.parallel({n.name: self.config_script(n) for n in self.topo.nodes.values()})
+        self.wait_spanning_tree()
+
+    def linked(self, node: Node) -> set[str]:
+        return {i for i in node.interfaces if self.topo.link_of(node.name, i)}
+
+    def private_ovs(self, node: Node) -> ovs.PrivateOvs:
+        return ovs.PrivateOvs(self.nodes[node.name], self.linked(node),
+                              lambda intf: mac_for(self.instance, node.name, intf))
+
+    def start_switches(self) -> None:
+        """Each "ovs" node's private Open vSwitch, all side by side; its ports exist on return."""
+        switches = [self.private_ovs(n) for n in self.topo.nodes.values() if n.switching == "ovs"]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(ovs.PrivateOvs.start, switches))
+
+    def wait_spanning_tree(self, timeout: float = 60.0) -> None:
+        """Return once every spanning tree has settled (ports forward, or are blocked as
+        alternates), so a lab is usable when `up` returns. 802.1D takes 2 x forward delay
+        (30 s by default); RSTP settles in about a second (edge ports at once)."""
+        from labkit.procs import WaitTimeout, wait_until
+
+        switches = [self.private_ovs(n) for n in self.topo.nodes.values() if n.stp is not None
+                    and n.switching == "ovs"]
+        if not switches:
+            return
+        try:
+            wait_until(lambda: all(s.stp_settled() for s in switches), timeout, 0.1, what="spanning tree")
+        except WaitTimeout:
+            waiting = {s.spec.name: s.stp_ports() for s in switches if not s.stp_settled()}
+            raise TopologyError(None, f"spanning tree did not settle in {timeout:.0f} s: {waiting}",
+                                "check the switches' spanning-tree lines") from None
 
     def parallel(self, scripts: dict[str, str]) -> None:
         """Run one shell script per node, all nodes at once; fail with the node's output."""
@@ -137,18 +174,26 @@ class Builder:
     def config_script(self, node: Node) -> str:
         """Bridges, addresses, routes (one `ip -batch`) and offload settings for one node."""
         lines = ["link set dev lo up"]
-        vlans = sorted({i.vlan for i in node.interfaces.values()
-                        if i.vlan is not None and self.topo.link_of(node.name, i.name)} | set(node.svis))
-        for vid in vlans:
-            lines += [f"link add vlan{vid} type bridge forward_delay 0",
-                      f"link set dev vlan{vid} address {mac_for(self.instance, node.name, f'vlan{vid}')}",
-                      f"link set dev vlan{vid} up"]
+        linked = [i for i in node.interfaces.values() if i.name in self.linked(node)]
         l3 = not node.managed_by  # e.g. an IOS node gets its addresses and routes from its ios service
+        if node.switching == "ovs":
+            # labkit.lab.ovs made the SVIs and sub-interfaces (internal ports); bring them up
+            own = [f"vlan{vid}" for vid in sorted(node.svis)] + [i.name for i in node.interfaces.values()
+                                                                 if i.internal]
+            lines += [f"link set dev {name} up" for name in own]
+        else:
+            vlans = sorted({i.vlan for i in linked if i.vlan is not None} | set(node.svis))
+            for vid in vlans:
+                lines += [f"link add vlan{vid} type bridge forward_delay 0",
+                          f"link set dev vlan{vid} address {mac_for(self.instance, node.name, f'vlan{vid}')}",
+                          f"link set dev vlan{vid} up"]
         for vid, addrs in node.svis.items():
             lines += [f"addr add {a} dev vlan{vid}" for a in addrs if l3]
-        linked = [i for i in node.interfaces.values() if self.topo.link_of(node.name, i.name)]
+        for intf in node.interfaces.values():
+            if intf.internal:
+                lines += [f"addr add {a} dev {intf.name}" for a in intf.addresses if l3]
         for intf in linked:
-            if intf.vlan is not None:
+            if intf.vlan is not None and node.switching != "ovs":
                 lines.append(f"link set dev {intf.name} master vlan{intf.vlan}")
             lines += [f"addr add {a} dev {intf.name}" for a in intf.addresses if l3]
             lines.append(f"link set dev {intf.name} {'down' if intf.shutdown else 'up'}")
@@ -157,9 +202,17 @@ class Builder:
             lines.append(f"route replace {target} " + (f"via {r.via}" if r.via else f"dev {r.dev}"))
         batch = self.nodes[node.name].run_dir / "ip.batch"
         batch.write_text("\n".join(lines) + "\n")
-        # TX checksum offload off on every veth end, or TCP through the lab can hang (docs/machine.md)
-        offload = [f"ethtool -K '{i.name}' tx off >/dev/null 2>&1 || true" for i in linked]
+        # TX checksum offload off on veth ends, or TCP through a Linux bridge path can hang
+        # (docs/machine.md) -- except on links to a private OVS, whose userspace TSO needs it
+        # on and then runs TCP at veth speed (labkit.lab.ovs).
+        offload = [f"ethtool -K '{i.name}' tx off >/dev/null 2>&1 || true" for i in linked
+                   if not self.touches_ovs(node, i.name)]
         return "\n".join([f"ip -batch {batch} || exit 1", *offload])
+
+    def touches_ovs(self, node: Node, intf: str) -> bool:
+        """True when either end of the link on node:intf is a port of a private OVS."""
+        peer = self.topo.peer(node.name, intf)
+        return node.switching == "ovs" or (peer is not None and self.topo.nodes[peer.node].switching == "ovs")
 
     def close_shells(self) -> None:
         """The Mininet shells are only needed while building; the named namespaces stay."""

@@ -14,7 +14,7 @@ from labkit import paths
 from labkit.diag import printable, unknown_key_fix
 
 from .errors import TopologyError, Where
-from .model import (ROLES, Check, Endpoint, Interface, Link, Node, Route,
+from .model import (ROLES, Check, Endpoint, Interface, Link, Node, Route, Stp,
                     ServiceSpec, Topology, Vlan)
 from .params import Param, convert, validate
 from .plugins import registry
@@ -23,8 +23,8 @@ from .yamlpos import YList, YMap, load_yaml, read
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
 IFNAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$")
 TOP_KEYS = {"name", "title", "vlans", "nodes", "links", "checks"}
-NODE_KEYS = {"role", "label", "interfaces", "svis", "routes", "gateway", "services", "pos", "dns"}
-INTF_KEYS = {"address", "addresses", "dhcp", "vlan", "trunk", "shutdown"}
+NODE_KEYS = {"role", "label", "interfaces", "svis", "routes", "gateway", "services", "pos", "dns", "stp"}
+INTF_KEYS = {"address", "addresses", "dhcp", "vlan", "trunk", "native", "shutdown"}
 FILE_PARAMS = ("config", "zonefile", "files")   # resolved for service kinds that declare no params
 _FILES = Param("files")                          # ...as one file, a list of them or a mapping role -> file
 
@@ -271,6 +271,12 @@ class _Loader:
             except (OSError, UnicodeError) as exc:   # the plug-in could not read the file it was given
                 raise _fail(spec.at(key), f"cannot read the {key} config {path.name}: {printable(exc, 200)}",
                             "save it as UTF-8 text and check that it is readable") from None
+        if "stp" in spec:
+            mode = spec["stp"]
+            if role not in ("switch", "l3switch") or not _is_value(mode) or mode not in ("rstp", "stp"):
+                raise _fail(spec.at("stp"), f"'stp: {printable(mode, 40)}' on {role} '{name}'",
+                            "a switch takes 'stp: rstp' (802.1w) or 'stp: stp' (802.1D)")
+            node.stp = Stp(mode=mode, where=spec.at("stp"))
         svis = _mapping(spec.get("svis"), spec.at("svis"), f"'svis' of node '{name}'", "e.g. 'svis: {1: 192.168.1.1/24}'")
         if svis and role != "l3switch":
             raise _fail(spec.at("svis"), f"node '{name}' is a {role}; only an l3switch has SVIs", "set 'role: l3switch' or move the address to an interface")
@@ -335,7 +341,7 @@ class _Loader:
         intf.shutdown = _flag(spec, "shutdown", f"'shutdown' of {node.name}:{iname}")
         if intf.dhcp and node.role != "host":
             raise _fail(where, f"{node.name}:{iname} asks for DHCP, but only hosts lease addresses", "give the interface a static address")
-        for key in ("vlan", "trunk"):
+        for key in ("vlan", "trunk", "native"):
             if key in spec and node.role not in ("switch", "l3switch"):
                 raise _fail(spec.at(key), f"{node.name} is a {node.role}; only switch ports have '{key}'",
                             "put the VLAN on the switch port this host connects to")
@@ -343,6 +349,11 @@ class _Loader:
             intf.vlan = self.vlan_ref(topo, spec["vlan"], spec.at("vlan"))
         if "trunk" in spec:
             intf.trunk = [self.vlan_ref(topo, v, w) for v, w in _one_or_list(spec["trunk"], spec.at("trunk"))]
+        if "native" in spec:
+            if "trunk" not in spec:
+                raise _fail(spec.at("native"), f"{node.name}:{iname} has 'native' but no 'trunk'",
+                            "a native VLAN is the untagged VLAN of a trunk: add 'trunk: [...]' or drop it")
+            intf.native = self.vlan_ref(topo, spec["native"], spec.at("native"))
         return intf
 
     def vlan_ref(self, topo: Topology, vid: Any, where: Where) -> int:

@@ -115,7 +115,7 @@ def svi_settings(vid: int, mac: str) -> list[str]:
             "--", "set", "interface", name, "type=internal", f"mac=\"{mac}\""]
 
 
-def stp_settings(node: Node) -> list[str]:
+def stp_settings(node: Node, linked: set[str]) -> list[str]:
     """Spanning tree on BRIDGE and its ports, from node.stp (none when it is None)."""
     if node.stp is None:
         return []
@@ -123,8 +123,14 @@ def stp_settings(node: Node) -> list[str]:
     words = ["--", "set", "bridge", BRIDGE, f"{proto}_enable=true"]
     if node.stp.priority is not None:
         words.append(f"other_config:{proto}-priority={node.stp.priority}")
+    # The switch's own ports (the bridge port, SVIs, sub-interfaces) are not links: they take
+    # no part in the tree, or each would sit out the forward delay like a cabled port.
+    own = [BRIDGE, *(f"vlan{v}" for v in sorted(node.svis)),
+           *(i.name for i in node.interfaces.values() if i.internal)]
+    for name in own:
+        words += ["--", "set", "port", name, f"other_config:{proto}-enable=false"]
     for intf in node.interfaces.values():
-        if intf.internal:
+        if intf.name not in linked:
             continue
         cfg = []
         if intf.stp_cost is not None:
@@ -136,4 +142,96 @@ def stp_settings(node: Node) -> list[str]:
     return words
 
 
-Runner = Callable[[list[str]], subprocess.CompletedProcess]
+
+
+def config_words(node: Node, linked: set[str], mac_for: Callable[[str], str]) -> list[str]:
+    """One ovs-vsctl transaction: the bridge, every linked or internal port, the SVIs, STP."""
+    words = ["--", "add-br", BRIDGE, "--", "set", "bridge", BRIDGE, "datapath_type=netdev",
+             f"other_config:hwaddr=\"{mac_for(BRIDGE)}\""]
+    for name, intf in node.interfaces.items():
+        if intf.internal or name in linked:
+            words += port_settings(node, name)
+            if intf.internal:
+                words += [f"mac=\"{mac_for(name)}\""]
+    for vid in sorted(node.svis):
+        words += svi_settings(vid, mac_for(f"vlan{vid}"))
+    return words + stp_settings(node, linked)
+
+
+class PrivateOvs:
+    """Start, configure and query the private OVS of one node (a labkit.lab.node.LabNode)."""
+
+    def __init__(self, lab_node, linked: set[str], mac_for: Callable[[str], str]):
+        self.node = lab_node
+        self.spec: Node = lab_node.spec
+        self.linked = linked
+        self.mac_for = mac_for
+        self.paths = OvsPaths.of(lab_node.run_dir)
+
+    def run(self, argv: list[str], what: str) -> str:
+        p = self.node.run(argv, timeout=30)
+        if p.returncode != 0:
+            raise TopologyError(self.spec.where, f"{self.spec.name}: {what} failed: "
+                                f"{(p.stderr or p.stdout).strip()[:500]}",
+                                f"see the OVS logs in {self.paths.dir}")
+        return p.stdout
+
+    def spawn(self, argv: list[str], what: str) -> subprocess.Popen:
+        log = open(self.paths.dir / f"{what}.out", "ab")
+        proc = self.node.popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               env=env(self.paths), start_new_session=True)
+        log.close()
+        self.node.record_pid(proc.pid, what)
+        return proc
+
+    def start(self) -> None:
+        """Database, then the whole config (so userspace TSO is set before vswitchd reads it),
+        then ovs-vswitchd; returns once vswitchd has applied the config (ports exist)."""
+        d = self.paths
+        d.dir.mkdir(parents=True, exist_ok=True)
+        self.run(["ovsdb-tool", "create", str(d.db), str(SCHEMA)], "ovsdb-tool create")
+        db = self.spawn(["ovsdb-server", str(d.db), f"--remote=punix:{d.db_sock}", f"--unixctl={d.db_ctl}",
+                         "--no-chdir", f"--log-file={d.dir / 'ovsdb-server.log'}", "-vconsole:off"],
+                        "ovsdb-server")
+        wait_until(lambda: d.db_sock.exists() or db.poll() is not None, 10.0, 0.01, what="ovsdb-server socket")
+        if db.poll() is not None:
+            raise TopologyError(self.spec.where, f"{self.spec.name}: ovsdb-server exited ({db.returncode})",
+                                f"see {d.dir / 'ovsdb-server.log'}")
+        self.run(d.vsctl("--no-wait", "init", "--", "set", "Open_vSwitch", ".",
+                         "other_config:userspace-tso-enable=true",
+                         *config_words(self.spec, self.linked, self.mac_for)), "ovs-vsctl (bridge and ports)")
+        sw = self.spawn(["ovs-vswitchd", f"unix:{d.db_sock}", f"--unixctl={d.ctl}", "--no-chdir",
+                         f"--log-file={d.dir / 'ovs-vswitchd.log'}", "-vconsole:off"], "ovs-vswitchd")
+        # A transaction without --no-wait returns once ovs-vswitchd has applied everything before it.
+        self.run(d.vsctl("set", "Open_vSwitch", ".", "external_ids:labkit=up"), "waiting for ovs-vswitchd")
+        if sw.poll() is not None:
+            raise TopologyError(self.spec.where, f"{self.spec.name}: ovs-vswitchd exited ({sw.returncode})",
+                                f"see {d.dir / 'ovs-vswitchd.log'}")
+
+    def stp_ports(self) -> dict[str, tuple[str, str]]:
+        """Port -> (role, state) of spanning tree as OVS reports it; {} when STP is off."""
+        import json
+
+        if self.spec.stp is None:
+            return {}
+        col = "rstp_status" if self.spec.stp.mode == "rstp" else "status"
+        out = json.loads(self.run(self.paths.vsctl("--format=json", "--columns=name," + col, "list", "port"),
+                                  "ovs-vsctl list port"))
+        ports = {}
+        for name, status in out["data"]:
+            kv = dict(status[1]) if isinstance(status, list) and status and status[0] == "map" else {}
+            if self.spec.stp.mode == "rstp":
+                ports[name] = (kv.get("rstp_port_role", ""), kv.get("rstp_port_state", ""))
+            else:
+                ports[name] = (kv.get("stp_role", ""), kv.get("stp_state", ""))
+        return ports
+
+    def stp_settled(self) -> bool:
+        """Every spanning-tree port forwards or is blocked for a reason (alternate/backup/disabled)."""
+        for name, (role, state) in self.stp_ports().items():
+            if name not in self.linked:
+                continue
+            if state.lower() not in ("forwarding", "blocking", "discarding", "disabled") or \
+                    (state.lower() == "discarding" and role.lower() not in ("alternate", "backup", "disabled")):
+                return False
+        return True
