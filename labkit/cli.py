@@ -57,7 +57,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"lab {st['instance']} ({st['status']}) from {st['topology']}")
         for n in st["nodes"]:
             addrs = n["addresses"] + ([f"dhcp:{n['leased'] or 'no lease yet'}"] if "dhcp" in n else [])
-            print(f"  {n['name']:<10} {n['role']:<9} {n['netns']:<22} {' '.join(addrs)}")
+            switching = {"ovs": "ovs", "bridge": "bridges"}.get(n["switching"], "-")
+            print(f"  {n['name']:<10} {n['role']:<9} {switching:<8} {n['netns']:<22} {' '.join(addrs)}")
         for p in st["processes"]:
             print(f"  pid {p['pid']:<8} {'running' if p['alive'] else 'DEAD':<8} {p['what']}")
     return 0

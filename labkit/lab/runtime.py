@@ -244,7 +244,8 @@ class Lab:
     @staticmethod
     def _node_status(n: LabNode) -> dict:
         """A node's entry; a DHCP host's `leased` is the address it holds now (None: no lease)."""
-        entry = {"name": n.name, "role": n.spec.role, "netns": n.netns, "addresses": n.addresses()}
+        entry = {"name": n.name, "role": n.spec.role, "switching": n.spec.switching, "netns": n.netns,
+                 "addresses": n.addresses()}
         dhcp = [i.name for i in n.spec.interfaces.values() if i.dhcp]
         if dhcp:
             entry["dhcp"] = dhcp
