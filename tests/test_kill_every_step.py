@@ -177,3 +177,50 @@ def test_own_processes_stop_the_workers_of_a_leader_that_died_first():
         leader.wait()
         assert group_members(leader.pid)            # the worker is still there
     assert group_members(leader.pid) == []
+
+
+@pytest.mark.lab
+def test_kill_at_every_recorded_process_of_an_ovs_bring_up_then_clean_leaves_nothing():
+    """The trunk loop (two switches, each with a private ovsdb-server and ovs-vswitchd):
+    SIGKILL `labkit up` as the k-th process lands in the lab's record, for every k, then
+    `labkit clean --lab`. The OVS daemons, their sockets and databases must all go."""
+    from labkit.lab.state import LabState
+
+    inst, topo = "killovs", str(ROOT / "tests/topologies/trunk-loop.yaml")
+    labkit_cli("clean", "--lab", inst)
+    veths = root_veths()
+
+    def up() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "labkit.cli", "up", topo, "--lab", inst],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+
+    def recorded() -> int:
+        try:
+            st = LabState.load(inst)
+        except Exception:      # caught mid-write: read again
+            return -1
+        return len(st.procs) if st else 0
+
+    full = up()
+    assert full.wait(timeout=UP_TIMEOUT) == 0
+    total = recorded()
+    assert any(p.what.endswith("ovs-vswitchd") for p in LabState.load(inst).procs)
+    labkit_cli("clean", "--lab", inst, timeout=60)
+    assert leftovers(inst) == []
+
+    failures = {}
+    for k in range(1, total + 1):
+        proc = up()
+        try:
+            wait_until(lambda: recorded() >= k or proc.poll() is not None, UP_TIMEOUT, 0.002,
+                       what=f"process {k} recorded")
+        finally:
+            proc.kill()
+            proc.wait(30)
+        labkit_cli("clean", "--lab", inst, timeout=60)
+        left = leftovers(inst) + [f"root veth {v}" for v in sorted(root_veths() - veths)]
+        if left:
+            failures[k] = left
+            labkit_cli("clean", "--lab", inst, "--force", timeout=60, check=False)
+    print(f"{total} kill points; leftovers at {len(failures)}")
+    assert failures == {}

@@ -73,7 +73,9 @@ def check_buildable(topo: Topology) -> None:
 
 
 class Builder:
-    def __init__(self, topo: Topology, instance: str, state: LabState, nodes: dict[str, LabNode]):
+    def __init__(self, topo: Topology, instance: str, state: LabState, nodes: dict[str, LabNode],
+                 progress=lambda _: None):
+        self.progress = progress
         self.topo = topo
         self.instance = instance
         self.state = state
@@ -127,6 +129,9 @@ class Builder:
     def start_switches(self) -> None:
         """Each "ovs" node's private Open vSwitch, all side by side; its ports exist on return."""
         switches = [self.private_ovs(n) for n in self.topo.nodes.values() if n.switching == "ovs"]
+        if not switches:
+            return
+        self.progress(f"starting Open vSwitch in {', '.join(s.spec.name for s in switches)}")
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(ovs.PrivateOvs.start, switches))
 
@@ -140,6 +145,7 @@ class Builder:
                     and n.switching == "ovs"]
         if not switches:
             return
+        self.progress(f"waiting for spanning tree ({', '.join(s.spec.name for s in switches)})")
         try:
             wait_until(lambda: all(s.stp_settled() for s in switches), timeout, 0.1, what="spanning tree")
         except WaitTimeout:

@@ -134,7 +134,7 @@ class Lab:
 
         t0 = time.perf_counter()
         progress(f"building {len(self.topo.nodes)} nodes and {len(self.topo.links)} links")
-        builder = Builder(self.topo, self.instance, self.state, self._nodes)
+        builder = Builder(self.topo, self.instance, self.state, self._nodes, progress)
         try:
             builder.build()
         finally:
