@@ -271,3 +271,38 @@ def test_address_of_a_node_is_its_first_address(tmp_path):
     topo = load(write(tmp_path, GOOD.replace("eth0: 10.0.0.1/24\n      eth1: 10.0.1.1/24",
                                              "eth1: 10.0.1.1/24\n      eth0: 10.0.0.1/24", 1)))
     assert str(topo.address_of("r1")) == "10.0.1.1"          # file order, not interface name
+
+
+def test_extends_lays_a_file_over_its_base_and_names_bad_bases(tmp_path):
+    (tmp_path / "base.yaml").write_text(GOOD)
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\nname: child\n"
+                                         "nodes:\n  h2:\n    gateway: 10.0.1.2\n")
+    topo = load(tmp_path / "child.yaml")
+    assert topo.name == "child" and set(topo.nodes) == {"r1", "sw", "h1", "h2"}
+    assert [str(r.via) for r in topo.nodes["h2"].routes] == ["10.0.1.2"]   # the child's gateway
+    assert topo.nodes["h2"].role == "host"                                    # the base's role kept
+    for text, words in [("extends: nope.yaml\n", "not a topology file beside"),
+                        ("extends: ../base.yaml\n", "not a topology file beside"),
+                        ("extends: [base.yaml]\n", "child.yaml:1"),
+                        ("extends: child.yaml\n", "goes round in a circle")]:
+        (tmp_path / "child.yaml").write_text(text + "name: child\n")
+        with pytest.raises(TopologyError) as err:
+            load(tmp_path / "child.yaml")
+        assert words in str(err.value) and "child.yaml:1" in str(err.value), str(err.value)
+
+
+def test_trunk_native_and_stp_keys(tmp_path):
+    text = GOOD.replace("p1: {vlan: 1}", "p1: {vlan: 1}\n      t1: {trunk: [1], native: 1}")
+    text = text.replace("role: l3switch", "role: l3switch\n    stp: rstp")
+    text = text.replace("  - sw:p1 -- h2:eth0", "  - sw:p1 -- h2:eth0\n  - sw:t1 -- r1:eth2")
+    text = text.replace("eth1: 10.0.1.1/24", "eth1: 10.0.1.1/24\n      eth2: 10.0.2.1/24")
+    (tmp_path / "t.yaml").write_text(text)
+    sw = load(tmp_path / "t.yaml").nodes["sw"]
+    assert (sw.interfaces["t1"].trunk, sw.interfaces["t1"].native, sw.stp.mode, sw.switching) == ([1], 1, "rstp", "ovs")
+    for old, new, words in [("native: 1}", "native: 3}", "VLAN 3 is not defined"),
+                            ("{trunk: [1], native: 1}", "{vlan: 1, native: 1}", "has 'native' but no 'trunk'"),
+                            ("stp: rstp", "stp: pvst", "'stp: pvst'")]:
+        (tmp_path / "t.yaml").write_text(text.replace(old, new))
+        with pytest.raises(TopologyError) as err:
+            load(tmp_path / "t.yaml")
+        assert words in str(err.value) and "t.yaml:" in str(err.value), str(err.value)

@@ -164,14 +164,17 @@ WORDS = ["dhcp", "eth0", "fa0-1", "10.0.0.1/24", "10.0.0.1", "1.2.3.4/24", "defa
          "\x1b[31mred", "\t", "é", "\u202e", "a" * 300, "x/" * 50, "\x00",
          # link ends on IOS-managed nodes go through the IOS plug-in's port names
          "router:vlan99999 -- isp:eth9", "sw3550:fa0-99 -- pc1:eth3", "sw3550:vlan1 -- pc2:eth2",
-         "router:dialer1 -- sw3550:fa0-1", "router:fa0-0-0-0 -- acd", "sw3550 -- phone2", "r1:eth7 -- sw:p1"]
+         "router:dialer1 -- sw3550:fa0-1", "router:fa0-0-0-0 -- acd", "sw3550 -- phone2", "r1:eth7 -- sw:p1",
+         # extends: a base beside the file, one elsewhere, itself, and trunk/spanning-tree values
+         "seed.yaml", "seed-svi.yaml", "../seed.yaml", "nope.yaml", "rstp", "stp", "pvst"]
 scalars = (st.none() | st.booleans() | st.integers() | st.integers(-(10**40), 10**40)
            | st.floats() | st.dates() | st.sampled_from(WORDS)
            | st.text(st.characters(exclude_categories=("Cs",)), max_size=30))
 keys = st.sampled_from(["role", "interfaces", "services", "routes", "gateway", "dns", "svis", "ios",
                         "address", "addresses", "vlan", "trunk", "dhcp", "type", "port", "from", "to",
                         "name", "nodes", "links", "checks", "vlans", "pos", "label", "config", "zonefile",
-                        "reach", "dns", "port_open", "h1", "pc1", "eth0", "eth9"]) \
+                        "reach", "dns", "port_open", "h1", "pc1", "eth0", "eth9", "extends", "native",
+                        "stp"]) \
     | st.integers(-5, 5000) | st.text(max_size=8)
 values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4)
                       | st.dictionaries(keys, kids, max_size=4), max_leaves=12)

@@ -22,7 +22,7 @@ from .yamlpos import YList, YMap, load_yaml, read
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
 IFNAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$")
-TOP_KEYS = {"name", "title", "vlans", "nodes", "links", "checks"}
+TOP_KEYS = {"name", "title", "vlans", "nodes", "links", "checks", "extends"}
 NODE_KEYS = {"role", "label", "interfaces", "svis", "routes", "gateway", "services", "pos", "dns", "stp"}
 INTF_KEYS = {"address", "addresses", "dhcp", "vlan", "trunk", "native", "shutdown"}
 FILE_PARAMS = ("config", "zonefile", "files")   # resolved for service kinds that declare no params
@@ -53,8 +53,41 @@ def load(spec: str | Path) -> Topology:
     if not _safely(path.is_file):
         known = ", ".join(sorted({q.stem for d in paths.topologies_dirs() for q in d.glob("*.yaml")}))
         raise TopologyError(None, f"no topology file {path}", f"pick one of: {known or 'none found'}")
-    data = load_yaml(read(path, str(path)), str(path))
-    return _Loader(path, data).topology()
+    return _Loader(path, _with_base(path, load_yaml(read(path, str(path)), str(path)), [])).topology()
+
+
+def _with_base(path: Path, data: Any, seen: list[Path]) -> Any:
+    """`extends: seed.yaml`: this file is that one with this file's keys laid over it.
+
+    Mappings merge key by key (so a node can change just its `ios:` file); anything else
+    (a list of links or checks, a value) is replaced whole. The base is named relative to
+    this file, and its own file names stay relative to where it lives in the same directory.
+    """
+    if not isinstance(data, YMap) or "extends" not in data:
+        return data
+    where = data.at("extends")
+    rel = _value(data["extends"], where, "the file 'extends' names", "e.g. 'extends: seed.yaml'")
+    base = (path.parent / rel)
+    if not _safely(base.is_file) or base.parent.resolve() != path.parent.resolve():
+        raise _fail(where, f"'extends: {printable(rel, 80)}' is not a topology file beside {path.name}",
+                    "name a .yaml file in the same directory, e.g. 'extends: seed.yaml'")
+    if base.resolve() in seen or len(seen) > 8:
+        raise _fail(where, f"'extends' goes round in a circle ({' -> '.join(p.name for p in [*seen, base])})",
+                    "let each topology extend one that does not extend it back")
+    merged = _with_base(base, load_yaml(read(base, str(base)), str(base)), [*seen, path.resolve()])
+    if not isinstance(merged, YMap):
+        raise _fail(where, f"{base.name} is not a topology mapping", "extend a topology file such as seed.yaml")
+    return _overlay(merged, data)
+
+
+def _overlay(base: YMap, top: YMap) -> YMap:
+    out = YMap(base)
+    out.where, out.key_where = top.where, {**base.key_where, **top.key_where}
+    for key, value in top.items():
+        if key == "extends":
+            continue
+        out[key] = _overlay(base[key], value) if isinstance(value, YMap) and isinstance(base.get(key), YMap) else value
+    return out
 
 
 def _fail(where: Where, msg: str, fix: str = "") -> TopologyError:
