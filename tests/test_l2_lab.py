@@ -8,14 +8,15 @@ Needs root (network namespaces).
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from labkit.lab import Lab
-from labkit.lab.ovs import OvsPaths, PrivateOvs
+from labkit.lab.ovs import OvsPaths
+from labkit.lessons import trunks
+from labkit.lessons.trunks import capture_while
 from labkit.procs import wait_until
 
 from labtest import leftovers
@@ -25,20 +26,8 @@ pytestmark = pytest.mark.lab
 TOPO = Path(__file__).parent / "topologies"
 
 
-def capture_while(lab: Lab, node: str, iface: str, traffic, seconds: float = 2.0) -> list[dict]:
-    """Frames on node:iface while `traffic()` runs again and again until the capture ends."""
-    got: list = []
-    t = threading.Thread(target=lambda: got.append(
-        lab.node(node).call("labkit.probes.l2:frames", iface, seconds, timeout=seconds + 30)))
-    t.start()
-    while t.is_alive():
-        traffic()
-        t.join(0.2)
-    return got[0]
-
-
 def ping(lab: Lab, src: str, dst: str) -> bool:
-    return lab.node(src).run(["ping", "-c1", "-W1", dst]).returncode == 0
+    return trunks.ping(lab, src, dst)
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +99,7 @@ def loop():
 
 
 def stp(lab: Lab, node: str) -> dict[str, tuple[str, str]]:
-    n = lab.node(node)
-    return PrivateOvs(n, {"eth1", "eth2", "eth3", "eth4"}, str).stp_ports()
+    return trunks.stp_ports(lab, node)
 
 
 def rx_packets(lab: Lab, node: str) -> dict[str, int]:
@@ -147,15 +135,11 @@ def test_pulling_the_forwarding_trunk_fails_over_to_the_blocked_one(loop):
     root_port = next(p for p, (r, _) in roles[nonroot].items() if r == "Root")
     other = "eth4" if root_port == "eth3" else "eth3"
     assert ping(loop, "h1", "10.0.1.2")
-    t0 = time.monotonic()
-    loop.node(nonroot).cmd(f"ip link set dev {root_port} down")
     try:
-        wait_until(lambda: ping(loop, "h1", "10.0.1.2") and ping(loop, "h2", "10.0.2.2"), 30, 0.05,
-                   what="reachability over the other trunk")
-        took = time.monotonic() - t0
+        took = trunks.pull_link(loop, nonroot, root_port, "h1", "10.0.1.2")
+        assert ping(loop, "h2", "10.0.2.2")
         assert stp(loop, nonroot)[other] == ("Root", "Forwarding")
         print(f"failover took {took:.2f} s")
     finally:
-        loop.node(nonroot).cmd(f"ip link set dev {root_port} up")
-        wait_until(lambda: PrivateOvs(loop.node(nonroot), {"eth1", "eth2", "eth3", "eth4"}, str).stp_settled(),
-                   30, 0.1, what="the tree settling again")
+        trunks.restore_link(loop, nonroot, root_port)
+    assert stp(loop, nonroot)[root_port] == ("Root", "Forwarding")   # the better port takes over again

@@ -1,0 +1,89 @@
+"""The trunks lesson (notebook 07), root side: what the notebook and the layer-2 tests call.
+
+Every frame is captured by scapy inside a lab node (labkit.probes.l2); traffic is plain
+ping from lab hosts. Nothing here knows IOS: spanning-tree state comes from the node's
+private Open vSwitch (labkit.lab.ovs), so the same helpers serve IOS and plain topologies.
+
+    capture_while(lab, node, iface, traffic)   frames on node:iface while traffic() repeats
+    tag_table(frames)                          (VLAN, priority, what) rows, one per flow
+    stp_ports(lab, node)                       port -> (role, state) of the node's tree
+    pull_link(lab, node, iface, src, dst)      take a link down; seconds until src reaches dst
+    restore_link(lab, node, iface)             put it back; return once the tree settled
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from labkit.lab.ovs import PrivateOvs
+from labkit.procs import wait_until
+
+
+def ping(lab, src: str, dst: str, wait: float = 1.0) -> bool:
+    """One echo request from a lab node to an address (or a node's address)."""
+    addr = lab.address(dst) if not dst[0].isdigit() else dst
+    return lab.node(src).run(["ping", "-n", "-c1", f"-W{wait:g}", addr]).returncode == 0
+
+
+def capture_while(lab, node: str, iface: str, traffic, seconds: float = 2.0) -> list[dict]:
+    """Frames crossing node:iface for `seconds`, while `traffic()` runs again and again.
+
+    The capture runs in a child Python inside the node; the traffic starts at once and
+    repeats until the capture has ended, so it is seen whatever the capture's start-up time.
+    """
+    got: list = []
+    errors: list = []
+
+    def run() -> None:
+        try:
+            got.append(lab.node(node).call("labkit.probes.l2:frames", iface, seconds, timeout=seconds + 30))
+        except Exception as exc:     # re-raised in the caller's thread below
+            errors.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    while t.is_alive():
+        traffic()
+        t.join(0.2)
+    if errors:
+        raise errors[0]
+    return got[0]
+
+
+def tag_table(frames: list[dict]) -> list[tuple[str, str, str]]:
+    """One row per distinct (tag, priority, what) with the IP addresses kept: what a
+    student compares with the VLAN plan. Untagged frames show VLAN '-' (the native VLAN)."""
+    rows = []
+    for f in frames:
+        what = f["what"].replace("echo-request", "echo").replace("echo-reply", "echo")
+        row = ("-" if f["vlan"] is None else str(f["vlan"]), "-" if f["prio"] is None else str(f["prio"]), what)
+        if row not in rows:
+            rows.append(row)
+    return sorted(rows)
+
+
+def stp_ports(lab, node: str) -> dict[str, tuple[str, str]]:
+    """Spanning tree as the node's Open vSwitch has it: port -> (role, state)."""
+    n = lab.node(node)
+    return {p: rs for p, rs in _ovs(n).stp_ports().items() if p in n.spec.interfaces}
+
+
+def _ovs(node) -> PrivateOvs:
+    linked = {i.name for i in node.spec.interfaces.values() if not i.internal}
+    return PrivateOvs(node, linked, str)
+
+
+def pull_link(lab, node: str, iface: str, src: str, dst: str, timeout: float = 30.0) -> float:
+    """Take node:iface down (as if its cable were pulled: the peer loses carrier too) and
+    return the seconds until `src` reaches `dst` again (WaitTimeout after `timeout`)."""
+    t0 = time.monotonic()
+    lab.node(node).run(["ip", "link", "set", "dev", iface, "down"], check=True)
+    wait_until(lambda: ping(lab, src, dst, 0.2), timeout, 0.02, what=f"{src} reaching {dst} again")
+    return time.monotonic() - t0
+
+
+def restore_link(lab, node: str, iface: str, timeout: float = 60.0) -> None:
+    """Plug node:iface back in; return once the node's spanning tree has settled again."""
+    n = lab.node(node)
+    n.run(["ip", "link", "set", "dev", iface, "up"], check=True)
+    wait_until(lambda: _ovs(n).stp_settled(), timeout, 0.1, what=f"{node}'s spanning tree settling")
