@@ -70,12 +70,7 @@ fi
 # Compiled helpers (the CAS kernel) are built by make; make does nothing when up to date.
 if [ -f labkit/cas/Makefile ]; then make -s -C labkit/cas; fi
 
-# Open vSwitch daemons, userspace datapath (this kernel has no openvswitch module).
-if ! /usr/share/openvswitch/scripts/ovs-ctl status >/dev/null 2>&1; then
-  say "starting Open vSwitch daemons"
-  /usr/share/openvswitch/scripts/ovs-ctl --system-id=random --no-monitor start >/dev/null 2>&1 \
-    || /usr/share/openvswitch/scripts/ovs-ctl status
-else
-  say "Open vSwitch: running"
-fi
+# Open vSwitch: nothing to start here. A lab node that needs OVS (an 802.1Q trunk, a
+# sub-interface) runs its own ovsdb-server and ovs-vswitchd inside its namespace
+# (labkit/lab/ovs.py); the machine-wide daemons would put lab ports in the root namespace.
 say "ready: activate with 'source $VENV/bin/activate'"

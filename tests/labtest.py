@@ -29,8 +29,6 @@ def leftovers(instance: str) -> list[str]:
         out.append(str(RUN_ROOT / instance))
     if Path("/etc/netns").exists():
         out += [str(p) for p in Path("/etc/netns").glob(f"lk-{instance}-*")]
-    br = subprocess.run(["ovs-vsctl", "list-br"], capture_output=True, text=True).stdout.split()
-    out += [b for b in br if b.startswith(f"lk{instance}")]
     out += [f"pid {pid}: {what}" for pid, what in processes_of(instance)]
     return out
 
