@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import pytest
 
 from labkit.ios import show as S
+from labkit.lab.ovs import OvsPaths
 
 ADDR = json.dumps([
     {"ifindex": 1, "ifname": "lo", "flags": ["LOOPBACK", "UP", "LOWER_UP"], "operstate": "UNKNOWN",
@@ -185,13 +188,23 @@ def test_no_table_means_no_access_lists():
 
 
 def test_show_ip_dhcp_binding():
+    """IOS 12.4/15's header; a lease date in one word (ntc-templates reads no other)."""
     text = S.show_ip_dhcp_binding(runner, "/run/x/dnsmasq.leases")
     assert text == (
-        "IP address       Hardware address        Lease expiration        Type\n"
+        "Bindings from all pools not associated with VRF:\n"
+        "IP address      Client-ID/\t    Lease expiration        Type\n"
+        "\t\t    Hardware address/\n"
+        "\t\t    User name\n"
         "192.168.1.100    0102.aabb.ccdd.02       Infinite                Automatic\n"
-        "192.168.1.101    0102.aabb.ccdd.01       Nov 27 2025 02:20 AM    Automatic\n")
+        "192.168.1.101    0102.aabb.ccdd.01       Nov-27-2025-02:20AM     Automatic\n")
     b = S.dhcp_bindings(runner, "/run/x/dnsmasq.leases")
     assert b[1].mac == "02:aa:bb:cc:dd:01" and b[1].hostname == "pc1" and b[1].expires == 1764210000
+    assert time.strptime("Nov-27-2025-02:20AM", "%b-%d-%Y-%I:%M%p")[:5] == time.gmtime(1764210000)[:5]
+
+
+def test_show_ip_dhcp_binding_exact_dates_as_ios_prints_them():
+    text = S.show_ip_dhcp_binding(runner, "/run/x/dnsmasq.leases", exact_dates=True)
+    assert text.endswith("192.168.1.101    0102.aabb.ccdd.01       Nov 27 2025 02:20 AM    Automatic\n")
 
 
 def test_show_ip_nat_translations():
@@ -220,9 +233,321 @@ def test_show_dispatch_errors():
         S.show(runner, "show version")
     with pytest.raises(S.ShowError, match="lease file"):
         S.show(runner, "show ip dhcp binding")
-    assert S.show(runner, "sh ip dhcp bind", lease_file="/run/x/dnsmasq.leases").startswith("IP address")
+    assert S.show(runner, "sh ip dhcp bind", lease_file="/run/x/dnsmasq.leases").startswith("Bindings")
 
 
 def test_tool_failure_is_a_clear_error():
     with pytest.raises(S.ShowError, match="did not return JSON"):
         S.routes(lambda c: "Cannot open netlink socket: Operation not permitted\n")
+
+
+# -- layer 2 ------------------------------------------------------------------------------
+# Recorded from a scratch pair of private Open vSwitches (userspace datapath, one bridge
+# lkbr each, RSTP) in scratch namespaces: sw1 (the root, priority 4096) has Fa0/3 in VLAN 2
+# and two trunks Gi0/1, Gi0/2 (allowed 1,2, native 1) to this switch, sw2, which has Fa0/4
+# in VLAN 2 (an edge port) and blocks Gi0/1 as an alternate. Outputs are what these
+# commands printed there: ovs-vsctl (ports, interfaces, bridge in one call), ovs-appctl
+# fdb/show and rstp/show, ip -j link show.
+OVS = OvsPaths(Path("/run/labkit/t/sw2/ovs"))
+OVS_STATE = (
+    '{"data":[["fa0-4",2,["set",[]],["set",[]],["map",[["rstp-admin-edge","true"],["rstp-auto-edge",'
+    '"false"]]]],["lkbr",["set",[]],["set",[]],["set",[]],["map",[]]],["gi0-2",1,["set",[1,2]],"native-'
+    'untagged",["map",[]]],["gi0-1",1,["set",[1,2]],"native-untagged",["map",[]]]],"headings":["name","ta'
+    'g","trunks","vlan_mode","other_config"]}\n'
+    '{"data":[["gi0-2",2,""],["gi0-1",3,""],["lkbr",65534,"internal"],["fa0-4",1,""]],"headings":["name",'
+    '"ofport","type"]}\n'
+    '{"data":[["lkbr",true,false,["map",[]]]],"headings":["name","rstp_enable","stp_enable","other_config"]}\n')
+OVS_LINKS = json.dumps([
+    {"ifindex": 1, "ifname": "lo", "flags": ["LOOPBACK", "UP", "LOWER_UP"], "operstate": "UNKNOWN"},
+    {"ifindex": 2, "ifname": "ovs-netdev", "flags": ["BROADCAST", "MULTICAST", "PROMISC"], "operstate": "DOWN"},
+    {"ifindex": 3, "ifname": "lkbr", "flags": ["BROADCAST", "MULTICAST", "PROMISC"], "operstate": "DOWN"},
+    {"ifindex": 4, "ifname": "fa0-4", "flags": ["BROADCAST", "MULTICAST", "PROMISC", "UP", "LOWER_UP"],
+     "operstate": "UP"},
+    {"ifindex": 5, "ifname": "gi0-1", "flags": ["BROADCAST", "MULTICAST", "PROMISC", "UP", "LOWER_UP"],
+     "operstate": "UP"},
+    {"ifindex": 6, "ifname": "gi0-2", "flags": ["BROADCAST", "MULTICAST", "PROMISC", "UP", "LOWER_UP"],
+     "operstate": "UP"}])
+OVS_FDB = (" port  VLAN  MAC                Age\n"
+           "    2     2  3a:ca:96:59:87:4f   72\n"
+           "    2     1  42:b5:f8:8f:55:8e   58\n"
+           "    2     1  8e:17:24:24:d3:9a   52\n"
+           "    1     2  fa:4c:f0:be:f3:cd   50\n"
+           "LOCAL     1  be:7d:9e:99:21:47   40\n")
+RSTP_SHOW = """---- lkbr ----
+Root ID:
+  stp-priority    4096
+  stp-system-id   f2:e3:27:ae:76:44
+  stp-hello-time  2s
+  stp-max-age     20s
+  stp-fwd-delay   15s
+  root-port       gi0-2
+  root-path-cost  2000
+
+Bridge ID:
+  stp-priority    32768
+  stp-system-id   be:7d:9e:99:21:47
+  stp-hello-time  2s
+  stp-max-age     20s
+  stp-fwd-delay   15s
+
+  Interface  Role       State      Cost     Pri.Nbr 
+  ---------- ---------- ---------- -------- -------
+  fa0-4      Designated Forwarding 2000     128.1
+  gi0-2      Root       Forwarding 2000     128.2
+  gi0-1      Alternate  Discarding 2000     128.3
+
+"""
+STP_SHOW_802_1D = """---- lkbr ----
+Root ID:
+  stp-priority  4096
+  stp-system-id   f2:e3:27:ae:76:44
+  stp-hello-time  2s
+  stp-max-age     20s
+  stp-fwd-delay   15s
+  root-port       gi0-2
+  root-path-cost  2
+
+Bridge ID:
+  stp-priority  32768
+  stp-system-id   be:7d:9e:99:21:47
+  stp-hello-time  2s
+  stp-max-age     20s
+  stp-fwd-delay   15s
+
+  Interface  Role       State      Cost  Pri.Nbr 
+  ---------- ---------- ---------- ----- -------
+  fa0-4      designated forwarding 2     128.1
+  gi0-2      root       forwarding 2     128.2
+  gi0-1      alternate  blocking   2     128.3
+
+"""
+NO_STP = "no such stp object\novs-appctl: /run/labkit/t/sw2/ovs/ovs-vswitchd.ctl: server returned an error\n"
+
+
+def ovs_runner(state: str = OVS_STATE, stp: str = RSTP_SHOW, mode: str = "rstp", links: str = OVS_LINKS):
+    """A fake OVS switch node: answers by the command's verb."""
+    def run(cmd: str) -> str:
+        assert "/run/labkit/t/sw2/ovs/" in cmd or cmd.startswith("ip ")
+        if cmd == "ip -j link show":
+            return links
+        if " list port " in cmd:
+            return state
+        if "fdb/show" in cmd:
+            return OVS_FDB
+        if "rstp/show" in cmd:
+            return (stp if mode == "rstp" else "") + "#stp/show\n" + (stp if mode == "stp" else NO_STP)
+        raise AssertionError(f"unexpected command {cmd}")
+    return run
+
+
+# The seed's 3550 on Linux bridges (recorded in a scratch namespace: bridges vlan1, vlan2;
+# fa0-2 in VLAN 1, fa0-3 in VLAN 2, fa0-1 routed; trimmed to the entries that matter).
+BR_LINKS = json.dumps([
+    {"ifindex": 1, "ifname": "lo", "flags": ["LOOPBACK", "UP", "LOWER_UP"], "operstate": "UNKNOWN"},
+    {"ifindex": 2, "ifname": "fa0-2", "flags": ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], "master": "vlan1",
+     "operstate": "UP"},
+    {"ifindex": 3, "ifname": "fa0-3", "flags": ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], "master": "vlan2",
+     "operstate": "UP"},
+    {"ifindex": 4, "ifname": "fa0-5", "flags": ["NO-CARRIER", "BROADCAST", "MULTICAST", "UP"], "master": "vlan2",
+     "operstate": "DOWN"},
+    {"ifindex": 5, "ifname": "fa0-1", "flags": ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], "operstate": "UP"},
+    {"ifindex": 6, "ifname": "vlan1", "flags": ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], "operstate": "UP"},
+    {"ifindex": 7, "ifname": "vlan2", "flags": ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], "operstate": "UP"}])
+BR_FDB = json.dumps([
+    {"mac": "06:32:5d:7c:d8:64", "ifname": "fa0-2", "flags": [], "master": "vlan1", "state": ""},
+    {"mac": "02:22:1f:8b:bb:ba", "ifname": "fa0-2", "flags": [], "master": "vlan1", "state": "permanent"},
+    {"mac": "01:00:5e:00:00:01", "ifname": "fa0-2", "flags": ["self"], "state": "permanent"},
+    {"mac": "f6:0d:01:90:9a:65", "ifname": "fa0-3", "flags": [], "master": "vlan2", "state": ""},
+    {"mac": "1e:ef:f9:04:5e:eb", "ifname": "fa0-3", "flags": [], "master": "vlan2", "state": "permanent"},
+    {"mac": "33:33:00:00:00:01", "ifname": "vlan1", "flags": ["self"], "state": "permanent"},
+    {"mac": "f2:aa:00:00:00:01", "ifname": "vlan1", "flags": ["self"], "state": "permanent"}])
+
+
+def bridge_runner(cmd: str) -> str:
+    return {"ip -j link show": BR_LINKS, "bridge -j fdb show": BR_FDB}[cmd]
+
+
+def test_switch_state_from_ovs():
+    st = S.switch_state(ovs_runner(), OVS)
+    assert st.kind == "ovs" and st.stp == "rstp" and st.routed == []
+    assert [(p.interface, p.mode, p.vlan, p.native, p.allowed, p.up, p.ofport, p.edge) for p in st.ports] == [
+        ("FastEthernet0/4", "access", 2, None, [], True, 1, True),
+        ("GigabitEthernet0/1", "trunk", None, 1, [1, 2], True, 3, False),
+        ("GigabitEthernet0/2", "trunk", None, 1, [1, 2], True, 2, False)]
+
+
+def test_switch_state_from_linux_bridges():
+    st = S.switch_state(bridge_runner)
+    assert st.kind == "bridge" and st.vlans == {1, 2} and st.routed == ["FastEthernet0/1"]
+    assert [(p.interface, p.vlan, p.up) for p in st.ports] == [
+        ("FastEthernet0/2", 1, True), ("FastEthernet0/3", 2, True), ("FastEthernet0/5", 2, False)]
+
+
+def test_show_vlan_brief():
+    assert S.show_vlan_brief(bridge_runner, vlan_names={2: "voice", 30: ""}) == (
+        "VLAN Name                             Status    Ports\n"
+        "---- -------------------------------- --------- -------------------------------\n"
+        "1    default                          active    Fa0/2\n"
+        "2    voice                            active    Fa0/3, Fa0/5\n"
+        "30   VLAN0030                         active\n"
+        "1002 fddi-default                     act/unsup\n"
+        "1003 token-ring-default               act/unsup\n"
+        "1004 fddinet-default                  act/unsup\n"
+        "1005 trnet-default                    act/unsup\n")
+
+
+def test_show_vlan_brief_wraps_ports_as_ios_does():
+    links = json.dumps([{"ifname": f"fa0-{n}", "flags": ["UP", "LOWER_UP"], "master": "vlan1"}
+                        for n in range(1, 11)] + [{"ifname": "vlan1", "flags": ["UP"]}])
+    text = S.show_vlan_brief(lambda c: links)
+    assert text.splitlines()[2:5] == [
+        "1    default                          active    Fa0/1, Fa0/2, Fa0/3, Fa0/4,",
+        " " * 48 + "Fa0/5, Fa0/6, Fa0/7, Fa0/8,",
+        " " * 48 + "Fa0/9, Fa0/10"]
+
+
+def test_show_interfaces_trunk():
+    assert S.show_interfaces_trunk(ovs_runner(), OVS, {2: "voice"}) == (
+        "\n"
+        "Port        Mode         Encapsulation  Status        Native vlan\n"
+        "Gi0/1       on           802.1q         trunking      1\n"
+        "Gi0/2       on           802.1q         trunking      1\n"
+        "\n"
+        "Port        Vlans allowed on trunk\n"
+        "Gi0/1       1-2\n"
+        "Gi0/2       1-2\n"
+        "\n"
+        "Port        Vlans allowed and active in management domain\n"
+        "Gi0/1       1-2\n"
+        "Gi0/2       1-2\n"
+        "\n"
+        "Port        Vlans in spanning tree forwarding state and not pruned\n"
+        "Gi0/1       none\n"
+        "Gi0/2       1-2\n")
+
+
+def test_a_bridge_switch_has_no_trunks_and_prints_nothing():
+    assert S.trunks(bridge_runner) == []
+    assert S.show_interfaces_trunk(bridge_runner) == ""
+
+
+def test_show_mac_address_table_from_ovs():
+    assert S.show_mac_address_table(ovs_runner(), OVS) == (
+        "          Mac Address Table\n"
+        "-------------------------------------------\n"
+        "\n"
+        "Vlan    Mac Address       Type        Ports\n"
+        "----    -----------       --------    -----\n"
+        "   1    42b5.f88f.558e    DYNAMIC     Gi0/2\n"
+        "   1    8e17.2424.d39a    DYNAMIC     Gi0/2\n"
+        "   2    3aca.9659.874f    DYNAMIC     Gi0/2\n"
+        "   2    fa4c.f0be.f3cd    DYNAMIC     Fa0/4\n"
+        "Total Mac Addresses for this criterion: 4\n")
+
+
+def test_mac_address_table_from_linux_bridges_keeps_learned_entries_only():
+    assert S.mac_address_table(bridge_runner) == [
+        S.MacEntry(1, "06:32:5d:7c:d8:64", "DYNAMIC", "FastEthernet0/2"),
+        S.MacEntry(2, "f6:0d:01:90:9a:65", "DYNAMIC", "FastEthernet0/3")]
+
+
+def test_show_spanning_tree_vlan():
+    assert S.show_spanning_tree(ovs_runner(), OVS, {2: "voice"}, vlan=2) == (
+        "VLAN0002\n"
+        "  Spanning tree enabled protocol rstp\n"
+        "  Root ID    Priority    4096\n"
+        "             Address     f2e3.27ae.7644\n"
+        "             Cost        2000\n"
+        "             Port        2 (GigabitEthernet0/2)\n"
+        "             Hello Time   2 sec  Max Age 20 sec  Forward Delay 15 sec\n"
+        "\n"
+        "  Bridge ID  Priority    32768  (priority 32768 sys-id-ext 0)\n"
+        "             Address     be7d.9e99.2147\n"
+        "             Hello Time   2 sec  Max Age 20 sec  Forward Delay 15 sec\n"
+        "             Aging Time 300\n"
+        "\n"
+        "Interface        Role Sts Cost      Prio.Nbr Type\n"
+        "---------------- ---- --- --------- -------- --------------------------------\n"
+        "Fa0/4            Desg FWD 2000      128.1    P2p Edge\n"
+        "Gi0/1            Altn BLK 2000      128.3    P2p\n"
+        "Gi0/2            Root FWD 2000      128.2    P2p\n"
+        "\n")
+
+
+def test_spanning_tree_one_instance_per_vlan_with_ports():
+    inst = S.spanning_tree(ovs_runner(), OVS)
+    assert [(i.vlan_id, [p.interface for p in i.ports]) for i in inst] == [
+        (1, ["GigabitEthernet0/1", "GigabitEthernet0/2"]),
+        (2, ["FastEthernet0/4", "GigabitEthernet0/1", "GigabitEthernet0/2"])]
+    assert all(i.bridge is inst[0].bridge for i in inst)     # one tree for all VLANs
+
+
+def test_spanning_tree_802_1d():
+    state = OVS_STATE.replace('["lkbr",true,false,', '["lkbr",false,true,')
+    inst = S.spanning_tree(ovs_runner(state, STP_SHOW_802_1D, "stp"), OVS)
+    assert inst[0].bridge.protocol == "ieee" and inst[0].bridge.root_cost == 2
+    assert [(p.interface, p.role, p.state, p.cost) for p in inst[0].ports] == [
+        ("GigabitEthernet0/1", "Altn", "BLK", 2), ("GigabitEthernet0/2", "Root", "FWD", 2)]
+    assert "Spanning tree enabled protocol ieee" in S.show_spanning_tree(
+        ovs_runner(state, STP_SHOW_802_1D, "stp"), OVS)
+
+
+def test_no_spanning_tree():
+    assert S.show_spanning_tree(bridge_runner) == "No spanning tree instance exists.\n"
+    off = OVS_STATE.replace('["lkbr",true,false,', '["lkbr",false,false,')
+    assert S.show_spanning_tree(ovs_runner(off), OVS) == "No spanning tree instance exists.\n"
+    assert S.show_spanning_tree(ovs_runner(), OVS, vlan=30) == \
+        "Spanning tree instance(s) for vlan 30 does not exist.\n"
+
+
+def test_a_down_port_leaves_the_tree_and_the_trunk_list():
+    links = OVS_LINKS.replace('"gi0-1", "flags": ["BROADCAST", "MULTICAST", "PROMISC", "UP", "LOWER_UP"]',
+                              '"gi0-1", "flags": ["NO-CARRIER", "BROADCAST", "MULTICAST", "PROMISC", "UP"]')
+    stp = RSTP_SHOW.replace("gi0-1      Alternate  Discarding", "gi0-1      Disabled   Discarding")
+    r = ovs_runner(stp=stp, links=links)
+    assert [t.interface for t in S.trunks(r, OVS)] == ["GigabitEthernet0/2"]
+    assert "Gi0/1" not in S.show_spanning_tree(r, OVS)
+
+
+def test_show_interfaces_switchport():
+    text = S.show_interfaces_switchport(bridge_runner, vlan_names={2: "voice"})
+    blocks = text.split("\nName: ")
+    assert blocks[0] == "Name: Fa0/1\nSwitchport: Disabled\n"
+    assert blocks[2].startswith("Fa0/3\n") and "Access Mode VLAN: 2 (voice)" in blocks[2]
+    assert "Operational Mode: static access" in blocks[2]
+    assert blocks[3].startswith("Fa0/5\n") and "Operational Mode: down" in blocks[3]   # no carrier
+    trunk = S.show_interfaces_switchport(ovs_runner(), OVS)
+    assert "Name: Gi0/1\nSwitchport: Enabled\nAdministrative Mode: trunk\nOperational Mode: trunk\n" in trunk
+    assert "Trunking VLANs Enabled: 1-2\n" in trunk
+
+
+def test_switchport_wraps_long_vlan_lists():
+    lines = S._switchport_vlans(list(range(2, 200, 2)), "Trunking VLANs Enabled: ")
+    assert all(l.endswith(",") for l in lines[:-1]) and all(l.startswith("    ") for l in lines[1:])
+    assert all(len(l.split(",")) <= 21 for l in lines) and max(map(len, lines)) <= 80
+    assert S.parse_vlan_ranges("".join(l.strip() for l in lines).split(": ")[1]) == list(range(2, 200, 2))
+
+
+def test_vlan_ranges():
+    assert S.vlan_ranges([5, 1, 2, 3, 10, 11]) == "1-3,5,10-11"
+    assert S.vlan_ranges([]) == "none"
+    assert S.parse_vlan_ranges("1-3,5,10-11") == [1, 2, 3, 5, 10, 11]
+    assert S.parse_vlan_ranges("ALL") == list(range(1, 4095))
+
+
+@pytest.mark.parametrize("cmd,first", [("sh vlan br", "VLAN Name"), ("show vlan brief", "VLAN Name"),
+                                       ("sh int tr", "\nPort"), ("show interfaces trunk", "\nPort"),
+                                       ("sh int sw", "Name: Fa0/4"), ("sh mac add", "          Mac"),
+                                       ("show mac-address-table", "          Mac"),
+                                       ("sh span", "VLAN0001"), ("sh spanning-tree vl 2", "VLAN0002"),
+                                       ("show spanning-tree vlan 1", "VLAN0001")])
+def test_layer2_dispatch_with_abbreviations(cmd, first):
+    assert S.show(ovs_runner(), cmd, ovs=OVS).startswith(first)
+
+
+def test_layer2_dispatch_errors():
+    with pytest.raises(S.ShowError, match="unknown show command"):
+        S.show(ovs_runner(), "show spanning-tree vlan 5000", ovs=OVS)
+    with pytest.raises(S.ShowError, match="did not return JSON"):
+        S.switch_state(lambda c: "[]" if c.startswith("ip ") else "ovs-vsctl: unix:/x: database connection failed",
+                       OVS)
