@@ -56,6 +56,10 @@ class IosService(Service):
     def platform(self) -> str | None:
         return {"l3switch": "switch", "switch": "switch", "router": "router"}.get(self.node.spec.role)
 
+    def layer3(self) -> bool:
+        """A `role: switch` node is a layer-2 access switch (a 2950): see labkit.ios.parser.parse."""
+        return self.node.spec.role != "switch"
+
     def wan(self, negotiated: list[str]) -> dict[str, str]:
         """Addresses for `ip address negotiated`: the `wan:` parameter, else the topology's."""
         given = self.params.get("wan") or {}
@@ -95,6 +99,15 @@ class IosService(Service):
             elif p.kind == "access" and intf.vlan is None and intf.trunk is None:
                 out.append(f"{where}: {p.ios_name} is a switchport, but the topology gives {p.linux} "
                            f"no VLAN {fix}")
+            elif p.kind == "access" and intf.trunk is not None:
+                out.append(f"{where}: {p.ios_name} is an access port in VLAN {p.vlan}, but the topology "
+                           f"makes {p.linux} a trunk {fix}")
+            elif p.kind == "trunk" and intf.trunk is None:
+                out.append(f"{where}: {p.ios_name} is an 802.1Q trunk, but the topology does not make "
+                           f"{p.linux} one {fix}")
+            elif p.kind == "subif" and not (intf.internal and intf.vlan == p.vlan):
+                out.append(f"{where}: {p.ios_name} is a sub-interface in VLAN {p.vlan}, but the topology "
+                           f"does not make {p.linux} an internal port tagged {p.vlan} {fix}")
             elif p.kind in ("routed", "wan") and intf.vlan is not None:
                 out.append(f"{where}: {p.ios_name} is a routed port, but the topology puts "
                            f"{p.linux} in VLAN {intf.vlan} {fix}")
@@ -166,7 +179,7 @@ class IosService(Service):
             text = read(path)
         except IosConfigError as e:
             raise ServiceError(self, f"cannot read {path}", str(e)) from None
-        cfg = parse(text, str(path), self.platform())
+        cfg = parse(text, str(path), self.platform(), self.layer3())
         if cfg.errors:
             raise ServiceError(self, f"{len(cfg.errors)} error(s) in {path.name}",
                                "\n".join(str(e) for e in cfg.errors))
@@ -239,8 +252,12 @@ class IosService(Service):
         return p.read_text().splitlines() if p.exists() else []
 
     def show(self, command: str) -> str:
-        """`svc.show("sh ip int br")`: the IOS show commands against this node's live state."""
-        return _show.show(self.node.cmd, command, lease_file=str(self.lease_file))
+        """`svc.show("sh ip int br")`: the IOS show commands against this node's live state
+        (its private Open vSwitch when the node has one, the config's VLAN names)."""
+        from labkit.lab.ovs import OvsPaths
+        ovs = OvsPaths.of(self.node.run_dir) if self.node.spec.switching == "ovs" else None
+        return _show.show(self.node.cmd, command, lease_file=str(self.lease_file), ovs=ovs,
+                          vlan_names=self._t().config.vlans)
 
     def replace_acl(self, name: str, lines: str) -> list[str]:
         """Retype numbered ACL `name` live, as `no access-list N` + new lines would on IOS.
@@ -260,7 +277,7 @@ class IosService(Service):
             if not re.match(rf"access-list\s+{re.escape(name)}\s", l):
                 raise ValueError(f"'{l}': every line must start 'access-list {name} '")
         text = "\n".join(keep[:end] + new + keep[end:]) + "\n"
-        cfg = parse(text, f"{path.name} (access-list {name} retyped)", self.platform())
+        cfg = parse(text, f"{path.name} (access-list {name} retyped)", self.platform(), self.layer3())
         if cfg.errors:
             raise IosConfigError(cfg.errors)
         negotiated = [i.linux for i in cfg.interfaces.values() if i.negotiated]
