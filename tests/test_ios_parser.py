@@ -176,7 +176,7 @@ def test_ios_name_of_non_ios_interfaces_is_none():
 
 
 def test_keyword_abbreviations_and_flat_blocks():
-    cfg = parse("int fa0/2\nsw mode acc\nsw acc vlan 2\nint vl2\nip add 10.0.0.1 255.255.255.0\n", "x")
+    cfg = parse("vl 2\nint fa0/2\nsw mode acc\nsw acc vlan 2\nint vl2\nip add 10.0.0.1 255.255.255.0\n", "x")
     assert cfg.errors == []
     assert cfg.interfaces["FastEthernet0/2"].access_vlan == 2
     assert str(cfg.interfaces["Vlan2"].addresses[0]) == "10.0.0.1/24"
@@ -209,7 +209,7 @@ def test_load_missing_file_is_a_clear_error(tmp_path):
 BAD = [
     ("interface Serial0/0", 1, "error", "serial"),
     ("interface Loopback0", 1, "error", "loopback"),
-    ("interface FastEthernet0/0.10", 1, "error", "subinterface"),
+    ("interface FastEthernet0/0.0", 1, "error", "sub-interface number"),
     ("interface Bogus1", 1, "error", "unknown interface type"),
     ("interface", 1, "error", "incomplete"),
     ("interface Vlan5000", 1, "error", "out of range"),
@@ -280,7 +280,7 @@ BAD = [
     ("line con 0\n password cisco\n login", 1, "warning", "ignored"),
     ("banner motd ^C\nWelcome\n^C\nfrobnicate", 4, "error", "unknown command"),
     ("   network 10.0.0.0 255.0.0.0", 1, "error", "no block is open"),
-    ("spanning-tree mode pvst", 1, "warning", "STP"),
+    ("spanning-tree mode pvst", 1, "warning", "a router does not run it"),
     ("interface fa0/1\n no switchport\n ip address 10.0.0.1 255.255.255.0\n"
      "interface fa0/2\n no switchport\n ip address 10.0.0.5 255.255.255.252", 6, "error", "overlaps"),
     ("interface Dialer1\n ip address negotiated\n ppp chap hostname x", 3, "warning", "PPP"),
@@ -334,7 +334,7 @@ def test_unindented_subcommands_follow_ios_rules():
 
 
 def test_interface_range():
-    cfg = parse("interface range fa0/2 - 4 , Fa0/7\n switchport mode access\n switchport access vlan 2\n"
+    cfg = parse("vlan 2,10-11\ninterface range fa0/2 - 4 , Fa0/7\n switchport mode access\n switchport access vlan 2\n"
                 " speed 100\ninterface range vlan 10-11\n shutdown\n", "x")
     assert cfg.errors == []
     assert {n: i.access_vlan for n, i in cfg.interfaces.items() if i.switchport} == {

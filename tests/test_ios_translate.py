@@ -320,14 +320,15 @@ def test_negotiated_address_comes_from_the_topology(tmp_path):
     assert "ip addr add 100.64.0.2/30 dev dialer1" in _shell(t)
 
 
-def test_trunk_is_parsed_but_refused_by_the_bridge_builder(tmp_path):
-    cfg = parse("interface fa0/24\n switchport trunk encapsulation dot1q\n switchport mode trunk\n"
+def test_a_trunk_is_translated_and_carries_the_allowed_vlans_this_switch_has(tmp_path):
+    cfg = parse("vlan 2,10\ninterface fa0/24\n switchport trunk encapsulation dot1q\n switchport mode trunk\n"
                 " switchport trunk allowed vlan 1,2,10-12\n", "x")
     assert cfg.errors == []
-    with pytest.raises(IosConfigError, match="x:1: FastEthernet0/24 is a trunk; this kernel has no 802.1Q"):
-        translate(cfg, tmp_path)
+    sh = _shell(translate(cfg, tmp_path))           # the builder makes the OVS port; the service sets it up
+    assert "ip link set dev fa0-24 up" in sh and not any("fa0-24" in s and "addr" in s for s in sh)
     (p,) = interface_plan(cfg)
     assert p.kind == "trunk" and p.allowed_vlans == [1, 2, 10, 11, 12] and p.native_vlan == 1
+    assert p.vlans == [1, 2, 10] and p.native == 1   # 11 and 12 do not exist on this switch
 
 
 def test_shutdown_interface_routes_are_not_installed(tmp_path):

@@ -30,10 +30,20 @@ class Interface:
     acl_out: str | None = None
     nat: str | None = None            # "inside" | "outside"
     proxy_arp: bool = True            # IOS default: on
+    dot1q: int | None = None          # sub-interface: `encapsulation dot1Q N`
+    dot1q_native: bool = False        # ... `native`: its VLAN crosses the trunk untagged
+    stp_portfast: bool | None = None  # `spanning-tree portfast` (True) / `... disable` (False)
+    stp_portfast_trunk: bool = False  # `spanning-tree portfast trunk`
+    stp_cost: int | None = None       # `spanning-tree cost N`
+    stp_line: int = 0                 # its first `spanning-tree` line
 
     @property
     def linux(self) -> str:
         return self.name.linux
+
+    @property
+    def is_subif(self) -> bool:
+        return self.name.subif is not None
 
 
 @dataclass
@@ -188,6 +198,28 @@ class NatStatic:
 
 
 @dataclass
+class SpanningTree:
+    """The global `spanning-tree` lines, and what the lab runs from them.
+
+    The parser fills `run`, `priority` and `priority_line` when it has read the whole
+    config: OVS runs one tree for all VLANs, so one mode and one bridge priority.
+    """
+    mode: str = "pvst"                 # IOS: pvst (its default) | rapid-pvst | mst
+    mode_line: int = 0
+    priorities: dict[int, tuple[int, int]] = field(default_factory=dict)  # VLAN -> (priority, line)
+    portfast_default: bool = False     # `spanning-tree portfast default`
+    lines: list[int] = field(default_factory=list)   # every global spanning-tree line
+    run: bool = False                  # a switch with a trunk: the lab runs spanning tree
+    priority: int | None = None        # the bridge priority (None: 32768)
+    priority_line: int = 0
+
+    @property
+    def lab_mode(self) -> str:
+        """What OVS runs: 802.1D for pvst, 802.1w for rapid-pvst and mst."""
+        return "stp" if self.mode == "pvst" else "rstp"
+
+
+@dataclass
 class IosConfig:
     file: str
     platform: str                      # "switch" | "router"
@@ -202,7 +234,11 @@ class IosConfig:
     dns_server: bool = False
     name_servers: list[IPv4Address] = field(default_factory=list)
     ip_routing: bool = True
+    layer3: bool = True                # False: a 2950-class access switch (no routing at all)
+    default_gateway: tuple[IPv4Address, int] | None = None   # `ip default-gateway A` and its line
     vlans: dict[int, str] = field(default_factory=dict)   # `vlan N` / `name X`
+    vlan_lines: dict[int, int] = field(default_factory=dict)   # VLAN -> its `vlan N` line
+    stp: SpanningTree = field(default_factory=SpanningTree)
     errors: list[Diagnostic] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     source: list[str] = field(default_factory=list, repr=False)   # the config's lines
@@ -217,3 +253,21 @@ class IosConfig:
     def interface(self, name: str) -> Interface | None:
         from .names import parse_ifname
         return self.interfaces.get(parse_ifname(name).ios)
+
+    def subinterfaces(self, parent: str) -> list[Interface]:
+        """The sub-interfaces of interface `parent` (canonical name), in config order."""
+        return [i for i in self.interfaces.values() if i.is_subif and i.name.parent.ios == parent]
+
+    def known_vlans(self) -> set[int]:
+        """The VLANs this switch has: VLAN 1, every `vlan N`, every SVI and access VLAN.
+
+        What a trunk carries when it allows all VLANs, and the VLANs an explicit allowed
+        list is cut down to (a switch forwards no frame of a VLAN it does not have).
+        """
+        out = {1, *self.vlans}
+        for i in self.interfaces.values():
+            if i.name.type == "Vlan":
+                out.add(int(i.name.number))
+            elif i.switchport and i.mode != "trunk" and i.access_vlan:
+                out.add(i.access_vlan)
+        return out

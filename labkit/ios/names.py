@@ -10,6 +10,7 @@ reversible mapping (the lab builder names veths and bridges with it):
     Ethernet0/0         -> et0-0
     Vlan2               -> vlan2
     Dialer1             -> dialer1
+    FastEthernet0/0.10  -> fa0-0.10   (an 802.1Q sub-interface: the port's name, a dot, its number)
 """
 from __future__ import annotations
 
@@ -58,6 +59,17 @@ class IfName:
         return f"{self.type}{self.number}"
 
     @property
+    def subif(self) -> int | None:
+        """The sub-interface number (FastEthernet0/0.10 -> 10), None for a whole interface."""
+        _, dot, sub = self.number.partition(".")
+        return int(sub) if dot else None
+
+    @property
+    def parent(self) -> "IfName":
+        """The interface a sub-interface belongs to (itself for a whole interface)."""
+        return IfName(self.type, self.number.partition(".")[0])
+
+    @property
     def linux(self) -> str:
         prefix, _ = TYPES[self.type]
         return f"{prefix}{self.number.replace('/', '-')}"
@@ -100,17 +112,19 @@ def parse_ifname(text: str) -> IfName:
     if itype in UNSUPPORTED_TYPES:
         raise InterfaceNameError(f"{itype}{printable(number)}: {UNSUPPORTED_TYPES[itype]}",
                                  "use a FastEthernet routed port, an SVI or Dialer1")
-    if "." in number:
-        raise InterfaceNameError(f"{itype}{printable(number)} is an 802.1Q subinterface; this kernel "
-                                 "has no VLAN subinterfaces",
-                                 "use SVIs on the switch (interface VlanN) instead of "
-                                 "router-on-a-stick subinterfaces")
     kind = TYPES[itype][1]
     if kind == "slot":
-        if not re.fullmatch(r"\d+(/\d+){0,2}", number, re.ASCII):
+        port, dot, sub = number.partition(".")
+        if not re.fullmatch(r"\d+(/\d+){0,2}", port, re.ASCII):
             raise InterfaceNameError(f"bad port number '{printable(number)}' for {itype}",
                                      f"write it like {itype}0/1")
+        if dot and (not re.fullmatch(r"\d{1,10}", sub, re.ASCII) or not 1 <= int(sub) <= 4294967295):
+            raise InterfaceNameError(f"bad sub-interface number '{printable(sub, 40)}' in {itype}{printable(number)}",
+                                     f"write it like {itype}{port}.10 (a number from 1, usually the VLAN)")
     else:
+        if "." in number:
+            raise InterfaceNameError(f"{itype}{printable(number)}: only Ethernet ports have sub-interfaces",
+                                     "write it like FastEthernet0/0.10")
         if not re.fullmatch(r"\d+", number, re.ASCII):
             raise InterfaceNameError(f"bad number '{printable(number)}' for {itype}",
                                      f"write it like {itype}1")
@@ -123,7 +137,8 @@ def parse_ifname(text: str) -> IfName:
     name = IfName(itype, number)
     if len(name.linux) > 15:
         raise InterfaceNameError(f"{printable(name.ios)} maps to Linux name '{printable(name.linux)}', longer than 15 "
-                                 "characters", "use a shorter port number")
+                                 "characters", "use a shorter sub-interface number, e.g. the VLAN's "
+                                 f"({name.parent.ios}.10)" if name.subif is not None else "use a shorter port number")
     return name
 
 
@@ -137,7 +152,7 @@ def ios_name(linux: str) -> str | None:
     for itype, (prefix, kind) in sorted(TYPES.items(), key=lambda kv: -len(kv[1][0])):
         if linux.startswith(prefix):
             rest = linux[len(prefix):]
-            pattern = r"\d+(-\d+){0,2}" if kind == "slot" else r"\d+"
+            pattern = r"\d+(-\d+){0,2}(\.\d+)?" if kind == "slot" else r"\d+"
             if re.fullmatch(pattern, rest, re.ASCII):
                 return f"{itype}{rest.replace('-', '/')}"
     return None
@@ -153,12 +168,21 @@ PLATFORM_PORTS: dict[str, dict[str, tuple]] = {
     "router": {"FastEthernet": ("0/", 0, 1), "Dialer": (0, 255)},
 }
 PLATFORM_MODEL = {"switch": "Cisco 3550-24 switch", "router": "Cisco 1841 router"}
+#: platform "switch" without layer 3 (`ios.load(..., platform="switch", layer3=False)`): an
+#: access switch of the 2950 class, same ports as the 3550-24 (the 2950T-24's two uplinks too)
+L2_SWITCH_MODEL = "Cisco 2950T-24 switch"
+
+
+def model_name(platform: str, layer3: bool = True) -> str:
+    """The device a platform stands for, as error messages name it."""
+    return L2_SWITCH_MODEL if platform == "switch" and not layer3 else PLATFORM_MODEL[platform]
 
 
 def platform_has(platform: str, name: IfName) -> bool:
-    """True when `platform` ("switch" | "router") has the interface `name`."""
+    """True when `platform` ("switch" | "router") has the interface `name` (or its port)."""
     if name.type == "Null":
         return True
+    name = name.parent   # a sub-interface exists where its port does (whether it may: the parser says)
     spec = PLATFORM_PORTS[platform].get(name.type)
     if spec is None:
         return False

@@ -20,8 +20,7 @@ from labkit.diag import printable as _p
 from .errors import IosConfigError, ios_error, ios_warning
 from .model import (Acl, AclEntry, AddrMatch, DhcpPool, ExcludedRange, Interface, IosConfig,
                     NatPat, NatStatic, PortMatch, StaticRoute)
-from .names import (PLATFORM_MODEL, IfName, InterfaceNameError, parse_ifname, platform_has,
-                    platform_ports)
+from .names import IfName, InterfaceNameError, model_name, parse_ifname, platform_has, platform_ports
 from .source import read, split_lines
 
 # Port and protocol keywords IOS accepts in ACLs (a subset of its tables).
@@ -55,7 +54,6 @@ IGNORED_GLOBAL = {
     "ntp": "the lab uses the host clock",
     "snmp-server": "no SNMP agent in the lab",
     "clock": "the lab uses the host clock",
-    "spanning-tree": "the lab builds loop-free VLAN bridges; STP is not run",
     "vtp": "VLANs come from the config, not VTP",
     "cdp": "CDP is not emulated",
     "aaa": "no login in the lab",
@@ -87,7 +85,6 @@ IGNORED_IP_GLOBAL = {
     "subnet-zero": "Linux always allows subnet zero", "http": "no web UI in the lab",
     "cef": "Linux has its own forwarding path", "ssh": "no login in the lab",
     "forward-protocol": "no helper-address relay in the lab",
-    "default-gateway": "ignored when ip routing is on, as on IOS",
     "finger": "no finger service", "source-route": "source routing is not emulated",
     "bootp": "BOOTP server is not emulated", "tcp": "TCP stack tuning is not emulated",
     "multicast-routing": "multicast routing is not emulated", "igmp": "IGMP is not emulated",
@@ -99,11 +96,11 @@ IGNORED_INTERFACE = {
     "speed": "veths have no speed", "duplex": "veths are always full duplex",
     "mtu": "the lab keeps the veth MTU", "keepalive": "not emulated",
     "load-interval": "not emulated", "bandwidth": "routing metrics are not emulated",
-    "delay": "routing metrics are not emulated", "spanning-tree": "STP is not run",
+    "delay": "routing metrics are not emulated",
     "storm-control": "not emulated", "mls": "QoS is not emulated", "auto": "QoS is not emulated",
     "cdp": "CDP is not emulated", "negotiation": "veths need no negotiation",
     "media-type": "veths have no media type", "dialer": "the WAN is an emulated link, no dialer",
-    "ppp": "the WAN is an emulated link, no PPP", "encapsulation": "the WAN is an emulated link",
+    "ppp": "the WAN is an emulated link, no PPP",
     "pppoe-client": "the WAN is an emulated link, no PPPoE", "pppoe": "no PPPoE",
     "hold-queue": "not emulated", "tx-ring-limit": "not emulated", "srr-queue": "QoS is not emulated",
     "priority-queue": "QoS is not emulated", "wrr-queue": "QoS is not emulated",
@@ -121,6 +118,30 @@ IGNORED_IP_INTERFACE = {
     "dhcp": "DHCP client options are not emulated", "ospf": "dynamic routing is not emulated",
     "mask-reply": "not emulated", "accounting": "not emulated",
 }
+# Global `spanning-tree` commands accepted with a warning: the lab's one OVS tree has no such knob.
+STP_GLOBAL_IGNORED = {
+    "extend": "the lab's bridge ID carries no VLAN number (OVS runs one tree for all VLANs)",
+    "loopguard": "loop guard is not emulated",
+    "uplinkfast": "UplinkFast is not emulated",
+    "backbonefast": "BackboneFast is not emulated",
+    "pathcost": "the lab keeps OVS's path costs, computed from the link speed",
+    "etherchannel": "EtherChannel is not emulated",
+    "logging": "spanning-tree logging is not emulated",
+    "bridge": "not emulated",
+    "transmit": "not emulated",
+}
+# Interface `spanning-tree` commands accepted with a warning.
+STP_INTERFACE_IGNORED = {
+    "bpduguard": "BPDU guard is not emulated (a BPDU does not err-disable the port)",
+    "bpdufilter": "BPDU filter is not emulated",
+    "guard": "root guard and loop guard are not emulated",
+    "link-type": "the lab's links are all point-to-point",
+    "port-priority": "the lab keeps OVS's port priority (128)",
+}
+# spanning-tree vlan timers: (lowest, highest, IOS and OVS default) in seconds
+STP_TIMERS = {"forward-time": (4, 30, 15), "hello-time": (1, 10, 2), "max-age": (6, 40, 20)}
+L2_DEVICE = "a 2950-class access switch does not route"
+L2_FIX = "remove the line, or make the node a layer-3 switch ('role: l3switch', a 3550)"
 
 
 class _Fail(Exception):
@@ -161,9 +182,28 @@ _GLOBAL_IP = {"route", "dhcp", "access-list", "dns", "name-server", "routing", "
               "forward-protocol", "default-gateway", "source-route", "finger", "bootp"}
 
 
+def _stp_global(w: list[str]) -> bool:
+    """`spanning-tree ...` words (without `no`) that only exist in global mode."""
+    if len(w) < 2:
+        return False
+    second = w[1].lower()
+    if second in ("mode", "extend", "mst", "loopguard", "uplinkfast", "backbonefast", "pathcost",
+                  "etherchannel", "logging"):
+        return True
+    if second == "portfast":   # `portfast default`, `portfast bpduguard default`
+        return any(t.lower() == "default" for t in w[2:])
+    if second == "vlan":       # `vlan LIST priority|root|timers`; `vlan LIST cost` is per interface
+        return any(t.lower() in ("priority", "root", *STP_TIMERS) for t in w[2:])
+    return False
+
+
 def _looks_global(w: list[str]) -> bool:
     """True when a line reads as a global command (so it closes the current block)."""
     first = w[0].lower()
+    if first == "spanning-tree":
+        return _stp_global(w)
+    if first == "no" and len(w) > 1 and w[1].lower() == "spanning-tree":
+        return _stp_global(w[1:])
     if len(first) >= 3 and "interface".startswith(first):
         return True
     if first in ("access-list", "vlan", "router", "hostname", "end", "ipv6") or first in IGNORED_BLOCKS:
@@ -279,6 +319,17 @@ def _vlan_list(words: list[str]) -> set[int]:
     return out
 
 
+def _vlan_text(vlans: set[int]) -> str:
+    """{1, 2, 3, 5} -> '1-3,5', as IOS prints VLAN lists."""
+    out: list[str] = []
+    for v in sorted(vlans):
+        if out and out[-1].split("-")[-1] == str(v - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{v}"
+        else:
+            out.append(str(v))
+    return ",".join(out)
+
+
 def _range_parts(part: str) -> tuple[str, str, str | None]:
     """`fa0/2 - 5` -> ("fa0/", "2", "5"); last is None when `part` is no range.
 
@@ -299,8 +350,8 @@ def _range_parts(part: str) -> tuple[str, str, str | None]:
 
 
 class _Parser:
-    def __init__(self, text: str, file: str, platform: str | None):
-        self.cfg = IosConfig(file=file, platform=platform or "")
+    def __init__(self, text: str, file: str, platform: str | None, layer3: bool = True):
+        self.cfg = IosConfig(file=file, platform=platform or "", layer3=layer3, ip_routing=layer3)
         self.lines = split_lines(text)
         self.cfg.source = self.lines
         self.mode = "global"
@@ -313,6 +364,9 @@ class _Parser:
         self.acl_lines: dict[tuple[str, str], int] = {}   # (interface, in|out) -> access-group line
         self.access_lines: dict[str, int] = {}    # interface -> its 'switchport access vlan' line
         self.router_lines: dict[str, int] = {}    # dhcp pool -> its 'default-router' line
+        self.encap_lines: dict[str, int] = {}     # sub-interface -> its 'encapsulation dot1Q' line
+        self.trunk_encap: set[str] = set()        # ports with 'switchport trunk encapsulation dot1q'
+        self.mode_lines: dict[str, int] = {}      # port -> its 'switchport mode' line
         self.dns_line = 0
         self.commands = 0                         # lines that configure something (not `end`)
         self.end_line = 0                         # the line of `end`, once seen
@@ -411,7 +465,7 @@ class _Parser:
         if head in ("Building", "Current"):
             return self.warn(f"'{head} ...' ignored: {IGNORED_GLOBAL[head]}")
         handlers = {"interface": self.cmd_interface, "ip": self.cmd_ip, "access-list": self.cmd_access_list,
-                    "no": self.cmd_no_global, "vlan": self.cmd_vlan}
+                    "no": self.cmd_no_global, "vlan": self.cmd_vlan, "spanning-tree": self.cmd_spanning_tree}
         cmd = _kw_or_ignored(head, [*handlers, "router", "ipv6"], {**IGNORED_GLOBAL, **IGNORED_BLOCKS},
                              "command")
         if cmd in handlers:
@@ -488,9 +542,11 @@ class _Parser:
         _need(w, 2, "vlan N")
         if w[1].lower() in ("database", "internal"):
             return self.warn(f"'vlan {_p(w[1])}' ignored: VLANs come from vlan N lines and ports")
-        for v in sorted(_vlan_list(w[1:])):
+        vlans = _vlan_list(w[1:])
+        for v in sorted(vlans):
             self.cfg.vlans.setdefault(v, "")
-        self.mode, self.cur = "vlan", _vlan_list(w[1:])
+            self.cfg.vlan_lines.setdefault(v, self.lineno)
+        self.mode, self.cur = "vlan", vlans
 
     def sub_vlan(self, w: list[str]):
         cmd = _kw(w[0], ["name", "state", "exit", "shutdown", "mtu", "remote-span"], "vlan command")
@@ -498,6 +554,13 @@ class _Parser:
             self.mode = "global"
         elif cmd == "name":
             _need(w, 2, "name NAME")
+            _no_extra(w, 2, "name NAME (one word, at most 32 characters)")
+            if 1 in self.cur:  # type: ignore[operator]
+                raise _Fail("VLAN 1 is the default VLAN; IOS does not let its name change",
+                            "name another VLAN, or drop the 'name' line (show vlan calls VLAN 1 'default')")
+            if not re.fullmatch(r"[\x21-\x7e]{1,32}", w[1], re.ASCII):
+                raise _Fail(f"VLAN name '{_p(w[1], 40)}' is not 1 to 32 printable ASCII characters",
+                            "e.g. name voice")
             for v in self.cur:  # type: ignore[union-attr]
                 self.cfg.vlans[v] = w[1]
         else:
@@ -505,12 +568,20 @@ class _Parser:
 
     def cmd_no_global(self, w: list[str]) -> None:
         _need(w, 2, "no COMMAND")
+        if w[1].lower() == "spanning-tree":
+            self.cfg.stp.lines.append(self.lineno)
+            if len(w) > 2 and w[2].lower() == "vlan":
+                return self.warn("'no spanning-tree vlan' is not emulated: spanning tree stays on for "
+                                 "every VLAN (OVS runs one tree for all of them)", "remove the line")
+            return self.warn(f"'{_p(' '.join(w[:3]))}' ignored: the lab keeps spanning tree's defaults")
         if w[1].lower() == "ip" and len(w) > 2:
             sub = _kw_or_ignored(w[2], ["routing", "route", "access-list", "nat", "dhcp", "dns",
-                                        "name-server"], IGNORED_IP_GLOBAL, "ip command")
+                                        "name-server", "default-gateway"], IGNORED_IP_GLOBAL, "ip command")
             if sub == "routing":
                 _no_extra(w, 3, "no ip routing")
                 self.cfg.ip_routing = False
+                if not self.cfg.layer3:
+                    return   # what a layer-2 switch always is
                 return self.warn("'no ip routing': the device will not forward between its "
                                  "interfaces (IP forwarding off)")
             if sub in IGNORED_IP_GLOBAL:
@@ -530,10 +601,18 @@ class _Parser:
         _need(w, 2, "ip COMMAND")
         handlers = {"route": self.cmd_route, "dhcp": self.cmd_dhcp, "access-list": self.cmd_named_acl,
                     "nat": self.cmd_nat}
-        sub = _kw_or_ignored(w[1], [*handlers, "dns", "name-server", "routing", "host"], IGNORED_IP_GLOBAL,
-                             "ip command")
+        sub = _kw_or_ignored(w[1], [*handlers, "dns", "name-server", "routing", "host", "default-gateway"],
+                             IGNORED_IP_GLOBAL, "ip command")
+        if not self.cfg.layer3 and sub in ("route", "nat", "routing", "dns"):
+            raise _Fail(f"{L2_DEVICE}: 'ip {sub}' is not a command there", L2_FIX)
         if sub in handlers:
             return handlers[sub](w)
+        if sub == "default-gateway":
+            usage = "ip default-gateway ADDRESS"
+            _need(w, 3, usage)
+            _no_extra(w, 3, usage)
+            self.cfg.default_gateway = (_ip(w[2], "gateway address"), self.lineno)
+            return
         if sub == "dns":
             _need(w, 3, "ip dns server")
             _kw(w[2], ["server"], "ip dns command")
@@ -600,6 +679,9 @@ class _Parser:
         _need(w, 3, "ip dhcp excluded-address LOW [HIGH] | ip dhcp pool NAME")
         sub = _kw(w[2], ["excluded-address", "pool", "conflict", "ping", "database", "relay",
                          "snooping", "use", "bootp"], "ip dhcp command")
+        if not self.cfg.layer3 and sub in ("excluded-address", "pool"):
+            raise _Fail(f"{L2_DEVICE} and has no DHCP server ('ip dhcp {sub}')",
+                        "serve DHCP from the layer-3 switch or the router")
         if sub == "excluded-address":
             _need(w, 4, "ip dhcp excluded-address LOW [HIGH]")
             _no_extra(w, 5, "ip dhcp excluded-address LOW [HIGH]")
@@ -958,16 +1040,17 @@ class _Parser:
         if neg:
             _need(w, 2, "no COMMAND")
             w = w[1:]
-        cmd = _kw_or_ignored(w[0], ["ip", "switchport", "shutdown", "description", "exit"],
-                             IGNORED_INTERFACE, "interface command")
+        cmd = _kw_or_ignored(w[0], ["ip", "switchport", "shutdown", "description", "exit", "encapsulation",
+                                    "spanning-tree"], IGNORED_INTERFACE, "interface command")
         if cmd == "exit":
             self.mode = "global"
             return
         if cmd in IGNORED_INTERFACE:
-            if cmd == "encapsulation" and len(w) > 1 and w[1].lower().startswith("dot1q"):
-                raise _Fail("'encapsulation dot1Q' needs 802.1Q subinterfaces, which this kernel lacks",
-                            "use SVIs on the switch instead of router subinterfaces")
             return self.warn(f"'{_p(' '.join(w[:2]))}' ignored on {iface.name}: {IGNORED_INTERFACE[cmd]}")
+        if cmd == "encapsulation":
+            return self.cmd_encapsulation(iface, w, neg)
+        if cmd == "spanning-tree":
+            return self.cmd_interface_stp(iface, w, neg)
         if cmd == "shutdown":
             _no_extra(w, 1, "[no] shutdown")
             iface.shutdown = not neg
@@ -992,6 +1075,11 @@ class _Parser:
                 return
             usage = "ip address ADDRESS MASK [secondary] | ip address negotiated"
             _need(w, 3, usage)
+            if iface.is_subif and iface.dot1q is None:
+                raise _Fail(f"IOS refuses an address on {iface.name} before its VLAN is set: a LAN "
+                            "sub-interface needs 'encapsulation dot1Q N' first",
+                            f"put 'encapsulation dot1Q {iface.name.subif if iface.name.subif <= 4094 else 10}' "
+                            f"above this line, under interface {iface.name}")
             if w[2].lower() in ("negotiated", "dhcp"):
                 if w[2].lower() == "dhcp" or iface.name.type != "Dialer":
                     raise _Fail(f"'ip address {w[2].lower()}' is only emulated on the Dialer WAN "
@@ -1031,6 +1119,8 @@ class _Parser:
                             "use 1-99/1300-1999 (standard) or 100-199/2000-2699 (extended)")
             return
         if sub == "nat":
+            if not self.cfg.layer3:
+                raise _Fail(f"{L2_DEVICE} and has no NAT ('ip nat')", L2_FIX)
             _need(w, 3, "ip nat inside|outside")
             _no_extra(w, 3, "ip nat inside|outside")
             iface.nat = None if neg else _kw(w[2], ["inside", "outside", "enable"], "nat side")
@@ -1039,10 +1129,13 @@ class _Parser:
             return
 
     def cmd_switchport(self, iface: Interface, w: list[str], neg: bool) -> None:
-        if iface.name.type in ("Vlan", "Dialer"):
+        if iface.name.type in ("Vlan", "Dialer") or iface.is_subif:
             raise _Fail(f"'switchport' is not valid on {iface.name}", "use it on FastEthernet ports")
         self.switch_lines.setdefault(iface.name.ios, self.lineno)
         if len(w) == 1:
+            if neg and not self.cfg.layer3:
+                raise _Fail(f"{L2_DEVICE}: its ports are all switchports ('no switchport' is not a "
+                            "command there)", L2_FIX)
             iface.switchport = not neg
             return
         if neg:
@@ -1058,6 +1151,7 @@ class _Parser:
                 raise _Fail(f"'switchport mode {mode}' is not emulated (no DTP in the lab)",
                             "use 'switchport mode access' or 'switchport mode trunk'")
             iface.mode = mode
+            self.mode_lines[iface.name.ios] = self.lineno
         elif sub == "access":
             _need(w, 4, "switchport access vlan N")
             _kw(w[2], ["vlan"], "switchport access option")
@@ -1072,8 +1166,11 @@ class _Parser:
                 enc = _kw(w[3], ["dot1q", "isl", "negotiate"], "trunk encapsulation")
                 if enc != "dot1q":
                     raise _Fail(f"trunk encapsulation {enc} is not emulated", "use dot1q")
+                self.trunk_encap.add(iface.name.ios)
             elif opt == "native":
                 _need(w, 5, "switchport trunk native vlan N")
+                _kw(w[3], ["vlan"], "trunk native option")
+                _no_extra(w, 5, "switchport trunk native vlan N")
                 iface.trunk_native = _int(w[4], 1, 4094, "VLAN")
             elif opt == "allowed":
                 _need(w, 5, "switchport trunk allowed vlan LIST|add LIST|remove LIST|all|none|except LIST")
@@ -1103,6 +1200,158 @@ class _Parser:
         else:
             self.warn(f"'switchport {sub}' ignored: not emulated")
 
+    def cmd_encapsulation(self, iface: Interface, w: list[str], neg: bool) -> None:
+        """`encapsulation dot1Q N [native]` on a router's sub-interface; other kinds on the WAN."""
+        usage = "encapsulation dot1Q VLAN [native]"
+        _need(w, 2, usage)
+        t = w[1].lower()
+        if not (t.startswith("dot1q") or (len(t) >= 2 and "dot1q".startswith(t))):
+            if t == "isl" or iface.is_subif:
+                raise _Fail(f"'encapsulation {_p(w[1], 40)}' is not emulated on {iface.name}",
+                            f"use 802.1Q: {usage}")
+            return self.warn(f"'{_p(' '.join(w[:2]))}' ignored on {iface.name}: the WAN is an emulated link")
+        if not iface.is_subif:
+            if iface.switchport or self.cfg.platform == "switch":
+                raise _Fail(f"'encapsulation dot1Q' is a router sub-interface command; {iface.name} "
+                            "is a switch port", "make it a trunk: switchport trunk encapsulation dot1q, "
+                            "switchport mode trunk")
+            raise _Fail(f"'encapsulation dot1Q' belongs on an 802.1Q sub-interface, not on {iface.name}",
+                        f"write 'interface {iface.name}.10' and put 'encapsulation dot1Q 10' under it")
+        if neg:
+            iface.dot1q, iface.dot1q_native = None, False
+            return
+        _need(w, 3, usage)
+        vlan = _int(w[2], 1, 4094, "VLAN")
+        rest = [x.lower() for x in w[3:]]
+        if rest and rest[0].startswith("second"):
+            raise _Fail("QinQ ('second-dot1q') is not emulated", f"use one tag: {usage}")
+        native = bool(rest) and "native".startswith(rest[0]) and len(rest[0]) >= 2
+        _no_extra(w, 4 if native else 3, usage)
+        iface.dot1q, iface.dot1q_native = vlan, native
+        self.encap_lines[iface.name.ios] = self.lineno
+
+    def cmd_spanning_tree(self, w: list[str]) -> None:
+        """Global `spanning-tree ...`: mode, per-VLAN priority, portfast default, the rest warned."""
+        st = self.cfg.stp
+        st.lines.append(self.lineno)
+        _need(w, 2, "spanning-tree mode|vlan|portfast ...")
+        sub = _kw(w[1], ["mode", "vlan", "portfast", "mst", *STP_GLOBAL_IGNORED], "spanning-tree command")
+        if sub == "mode":
+            usage = "spanning-tree mode pvst|rapid-pvst|mst"
+            _need(w, 3, usage)
+            _no_extra(w, 3, usage)
+            st.mode, st.mode_line = _kw(w[2], ["pvst", "rapid-pvst", "mst"], "spanning-tree mode"), self.lineno
+            if st.mode == "mst":
+                self.warn("MST regions and instances are not emulated: the lab runs RSTP (802.1w), one "
+                          "tree for all VLANs, as MST's common instance would with every VLAN in it",
+                          "write 'spanning-tree mode rapid-pvst' to say what the lab runs")
+            return
+        if sub == "vlan":
+            usage = ("spanning-tree vlan LIST [priority N | root primary|secondary | "
+                     "forward-time S | hello-time S | max-age S]")
+            vlans, rest = self._stp_vlans(w, usage)
+            if not rest:
+                return   # spanning tree on for these VLANs: the default
+            opt = _kw(rest[0], ["priority", "root", *STP_TIMERS], "spanning-tree vlan option")
+            _need(rest, 2, usage)
+            if opt == "priority":
+                _no_extra(rest, 2, usage)
+                prio = _int(rest[1], 0, 61440, "bridge priority")
+                if prio % 4096:
+                    raise _Fail(f"bridge priority {prio} is not a multiple of 4096",
+                                f"use one of 0, 4096, 8192, ... 61440, e.g. {prio // 4096 * 4096}")
+            elif opt == "root":
+                which = _kw(rest[1], ["primary", "secondary"], "root option")
+                prio = 24576 if which == "primary" else 28672
+                self.warn(f"'root {which}' is a macro: IOS sets {prio}, or less than the current root's "
+                          f"priority if that is lower; the lab sets {prio}",
+                          f"give the priority itself: spanning-tree vlan ... priority {prio}")
+            else:
+                _no_extra(rest, 2, usage)
+                lo, hi, default = STP_TIMERS[opt]
+                value = _int(rest[1], lo, hi, f"{opt} (seconds)")
+                if value != default:
+                    self.warn(f"'{opt} {value}' is not emulated: the lab's spanning tree keeps the "
+                              f"default ({default} s)", "remove the line")
+                return
+            for v in vlans:
+                st.priorities[v] = (prio, self.lineno)
+            return
+        if sub == "portfast":
+            usage = "spanning-tree portfast default"
+            words = w[3:] if len(w) > 2 and w[2].lower() == "edge" else w[2:]   # newer IOS: portfast edge
+            _need(words, 1, usage)
+            opt = _kw(words[0], ["default", "bpduguard", "bpdufilter"], "portfast option")
+            if opt == "default":
+                _no_extra(words, 1, usage)
+                st.portfast_default = True
+                return
+            return self.warn(f"'spanning-tree portfast {opt}' ignored: {STP_INTERFACE_IGNORED[opt]}")
+        if sub == "mst":
+            if len(w) > 2 and "configuration".startswith(w[2].lower()):
+                self.mode = "ignored"   # its indented name/revision/instance lines go with it
+            return self.warn("'spanning-tree mst ...' ignored: MST regions are not emulated (the lab runs "
+                             "one tree for all VLANs)")
+        self.warn(f"'{_p(' '.join(w[:3]), 80)}' ignored: {STP_GLOBAL_IGNORED[sub]}")
+
+    def _stp_vlans(self, w: list[str], usage: str) -> tuple[set[int], list[str]]:
+        """`spanning-tree vlan 1,2 - 5 priority N` -> ({1..5}, ["priority", "N"])."""
+        i = 2
+        while i < len(w) and not w[i][:1].isalpha():
+            i += 1
+        if i == 2:
+            raise _Fail("missing VLAN list", f"usage: {usage}")
+        return _vlan_list(w[2:i]), w[i:]
+
+    def cmd_interface_stp(self, iface: Interface, w: list[str], neg: bool) -> None:
+        """Interface `spanning-tree ...`: portfast and cost are honoured, the rest warned."""
+        usage = "spanning-tree portfast [trunk|disable] | cost N"
+        _need(w, 2, usage)
+        self.cfg.stp.lines.append(self.lineno)
+        iface.stp_line = iface.stp_line or self.lineno
+        sub = _kw(w[1], ["portfast", "cost", "vlan", *STP_INTERFACE_IGNORED], "interface spanning-tree command")
+        if iface.name.type in ("Vlan", "Dialer") or iface.is_subif or iface.switchport is False:
+            return self.warn(f"'spanning-tree {sub}' ignored on {iface.name}: it is not a switchport, "
+                             "and spanning tree runs on switchports")
+        if sub == "portfast":
+            opts = [_kw(t, ["trunk", "disable", "edge"], "portfast option") for t in w[2:]]
+            if neg:
+                iface.stp_portfast, iface.stp_portfast_trunk = None, False
+            elif "disable" in opts:
+                _no_extra(w, 3, usage)
+                iface.stp_portfast, iface.stp_portfast_trunk = False, False
+            elif "trunk" in opts:
+                iface.stp_portfast_trunk = True
+            else:
+                iface.stp_portfast = True
+            return
+        if sub == "cost":
+            if neg:
+                iface.stp_cost = None
+                return
+            _need(w, 3, usage)
+            _no_extra(w, 3, usage)
+            iface.stp_cost = _int(w[2], 1, 200000000, "path cost")
+            return
+        if sub == "vlan":
+            vusage = "spanning-tree vlan LIST cost N | port-priority N"
+            _, rest = self._stp_vlans(w, vusage)
+            _need(rest, 2, vusage)
+            _no_extra(rest, 2, vusage)
+            opt = _kw(rest[0], ["cost", "port-priority"], "spanning-tree vlan option")
+            if opt == "port-priority":
+                _int(rest[1], 0, 255, "port priority")
+                return self.warn(f"'spanning-tree vlan ... port-priority' ignored on {iface.name}: "
+                                 f"{STP_INTERFACE_IGNORED['port-priority']}")
+            if not neg:
+                iface.stp_cost = _int(rest[1], 1, 200000000, "path cost")
+            return self.warn(f"per-VLAN cost on {iface.name} applies to every VLAN: OVS runs one tree",
+                             "write 'spanning-tree cost N' to say what the lab does")
+        if sub == "port-priority" and not neg:
+            _need(w, 3, "spanning-tree port-priority N")
+            _int(w[2], 0, 255, "port priority")
+        self.warn(f"'spanning-tree {sub}' ignored on {iface.name}: {STP_INTERFACE_IGNORED[sub]}")
+
     # -- checks across lines ----------------------------------------------
     def finish(self) -> None:
         cfg = self.cfg
@@ -1111,9 +1360,10 @@ class _Parser:
                 i.switchport is not None or i.name.type == "Vlan" for i in cfg.interfaces.values())
             cfg.platform = "switch" if is_switch else "router"
         self.check_ports()
+        self.check_subifs()
         for iface in cfg.interfaces.values():
             n = iface.name.ios
-            physical = iface.name.type not in ("Vlan", "Dialer")
+            physical = iface.name.type not in ("Vlan", "Dialer") and not iface.is_subif
             if physical and cfg.platform == "switch" and iface.switchport is None:
                 iface.switchport = True
             if physical and cfg.platform == "router" and iface.switchport:
@@ -1178,6 +1428,146 @@ class _Parser:
         if cfg.dns_server and not cfg.name_servers:
             self.warn("'ip dns server' without 'ip name-server': the forwarder has nowhere to send "
                       "queries", "add: ip name-server ADDRESS", line=self.dns_line)
+        self.check_vlans()
+        if not cfg.layer3:
+            self.check_management_address()
+        self.check_stp()
+        if cfg.default_gateway:
+            gw, line = cfg.default_gateway
+            if cfg.ip_routing:
+                self.warn("'ip default-gateway' ignored: this device routes ('ip routing'); IOS uses it "
+                          "only on a device that does not route (a 2950, or after 'no ip routing')",
+                          f"write 'ip route 0.0.0.0 0.0.0.0 {gw}' instead", line=line)
+            elif not any(gw in a.network for i in cfg.interfaces.values() for a in i.addresses):
+                self.warn(f"default gateway {gw} is on none of this device's subnets: it cannot be "
+                          "reached, so the lab installs no default route",
+                          "use an address in the management SVI's subnet", line=line)
+
+    def check_subifs(self) -> None:
+        """Sub-interfaces: a router's only; one per VLAN on a port; their port carries no address."""
+        cfg = self.cfg
+        subifs = [i for i in cfg.interfaces.values() if i.is_subif]
+        if subifs and cfg.platform != "router":
+            for i in subifs:
+                self.error(f"{i.name}: a {model_name(cfg.platform, cfg.layer3)} has no sub-interfaces "
+                           "(router-on-a-stick is a router's)", "on a switch, use SVIs (interface VlanN) "
+                           "and a trunk (switchport mode trunk)", line=i.line)
+            return
+        vlans: dict[str, dict[int, Interface]] = {}    # port -> VLAN -> its sub-interface
+        native: dict[str, Interface] = {}
+        for i in subifs:
+            if not platform_has(cfg.platform, i.name):
+                continue   # check_ports said so
+            parent = i.name.parent
+            if parent.ios not in cfg.interfaces:   # a router's port exists without its own block
+                cfg.interfaces[parent.ios] = Interface(name=parent, line=i.line)
+            if i.dot1q is None:
+                self.warn(f"{i.name} has no 'encapsulation dot1Q N': it carries no VLAN, so the lab does "
+                          "not build it", f"add 'encapsulation dot1Q N' under interface {i.name}", line=i.line)
+                continue
+            line = self.encap_lines.get(i.name.ios, i.line)
+            other = vlans.setdefault(parent.ios, {}).get(i.dot1q)
+            if other is not None:
+                self.error(f"{i.name} and {other.name} both use VLAN {i.dot1q} on {parent}; IOS allows one "
+                           "sub-interface per VLAN on a port", "give each sub-interface its own VLAN", line=line)
+                continue
+            vlans[parent.ios][i.dot1q] = i
+            if i.dot1q_native:
+                if parent.ios in native:
+                    self.error(f"{i.name} and {native[parent.ios].name} are both 'native' on {parent}; a trunk "
+                               "has one native VLAN", "keep 'native' on one of them", line=line)
+                else:
+                    native[parent.ios] = i
+            elif i.dot1q == 1:
+                self.warn(f"{i.name} sends and expects VLAN 1 tagged, but VLAN 1 is a Cisco switch's default "
+                          "native VLAN, which crosses the trunk untagged: the two ends disagree",
+                          "write 'encapsulation dot1Q 1 native'", line=line)
+        for parent in vlans:
+            p = cfg.interfaces[parent]
+            if p.addresses or p.negotiated:
+                self.error(f"an address on {parent}, the port of sub-interfaces, is not emulated: the lab makes "
+                           f"{parent} an 802.1Q trunk that only its sub-interfaces use",
+                           "put the address on a sub-interface, with 'encapsulation dot1Q N native' for the "
+                           "untagged VLAN", line=self.addr_lines.get(parent, p.line))
+
+    def check_vlans(self) -> None:
+        """A switch's access ports must be in VLANs it has (IOS refuses the others)."""
+        cfg = self.cfg
+        if cfg.platform != "switch":
+            return
+        for iface in cfg.interfaces.values():
+            n = iface.name.ios
+            if iface.name.type == "Vlan":
+                v = int(iface.name.number)
+                if v != 1 and v not in cfg.vlans:
+                    self.warn(f"{n}: VLAN {v} is not defined; IOS keeps the SVI down until it is, and the "
+                              "lab brings it up", f"add 'vlan {v}' to the config", line=iface.line)
+            elif iface.switchport and iface.mode == "trunk":
+                if cfg.layer3 and n not in self.trunk_encap:
+                    self.warn(f"a 3550 refuses 'switchport mode trunk' on {n} until its trunk encapsulation "
+                              "is set (it also speaks ISL); the lab's trunks are 802.1Q",
+                              "add 'switchport trunk encapsulation dot1q' above 'switchport mode trunk'",
+                              line=self.mode_lines.get(n, iface.line))
+            elif iface.switchport and iface.access_vlan and iface.access_vlan != 1 \
+                    and iface.access_vlan not in cfg.vlans:
+                v = iface.access_vlan
+                self.error(f"{n} is an access port in VLAN {v}, which is not defined",
+                           f"add 'vlan {v}' (with ' name NAME' under it) to the config: a switch in VTP server "
+                           "mode keeps its VLANs in vlan.dat, not in the running config, so a pasted config "
+                           "may lack them", line=self.access_lines.get(n, iface.line))
+
+    def check_management_address(self) -> None:
+        """A layer-2 switch has one IP address, on one SVI, for its management."""
+        svis = sorted((i for i in self.cfg.interfaces.values() if i.name.type == "Vlan" and i.addresses),
+                      key=lambda i: self.addr_lines.get(i.name.ios, i.line))
+        for i in svis[1:]:
+            self.error(f"{L2_DEVICE}: it has one management address, already on {svis[0].name} (line "
+                       f"{self.addr_lines.get(svis[0].name.ios, svis[0].line)}), so {i.name} cannot have one",
+                       "keep one management SVI; a 3550 ('role: l3switch') routes between SVIs",
+                       line=self.addr_lines.get(i.name.ios, i.line))
+
+    def check_stp(self) -> None:
+        """Decide whether the lab runs spanning tree, and with which mode and bridge priority."""
+        cfg, st = self.cfg, self.cfg.stp
+        lines = sorted(set(st.lines))
+        if cfg.platform == "router":
+            for line in lines:
+                self.warn("spanning tree ignored: a router does not run it (its ports route, they do not "
+                          "bridge)", "remove the line", line=line)
+            return
+        ifaces = list(cfg.interfaces.values())
+        if not any(i.switchport and i.mode == "trunk" for i in ifaces):
+            for line in lines:
+                self.warn("spanning tree is not run here: it runs only on switches with trunks, and this one "
+                          "has none (its VLANs are Linux bridges, which a loop between switches cannot "
+                          "join)", "add a trunk ('switchport mode trunk') to run it", line=line)
+            return
+        st.run = True
+        for i in ifaces:
+            if i.switchport is False and (i.stp_portfast or i.stp_portfast_trunk or i.stp_cost):
+                self.warn(f"'spanning-tree' settings on {i.name} are ignored: it is a routed port",
+                          line=i.stp_line)
+            elif i.mode == "trunk" and i.stp_portfast and not i.stp_portfast_trunk:
+                self.warn(f"'spanning-tree portfast' has no effect on {i.name}, a trunk: IOS makes only "
+                          "access ports edge ports", "write 'spanning-tree portfast trunk' to make a trunk "
+                          "an edge port", line=i.stp_line)
+        if not st.priorities:
+            return
+        chosen = min(p for p, _ in st.priorities.values())
+        st.priority = chosen
+        st.priority_line = min(line for p, line in st.priorities.values() if p == chosen)
+        others: dict[tuple[int, int], set[int]] = {}   # (priority, line) -> VLANs with it
+        for v in cfg.known_vlans():
+            prio, line = st.priorities.get(v, (32768, 0))
+            if prio != chosen:
+                others.setdefault((prio, line), set()).add(v)
+        for (prio, line), vs in sorted(others.items(), key=lambda kv: kv[0][1]):
+            why = f"with no priority line, IOS gives VLAN {_vlan_text(vs)} 32768" if not line else \
+                f"IOS would give VLAN {_vlan_text(vs)} priority {prio}"
+            self.warn(f"OVS runs one spanning tree for all VLANs, so the bridge takes priority {chosen} (the "
+                      f"lowest asked, line {st.priority_line}) in every VLAN; {why}",
+                      f"give every VLAN the same priority: spanning-tree vlan "
+                      f"{_vlan_text(cfg.known_vlans())} priority {chosen}", line=line or st.priority_line)
 
     def check_ports(self) -> None:
         """Every configured interface must exist on the platform: one error per line."""
@@ -1185,7 +1575,7 @@ class _Parser:
         for iface in self.cfg.interfaces.values():
             if not platform_has(self.cfg.platform, iface.name):
                 missing.setdefault(iface.line, []).append(iface.name.ios)
-        model = PLATFORM_MODEL[self.cfg.platform]
+        model = model_name(self.cfg.platform, self.cfg.layer3)
         for line, names in missing.items():
             what = names[0] if len(names) == 1 else f"{names[0]} ... {names[-1]} ({len(names)} interfaces)"
             self.error(f"{what}: a {model} has no such interface" if len(names) == 1 else
@@ -1204,19 +1594,35 @@ class _Parser:
                 seen.append((a.network, iface.name.ios))
 
 
-def parse(text: str, file: str = "<config>", platform: str | None = None) -> IosConfig:
-    """Parse IOS text; problems are returned in .errors/.warnings, never raised."""
+def parse(text: str, file: str = "<config>", platform: str | None = None,
+          layer3: bool = True) -> IosConfig:
+    """Parse IOS text; problems are returned in .errors/.warnings, never raised.
+
+    platform: "router" (a Cisco 1841: FastEthernet0/0-0/1, Dialer, sub-interfaces), "switch"
+              (a 24-port Catalyst: FastEthernet0/1-0/24, GigabitEthernet0/1-0/2, SVIs), or None
+              to infer it from the config (switchport lines, SVIs or `vlan` make a switch).
+    layer3:   True (default) for a layer-3 switch, a Catalyst 3550 (routed ports, SVIs, static
+              routes, DHCP, ACLs). False for a layer-2 access switch, a Catalyst 2950: every port is
+              a switchport, one SVI may carry the management address, `ip default-gateway` is its
+              way out, and `ip routing`, `no switchport`, `ip route`, NAT, DHCP pools and a second
+              addressed SVI are errors on their line. False implies platform "switch"; the topology
+              passes it for `role: switch` nodes, True for `l3switch`.
+    """
     if platform not in (None, "switch", "router"):
         raise ValueError("platform must be 'switch', 'router' or None (infer)")
-    return _Parser(text, file, platform).run()
+    if not layer3 and platform == "router":
+        raise ValueError("a router routes: layer3=False is for platform 'switch' only")
+    return _Parser(text, file, platform if layer3 else "switch", layer3).run()
 
 
-def load(path: str | Path, platform: str | None = None) -> IosConfig:
+def load(path: str | Path, platform: str | None = None, layer3: bool = True) -> IosConfig:
     """Parse a config file; raise IosConfigError listing every error if there is any.
 
-    IosConfigError is the only exception bad input can raise (tests/test_ios_fuzz.py).
+    `platform` and `layer3` as for parse(): `load(path, platform="switch", layer3=False)` reads
+    an access switch (a 2950). IosConfigError is the only exception bad input can raise
+    (tests/test_ios_fuzz.py).
     """
-    cfg = parse(read(path), str(path), platform)
+    cfg = parse(read(path), str(path), platform, layer3)
     if cfg.errors:
         raise IosConfigError(cfg.errors)
     return cfg

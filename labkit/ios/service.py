@@ -156,8 +156,9 @@ class IosService(Service):
         path = spec.params.get("config")
         if not isinstance(path, Path):
             return []   # the node's `ios:` file; checked at bring-up
+        layer3 = spec.params.get("layer3") is not False   # False: the expander's, for a `role: switch`
         try:
-            cfg = parse(read(path), str(path))
+            cfg = parse(read(path), str(path), None if layer3 else "switch", layer3)
         except IosConfigError as e:   # unreadable, or not UTF-8 text
             return list(e.diagnostics)
         found = list(cfg.errors) + list(cfg.warnings)

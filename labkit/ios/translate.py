@@ -1,11 +1,14 @@
 """A parsed IOS config -> what to run inside the node's namespace.
 
-The lab builder creates the links (veths named by names.linux_name) and, on a
-layer-3 switch, one Linux bridge `vlanN` per VLAN with the access ports
-enslaved.  This module never creates links or bridges: it assigns addresses to
-routed ports, SVI bridges and the WAN, sets admin state, adds routes, renders
-the nftables ruleset (ACLs, NAT) and the dnsmasq config (DHCP pools, DNS
-forwarder).
+The lab builder creates the links (veths named by names.linux_name) and the
+switching inside the node: on a switch with access ports only, one Linux bridge
+`vlanN` per VLAN with the access ports enslaved; on a switch with a trunk, or a
+router with 802.1Q sub-interfaces, a private Open vSwitch bridge whose trunk
+ports carry the tags and whose internal ports are the SVIs (`vlanN`) and the
+sub-interfaces (`fa0-0.10`, tagged 10).  This module never creates links,
+bridges or ports: it assigns addresses to routed ports, SVIs, sub-interfaces and
+the WAN, sets admin state, adds routes, renders the nftables ruleset (ACLs, NAT)
+and the dnsmasq config (DHCP pools, DNS forwarder).
 
 The IOS config is the truth for the node it is applied to: addresses on the
 interfaces it configures are replaced, and static routes are replaced by the
@@ -36,19 +39,32 @@ from .names import linux_name, parse_ifname
 from .nft import render_nft
 
 
+L3_KINDS = ("svi", "routed", "wan", "subif")   # ports that carry addresses
+
+
 @dataclass
 class PortInfo:
     """What the lab builder needs to know about one IOS interface."""
     ios_name: str
     linux: str
-    kind: str                      # svi | routed | access | trunk | wan
-    vlan: int | None               # SVI VLAN, or the access VLAN of a switchport
-    shutdown: bool
+    kind: str                      # svi | routed | access | trunk | wan | subif
+    vlan: int | None               # SVI VLAN, the access VLAN of a switchport, a sub-interface's VLAN
+    shutdown: bool                 # a sub-interface is also down when its port is
     addresses: list[str] = field(default_factory=list)
     negotiated: bool = False
-    allowed_vlans: list[int] | None = None   # trunk: None = all
-    native_vlan: int | None = None
+    allowed_vlans: list[int] | None = None   # trunk, as configured: None = all
+    native_vlan: int | None = None           # trunk, as configured (IOS default 1)
     description: str = ""
+    #: trunk: the VLANs it carries: the allowed ones this switch has (a router's port: the
+    #: VLANs of its sub-interfaces)
+    vlans: list[int] | None = None
+    #: trunk: the VLAN it carries untagged, None when every VLAN is tagged (the native VLAN
+    #: is not among `vlans`; a router's port without an `encapsulation dot1Q N native`)
+    native: int | None = None
+    parent: str | None = None      # subif: the Linux name of its port (the trunk)
+    stp_edge: bool = False         # spanning tree: an edge port (portfast)
+    stp_cost: int | None = None    # spanning tree: `spanning-tree cost N`
+    line: int = 0                  # the `interface` line
 
 
 def port_kind(cfg: IosConfig, iface: Interface) -> str:
@@ -57,27 +73,54 @@ def port_kind(cfg: IosConfig, iface: Interface) -> str:
         return "svi"
     if t == "Dialer":
         return "wan"
-    if cfg.platform == "router" or iface.switchport is False:
+    if iface.is_subif:
+        return "subif"
+    if cfg.platform == "router":
+        return "trunk" if cfg.subinterfaces(iface.name.ios) else "routed"
+    if iface.switchport is False:
         return "routed"
     return "trunk" if iface.mode == "trunk" else "access"
 
 
 def interface_plan(cfg: IosConfig) -> list[PortInfo]:
-    """For each IOS interface: its Linux name, kind, access VLAN and shutdown flag.
+    """For each IOS interface: its Linux name, kind, VLANs and shutdown flag.
 
-    This is what the builder calls before making veths and bridges.
+    This is what the builder calls before making veths and bridges. A router's port
+    with sub-interfaces is a trunk carrying their VLANs; each sub-interface (with its
+    `encapsulation dot1Q N`; one without carries nothing and is left out) is kind
+    "subif" with vlan N and its port as parent.
     """
     out = []
+    known = cfg.known_vlans()
     for iface in cfg.interfaces.values():
         kind = port_kind(cfg, iface)
-        vlan = (int(iface.name.number) if kind == "svi" else
-                (iface.access_vlan or 1) if kind == "access" else None)
-        out.append(PortInfo(
-            iface.name.ios, iface.linux, kind, vlan, iface.shutdown,
-            [str(a) for a in iface.addresses], iface.negotiated,
-            (sorted(iface.trunk_allowed) if iface.trunk_allowed is not None else None)
-            if kind == "trunk" else None,
-            iface.trunk_native if kind == "trunk" else None, iface.description))
+        p = PortInfo(iface.name.ios, iface.linux, kind, None, iface.shutdown,
+                     [str(a) for a in iface.addresses], iface.negotiated,
+                     description=iface.description, line=iface.line)
+        if kind == "svi":
+            p.vlan = int(iface.name.number)
+        elif kind == "access":
+            p.vlan = iface.access_vlan or 1
+            p.stp_edge = bool(iface.stp_portfast or (cfg.stp.portfast_default and iface.stp_portfast is None))
+            p.stp_cost = iface.stp_cost
+        elif kind == "subif":
+            if iface.dot1q is None:
+                continue
+            parent = cfg.interfaces.get(iface.name.parent.ios)
+            p.vlan, p.parent = iface.dot1q, iface.name.parent.linux
+            p.shutdown = iface.shutdown or bool(parent and parent.shutdown)
+        elif kind == "trunk" and cfg.platform == "router":
+            subs = [i for i in cfg.subinterfaces(iface.name.ios) if i.dot1q is not None]
+            p.vlans = p.allowed_vlans = sorted({i.dot1q for i in subs})  # type: ignore[misc]
+            p.native = p.native_vlan = next((i.dot1q for i in subs if i.dot1q_native), None)
+        elif kind == "trunk":
+            p.allowed_vlans = sorted(iface.trunk_allowed) if iface.trunk_allowed is not None else None
+            p.native_vlan = iface.trunk_native
+            p.vlans = sorted(known if iface.trunk_allowed is None else known & iface.trunk_allowed)
+            p.native = iface.trunk_native if iface.trunk_native in p.vlans else None
+            p.stp_edge = iface.stp_portfast_trunk and iface.stp_portfast is not False
+            p.stp_cost = iface.stp_cost
+        out.append(p)
     return out
 
 
@@ -100,8 +143,11 @@ def port_info(cfg: IosConfig, name: str) -> PortInfo:
         return PortInfo(ifn.ios, ifn.linux, "svi", int(ifn.number), False)
     if ifn.type == "Dialer":
         return PortInfo(ifn.ios, ifn.linux, "wan", None, False)
+    if ifn.subif is not None:
+        raise ValueError(f"{ifn.ios} is not configured: a sub-interface exists only with its "
+                         "'interface' block (and is no link end: link its port)")
     if cfg.platform == "switch":
-        return PortInfo(ifn.ios, ifn.linux, "access", 1, False)
+        return PortInfo(ifn.ios, ifn.linux, "access", 1, False, stp_edge=cfg.stp.portfast_default)
     return PortInfo(ifn.ios, ifn.linux, "routed", None, False)
 
 
@@ -192,15 +238,8 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
         notes.append(ios_warning(cfg.file, line, cfg.line_text(line), message, fix))
 
     plan = interface_plan(cfg)
+    built = {p.ios_name: p for p in plan}   # a sub-interface without a VLAN is not built
     wan_addr = _wan_addresses(wan)
-    for p in plan:
-        if p.kind == "trunk":   # parsed (interface_plan has its VLANs), but nothing here builds one
-            iface = cfg.interfaces[p.ios_name]
-            errors.append(ios_error(cfg.file, iface.line, cfg.line_text(iface.line),
-                                    f"{p.ios_name} is a trunk; this kernel has no 802.1Q sub-interfaces "
-                                    "or bridge VLAN filtering, so the Linux-bridge builder cannot carry "
-                                    "tagged frames", "make the port 'switchport mode access', one link "
-                                    "per VLAN (docs/machine.md)"))
     for iface in cfg.interfaces.values():
         if iface.negotiated and iface.linux not in wan_addr:
             errors.append(ios_error(cfg.file, iface.line, cfg.line_text(iface.line),
@@ -220,9 +259,12 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
 
     l3: dict[str, list[IPv4Interface]] = {}   # linux name -> addresses (up interfaces)
     for iface in cfg.interfaces.values():
+        if iface.name.ios not in built:
+            continue
         kind = port_kind(cfg, iface)
         dev = iface.linux
-        if kind in ("svi", "routed", "wan"):
+        down = built[iface.name.ios].shutdown   # a sub-interface is down with its port, as on IOS
+        if kind in L3_KINDS:
             addrs = list(iface.addresses)
             if iface.negotiated:
                 addrs = [wan_addr[dev]]
@@ -232,13 +274,13 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
                 steps.append(Step(["ip", "addr", "add", str(a), "dev", dev], iface.line,
                                   f"ip address {a.ip} {a.netmask}" if not iface.negotiated
                                   else f"ip address negotiated ({a} from the topology)", dev))
-            steps.append(Step(["sysctl", "-qw", f"net.ipv4.conf.{dev}.proxy_arp="
+            steps.append(Step(["sysctl", "-qw", f"{_conf_key(dev, 'proxy_arp')}="
                                f"{1 if iface.proxy_arp else 0}"], iface.line,
                               "ip proxy-arp (IOS default)" if iface.proxy_arp else "no ip proxy-arp", dev))
-            if not iface.shutdown:
+            if not down:
                 l3[dev] = addrs
-        steps.append(Step(["ip", "link", "set", "dev", dev, "down" if iface.shutdown else "up"],
-                          iface.line, "shutdown" if iface.shutdown else "no shutdown", dev))
+        why = "shutdown" if iface.shutdown else f"shutdown of {iface.name.parent}" if down else "no shutdown"
+        steps.append(Step(["ip", "link", "set", "dev", dev, "down" if down else "up"], iface.line, why, dev))
 
     steps.append(Step(["ip", "route", "flush", "table", "main", "proto", "boot"], 0,
                       "static routes come from the IOS config", optional=True))
@@ -257,9 +299,18 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
             if iface is None:
                 continue   # the parser already warned
             dev = iface.linux
-            if iface.shutdown:
+            if iface.name.ios not in built:
+                note(r.line, f"route via {r.interface} is not installed: it has no 'encapsulation dot1Q', "
+                     "so it carries nothing", f"add 'encapsulation dot1Q N' under interface {r.interface}")
+                continue
+            if built[iface.name.ios].shutdown:
                 note(r.line, f"route via {r.interface} is not installed: the interface is shut down, "
                      "as IOS would do")
+                continue
+            if port_kind(cfg, iface) == "trunk" and cfg.platform == "router":
+                note(r.line, f"route via {r.interface} is not installed: that port only carries the "
+                     "802.1Q trunk of its sub-interfaces", "point the route at a sub-interface or a "
+                     "next-hop address")
                 continue
             if port_kind(cfg, iface) in ("access", "trunk"):
                 note(r.line, f"route via {r.interface}, a layer-2 switchport: not installed",
@@ -296,13 +347,18 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
                  "use a next hop on a directly connected subnet")
             continue
         steps.append(Step(["ip", "route", "replace", target, "via", str(r.next_hop), *tail], r.line, text))
+    if cfg.default_gateway and not cfg.ip_routing:
+        gw, line = cfg.default_gateway
+        if any(gw in a.network for addrs in l3.values() for a in addrs):   # else the parser warned
+            steps.append(Step(["ip", "route", "replace", "default", "via", str(gw), "metric", "1",
+                               "proto", "static"], line, f"ip default-gateway {gw} (the device does not route)"))
 
     nft = render_nft(cfg, {k: v.ip for k, v in wan_addr.items()})
     if nft:
         steps.append(Step(["nft", "-f", str(run_dir / "ruleset.nft")], 0,
                           "access lists and NAT (table ip labkit_ios)"))
     inside = [i.linux for i in cfg.interfaces.values()
-              if port_kind(cfg, i) in ("svi", "routed", "wan") and i.nat != "outside"]
+              if port_kind(cfg, i) in L3_KINDS and i.name.ios in built and i.nat != "outside"]
     outside = [i.linux for i in cfg.interfaces.values() if i.nat == "outside"]
     dn_notes: list[tuple[int, str, str]] = []
     dnsmasq = render_dnsmasq(cfg, run_dir, inside, outside, dn_notes,
@@ -310,6 +366,12 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
     for line, message, fix in dn_notes:
         note(line, message, fix)
     return Translation(cfg, plan, steps, nft, dnsmasq, notes, run_dir)
+
+
+def _conf_key(dev: str, key: str) -> str:
+    """The sysctl name of net.ipv4.conf.DEV.KEY; with '/' separators when DEV has a dot
+    (fa0-0.10): sysctl reads dots as separators, slashes keep them in the name."""
+    return f"net/ipv4/conf/{dev}/{key}" if "." in dev else f"net.ipv4.conf.{dev}.{key}"
 
 
 def _p2p_peer(addr: IPv4Interface) -> IPv4Address | None:
