@@ -73,10 +73,19 @@ def _ios(linux: str | None) -> str:
     return ios_name(linux) or linux
 
 
-def _sort_key(name: str) -> tuple:
+def _canonical(name: str):
+    """The IfName of a canonical IOS name (FastEthernet0/2); None for anything else (eth7,
+    which parse_ifname would read as the abbreviation of Ethernet7)."""
     try:
         ifn = parse_ifname(name)
     except ValueError:
+        return None
+    return ifn if ifn.ios == name else None
+
+
+def _sort_key(name: str) -> tuple:
+    ifn = _canonical(name)
+    if ifn is None:
         return (9, name)
     order = {"Dialer": 0, "Ethernet": 1, "FastEthernet": 2, "GigabitEthernet": 3,
              "TenGigabitEthernet": 4, "Vlan": 5, "Null": 6}[ifn.type]
@@ -102,7 +111,8 @@ def routes(runner: Runner) -> list[RouteEntry]:
         net = "0.0.0.0/0" if dst == "default" else (dst if "/" in dst else f"{dst}/32")
         proto = r.get("protocol", "")
         if r.get("type") == "blackhole":
-            out.append(RouteEntry("S", net, None, "Null0", r.get("metric", 0) or 1, 0))
+            out.append(RouteEntry("S*" if net == "0.0.0.0/0" else "S", net, None, "Null0",
+                                  r.get("metric", 0) or 1, 0))
             continue
         if proto == "kernel" and r.get("scope") == "link":
             out.append(RouteEntry("C", net, None, _ios(r.get("dev"))))
@@ -397,10 +407,8 @@ ALL_VLANS = list(range(1, 4095))
 
 def _short(name: str) -> str:
     """The abbreviation IOS prints in tables (Fa0/2, Gi0/1); other names unchanged."""
-    try:
-        return parse_ifname(name).short
-    except ValueError:
-        return name
+    ifn = _canonical(name)
+    return ifn.short if ifn else name
 
 
 def _dotted(mac: str) -> str:
