@@ -434,3 +434,366 @@ def test_warnings_point_at_the_offending_line():
     assert cfg.errors == []
     lines = {w.line for w in cfg.warnings}
     assert {4, 8, 12} <= lines and not lines & {1, 5, 9}, [str(w) for w in cfg.warnings]
+
+
+# -- issue 13: sub-interfaces, trunks, VLAN definitions, spanning tree, the access switch ---------
+
+ROS = """hostname router
+interface FastEthernet0/0
+ description trunk to the switch
+interface FastEthernet0/0.1
+ encapsulation dot1Q 1 native
+ ip address 192.168.1.1 255.255.255.0
+ ip nat inside
+int fa0/0.20
+ desc voice
+ encap dot1q 20
+ ip add 192.168.20.1 255.255.255.0
+ ip access-group 120 in
+ ip nat inside
+ shutdown
+"""
+
+
+def _found(diags, line: int, words: str) -> bool:
+    return any(d.line == line and words in d.message + " (fix: " + d.fix for d in diags)
+
+
+def _show(cfg) -> str:
+    return "\n".join(str(d) for d in cfg.errors + cfg.warnings)
+
+
+def test_router_subinterfaces_in_any_spelling():
+    cfg = parse(ROS, "r.ios")
+    assert cfg.errors == [] and cfg.platform == "router"
+    one, twenty = cfg.interfaces["FastEthernet0/0.1"], cfg.interfaces["FastEthernet0/0.20"]
+    assert (one.linux, one.dot1q, one.dot1q_native, str(one.addresses[0]), one.nat) == \
+        ("fa0-0.1", 1, True, "192.168.1.1/24", "inside")
+    assert (twenty.linux, twenty.dot1q, twenty.dot1q_native, twenty.acl_in, twenty.shutdown, twenty.description) == \
+        ("fa0-0.20", 20, False, "120", True, "voice")
+    assert [i.name.ios for i in cfg.subinterfaces("FastEthernet0/0")] == ["FastEthernet0/0.1", "FastEthernet0/0.20"]
+    n = parse_ifname("Fast 0/0.20")
+    assert (n.ios, n.linux, n.short, n.subif, n.parent.ios) == ("FastEthernet0/0.20", "fa0-0.20", "Fa0/0.20", 20,
+                                                                "FastEthernet0/0")
+    assert ios_name("fa0-0.20") == "FastEthernet0/0.20" and ios_name("gi0-1.4094") == "GigabitEthernet0/1.4094"
+
+
+def test_a_router_port_with_subinterfaces_needs_no_block_of_its_own():
+    cfg = parse("interface fa0/1.5\n encapsulation dot1Q 5\n ip address 10.5.0.1 255.255.255.0\n", "r.ios")
+    assert cfg.errors == [] and "FastEthernet0/1" in cfg.interfaces
+
+
+def test_an_address_before_the_encapsulation_is_refused_as_ios_does():
+    cfg = parse("interface fa0/0.10\n ip address 10.0.0.1 255.255.255.0\n encapsulation dot1Q 10\n", "r.ios")
+    (e,) = cfg.errors
+    assert (e.line, e.text) == (2, "ip address 10.0.0.1 255.255.255.0")
+    assert str(e).startswith("r.ios:2: IOS refuses an address on FastEthernet0/0.10 before its VLAN is set")
+    assert "put 'encapsulation dot1Q 10' above this line" in e.fix
+    assert cfg.interfaces["FastEthernet0/0.10"].addresses == []
+
+
+def test_one_subinterface_per_vlan_and_one_native_per_port():
+    cfg = parse("interface fa0/0.10\n encapsulation dot1Q 10\ninterface fa0/0.11\n encapsulation dot1Q 10\n"
+                "interface fa0/1.10\n encapsulation dot1Q 10\n"          # another port: fine
+                "interface fa0/0.1\n encapsulation dot1Q 1 native\ninterface fa0/0.2\n encapsulation dot1Q 2 native\n",
+                "r.ios")
+    assert [(e.line, e.message.split(";")[0]) for e in cfg.errors] == [
+        (4, "FastEthernet0/0.11 and FastEthernet0/0.10 both use VLAN 10 on FastEthernet0/0"),
+        (10, "FastEthernet0/0.2 and FastEthernet0/0.1 are both 'native' on FastEthernet0/0")]
+
+
+def test_subinterfaces_only_on_a_router():
+    for platform in ("switch", None):
+        cfg = parse("interface fa0/2\n switchport mode access\ninterface fa0/1.10\n encapsulation dot1Q 10\n",
+                    "sw.ios", platform)
+        assert _found(cfg.errors, 3, "FastEthernet0/1.10: a Cisco 3550-24 switch has no sub-interfaces"), _show(cfg)
+        assert "and a trunk (switchport mode trunk)" in cfg.errors[0].fix
+
+
+def test_an_address_on_the_port_of_subinterfaces_is_an_error():
+    cfg = parse("interface fa0/0\n ip address 10.9.0.1 255.255.255.0\ninterface fa0/0.10\n encapsulation dot1Q 10\n"
+                " ip address 10.10.0.1 255.255.255.0\n", "r.ios")
+    (e,) = cfg.errors
+    assert e.line == 2 and "an address on FastEthernet0/0, the port of sub-interfaces, is not emulated" in e.message
+    assert "'encapsulation dot1Q N native'" in e.fix
+
+
+def test_a_subinterface_without_encapsulation_is_warned_and_not_built():
+    cfg = parse("interface fa0/0.10\n description nothing yet\n", "r.ios")
+    assert cfg.errors == []
+    assert _found(cfg.warnings, 1, "FastEthernet0/0.10 has no 'encapsulation dot1Q N'")
+
+
+def test_vlan_1_tagged_on_a_router_disagrees_with_the_switch():
+    cfg = parse("interface fa0/0.1\n encapsulation dot1Q 1\n ip address 10.1.0.1 255.255.255.0\n", "r.ios")
+    assert cfg.errors == [] and _found(cfg.warnings, 2, "VLAN 1 tagged")
+    assert "encapsulation dot1Q 1 native" in cfg.warnings[0].fix
+
+
+@pytest.mark.parametrize("text,line,words", [
+    ("interface fa0/0\n encapsulation dot1Q 10", 2, "belongs on an 802.1Q sub-interface, not on FastEthernet0/0"),
+    ("interface fa0/2\n switchport mode access\n encapsulation dot1Q 10", 3, "switchport trunk encapsulation dot1q"),
+    ("interface fa0/0.10\n encapsulation isl 10", 2, "'encapsulation isl' is not emulated"),
+    ("interface fa0/0.10\n encapsulation ppp", 2, "'encapsulation ppp' is not emulated on FastEthernet0/0.10"),
+    ("interface fa0/0.10\n encapsulation dot1Q 10 second-dot1q 20", 2, "QinQ"),
+    ("interface fa0/0.10\n encapsulation dot1Q 4095", 2, "VLAN '4095' is not a number from 1 to 4094"),
+    ("interface fa0/0.10\n encapsulation dot1Q", 2, "incomplete"),
+    ("interface fa0/0.10\n encapsulation dot1Q 10 nativ extra", 2, "unexpected 'extra'"),
+    ("interface fa0/0.10\n switchport mode trunk", 2, "'switchport' is not valid on FastEthernet0/0.10"),
+    ("interface fa0/0.4294967295", 1, "longer than 15 characters"),
+    ("interface fa0/0.0", 1, "bad sub-interface number '0'"),
+    ("interface Vlan1.5", 1, "only Ethernet ports have sub-interfaces"),
+    ("interface Dialer1.1", 1, "only Ethernet ports have sub-interfaces"),
+    ("interface fa0/5.10\n encapsulation dot1Q 10", 1, "Cisco 1841 router has no such interface"),
+])
+def test_subinterface_mistakes_name_their_line(text, line, words):
+    cfg = parse("hostname r\n" + text, "r.ios")
+    assert _found(cfg.errors, line + 1, words), _show(cfg)
+    assert all(str(e).startswith(f"r.ios:{e.line}: ") for e in cfg.errors)
+
+
+def test_a_long_subinterface_name_says_which_is_shorter():
+    with pytest.raises(InterfaceNameError) as ei:
+        parse_ifname("Gi0/1/2.123456789")
+    assert "'gi0-1-2.123456789', longer than 15 characters" in str(ei.value)
+    assert ei.value.fix == "use a shorter sub-interface number, e.g. the VLAN's (GigabitEthernet0/1/2.10)"
+
+
+# VLAN definitions
+
+def test_an_access_port_in_an_undefined_vlan_is_an_error_with_the_fix():
+    cfg = parse("interface fa0/2\n switchport access vlan 5\ninterface fa0/3\n switchport access vlan 1\n", "sw.ios")
+    (e,) = cfg.errors
+    assert str(e).startswith("sw.ios:2: FastEthernet0/2 is an access port in VLAN 5, which is not defined (fix: "
+                             "add 'vlan 5' (with ' name NAME' under it) to the config")
+    assert "vlan.dat" in e.fix
+
+
+def test_vlans_may_be_defined_anywhere_and_trunks_need_no_definition():
+    cfg = parse("interface fa0/2\n switchport access vlan 5\ninterface fa0/24\n switchport mode trunk\n"
+                " switchport access vlan 7\nvlan 5,8-9\n name students\n", "sw.ios")
+    assert cfg.errors == [], _show(cfg)
+    assert cfg.vlans == {5: "students", 8: "students", 9: "students"} and cfg.vlan_lines == {5: 6, 8: 6, 9: 6}
+    assert cfg.known_vlans() == {1, 5, 8, 9}
+
+
+@pytest.mark.parametrize("text,line,words", [
+    ("vlan 1\n name data", 2, "VLAN 1 is the default VLAN"),
+    ("vlan 2\n name " + "x" * 33, 2, "is not 1 to 32 printable ASCII characters"),
+    ("vlan 2\n name two words", 2, "unexpected 'words'"),
+    ("vlan 0", 1, "VLAN '0' is not a number from 1 to 4094"),
+])
+def test_vlan_definition_mistakes(text, line, words):
+    cfg = parse(text, "sw.ios")
+    assert _found(cfg.errors, line, words), _show(cfg)
+
+
+def test_an_svi_of_an_undefined_vlan_is_a_warning():
+    cfg = parse("interface Vlan7\n ip address 10.7.0.1 255.255.255.0\ninterface Vlan1\n", "sw.ios")
+    assert cfg.errors == [] and _found(cfg.warnings, 1, "Vlan7: VLAN 7 is not defined; IOS keeps the SVI down")
+    assert len(cfg.warnings) == 1
+
+
+# trunks
+
+def test_trunk_allowed_lists_and_native_vlan():
+    from labkit.ios import interface_plan
+    cfg = parse("vlan 2-4\ninterface range fa0/20 - 24\n switchport trunk encapsulation dot1q\n switchport mode trunk\n"
+                "interface fa0/21\n switchport trunk allowed vlan 2,3,99\n"
+                "interface fa0/22\n switchport trunk allowed vlan except 3\n switchport trunk native vlan 2\n"
+                "interface fa0/23\n switchport trunk allowed vlan 2\n switchport trunk allowed vlan add 4\n"
+                "interface fa0/24\n switchport trunk allowed vlan none\n", "sw.ios")
+    assert cfg.errors == [] and cfg.warnings == [], _show(cfg)
+    plan = {p.linux: p for p in interface_plan(cfg)}
+    assert (plan["fa0-20"].allowed_vlans, plan["fa0-20"].vlans, plan["fa0-20"].native) == (None, [1, 2, 3, 4], 1)
+    assert (plan["fa0-21"].allowed_vlans, plan["fa0-21"].vlans, plan["fa0-21"].native) == ([2, 3, 99], [2, 3], None)
+    assert (plan["fa0-22"].vlans, plan["fa0-22"].native_vlan, plan["fa0-22"].native) == ([1, 2, 4], 2, 2)
+    assert (plan["fa0-23"].vlans, plan["fa0-23"].native) == ([2, 4], None)
+    assert (plan["fa0-24"].allowed_vlans, plan["fa0-24"].vlans, plan["fa0-24"].native) == ([], [], None)
+    assert {p.kind for p in plan.values()} == {"trunk"}
+
+
+def test_a_3550_trunk_without_its_encapsulation_is_warned():
+    text = "interface fa0/24\n switchport mode trunk\n"
+    cfg = parse(text, "sw.ios", "switch")
+    assert _found(cfg.warnings, 2, "a 3550 refuses 'switchport mode trunk' on FastEthernet0/24")
+    assert parse(text, "sw.ios", "switch", layer3=False).warnings == []   # a 2950 speaks 802.1Q only
+
+
+# spanning tree
+
+TRUNKED = "vlan 2\ninterface fa0/24\n switchport trunk encapsulation dot1q\n switchport mode trunk\n"
+
+
+@pytest.mark.parametrize("line,ios_mode,lab_mode", [("", "pvst", "stp"), ("spanning-tree mode pvst\n", "pvst", "stp"),
+                                                    ("spanning-tree mode rapid-pvst\n", "rapid-pvst", "rstp"),
+                                                    ("span mode rap\n", "rapid-pvst", "rstp"),
+                                                    ("spanning-tree mode mst\n", "mst", "rstp")])
+def test_spanning_tree_modes(line, ios_mode, lab_mode):
+    cfg = parse(line + TRUNKED, "sw.ios")
+    assert cfg.errors == [] and cfg.stp.run
+    assert (cfg.stp.mode, cfg.stp.lab_mode, cfg.stp.priority) == (ios_mode, lab_mode, None)
+    assert any("MST regions and instances are not emulated" in w.message for w in cfg.warnings) == (ios_mode == "mst")
+
+
+def test_one_bridge_priority_the_lowest_asked_with_a_warning_per_other():
+    cfg = parse(TRUNKED + "vlan 3\nspanning-tree vlan 1 priority 8192\nspanning-tree vlan 2 priority 4096\n", "sw.ios")
+    assert cfg.errors == []
+    assert (cfg.stp.priority, cfg.stp.priority_line) == (4096, 7)
+    w6 = [w for w in cfg.warnings if w.line == 6]
+    w7 = [w for w in cfg.warnings if w.line == 7]
+    assert [w.message for w in w6] == ["OVS runs one spanning tree for all VLANs, so the bridge takes priority 4096 "
+                                       "(the lowest asked, line 7) in every VLAN; IOS would give VLAN 1 priority 8192"]
+    assert [w.message.split("; ")[1] for w in w7] == ["with no priority line, IOS gives VLAN 3 32768"]
+    assert w6[0].fix == "give every VLAN the same priority: spanning-tree vlan 1-3 priority 4096"
+
+
+def test_the_same_priority_everywhere_is_no_warning():
+    cfg = parse(TRUNKED + "spanning-tree vlan 1 - 2 priority 24576\nspanning-tree vlan 1,2 hello-time 2\n", "sw.ios")
+    assert cfg.errors == [] and cfg.warnings == [], _show(cfg)
+    assert cfg.stp.priority == 24576
+
+
+@pytest.mark.parametrize("text,level,words", [
+    ("spanning-tree vlan 1 priority 4097", "error", "bridge priority 4097 is not a multiple of 4096"),
+    ("spanning-tree vlan 1 priority 65536", "error", "bridge priority '65536' is not a number from 0 to 61440"),
+    ("spanning-tree vlan priority 4096", "error", "missing VLAN list"),
+    ("spanning-tree vlan 1 forward-time 3", "error", "forward-time (seconds) '3' is not a number from 4 to 30"),
+    ("spanning-tree vlan 1 forward-time 4", "warning", "'forward-time 4' is not emulated"),
+    ("spanning-tree vlan 1 max-age 30", "warning", "'max-age 30' is not emulated"),
+    ("spanning-tree vlan 1 root primary", "warning", "'root primary' is a macro"),
+    ("spanning-tree mode stp", "error", "unknown spanning-tree mode 'stp'"),
+    ("spanning-tree extend system-id", "warning", "no VLAN number"),
+    ("spanning-tree loopguard default", "warning", "loop guard is not emulated"),
+    ("spanning-tree portfast bpduguard default", "warning", "BPDU guard is not emulated"),
+    ("spanning-tree portfast", "error", "incomplete"),
+    ("spanning-tree bogus", "error", "unknown spanning-tree command"),
+    ("no spanning-tree vlan 2", "warning", "spanning tree stays on for every VLAN"),
+    ("spanning-tree mst configuration\n name region1\n instance 1 vlan 2", "warning", "MST regions are not emulated"),
+    ("interface fa0/24\n spanning-tree bpduguard enable", "warning", "BPDU guard is not emulated"),
+    ("interface fa0/24\n spanning-tree guard root", "warning", "root guard and loop guard are not emulated"),
+    ("interface fa0/24\n spanning-tree port-priority 64", "warning", "port priority (128)"),
+    ("interface fa0/24\n spanning-tree port-priority 999", "error", "port priority '999'"),
+    ("interface fa0/24\n spanning-tree link-type point-to-point", "warning", "point-to-point"),
+    ("interface fa0/24\n spanning-tree vlan 2 cost 4", "warning", "per-VLAN cost on FastEthernet0/24 applies to every"),
+    ("interface fa0/24\n spanning-tree cost 0", "error", "path cost '0'"),
+    ("interface fa0/24\n spanning-tree portfast bogus", "error", "unknown portfast option"),
+])
+def test_spanning_tree_lines_are_honoured_warned_or_refused_at_their_line(text, level, words):
+    cfg = parse(text + "\n" + TRUNKED, "sw.ios")   # global lines first: after TRUNKED, fa0/24's block is open
+    line = 2 if text.startswith("interface") else 1
+    found = cfg.errors if level == "error" else cfg.warnings
+    assert _found(found, line, words), _show(cfg)
+    if level == "warning":
+        assert cfg.errors == [], _show(cfg)
+
+
+def test_the_mst_block_is_skipped_with_its_lines():
+    cfg = parse(TRUNKED + "spanning-tree mst configuration\n name r1\n revision 2\n instance 1 vlan 2\n"
+                "interface fa0/2\n switchport access vlan 2\n", "sw.ios")
+    assert cfg.errors == [] and cfg.interfaces["FastEthernet0/2"].access_vlan == 2
+
+
+def test_portfast_and_cost_reach_the_ports():
+    from labkit.ios import interface_plan
+    cfg = parse(TRUNKED + "spanning-tree portfast default\ninterface fa0/23\n sw trunk enc dot1q\n switchport mode trunk\n"
+                " spanning-tree portfast trunk\n spanning-tree cost 100\n"
+                "interface fa0/2\n switchport access vlan 2\n"
+                "interface fa0/3\n spanning-tree portfast disable\n spanning-tree cost 5\n"
+                "interface fa0/4\n spanning-tree portfast\nspanning-tree cost 7\n"   # unindented: still fa0/4
+                "interface fa0/24\n spanning-tree portfast\n", "sw.ios")
+    assert cfg.errors == [], _show(cfg)
+    plan = {p.linux: p for p in interface_plan(cfg)}
+    assert {k: (p.stp_edge, p.stp_cost) for k, p in plan.items()} == {
+        "fa0-24": (False, None), "fa0-23": (True, 100), "fa0-2": (True, None), "fa0-3": (False, 5),
+        "fa0-4": (True, 7)}
+    assert cfg.stp.portfast_default
+    (w,) = cfg.warnings
+    assert w.line == 20 and "'spanning-tree portfast' has no effect on FastEthernet0/24, a trunk" in w.message
+    assert w.fix == "write 'spanning-tree portfast trunk' to make a trunk an edge port"
+
+
+def test_a_global_spanning_tree_line_under_an_interface_is_global():
+    cfg = parse(TRUNKED + " spanning-tree vlan 1-2 priority 4096\n", "sw.ios")
+    assert cfg.errors == [] and cfg.stp.priority == 4096
+    assert cfg.interfaces["FastEthernet0/24"].stp_line == 0     # not taken as the port's
+
+
+def test_spanning_tree_without_a_trunk_is_not_run_and_each_line_says_so():
+    cfg = parse("vlan 2\nspanning-tree mode rapid-pvst\ninterface fa0/2\n switchport access vlan 2\n"
+                " spanning-tree portfast\n", "sw.ios")
+    assert cfg.errors == [] and not cfg.stp.run
+    assert [w.line for w in cfg.warnings] == [2, 5]
+    assert all("spanning tree is not run here: it runs only on switches with trunks" in w.message
+               for w in cfg.warnings)
+
+
+def test_a_router_ignores_spanning_tree():
+    cfg = parse(ROS + "spanning-tree mode rapid-pvst\n", "r.ios")
+    assert cfg.errors == [] and not cfg.stp.run
+    assert _found(cfg.warnings, 15, "a router does not run it")
+
+
+def test_spanning_tree_on_a_routed_port_is_ignored():
+    cfg = parse(TRUNKED + "interface fa0/1\n no switchport\n spanning-tree portfast\n", "sw.ios")
+    assert _found(cfg.warnings, 7, "ignored on FastEthernet0/1: it is not a switchport")
+
+
+# the access switch (a 2950): layer 2 only
+
+L2_OK = """hostname sw2950
+vlan 2
+ name voice
+interface Vlan1
+ ip address 192.168.1.3 255.255.255.0
+interface Vlan2
+ip default-gateway 192.168.1.1
+no ip routing
+interface fa0/1
+ switchport mode trunk
+interface fa0/2
+ switchport access vlan 2
+"""
+
+
+def test_an_access_switch_config_loads(tmp_path):
+    p = tmp_path / "sw2950.ios"
+    p.write_text(L2_OK)
+    cfg = load(p, platform="switch", layer3=False)
+    assert (cfg.platform, cfg.layer3, cfg.ip_routing) == ("switch", False, False)
+    assert cfg.warnings == [], _show(cfg)
+    assert cfg.default_gateway == (IPv4Address("192.168.1.1"), 7)
+    assert parse(L2_OK, "x", layer3=False).platform == "switch"    # layer 2 implies a switch
+    with pytest.raises(ValueError, match="layer3=False is for platform 'switch' only"):
+        parse(L2_OK, "x", "router", layer3=False)
+
+
+@pytest.mark.parametrize("text,line,words", [
+    ("ip routing", 1, "a 2950-class access switch does not route: 'ip routing' is not a command there"),
+    ("ip route 0.0.0.0 0.0.0.0 192.168.1.1", 1, "a 2950-class access switch does not route: 'ip route'"),
+    ("ip nat inside source list 1 interface Vlan1 overload", 1, "'ip nat'"),
+    ("ip dns server", 1, "'ip dns'"),
+    ("ip dhcp pool p\n network 192.168.1.0 255.255.255.0", 1, "has no DHCP server"),
+    ("ip dhcp excluded-address 192.168.1.1", 1, "has no DHCP server"),
+    ("interface fa0/1\n no switchport", 2, "its ports are all switchports"),
+    ("interface Vlan1\n ip nat inside", 2, "has no NAT"),
+    ("interface Vlan1\n ip address 10.1.0.1 255.255.255.0\ninterface Vlan2\n ip address 10.2.0.1 255.255.255.0", 4,
+     "it has one management address, already on Vlan1 (line 3), so Vlan2 cannot have one"),
+    ("interface fa0/25", 1, "FastEthernet0/25: a Cisco 2950T-24 switch has no such interface"),
+    ("interface fa0/0.10\n encapsulation dot1Q 10", 1, "a Cisco 2950T-24 switch has no sub-interfaces"),
+])
+def test_an_access_switch_refuses_routing_at_its_line(text, line, words):
+    cfg = parse("vlan 2\n" + text, "sw2950.ios", "switch", layer3=False)
+    assert _found(cfg.errors, line + 1, words), _show(cfg)
+    if "does not route" in words:
+        assert "'role: l3switch'" in next(e.fix for e in cfg.errors if e.line == line + 1)
+
+
+def test_ip_default_gateway_is_for_a_device_that_does_not_route():
+    cfg = parse("ip routing\nip default-gateway 10.0.0.1\ninterface Vlan1\n ip address 10.0.0.2 255.255.255.0\n", "x")
+    assert _found(cfg.warnings, 2, "'ip default-gateway' ignored: this device routes")
+    cfg = parse("ip default-gateway 10.9.0.1\ninterface Vlan1\n ip address 10.0.0.2 255.255.255.0\n", "x",
+                "switch", layer3=False)
+    assert _found(cfg.warnings, 1, "default gateway 10.9.0.1 is on none of this device's subnets")
+    assert _found(parse("ip default-gateway 10.0.0\n", "x").errors, 1, "not an IPv4 gateway address")
+    assert _found(parse("no ip default-gateway\n", "x").errors, 1, "removes configuration")

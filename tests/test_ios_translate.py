@@ -424,3 +424,118 @@ def test_long_and_similar_acl_names_pass_nft_check(tmp_path):
     t.write()
     p = subprocess.run(["nft", "-c", "-f", str(t.nft_path)], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
+
+
+# -- issue 13: router-on-a-stick, trunks, the access switch ---------------------------------------
+ROS = """hostname router
+interface FastEthernet0/0
+ description trunk to the switch
+interface FastEthernet0/0.1
+ encapsulation dot1Q 1 native
+ ip address 192.168.1.1 255.255.255.0
+ ip nat inside
+interface FastEthernet0/0.2
+ encapsulation dot1Q 2
+ ip address 192.168.2.1 255.255.255.0
+ ip access-group 102 in
+ ip nat inside
+interface Dialer1
+ ip address negotiated
+ ip nat outside
+access-list 102 deny ip 192.168.2.0 0.0.0.255 192.168.1.0 0.0.0.255
+access-list 102 permit ip any any
+access-list 1 permit 192.168.0.0 0.0.255.255
+ip nat inside source list 1 interface Dialer1 overload
+ip route 10.20.0.0 255.255.0.0 192.168.2.254
+ip route 0.0.0.0 0.0.0.0 Dialer1
+ip dns server
+ip name-server 100.64.1.53
+"""
+WAN = {"Dialer1": "100.64.0.2/30"}
+
+
+def test_router_on_a_stick_plan():
+    plan = {p.linux: p for p in interface_plan(parse(ROS, "r.ios"))}
+    trunk, one, two = plan["fa0-0"], plan["fa0-0.1"], plan["fa0-0.2"]
+    assert (trunk.kind, trunk.vlans, trunk.native, trunk.allowed_vlans, trunk.native_vlan, trunk.addresses) == \
+        ("trunk", [1, 2], 1, [1, 2], 1, [])
+    assert (one.kind, one.vlan, one.parent, one.addresses, one.line) == ("subif", 1, "fa0-0", ["192.168.1.1/24"], 4)
+    assert (two.kind, two.vlan, two.parent, two.addresses) == ("subif", 2, "fa0-0", ["192.168.2.1/24"])
+    # without a `native` sub-interface every VLAN crosses the trunk tagged
+    tagged = {p.linux: p for p in interface_plan(parse(ROS.replace("dot1Q 1 native", "dot1Q 1"), "r.ios"))}
+    assert (tagged["fa0-0"].vlans, tagged["fa0-0"].native) == ([1, 2], None)
+
+
+def test_router_on_a_stick_is_translated_like_routed_ports(tmp_path):
+    t = translate(parse(ROS, "r.ios"), tmp_path, wan=WAN)
+    sh = _shell(t)
+    assert "ip addr add 192.168.1.1/24 dev fa0-0.1" in sh and "ip addr add 192.168.2.1/24 dev fa0-0.2" in sh
+    # sysctl reads dots as separators: a dotted device name needs the '/' form
+    assert "sysctl -qw net/ipv4/conf/fa0-0.2/proxy_arp=1" in sh and "sysctl -qw net.ipv4.conf.dialer1.proxy_arp=1" in sh
+    assert "ip link set dev fa0-0 up" in sh and not any("addr" in s and s.endswith("dev fa0-0") for s in sh)
+    assert "ip route replace 10.20.0.0/16 via 192.168.2.254 metric 1 proto static" in sh
+    assert 'iifname "fa0-0.2" jump acl_102 comment "ip access-group 102 in on FastEthernet0/0.2"' in t.nft
+    assert 'oifname "dialer1"' in t.nft and "masquerade" in t.nft
+    assert "interface=fa0-0.1" in t.dnsmasq.conf and "interface=fa0-0.2" in t.dnsmasq.conf
+    assert "except-interface=dialer1" in t.dnsmasq.conf and "interface=fa0-0\n" not in t.dnsmasq.conf
+
+
+@pytest.mark.skipif(not (ROOT_USER and shutil.which("nft")), reason="nft -c needs root")
+def test_router_on_a_stick_ruleset_passes_nft_check(tmp_path):
+    t = translate(parse(ROS, "r.ios"), tmp_path, wan=WAN)
+    t.write()
+    p = subprocess.run(["nft", "-c", "-f", str(t.nft_path)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr + t.nft
+
+
+def test_a_shut_port_takes_its_subinterfaces_down(tmp_path):
+    cfg = parse(ROS.replace(" description trunk to the switch", " shutdown"), "r.ios")
+    plan = {p.linux: p for p in interface_plan(cfg)}
+    assert plan["fa0-0"].shutdown and plan["fa0-0.1"].shutdown and plan["fa0-0.2"].shutdown
+    t = translate(cfg, tmp_path, wan=WAN)
+    by = {s.shell(): s for s in t.steps}
+    assert by["ip link set dev fa0-0.2 down"].why == "shutdown of FastEthernet0/0"
+    assert by["ip link set dev fa0-0 down"].why == "shutdown"
+    assert not any("10.20.0.0" in s for s in by)   # its next hop is no longer connected
+    assert any(n.line == 20 and "recursively" in n.message for n in t.notes)
+
+
+def test_routes_through_the_trunk_or_an_unbuilt_subinterface_are_not_installed(tmp_path):
+    cfg = parse(ROS + "interface fa0/0.9\n description no vlan yet\n"
+                "ip route 10.30.0.0 255.255.0.0 Fa0/0\nip route 10.40.0.0 255.255.0.0 Fa0/0.9\n"
+                "ip route 10.50.0.0 255.255.0.0 Fa0/0.2\n", "r.ios")
+    assert cfg.errors == []
+    assert "FastEthernet0/0.9" not in {p.ios_name for p in interface_plan(cfg)}
+    t = translate(cfg, tmp_path, wan=WAN)
+    sh = _shell(t)
+    assert not any("10.30.0.0" in s or "10.40.0.0" in s or "fa0-0.9" in s for s in sh)
+    assert "ip route replace 10.50.0.0/16 dev fa0-0.2 metric 1 proto static" in sh
+    assert any(n.line == 26 and "only carries the 802.1Q trunk of its sub-interfaces" in n.message for n in t.notes)
+    assert any(n.line == 27 and "it has no 'encapsulation dot1Q'" in n.message for n in t.notes)
+
+
+def test_an_access_switch_does_not_route_and_uses_its_default_gateway(tmp_path):
+    text = ("vlan 2\ninterface Vlan1\n ip address 192.168.1.3 255.255.255.0\nip default-gateway 192.168.1.1\n"
+            "interface fa0/1\n switchport mode trunk\ninterface fa0/2\n switchport access vlan 2\n")
+    t = translate(parse(text, "sw2950.ios", "switch", layer3=False), tmp_path)
+    sh = _shell(t)
+    assert sh[0] == "sysctl -qw net.ipv4.ip_forward=0"
+    assert "ip route replace default via 192.168.1.1 metric 1 proto static" in sh
+    assert next(s for s in t.steps if "default" in s.argv).line == 4
+    # the same line on a layer-3 switch that routes is not used (the parser warned)
+    assert not any("192.168.1.1" in s for s in _shell(translate(parse("ip routing\n" + text, "x"), tmp_path)))
+    # ... and a 3550 with `no ip routing` uses it, as IOS does
+    assert "ip route replace default via 192.168.1.1 metric 1 proto static" in \
+        _shell(translate(parse("no ip routing\n" + text, "x"), tmp_path))
+    # a gateway on no connected subnet gives no route
+    far = text.replace("default-gateway 192.168.1.1", "default-gateway 10.9.9.9")
+    assert not any("10.9.9.9" in s for s in _shell(translate(parse(far, "x", "switch", layer3=False), tmp_path)))
+
+
+def test_port_info_refuses_an_unconfigured_subinterface():
+    cfg = parse(ROS, "r.ios")
+    assert port_info(cfg, "fa0/0.2").kind == "subif"
+    with pytest.raises(ValueError, match="FastEthernet0/0.7 is not configured"):
+        port_info(cfg, "fa0/0.7")
+    sw = parse("spanning-tree portfast default\ninterface fa0/24\n switchport mode trunk\n", "sw.ios")
+    assert port_info(sw, "Fa0/9").stp_edge and not port_info(sw, "Fa0/24").stp_edge

@@ -192,8 +192,9 @@ def _stp_global(w: list[str]) -> bool:
         return True
     if second == "portfast":   # `portfast default`, `portfast bpduguard default`
         return any(t.lower() == "default" for t in w[2:])
-    if second == "vlan":       # `vlan LIST priority|root|timers`; `vlan LIST cost` is per interface
-        return any(t.lower() in ("priority", "root", *STP_TIMERS) for t in w[2:])
+    if second == "vlan":       # `vlan LIST [priority|root|timers]`; `vlan LIST cost` is per interface
+        words = [t.lower() for t in w[2:] if t[:1].isalpha()]
+        return not words or words[0] in ("priority", "root", *STP_TIMERS)
     return False
 
 
@@ -1307,6 +1308,9 @@ class _Parser:
         """Interface `spanning-tree ...`: portfast and cost are honoured, the rest warned."""
         usage = "spanning-tree portfast [trunk|disable] | cost N"
         _need(w, 2, usage)
+        if _stp_global(w):   # e.g. `spanning-tree vlan 1 priority 4096` indented under an interface
+            raise _Fail(f"'{_p(' '.join(w[:2]))} ...' is a global command, not an interface one",
+                        "put it outside the interface block")
         self.cfg.stp.lines.append(self.lineno)
         iface.stp_line = iface.stp_line or self.lineno
         sub = _kw(w[1], ["portfast", "cost", "vlan", *STP_INTERFACE_IGNORED], "interface spanning-tree command")
