@@ -756,12 +756,20 @@ CAMPUS_TRUNK = ROOT / "topologies" / "campus-trunk.yaml"
 
 
 def live_fields(lab, node: str) -> dict[str, list]:
-    """Every show command on `node`, through its ios service, parsed by ntc-templates."""
+    """Every show command on `node`, through its ios service, parsed by ntc-templates (a
+    router answers the layer-3 ones and refuses the others, as an 1841 does)."""
     svc = lab.service(node, "ios")
     out = {}
     for cmd in ("show ip route", "show ip interface brief", "show access-lists", "show ip dhcp binding",
-                "show ip nat translations", "show vlan brief", "show interfaces switchport",
-                "show mac address-table", "show spanning-tree"):
+                "show ip nat translations"):
+        out[cmd] = ntc(cmd, svc.show(cmd))
+    layer2 = ("show vlan brief", "show interfaces switchport", "show mac address-table", "show spanning-tree")
+    if lab.node(node).spec.role == "router":
+        for cmd in (*layer2, "show interfaces trunk"):
+            with pytest.raises(S.ShowError, match="switch command"):
+                svc.show(cmd)
+        return out
+    for cmd in layer2:
         out[cmd] = ntc(cmd, svc.show(cmd))
     out["show interfaces trunk"] = parse_trunk(svc.show("show interfaces trunk"))
     return out

@@ -545,6 +545,13 @@ def test_layer2_dispatch_with_abbreviations(cmd, first):
     assert S.show(ovs_runner(), cmd, ovs=OVS).startswith(first)
 
 
+def test_a_router_has_no_layer2_commands():
+    for cmd in ("sh vlan br", "sh int trunk", "sh mac add", "sh spanning-tree"):
+        with pytest.raises(S.ShowError, match="switch command"):
+            S.show(ovs_runner(), cmd, ovs=OVS, platform="router")
+    assert S.show(runner, "sh ip ro", platform="router").startswith("Codes:")
+
+
 def test_layer2_dispatch_errors():
     with pytest.raises(S.ShowError, match="unknown show command"):
         S.show(ovs_runner(), "show spanning-tree vlan 5000", ovs=OVS)

@@ -20,7 +20,9 @@ notebooks) and as text that looks like IOS and parses with ntc-templates
 `show(r, "sh vlan br", lease_file=..., ovs=..., vlan_names=...)` takes any IOS
 abbreviation of these (and the old `show mac-address-table`). `ovs` is the node's
 `labkit.lab.ovs.OvsPaths` when the node switches with its private Open vSwitch, None
-for Linux bridges; `vlan_names` are the config's `vlan N` / `name` lines.
+for Linux bridges; `vlan_names` are the config's `vlan N` / `name` lines. With
+`platform="router"` the layer-2 commands raise ShowError, as IOS on a router without
+a switch module answers "% Invalid input detected".
 
 ntc-templates (9.x) has no cisco_ios template for `show interfaces trunk`:
 parse_output answers [] for it (its index sends it to the `show interfaces`
@@ -1049,12 +1051,18 @@ def _match(words: list[str], key: tuple[str, ...]) -> tuple[bool, int | None]:
     return True, number
 
 
+#: The commands a router without switch modules (the seed's 1841) does not have.
+SWITCH_ONLY = {"vlan", "interfaces", "mac", "mac-address-table", "spanning-tree"}
+
+
 def show(runner: Runner, command: str, lease_file: str | None = None, ovs=None,
-         vlan_names: dict[int, str] | None = None) -> str:
+         vlan_names: dict[int, str] | None = None, platform: str | None = None) -> str:
     """`show(node.cmd, "sh vlan br")`: any IOS abbreviation of the commands in the module
     docstring. `lease_file` is the dnsmasq lease file (show ip dhcp binding); `ovs` the
     node's `labkit.lab.ovs.OvsPaths` when its switching is "ovs" (None: Linux bridges);
-    `vlan_names` the config's `vlan N` / `name` (IosConfig.vlans)."""
+    `vlan_names` the config's `vlan N` / `name` (IosConfig.vlans); `platform` "router"
+    refuses the layer-2 commands, as an 1841 without a switch module does (its
+    router-on-a-stick OVS is no switch to IOS)."""
     words = command.split()
     if words and "show".startswith(words[0].lower()) and len(words[0]) >= 2:
         words = words[1:]
@@ -1062,6 +1070,9 @@ def show(runner: Runner, command: str, lease_file: str | None = None, ovs=None,
     for key, fn in _COMMANDS:
         ok, number = _match(words, key)
         if ok:
+            if platform == "router" and key[0] in SWITCH_ONLY:
+                raise ShowError(f"'{command}' is a switch command: a router has no VLANs, trunks, MAC "
+                                "table or spanning tree (IOS: % Invalid input detected)")
             return fn(ctx, number)
     known = ", ".join("show " + " ".join(k) for k, _ in _COMMANDS)
     raise ShowError(f"unknown show command '{command}' (known: {known})")
