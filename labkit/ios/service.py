@@ -258,7 +258,7 @@ class IosService(Service):
         from labkit.lab.ovs import OvsPaths
         ovs = OvsPaths.of(self.node.run_dir) if self.node.spec.switching == "ovs" else None
         return _show.show(self.node.cmd, command, lease_file=str(self.lease_file), ovs=ovs,
-                          vlan_names=self._t().config.vlans)
+                          vlan_names=self._t().config.vlans, platform=self.platform())
 
     def replace_acl(self, name: str, lines: str) -> list[str]:
         """Retype numbered ACL `name` live, as `no access-list N` + new lines would on IOS.
