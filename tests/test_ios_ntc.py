@@ -847,6 +847,10 @@ def check_layer2(lab, node: str, got: dict[str, list]) -> None:
                 access[name] = int(m.group(1))
     for name, vid in access.items():            # the topology is what the builder built
         assert spec.interfaces[name].vlan == vid
+    for name in trunk:
+        assert spec.interfaces[name].trunk is not None, (
+            f"{node}:{name} is a port of the node's OVS that carries every VLAN, but the topology "
+            f"makes it no trunk (a routed port: {spec.interfaces[name].addresses})")
     vb = {int(r["vlan_id"]): r for r in got["show vlan brief"]}
     for name, vid in access.items():
         assert _short(name) in vb[vid]["interfaces"]
