@@ -9,8 +9,9 @@ output with, so a script written against a real switch works against the lab.
     and 1,000 random routers (routes, interfaces, ACL counters, leases, NAT) rendered
     from the tools' raw outputs and parsed back, every field compared with the state
     they were generated from;
-(c) live labs (`lab` marker, root): the seed network (Linux bridges) and campus-trunk
-    (private Open vSwitches, trunks, RSTP): each command's live output parsed and
+(c) live labs (`lab` marker, root): the seed network (Linux bridges), campus-trunk
+    (private Open vSwitches, trunks, RSTP) and campus-ros (router-on-a-stick): each
+    command's live output parsed and
     compared with `ip -j addr`/`ip -j route`, the lease file, conntrack and the OVS database.
 
 ntc-templates 9.x has no cisco_ios template for `show interfaces trunk` (parse_output
@@ -752,7 +753,6 @@ def test_generated_routers_round_trip():
 
 # -- (c) live labs ---------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parents[1]
-CAMPUS_TRUNK = ROOT / "topologies" / "campus-trunk.yaml"
 
 
 def live_fields(lab, node: str) -> dict[str, list]:
@@ -920,16 +920,19 @@ def test_seed_lab_show_commands_parse_into_the_live_state():
 
 
 @pytest.mark.lab
-@pytest.mark.skipif(not CAMPUS_TRUNK.exists(),
-                    reason="topologies/campus-trunk.yaml (the OVS trunk topology of issue 13) is not in the tree yet")
-def test_campus_trunk_show_commands_parse_into_the_live_state():
-    """campus-trunk (private Open vSwitches, 802.1Q trunks, RSTP): every show command of every
-    IOS switch and router, parsed by ntc-templates, against the OVS database and the nodes."""
+@pytest.mark.parametrize("topology,instance", [("campus-trunk.yaml", "tntct"), ("campus-ros.yaml", "tntcr")])
+def test_trunk_labs_show_commands_parse_into_the_live_state(topology, instance):
+    """campus-trunk (private Open vSwitches, 802.1Q trunks, RSTP) and its router-on-a-stick
+    variant: every show command of every IOS switch and router, parsed by ntc-templates,
+    against the OVS database and the nodes."""
     from labkit.lab import Lab
 
     from labtest import leftovers
 
-    lab = Lab.up(str(CAMPUS_TRUNK), name="tntct", replace=True)
+    path = ROOT / "topologies" / topology
+    if not path.exists():
+        pytest.skip(f"topologies/{topology} (issue 13's OVS trunk topologies) is not in the tree yet")
+    lab = Lab.up(str(path), name=instance, replace=True)
     try:
         ios_nodes = [name for name, n in lab.topo.nodes.items() if any(s.kind == "ios" for s in n.services)]
         hosts = [name for name, n in lab.topo.nodes.items() if n.role == "host"]
@@ -944,8 +947,8 @@ def test_campus_trunk_show_commands_parse_into_the_live_state():
             if lab.node(name).spec.role in ("switch", "l3switch"):
                 check_layer2(lab, name, got)
                 checked_ovs |= lab.node(name).spec.switching == "ovs"
-        assert checked_ovs, "campus-trunk has a switch on Open vSwitch"
+        assert checked_ovs, f"{topology} has a switch on Open vSwitch"
     finally:
         assert lab.down() == []
-        assert leftovers("tntct") == []
+        assert leftovers(instance) == []
 

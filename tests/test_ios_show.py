@@ -83,6 +83,13 @@ def runner(cmd: str) -> str:
     return table[cmd]
 
 
+def test_sub_interfaces_sort_after_their_port():
+    addr = json.dumps([{"ifname": n, "flags": ["UP", "LOWER_UP"], "addr_info": []}
+                       for n in ("fa0-0.10", "fa0-1", "fa0-0.2", "fa0-0")])
+    assert [b.interface for b in S.interfaces_brief(lambda c: addr)] == [
+        "FastEthernet0/0", "FastEthernet0/0.2", "FastEthernet0/0.10", "FastEthernet0/1"]
+
+
 def test_show_ip_route_text():
     assert S.show_ip_route(runner) == (
         "Codes: C - connected, S - static, * - candidate default\n"

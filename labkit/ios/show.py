@@ -91,7 +91,7 @@ def _sort_key(name: str) -> tuple:
         return (9, name)
     order = {"Dialer": 0, "Ethernet": 1, "FastEthernet": 2, "GigabitEthernet": 3,
              "TenGigabitEthernet": 4, "Vlan": 5, "Null": 6}[ifn.type]
-    return (order, [int(x) for x in re.split(r"[/]", ifn.number)])
+    return (order, [int(x) for x in re.split(r"[/.:]", ifn.number) if x.isdigit()])
 
 
 # -- show ip route ---------------------------------------------------------------
