@@ -218,7 +218,8 @@ class Builder:
     def touches_ovs(self, node: Node, intf: str) -> bool:
         """True when either end of the link on node:intf is a port of a private OVS."""
         peer = self.topo.peer(node.name, intf)
-        return node.switching == "ovs" or (peer is not None and self.topo.nodes[peer.node].switching == "ovs")
+        ends = [(node, intf)] + ([(self.topo.nodes[peer.node], peer.intf)] if peer else [])
+        return any(n.switching == "ovs" and ovs.is_port(n, i) for n, i in ends)
 
     def close_shells(self) -> None:
         """The Mininet shells are only needed while building; the named namespaces stay."""

@@ -92,6 +92,14 @@ def available() -> str | None:
     return None
 
 
+def is_port(node: Node, name: str) -> bool:
+    """Whether interface `name` of an "ovs" node is a port of its bridge: access ports,
+    trunks and internal ports are; a routed port (no VLAN, no trunk) stays a plain
+    interface of the namespace, or OVS would make it a trunk for every VLAN."""
+    intf = node.interfaces[name]
+    return intf.internal or intf.trunk is not None or intf.vlan is not None
+
+
 def port_settings(node: Node, name: str) -> list[str]:
     """The ovs-vsctl words that make interface `name` of `node` a port of BRIDGE."""
     intf = node.interfaces[name]
@@ -130,7 +138,7 @@ def stp_settings(node: Node, linked: set[str]) -> list[str]:
     for name in own:
         words += ["--", "set", "port", name, f"other_config:{proto}-enable=false"]
     for intf in node.interfaces.values():
-        if intf.name not in linked:
+        if intf.name not in linked or not is_port(node, intf.name):
             continue
         cfg = []
         if intf.stp_cost is not None:
@@ -149,7 +157,7 @@ def config_words(node: Node, linked: set[str], mac_for: Callable[[str], str]) ->
     words = ["--", "add-br", BRIDGE, "--", "set", "bridge", BRIDGE, "datapath_type=netdev",
              f"other_config:hwaddr=\"{mac_for(BRIDGE)}\""]
     for name, intf in node.interfaces.items():
-        if intf.internal or name in linked:
+        if is_port(node, name) and (intf.internal or name in linked):
             words += port_settings(node, name)
             if intf.internal:
                 words += [f"mac=\"{mac_for(name)}\""]
@@ -229,7 +237,7 @@ class PrivateOvs:
     def stp_settled(self) -> bool:
         """Every spanning-tree port forwards or is blocked for a reason (alternate/backup/disabled)."""
         for name, (role, state) in self.stp_ports().items():
-            if name not in self.linked:
+            if name not in self.linked or not is_port(self.spec, name):
                 continue
             if state.lower() not in ("forwarding", "blocking", "discarding", "disabled") or \
                     (state.lower() == "discarding" and role.lower() not in ("alternate", "backup", "disabled")):
