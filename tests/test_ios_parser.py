@@ -656,6 +656,7 @@ def test_the_same_priority_everywhere_is_no_warning():
 
 @pytest.mark.parametrize("text,level,words", [
     ("spanning-tree vlan 1 priority 4097", "error", "bridge priority 4097 is not a multiple of 4096"),
+    ("spanning-tree vlan 1 priority 1024", "error", "bridge priority 1024 is not a multiple of 4096"),
     ("spanning-tree vlan 1 priority 65536", "error", "bridge priority '65536' is not a number from 0 to 61440"),
     ("spanning-tree vlan priority 4096", "error", "missing VLAN list"),
     ("spanning-tree vlan 1 forward-time 3", "error", "forward-time (seconds) '3' is not a number from 4 to 30"),
@@ -711,6 +712,15 @@ def test_portfast_and_cost_reach_the_ports():
     (w,) = cfg.warnings
     assert w.line == 20 and "'spanning-tree portfast' has no effect on FastEthernet0/24, a trunk" in w.message
     assert w.fix == "write 'spanning-tree portfast trunk' to make a trunk an edge port"
+
+
+@pytest.mark.parametrize("line,warned", [("no spanning-tree vlan 2", True), ("spanning-tree vlan 2", False),
+                                         ("no spanning-tree vlan 1-2", True)])
+def test_a_bare_spanning_tree_vlan_line_after_an_interface_is_global(line, warned):
+    cfg = parse(TRUNKED + line + "\n", "sw.ios")      # fa0/24's block is open above it
+    assert cfg.errors == [], _show(cfg)
+    assert _found(cfg.warnings, 5, "spanning tree stays on for every VLAN") == warned
+    assert cfg.interfaces["FastEthernet0/24"].stp_line == 0
 
 
 def test_a_global_spanning_tree_line_under_an_interface_is_global():

@@ -183,6 +183,10 @@ def test_the_expander_makes_trunks_subinterfaces_and_spanning_tree(tmp_path):
     assert (l3.interfaces["fa0-2"].vlan, l3.interfaces["fa0-2"].stp_edge, l3.interfaces["fa0-2"].trunk) == (3, True, None)
     assert (l3.stp.mode, l3.stp.priority, str(l3.stp.where)) == ("rstp", 4096, f"{tmp_path / 'sw3550.ios'}:6")
     assert l3.switching == "ovs" and l3.svis == {1: [IPv4Interface("192.168.1.2/24")]}
+    # a trunk that does not carry its native VLAN (1) tags every VLAN
+    untagged = _lab(tmp_path, sw3550_ios=SW3550 + "interface fa0/3\n switchport trunk encapsulation dot1q\n"
+                    " switchport mode trunk\n switchport trunk allowed vlan 2,3\n").nodes["sw3550"].interfaces["fa0-3"]
+    assert (untagged.trunk, untagged.native) == ([2, 3], None)
     # the 2950: IOS's default pvst is 802.1D; portfast default reaches the access ports, links included
     assert (l2.stp.mode, l2.stp.priority) == ("stp", None)
     assert (l2.interfaces["fa0-5"].stp_edge, l2.interfaces["fa0-3"].stp_edge, l2.interfaces["fa0-3"].vlan) == (True, True, 1)
