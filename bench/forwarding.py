@@ -1,19 +1,27 @@
 """Inter-VLAN forwarding through the emulated 3550, side by side with a bare veth pair.
 
-Two labs are up at once (both built by labkit):
-  fwdcampus  bench/topologies/fwd-campus.yaml: topologies/sw3550.ios unchanged (the
-             SVIs on per-VLAN bridges, ACL 102 in on Vlan2 with `established`), pc2
-             in VLAN1, acd in VLAN2. The flow is VLAN1 -> VLAN2 TCP, which the ACL
-             permits: every ACK acd sends back is matched by line 10 (`established`),
-             so the bench pays for the ACL as the seed lab does.
-  fwdveth    bench/topologies/fwd-veth.yaml: two hosts on one veth pair.
+Three labs are up at once (all built by labkit):
+  fwdcampus    bench/topologies/fwd-campus.yaml: topologies/sw3550.ios unchanged (the
+               SVIs on per-VLAN Linux bridges, ACL 102 in on Vlan2 with `established`),
+               pc2 in VLAN1, acd in VLAN2. The flow is VLAN1 -> VLAN2 TCP, which the ACL
+               permits: every ACK acd sends back is matched by line 10 (`established`),
+               so the bench pays for the ACL as the seed lab does.
+  campustrunk  topologies/campus-trunk.yaml: pc2 (VLAN 1) and phone2 (VLAN 2) sit on the
+               access switch; the flow crosses the 802.1Q trunk up to the 3550 (both
+               switches are private Open vSwitches, userspace datapath), is routed there
+               (through ACL 102 as above) and crosses the trunk again down to phone2.
+  fwdveth      bench/topologies/fwd-veth.yaml: two hosts on one veth pair.
 
 iperf3 TCP, one stream, the server inside the receiving host (started and stopped by
-its PID). The two paths are interleaved over rounds, and which one goes first alternates
-from round to round, so machine noise (this VM's cores are shared) hits both. Each round
-gives a ratio of two runs made next to each other; the target is the median of those
-ratios, printed with its quartiles and range, as are both paths' throughputs.
-Last line: JSON with the target (ratio >= 0.5); exit 0 whether it is met or not.
+its PID). The paths are interleaved over rounds, and their order alternates from round
+to round, so machine noise (this VM's cores are shared) hits all. Each round gives
+ratios of runs made next to each other; a target is the median of those ratios, printed
+with its quartiles and range, as are the paths' throughputs.
+
+Bring-up: the campus-trunk topology is brought up and down once per round, next to the
+seed (Linux bridges only), under other instance names; `trunk_lab_up_s` is the median
+of Lab.up's own up_s (namespaces, links, OVS, spanning tree settled, services ready).
+Last line: JSON with the targets; exit 0 whether they are met or not.
 """
 from __future__ import annotations
 
@@ -27,6 +35,7 @@ from labkit.procs import wait_until
 from stats import finish, interleaved, median, ratios, show, spread, target
 
 HERE = Path(__file__).resolve().parent
+TOPOLOGIES = HERE.parent / "topologies"
 PORT = 5201
 
 
@@ -50,36 +59,61 @@ def iperf(lab: Lab, client: str, server: str, seconds: float) -> float:
         srv.wait(5)
 
 
+def up_seconds(topology: Path, name: str) -> float:
+    """Lab.up's own figure for one bring-up (under another instance name), then down."""
+    lab = Lab.up(topology, name=name, replace=True)
+    try:
+        return lab.timings["up_s"]
+    finally:
+        lab.down()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=4.0)
     args = ap.parse_args()
 
-    campus = Lab.up(HERE / "topologies/fwd-campus.yaml", replace=True)
-    veth = None
+    labs: list[Lab] = []
     try:
-        veth = Lab.up(HERE / "topologies/fwd-veth.yaml", replace=True)
+        for topo in (HERE / "topologies/fwd-campus.yaml", TOPOLOGIES / "campus-trunk.yaml",
+                     HERE / "topologies/fwd-veth.yaml"):
+            labs.append(Lab.up(topo, replace=True))
+        campus, trunk, veth = labs
         from labkit.lessons.campus import acl_counts
         before = acl_counts(campus)
         runs = interleaved(args.rounds, {"inter": lambda: iperf(campus, "pc2", "acd", args.seconds),
+                                         "trunk": lambda: iperf(trunk, "pc2", "phone2", args.seconds),
                                          "bare": lambda: iperf(veth, "a", "b", args.seconds)})
-        inter, bare = runs["inter"], runs["bare"]
+        inter, over_trunk, bare = runs["inter"], runs["trunk"], runs["bare"]
         after = acl_counts(campus)
         est = after[("102", "10")] - before.get(("102", "10"), 0)
     finally:
-        campus.down()
-        if veth is not None:
-            veth.down()
-    per_round = ratios(inter, bare)      # each round's two neighbouring runs
-    ratio = median(per_round)
+        for lab in labs:
+            lab.down()
+    ups = interleaved(args.rounds, {"trunk_up": lambda: up_seconds(TOPOLOGIES / "campus-trunk.yaml", "fwdtrunkup"),
+                                    "seed_up": lambda: up_seconds(TOPOLOGIES / "seed.yaml", "fwdseedup")},
+                      label="bring-up round")
+    per_round = ratios(inter, bare)      # each round's neighbouring runs
+    trunk_round = ratios(over_trunk, bare)
+    ratio, trunk_ratio, trunk_up = median(per_round), median(trunk_round), median(ups["trunk_up"])
     print(f"{args.rounds} interleaved rounds of {args.seconds:g} s:")
-    print(f"inter-VLAN (pc2 VLAN1 -> Vlan1 SVI -> Vlan2 SVI -> acd, through ACL 102): {show(inter, '.2f')} Gbit/s")
-    print(f"bare veth pair:                                                       {show(bare, '.2f')} Gbit/s")
-    print(f"ratio per round:                                                      {show(per_round, '.2f')}")
-    print(f"ratio {ratio:.2f} (target >= 0.5); ACL 102 line 10 (established) matched {est} packets")
-    finish({"intervlan_vs_veth": target(ratio, 0.5, "higher")},
-           spreads={"intervlan_vs_veth": spread(per_round), "intervlan_gbit_s": spread(inter),
+    print(f"inter-VLAN, Linux bridges (pc2 VLAN1 -> Vlan1 SVI -> Vlan2 SVI -> acd, ACL 102): {show(inter, '.2f')} Gbit/s")
+    print(f"inter-VLAN over the trunk (pc2 -> sw2950 -> trunk -> 3550 -> trunk -> phone2):   {show(over_trunk, '.2f')} Gbit/s")
+    print(f"bare veth pair:                                                                {show(bare, '.2f')} Gbit/s")
+    print(f"ratio per round, bridges/veth:                                                 {show(per_round, '.2f')}")
+    print(f"ratio per round, trunk/veth:                                                   {show(trunk_round, '.2f')}")
+    print(f"bring-up campus-trunk (OVS, RSTP settled): {show(ups['trunk_up'], '.2f')} s; "
+          f"seed (Linux bridges): {show(ups['seed_up'], '.2f')} s")
+    print(f"intervlan_vs_veth {ratio:.2f} (target >= 0.5); trunk_intervlan_vs_veth {trunk_ratio:.2f} "
+          f"(target >= 0.3); trunk_lab_up_s {trunk_up:.2f} (target <= 3.0); "
+          f"ACL 102 line 10 (established) matched {est} packets")
+    finish({"intervlan_vs_veth": target(ratio, 0.5, "higher"),
+            "trunk_intervlan_vs_veth": target(trunk_ratio, 0.3, "higher"),
+            "trunk_lab_up_s": target(trunk_up, 3.0, "lower")},
+           spreads={"intervlan_vs_veth": spread(per_round), "trunk_intervlan_vs_veth": spread(trunk_round),
+                    "trunk_lab_up_s": spread(ups["trunk_up"]), "seed_up_s": spread(ups["seed_up"]),
+                    "intervlan_gbit_s": spread(inter), "trunk_gbit_s": spread(over_trunk),
                     "veth_gbit_s": spread(bare)},
            rounds=args.rounds, seconds=args.seconds, acl_established_matches=est)
 

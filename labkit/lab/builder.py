@@ -146,6 +146,8 @@ class Builder:
         if not switches:
             return
         self.progress(f"waiting for spanning tree ({', '.join(s.spec.name for s in switches)})")
+        for s in switches:
+            s.kick_edge_ports()
         try:
             wait_until(lambda: all(s.stp_settled() for s in switches), timeout, 0.1, what="spanning tree")
         except WaitTimeout:

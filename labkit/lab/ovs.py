@@ -128,26 +128,33 @@ def stp_settings(node: Node, linked: set[str]) -> list[str]:
     if node.stp is None:
         return []
     proto = node.stp.mode
-    words = ["--", "set", "bridge", BRIDGE, f"{proto}_enable=true"]
-    if node.stp.priority is not None:
-        words.append(f"other_config:{proto}-priority={node.stp.priority}")
+    words = ["--", "set", "bridge", BRIDGE, f"other_config:{proto}-priority={node.stp.priority or 32768}"]
     # The switch's own ports (the bridge port, SVIs, sub-interfaces) are not links: they take
     # no part in the tree, or each would sit out the forward delay like a cabled port.
     own = [BRIDGE, *(f"vlan{v}" for v in sorted(node.svis)),
            *(i.name for i in node.interfaces.values() if i.internal)]
     for name in own:
         words += ["--", "set", "port", name, f"other_config:{proto}-enable=false"]
-    for intf in node.interfaces.values():
-        if intf.name not in linked or not is_port(node, intf.name):
-            continue
-        cfg = []
+    # Port numbers (the low half of a port ID, the tie-break between two equal paths) follow
+    # the interfaces' natural order, as a switch numbers its front panel: fa0-7 before fa0-8
+    # before fa0-10, whatever order OVS happened to add them in.
+    ports = sorted((i for i in node.interfaces.values() if i.name in linked and is_port(node, i.name)),
+                   key=lambda i: natural_key(i.name))
+    for num, intf in enumerate(ports, 1):
+        cfg = [f"other_config:{proto}-port-num={num}"]
         if intf.stp_cost is not None:
             cfg.append(f"other_config:{proto}-path-cost={intf.stp_cost}")
         if intf.stp_edge and proto == "rstp":
-            cfg += ["other_config:rstp-admin-edge=true", "other_config:rstp-auto-edge=false"]
-        if cfg:
-            words += ["--", "set", "port", intf.name, *cfg]
+            cfg += ["other_config:rstp-port-admin-edge=true", "other_config:rstp-port-auto-edge=false"]
+        words += ["--", "set", "port", intf.name, *cfg]
     return words
+
+
+def natural_key(name: str) -> list:
+    """fa0-10 after fa0-9: digits compare as numbers."""
+    import re
+
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 
@@ -212,9 +219,38 @@ class PrivateOvs:
                          f"--log-file={d.dir / 'ovs-vswitchd.log'}", "-vconsole:off"], "ovs-vswitchd")
         # A transaction without --no-wait returns once ovs-vswitchd has applied everything before it.
         self.run(d.vsctl("set", "Open_vSwitch", ".", "external_ids:labkit=up"), "waiting for ovs-vswitchd")
+        if self.spec.stp is not None:
+            self.run(d.vsctl("set", "bridge", BRIDGE, f"{self.spec.stp.mode}_enable=true"), "starting spanning tree")
         if sw.poll() is not None:
             raise TopologyError(self.spec.where, f"{self.spec.name}: ovs-vswitchd exited ({sw.returncode})",
                                 f"see {d.dir / 'ovs-vswitchd.log'}")
+
+    def kick_edge_ports(self) -> list[str]:
+        """Take each portfast (admin-edge) port that is not forwarding down and up again.
+
+        RSTP's bridge detection machine makes an admin-edge port an edge port at BEGIN, or
+        while the port is disabled. OVS starts a port's machines before it applies
+        `rstp-port-admin-edge`, so a port whose link was already up can stay non-edge and
+        sit out the forward delay (seen here on one port in a few bring-ups). Disabled once
+        with the setting in place, it comes back as the edge port it is configured to be."""
+        if self.spec.stp is None or self.spec.stp.mode != "rstp":
+            return []
+        ports = self.stp_ports()
+        stuck = [i.name for i in self.spec.interfaces.values()
+                 if i.stp_edge and not i.shutdown and i.name in self.linked
+                 and ports.get(i.name, ("", ""))[1] != "Forwarding"]
+        if stuck:
+            self.run(["sh", "-c", "; ".join(f"ip link set dev {n} down" for n in stuck)], "edge ports down")
+            wait_until(lambda: self.link_states(stuck) == {n: "down" for n in stuck}, 10.0, 0.01,
+                       what="ovs-vswitchd seeing the edge ports down")
+            self.run(["sh", "-c", "; ".join(f"ip link set dev {n} up" for n in stuck)], "edge ports up")
+        return stuck
+
+    def link_states(self, names: list[str]) -> dict[str, str]:
+        """Interface -> "up"/"down" as ovs-vswitchd last saw its link."""
+        out = self.run(self.paths.vsctl("--format=csv", "--no-headings", "--columns=name,link_state",
+                                        "list", "interface", *names), "ovs-vsctl list interface")
+        return dict(line.split(",", 1) for line in out.split())
 
     def stp_ports(self) -> dict[str, tuple[str, str]]:
         """Port -> (role, state) of spanning tree as OVS reports it; {} when STP is off."""
