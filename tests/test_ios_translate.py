@@ -506,6 +506,9 @@ def test_routes_through_the_trunk_or_an_unbuilt_subinterface_are_not_installed(t
                 "ip route 10.50.0.0 255.255.0.0 Fa0/0.2\n", "r.ios")
     assert cfg.errors == []
     assert "FastEthernet0/0.9" not in {p.ios_name for p in interface_plan(cfg)}
+    # a port whose only sub-interface has no VLAN stays a routed port (a trunk of nothing is no trunk)
+    alone = {p.linux: p.kind for p in interface_plan(parse("interface fa0/1.9\n description later\n", "r.ios"))}
+    assert alone == {"fa0-1": "routed"}
     t = translate(cfg, tmp_path, wan=WAN)
     sh = _shell(t)
     assert not any("10.30.0.0" in s or "10.40.0.0" in s or "fa0-0.9" in s for s in sh)

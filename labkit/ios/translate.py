@@ -75,8 +75,8 @@ def port_kind(cfg: IosConfig, iface: Interface) -> str:
         return "wan"
     if iface.is_subif:
         return "subif"
-    if cfg.platform == "router":
-        return "trunk" if cfg.subinterfaces(iface.name.ios) else "routed"
+    if cfg.platform == "router":   # a port is a trunk once one of its sub-interfaces has a VLAN
+        return "trunk" if any(s.dot1q is not None for s in cfg.subinterfaces(iface.name.ios)) else "routed"
     if iface.switchport is False:
         return "routed"
     return "trunk" if iface.mode == "trunk" else "access"
