@@ -19,6 +19,7 @@ pytestmark = pytest.mark.lab
 SW = """\
 hostname sw
 ip routing
+vlan 2
 interface Vlan1
  ip address 10.50.0.1 255.255.255.248
 interface Vlan2

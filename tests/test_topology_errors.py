@@ -127,7 +127,7 @@ MISTAKES = [
      "port: 0}", "port '0' is not a port number"),
     # a device config only on the roles its expander builds (IOS: router, l3switch)
     ("  h1:\n    role: host", "  h1:\n    role: host\n    ios: missing.ios", "ios: missing.ios",
-     "node 'h1' is a host; only a router or l3switch takes 'ios:'"),
+     "node 'h1' is a host; only a router or l3switch or switch takes 'ios:'"),
     # a key the node mapping lacks is reported at the mapping itself: its first line
     ("  h1:\n    role: host\n", "  h1:\n    label: PC\n", "label: PC", "node 'h1' has role 'None'"),
     # shapes: each field is checked for mapping / list / one value before it is read, at its own line
@@ -306,3 +306,18 @@ def test_trunk_native_and_stp_keys(tmp_path):
         with pytest.raises(TopologyError) as err:
             load(tmp_path / "t.yaml")
         assert words in str(err.value) and "t.yaml:" in str(err.value), str(err.value)
+
+
+def test_a_link_to_a_sub_interface_is_refused_at_its_line(tmp_path):
+    """A router-on-a-stick's sub-interface is an OVS internal port, not a cable end."""
+    from labkit import paths
+
+    src = paths.topology("campus-ros.yaml").parent
+    shutil.copytree(src, tmp_path / "t")
+    text = (tmp_path / "t" / "campus-ros.yaml").read_text()
+    (tmp_path / "t" / "campus-ros.yaml").write_text(
+        text.replace("  - sw2950:fa0-5 -- phone2:eth0", "  - sw2950:fa0-5 -- phone2:eth0\n  - router:fa0-0.2 -- inet:eth1"))
+    with pytest.raises(TopologyError) as err:
+        load(tmp_path / "t" / "campus-ros.yaml")
+    assert "router:fa0-0.2 is a port the node makes itself" in str(err.value)
+    assert "campus-ros.yaml:" in str(err.value)

@@ -39,6 +39,17 @@ def _default_name(vlan: Vlan) -> bool:
     return vlan.name in (ios_default_name(vlan.vid), f"VLAN{vlan.vid}")
 
 
+def switchport_fields(intf: Interface, port) -> set[int]:
+    """Set a switch port's VLAN fields in the lab model from its IOS PortInfo (an access
+    port's VLAN, or a trunk's allowed list and native VLAN); returns the VLANs it carries.
+    The expander uses it at load, IosService.configure for a live change."""
+    if port.kind == "access":
+        intf.vlan, intf.trunk, intf.native = port.vlan, None, None
+        return {port.vlan}
+    intf.vlan, intf.trunk, intf.native = None, list(port.vlans or []), port.native
+    return set(intf.trunk)
+
+
 class IosExpander:
     key = "ios"
     roles = ("router", "l3switch", "switch")
@@ -69,12 +80,8 @@ class IosExpander:
             intf.addresses = intf.addresses or addrs
             intf.shutdown = port.shutdown
             intf.stp_edge, intf.stp_cost = port.stp_edge, port.stp_cost
-            if port.kind == "access":
-                intf.vlan = port.vlan
-                used.add(port.vlan)
-            elif port.kind == "trunk":
-                intf.vlan, intf.trunk, intf.native = None, list(port.vlans or []), port.native
-                used.update(intf.trunk)
+            if port.kind in ("access", "trunk"):
+                used.update(switchport_fields(intf, port))
             elif port.kind == "subif":   # an OVS internal port tagged with its VLAN
                 intf.vlan, intf.internal = port.vlan, True
                 intf.where = Where(str(path), port.line)

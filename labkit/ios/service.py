@@ -26,6 +26,7 @@ Parameters: `config` (the IOS file; else the node's `ios:` file), `wan` (address
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from labkit.diag import Diagnostic, Where, warning
@@ -270,7 +271,7 @@ class IosService(Service):
         Returns the warnings of the new lines.
         """
         path = self.ios_path()
-        keep = [l for l in split_lines(read(path))
+        keep = [l for l in self._running_lines()
                 if not re.match(rf"\s*access-list\s+{re.escape(name)}\s", l)]
         end = max((i for i, l in enumerate(keep) if l.strip() == "end"), default=len(keep))
         new = [l.strip() for l in lines.strip().splitlines() if l.strip()]
@@ -289,6 +290,71 @@ class IosService(Service):
         self.translation = t
         first = end + 1
         return [str(w) for w in cfg.warnings if w.line >= first]
+
+    LIVE_LINE = re.compile(r"(interface|switchport|no\s+switchport\s+(trunk|access)|description|exit|end|!)\b", re.I)
+
+    def configure(self, lines: str) -> list[str]:
+        """`configure terminal` for switch ports: retype a port's switchport lines live, e.g.
+
+            sw.configure("interface FastEthernet0/1\n switchport trunk allowed vlan add 2")
+
+        Only `interface` blocks of switchport lines (mode, access VLAN, trunk allowed and
+        native VLANs) and descriptions are taken; anything else is refused, since it would
+        need the lab rebuilt. The lines go at the end of the running config (the node's file
+        plus earlier live changes, kept in running.ios in the run dir), the whole is parsed
+        and checked like at bring-up (IosConfigError names file and line), and only then is
+        each changed port re-tagged on the node's Open vSwitch, or moved to its VLAN's bridge.
+        Returns the warnings of the new lines.
+        """
+        from labkit.lab.ovs import PrivateOvs
+
+        from .plugin import switchport_fields
+        from .translate import interface_plan
+
+        new = [l.rstrip() for l in lines.strip("\n").splitlines() if l.strip()]
+        for n, l in enumerate(new, 1):
+            if not self.LIVE_LINE.match(l.strip()):
+                raise ValueError(f"line {n} '{l.strip()}': only interface switchport lines can be changed "
+                                 f"live; put it in {self.ios_path().name} and bring the lab up again")
+        running = self._running_lines()
+        end = max((i for i, l in enumerate(running) if l.strip() == "end"), default=len(running))
+        text = "\n".join(running[:end] + new + running[end:]) + "\n"
+        cfg = parse(text, "running-config", self.platform(), self.layer3())
+        if cfg.errors:   # the new lines' errors by their line in `lines`, others in the running config
+            raise IosConfigError([replace(d, file="configure", line=d.line - end) if d.line > end else d
+                                  for d in cfg.errors])
+        spec = self.node.spec
+        changed = []
+        for port in interface_plan(cfg):
+            intf = spec.interfaces.get(port.linux)
+            if port.kind not in ("access", "trunk") or intf is None:
+                continue
+            probe = type(intf)(name=intf.name)
+            switchport_fields(probe, port)
+            if (probe.vlan, probe.trunk, probe.native) == (intf.vlan, intf.trunk, intf.native):
+                continue
+            if spec.switching != "ovs" and (probe.trunk is not None or probe.vlan not in spec.svis and
+                                            all(i.vlan != probe.vlan for i in spec.interfaces.values())):
+                raise ValueError(f"{port.ios_name}: {spec.name} was built with one Linux bridge per VLAN "
+                                 "(it had no trunk); a trunk or a new VLAN needs Open vSwitch: put the "
+                                 f"lines in {self.ios_path().name} and bring the lab up again")
+            changed.append((intf, port))
+        for intf, port in changed:            # everything checked: now change the node
+            switchport_fields(intf, port)
+            if spec.switching == "ovs":
+                linked = {i.name for i in spec.interfaces.values() if not i.internal}
+                PrivateOvs(self.node, linked, str).reset_port(intf.name)
+            else:
+                self.run_checked(["ip", "link", "set", "dev", intf.name, "master", f"vlan{intf.vlan}"], inside=True)
+        (self.run_dir / "running.ios").write_text(text)
+        self._t().config = cfg
+        first = end + 1
+        return [str(w) for w in cfg.warnings if w.line >= first]
+
+    def _running_lines(self) -> list[str]:
+        """The running config: the node's IOS file, or what live changes made of it."""
+        running = self.run_dir / "running.ios"
+        return split_lines(read(running if running.exists() else self.ios_path()))
 
     # -- helpers ------------------------------------------------------------------
     def _t(self) -> Translation:

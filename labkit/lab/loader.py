@@ -447,6 +447,9 @@ class _Loader:
             iname = f"eth{n}"
         if (nname, iname) in used:
             raise _fail(where, f"interface {nname}:{iname} is already used by another link", "each interface takes one link; use another interface name")
+        if iname in node.interfaces and node.interfaces[iname].internal:
+            raise _fail(where, f"{nname}:{iname} is a port the node makes itself (a tagged sub-interface), "
+                        "not a cable end", f"link the port it rides on (e.g. {iname.split('.')[0]}) instead")
         if iname not in node.interfaces:
             if not IFNAME_RE.match(iname):
                 raise _fail(where, f"interface name '{iname}' is not a Linux interface name", "use at most 15 characters, e.g. eth1 or fa0-2")

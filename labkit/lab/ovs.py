@@ -100,17 +100,23 @@ def is_port(node: Node, name: str) -> bool:
     return intf.internal or intf.trunk is not None or intf.vlan is not None
 
 
+def port_columns(node: Node, name: str) -> list[str]:
+    """The Port columns that give interface `name` of `node` its VLANs: tag for an access or
+    internal port; trunks (and the native VLAN's tag, untagged) for a trunk."""
+    intf = node.interfaces[name]
+    if intf.trunk is not None:
+        trunks = sorted(set(intf.trunk) | ({intf.native} if intf.native else set()))
+        cols = [f"trunks={','.join(map(str, trunks))}" if trunks else "trunks=4095"]
+        if intf.native is not None:
+            cols += [f"tag={intf.native}", "vlan_mode=native-untagged"]
+        return cols
+    return [f"tag={intf.vlan}"] if intf.vlan is not None else []
+
+
 def port_settings(node: Node, name: str) -> list[str]:
     """The ovs-vsctl words that make interface `name` of `node` a port of BRIDGE."""
     intf = node.interfaces[name]
-    words = ["--", "add-port", BRIDGE, name]
-    if intf.trunk is not None:
-        trunks = sorted(set(intf.trunk) | ({intf.native} if intf.native else set()))
-        words += [f"trunks={','.join(map(str, trunks))}" if trunks else "trunks=4095"]
-        if intf.native is not None:
-            words += [f"tag={intf.native}", "vlan_mode=native-untagged"]
-    elif intf.vlan is not None:
-        words += [f"tag={intf.vlan}"]
+    words = ["--", "add-port", BRIDGE, name, *port_columns(node, name)]
     if intf.internal:
         words += ["--", "set", "interface", name, "type=internal"]
     return words
@@ -146,6 +152,10 @@ def stp_settings(node: Node, linked: set[str]) -> list[str]:
             cfg.append(f"other_config:{proto}-path-cost={intf.stp_cost}")
         if intf.stp_edge and proto == "rstp":
             cfg += ["other_config:rstp-port-admin-edge=true", "other_config:rstp-port-auto-edge=false"]
+        elif intf.stp_edge:
+            # OVS's 802.1D has no edge ports; portfast's point (a host port forwards at once
+            # instead of after 2 x forward delay) is had by leaving the port out of the tree
+            cfg += ["other_config:stp-enable=false"]
         words += ["--", "set", "port", intf.name, *cfg]
     return words
 
@@ -245,6 +255,13 @@ class PrivateOvs:
                        what="ovs-vswitchd seeing the edge ports down")
             self.run(["sh", "-c", "; ".join(f"ip link set dev {n} up" for n in stuck)], "edge ports up")
         return stuck
+
+    def reset_port(self, name: str) -> None:
+        """Give a port the VLANs its model now says (after a live `switchport` change): one
+        transaction, applied by ovs-vswitchd before this returns."""
+        cols = port_columns(self.spec, name)
+        words = ["clear", "port", name, "tag", "trunks", "vlan_mode"] + (["--", "set", "port", name, *cols] if cols else [])
+        self.run(self.paths.vsctl(*words), f"re-tagging {name}")
 
     def link_states(self, names: list[str]) -> dict[str, str]:
         """Interface -> "up"/"down" as ovs-vswitchd last saw its link."""
