@@ -7,7 +7,6 @@ Needs root (network namespaces).
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -102,18 +101,13 @@ def stp(lab: Lab, node: str) -> dict[str, tuple[str, str]]:
     return trunks.stp_ports(lab, node)
 
 
-def rx_packets(lab: Lab, node: str) -> dict[str, int]:
-    stats = json.loads(lab.node(node).cmd("ip -s -j link"))
-    return {s["ifname"]: s["stats64"]["rx"]["packets"] for s in stats if s["ifname"].startswith("eth")}
-
-
 def test_rstp_blocks_exactly_one_trunk_and_broadcasts_do_not_storm(loop):
     states = {(sw, port): rs for sw in ("sw1", "sw2") for port, rs in stp(loop, sw).items()
               if port in ("eth3", "eth4")}
     blocked = [k for k, (role, state) in states.items() if state == "Discarding"]
     assert len(blocked) == 1 and states[blocked[0]][0] == "Alternate", states
 
-    before = {sw: rx_packets(loop, sw) for sw in ("sw1", "sw2")}
+    before = {sw: trunks.rx_packets(loop, sw) for sw in ("sw1", "sw2")}
     # 10 s of broadcasts on both VLANs: ARP for absent addresses floods every VLAN port
     end = time.monotonic() + 10
     sent = 0
@@ -121,7 +115,7 @@ def test_rstp_blocks_exactly_one_trunk_and_broadcasts_do_not_storm(loop):
         ping(loop, "h1", "10.0.1.99")
         ping(loop, "h2", "10.0.2.99")
         sent += 2
-    after = {sw: rx_packets(loop, sw) for sw in ("sw1", "sw2")}
+    after = {sw: trunks.rx_packets(loop, sw) for sw in ("sw1", "sw2")}
     # Without STP each broadcast would circle the loop for ever (millions of frames in 10 s).
     # With it, each ARP request (ping tries ~1/s, a few per attempt) crosses each link once.
     for sw in before:

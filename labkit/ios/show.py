@@ -413,7 +413,7 @@ def _short(name: str) -> str:
     return ifn.short if ifn else name
 
 
-def _dotted(mac: str) -> str:
+def dotted_mac(mac: str) -> str:
     """aa:bb:cc:dd:ee:ff -> aabb.ccdd.eeff (Cisco's form)."""
     h = mac.replace(":", "").replace(".", "").lower()
     return ".".join(h[i:i + 4] for i in range(0, 12, 4))
@@ -745,8 +745,8 @@ def parse_ovs_stp(text: str, protocol: str) -> StpBridge | None:
     root_port = r.get("root-port")
     return StpBridge(
         protocol="rstp" if protocol == "rstp" else "ieee",
-        root_priority=int(r.get("stp-priority", "32768")), root_address=_dotted(r.get("stp-system-id", "")),
-        bridge_priority=int(b.get("stp-priority", "32768")), bridge_address=_dotted(b.get("stp-system-id", "")),
+        root_priority=int(r.get("stp-priority", "32768")), root_address=dotted_mac(r.get("stp-system-id", "")),
+        bridge_priority=int(b.get("stp-priority", "32768")), bridge_address=dotted_mac(b.get("stp-system-id", "")),
         root_cost=int(r.get("root-path-cost", "0") or 0),
         root_port=_ios(root_port) if root_port else None,
         hello=secs(b.get("stp-hello-time"), 2), max_age=secs(b.get("stp-max-age"), 20),
@@ -957,7 +957,7 @@ class MacEntry:
 
     @property
     def cisco_mac(self) -> str:
-        return _dotted(self.mac)
+        return dotted_mac(self.mac)
 
 
 def fdb_cmd(ovs) -> str:

@@ -267,7 +267,7 @@ class PrivateOvs:
         """Interface -> "up"/"down" as ovs-vswitchd last saw its link."""
         out = self.run(self.paths.vsctl("--format=csv", "--no-headings", "--columns=name,link_state",
                                         "list", "interface", *names), "ovs-vsctl list interface")
-        return dict(line.split(",", 1) for line in out.split())
+        return dict(line.split(",", 1) for line in out.splitlines())
 
     def stp_ports(self) -> dict[str, tuple[str, str]]:
         """Port -> (role, state) of spanning tree as OVS reports it; {} when STP is off."""

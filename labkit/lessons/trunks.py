@@ -9,9 +9,12 @@ private Open vSwitch (labkit.lab.ovs), so the same helpers serve IOS and plain t
     stp_ports(lab, node)                       port -> (role, state) of the node's tree
     pull_link(lab, node, iface, src, dst)      take a link down; seconds until src reaches dst
     restore_link(lab, node, iface)             put it back; return once the tree settled
+    macs(lab, node)                            the node's MAC addresses, in Cisco's dotted form
+    rx_packets(lab, node)                      frames each of the node's ports has received
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -87,3 +90,19 @@ def restore_link(lab, node: str, iface: str, timeout: float = 60.0) -> None:
     n = lab.node(node)
     n.run(["ip", "link", "set", "dev", iface, "up"], check=True)
     wait_until(lambda: _ovs(n).stp_settled(), timeout, 0.1, what=f"{node}'s spanning tree settling")
+
+
+def macs(lab, node: str) -> set[str]:
+    """Every MAC address of a node's interfaces, as IOS prints them (aabb.ccdd.eeff)."""
+    from labkit.ios.show import dotted_mac
+
+    links = json.loads(lab.node(node).run(["ip", "-j", "link", "show"]).stdout or "[]")
+    return {dotted_mac(l["address"]) for l in links if l.get("address") and l["ifname"] != "lo"}
+
+
+def rx_packets(lab, node: str) -> dict[str, int]:
+    """Frames received so far on each of a node's linked interfaces (the kernel's counters)."""
+    n = lab.node(node)
+    stats = json.loads(n.run(["ip", "-s", "-j", "link", "show"]).stdout or "[]")
+    linked = {i.name for i in n.spec.interfaces.values() if not i.internal}
+    return {s["ifname"]: s["stats64"]["rx"]["packets"] for s in stats if s["ifname"] in linked}

@@ -1,0 +1,169 @@
+"""The layer-2 campus of issue 13 on the wire, and every claim notebook 07 makes about it.
+
+campus-trunk.yaml: the 3550 and a 2950-class access switch over two 802.1Q trunks (RSTP).
+campus-ros.yaml:   router-on-a-stick, sub-interfaces on one trunk.
+seed.yaml / seed-svi.yaml: the post's routed port against its SVI method.
+Needs root (network namespaces).
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from labkit import ios
+from labkit.ios.errors import IosConfigError
+from labkit.lab import Lab
+from labkit.lab.ovs import OvsPaths
+from labkit.lessons import campus, trunks
+
+from labtest import leftovers
+
+pytestmark = pytest.mark.lab
+
+
+def parse_show(svc, command: str) -> list[dict]:
+    """What a Netmiko user's script gets: the live output parsed by ntc-templates."""
+    from ntc_templates.parse import parse_output
+
+    return parse_output(platform="cisco_ios", command=command, data=svc.show(command))
+
+
+def _up(topology: str, name: str):
+    lab = Lab.up(topology, name=name, replace=True)
+    try:
+        yield lab
+    finally:
+        assert lab.down() == []
+        assert leftovers(name) == []
+
+
+@pytest.fixture(scope="module")
+def ct():
+    yield from _up("campus-trunk", "tct")
+
+
+def test_switches_with_trunks_use_ovs_and_the_seed_keeps_linux_bridges(ct):
+    switching = {n["name"]: n["switching"] for n in ct.status()["nodes"]}
+    assert switching["sw3550"] == switching["sw2950"] == "ovs"
+    assert switching["router"] == switching["pc1"] == ""
+    from labkit.lab import loader
+    assert loader.load("seed").nodes["sw3550"].switching == "bridge"
+
+
+def test_vlan2_crosses_the_trunk_tagged_and_vlan1_untagged(ct):
+    def both():
+        trunks.ping(ct, "pc2", "pc1")
+        trunks.ping(ct, "phone2", "phone1")
+
+    rows = trunks.tag_table(trunks.capture_while(ct, "sw2950", "fa0-1", both))
+    icmp = [(vlan, prio, what) for vlan, prio, what in rows if "ICMP" in what]
+    assert {vlan for vlan, _, what in icmp if "192.168.2." in what} == {"2"}, icmp
+    assert {vlan for vlan, _, what in icmp if "192.168.1." in what} == {"-"}, icmp
+    assert {prio for vlan, prio, _ in icmp if vlan == "2"} == {"0"}
+
+
+def test_an_access_port_sees_nothing_of_the_other_vlan(ct):
+    seen = trunks.capture_while(ct, "sw2950", "fa0-3", lambda: trunks.ping(ct, "phone2", "192.168.2.99", 0.3))
+    assert [f for f in seen if "192.168.2." in f["what"]] == []
+
+
+def test_the_root_is_the_3550_and_the_second_uplink_is_the_alternate(ct):
+    assert trunks.stp_ports(ct, "sw2950")["fa0-1"] == ("Root", "Forwarding")
+    assert trunks.stp_ports(ct, "sw2950")["fa0-2"] == ("Alternate", "Discarding")
+    assert all(state == "Forwarding" for _, state in trunks.stp_ports(ct, "sw3550").values())
+
+
+def test_ten_seconds_of_broadcasts_do_not_storm_round_the_loop(ct):
+    nodes = ("sw3550", "sw2950")
+    before = {n: trunks.rx_packets(ct, n) for n in nodes}
+    end, sent = time.monotonic() + 10, 0
+    while time.monotonic() < end:
+        trunks.ping(ct, "pc1", "192.168.1.99", 0.2)      # ARP broadcasts flood VLAN 1...
+        trunks.ping(ct, "phone1", "192.168.2.99", 0.2)   # ...and VLAN 2, across both trunks
+        sent += 2
+    after = {n: trunks.rx_packets(ct, n) for n in nodes}
+    for n in nodes:
+        for port, count in after[n].items():
+            assert count - before[n][port] < 40 * sent, (n, port, count - before[n][port], sent)
+
+
+def test_pulling_the_root_port_fails_over_and_the_tree_heals(ct):
+    trunks.pull_link(ct, "sw2950", "fa0-1", "pc2", "pc1")
+    try:
+        assert trunks.stp_ports(ct, "sw2950")["fa0-2"] == ("Root", "Forwarding")
+        assert trunks.ping(ct, "phone2", "phone1")
+    finally:
+        trunks.restore_link(ct, "sw2950", "fa0-1")
+    assert trunks.stp_ports(ct, "sw2950")["fa0-1"] == ("Root", "Forwarding")
+
+
+def _trunks_of(lab, node):
+    n = lab.node(node)
+    out = n.run(OvsPaths.of(n.run_dir).vsctl("--format=csv", "--no-headings", "--columns=name,trunks",
+                                             "list", "port")).stdout
+    return dict(line.split(",", 1) for line in out.splitlines())
+
+
+def test_configure_retypes_a_trunk_live_and_refuses_bad_lines_untouched(ct):
+    sw = ct.service("sw2950", "ios")
+    before = _trunks_of(ct, "sw2950")
+    with pytest.raises(IosConfigError) as err:
+        sw.configure("interface FastEthernet0/1\n switchport trunk allowed vlan add 5000")
+    assert "configure:2" in str(err.value)
+    with pytest.raises(ValueError, match="only interface switchport lines"):
+        sw.configure("interface FastEthernet0/1\n ip address 10.0.0.1 255.0.0.0")
+    assert _trunks_of(ct, "sw2950") == before                  # nothing changed by either
+    sw.configure("interface FastEthernet0/1\n switchport trunk allowed vlan 1")
+    try:
+        assert not trunks.ping(ct, "phone2", "phone1")          # VLAN 2 stops at the forwarding trunk,
+        assert trunks.ping(ct, "pc2", "pc1")                    # VLAN 1 still crosses it, and Fa0/2
+        assert trunks.stp_ports(ct, "sw2950")["fa0-2"][1] == "Discarding"   # (allowing 2) stays blocked
+        rows = {r["interface"]: r for r in parse_show(sw, "show interfaces switchport")}
+        assert rows["Fa0/1"]["trunking_vlans"] == ["1"]
+    finally:
+        sw.configure("interface FastEthernet0/1\n switchport trunk allowed vlan add 2")
+    assert trunks.ping(ct, "phone2", "phone1")
+
+
+@pytest.fixture(scope="module")
+def ros():
+    yield from _up("campus-ros", "tros")
+
+
+def test_router_on_a_stick_tags_on_its_trunk_routes_and_filters(ros):
+    rows = trunks.tag_table(trunks.capture_while(ros, "router", "fa0-0",
+                                                 lambda: trunks.ping(ros, "phone1", "198.41.0.4")))
+    assert {vlan for vlan, _, what in rows if "192.168.2.21" in what} == {"2"}, rows
+    assert not trunks.ping(ros, "pc1", "phone2")        # the echo reply meets ACL 102 on Fa0/0.2
+    assert not trunks.ping(ros, "phone1", "pc1")
+    assert trunks.ping(ros, "phone1", "phone2") and trunks.ping(ros, "pc1", "pc2")   # switched, no router
+    with campus.EchoServer(ros.node("phone2")):           # VLAN 1 opens TCP to VLAN 2: routed, 'established'
+        row = campus.probe(ros, "pc1", "phone2", "tcp_session", acl_node="router")
+    assert row.result == "connected, echo ok"
+
+
+def test_the_two_joins_look_the_same_from_the_hosts_and_the_router():
+    """Notebook 07, section 4: the routed port (seed) against the SVI in VLAN 10 (seed-svi)."""
+    routed = Lab.up("seed", name="tjrouted", replace=True)
+    svi = None
+    try:
+        svi = Lab.up("seed-svi", name="tjsvi", replace=True)
+        hops = {name: [h for _, h in l.node("pc2").call("labkit.probes.icmp:traceroute", "198.41.0.4")]
+                for name, l in (("routed", routed), ("svi", svi))}
+        assert hops["routed"] == hops["svi"] == ["192.168.1.1", "192.168.254.1", "100.64.0.1", "198.41.0.4"]
+        table = {name: sorted((r.code, r.network) for r in ios.show.routes(l.node("router").cmd))
+                 for name, l in (("routed", routed), ("svi", svi))}
+        assert table["routed"] == table["svi"]
+        for l in (routed, svi):
+            assert [campus.icmp_from(l, "phone1", d) for d in ("192.168.254.1", "rootns", "pc2")] == \
+                ["reply", "reply", "no reply"]
+        macs = parse_show(svi.service("sw3550", "ios"), "show mac address-table")
+        router = trunks.macs(svi, "router")
+        assert [(r["vlan_id"], r["destination_port"]) for r in macs if r["destination_address"] in router] \
+            == [("10", ["Fa0/1"])]
+    finally:
+        routed.down()
+        if svi is not None:
+            svi.down()
+    assert leftovers("tjrouted") == [] and leftovers("tjsvi") == []
