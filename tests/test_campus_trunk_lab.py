@@ -167,3 +167,64 @@ def test_the_two_joins_look_the_same_from_the_hosts_and_the_router():
         if svi is not None:
             svi.down()
     assert leftovers("tjrouted") == [] and leftovers("tjsvi") == []
+
+
+def _port_state(lab, node) -> dict[str, tuple[str, str, str]]:
+    n = lab.node(node)
+    out = n.run(OvsPaths.of(n.run_dir).vsctl("--format=csv", "--no-headings", "--columns=name,tag,trunks,vlan_mode",
+                                             "list", "port")).stdout
+    import csv
+    return {r[0]: tuple(r[1:]) for r in csv.reader(out.splitlines())}
+
+
+def test_generated_configure_texts_apply_in_full_or_change_nothing():
+    """A seeded generator of `configure terminal` input for the access switch: good and bad
+    interface names, switchport modes, VLAN lists (add/remove/except/none/all, out of range,
+    malformed), native VLANs, access VLANs, foreign commands and junk. Each call either
+    raises ValueError/IosConfigError and leaves every OVS port as it was, or is applied
+    in full: every port then carries exactly the VLANs the switch's model says."""
+    import random
+
+    from labkit.lab.ovs import port_columns
+
+    rnd = random.Random(1313)
+    names = ["FastEthernet0/1", "Fa0/2", "fast 0/3", "Fa0/5", "Fa0/4", "Fa0/99", "Gi0/1", "Vlan2", "Fa0/1.5", "eth0", "x"]
+    lists = ["1", "2", "1,2", "1-2", "none", "all", "add 2", "remove 2", "except 1", "add 3", "1-4094", "0",
+             "4095", "2-1", "1,,2", "a", "", "1 2"]
+
+    def line() -> str:
+        return rnd.choice([
+            f" switchport mode {rnd.choice(['access', 'trunk', 'dynamic desirable', 'bogus'])}",
+            f" switchport trunk allowed vlan {rnd.choice(lists)}",
+            f" switchport trunk native vlan {rnd.choice(['1', '2', '3', '0', 'x'])}",
+            f" switchport access vlan {rnd.choice(['1', '2', '3', '4095', 'x'])}",
+            " description generated", " no switchport trunk allowed vlan", " shutdown",
+            " ip address 10.9.9.9 255.255.255.0", " spanning-tree portfast", "!", " exit",
+            "ip route 0.0.0.0 0.0.0.0 10.0.0.1", "\x00\x1b[31m", "interface " + rnd.choice(names)])
+
+    lab = Lab.up("campus-trunk", name="tconf", replace=True)
+    try:
+        sw, spec = lab.service("sw2950", "ios"), lab.node("sw2950").spec
+        applied = refused = 0
+        for _ in range(300):
+            text = "\n".join(["interface " + rnd.choice(names)] + [line() for _ in range(rnd.randint(0, 4))])
+            before = _port_state(lab, "sw2950")
+            try:
+                sw.configure(text)
+            except (ValueError, IosConfigError):
+                refused += 1
+                assert _port_state(lab, "sw2950") == before, text
+                continue
+            applied += 1
+            now = _port_state(lab, "sw2950")
+            for port in ("fa0-1", "fa0-2", "fa0-3", "fa0-5"):
+                want = dict(c.split("=", 1) for c in port_columns(spec, port))
+                tag, trunks_, mode = now[port]
+                assert tag == want.get("tag", "[]"), (text, port, now[port], want)
+                got = sorted(int(v) for v in trunks_.strip("[]").replace(",", " ").split()) if trunks_ != "[]" else []
+                assert got == sorted(int(v) for v in want["trunks"].split(",")) if "trunks" in want else got == [], \
+                    (text, port, now[port], want)
+                assert mode == want.get("vlan_mode", "[]"), (text, port, now[port], want)
+        assert applied > 30 and refused > 30, (applied, refused)
+    finally:
+        assert lab.down() == []
