@@ -18,6 +18,9 @@ to round, so machine noise (this VM's cores are shared) hits all. Each round giv
 ratios of runs made next to each other; a target is the median of those ratios, printed
 with its quartiles and range, as are the paths' throughputs.
 
+Failover: once per round, the access switch's forwarding uplink is pulled and the time
+until pc2 reaches pc1 again over the blocked one is taken (a figure, not a target).
+
 Bring-up: the campus-trunk topology is brought up and down once per round, next to the
 seed (Linux bridges only), under other instance names; `trunk_lab_up_s` is the median
 of Lab.up's own up_s (namespaces, links, OVS, spanning tree settled, services ready).
@@ -59,6 +62,17 @@ def iperf(lab: Lab, client: str, server: str, seconds: float) -> float:
         srv.wait(5)
 
 
+def failover(lab: Lab) -> float:
+    """Seconds from pulling the access switch's forwarding uplink until pc2 reaches pc1 over
+    the other one (RSTP: the alternate port takes over); the link is put back after."""
+    from labkit.lessons import trunks
+
+    try:
+        return trunks.pull_link(lab, "sw2950", "fa0-1", "pc2", "pc1")
+    finally:
+        trunks.restore_link(lab, "sw2950", "fa0-1")
+
+
 def up_seconds(topology: Path, name: str) -> float:
     """Lab.up's own figure for one bring-up (under another instance name), then down."""
     lab = Lab.up(topology, name=name, replace=True)
@@ -86,6 +100,7 @@ def main() -> None:
                                          "trunk": lambda: iperf(trunk, "pc2", "phone2", args.seconds),
                                          "bare": lambda: iperf(veth, "a", "b", args.seconds)})
         inter, over_trunk, bare = runs["inter"], runs["trunk"], runs["bare"]
+        failovers = [failover(trunk) for _ in range(args.rounds)]
         after = acl_counts(campus)
         est = after[("102", "10")] - before.get(("102", "10"), 0)
     finally:
@@ -103,6 +118,7 @@ def main() -> None:
     print(f"bare veth pair:                                                                {show(bare, '.2f')} Gbit/s")
     print(f"ratio per round, bridges/veth:                                                 {show(per_round, '.2f')}")
     print(f"ratio per round, trunk/veth:                                                   {show(trunk_round, '.2f')}")
+    print(f"RSTP failover (forwarding uplink pulled -> pc2 reaches pc1 again): {show(failovers, '.3f')} s")
     print(f"bring-up campus-trunk (OVS, RSTP settled): {show(ups['trunk_up'], '.2f')} s; "
           f"seed (Linux bridges): {show(ups['seed_up'], '.2f')} s")
     print(f"intervlan_vs_veth {ratio:.2f} (target >= 0.5); trunk_intervlan_vs_veth {trunk_ratio:.2f} "
@@ -114,7 +130,7 @@ def main() -> None:
            spreads={"intervlan_vs_veth": spread(per_round), "trunk_intervlan_vs_veth": spread(trunk_round),
                     "trunk_lab_up_s": spread(ups["trunk_up"]), "seed_up_s": spread(ups["seed_up"]),
                     "intervlan_gbit_s": spread(inter), "trunk_gbit_s": spread(over_trunk),
-                    "veth_gbit_s": spread(bare)},
+                    "veth_gbit_s": spread(bare), "stp_failover_s": spread(failovers)},
            rounds=args.rounds, seconds=args.seconds, acl_established_matches=est)
 
 
