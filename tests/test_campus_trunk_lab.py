@@ -112,18 +112,44 @@ def test_configure_retypes_a_trunk_live_and_refuses_bad_lines_untouched(ct):
         sw.configure("interface FastEthernet0/1\n switchport trunk allowed vlan add 5000")
     assert "configure:2" in str(err.value)
     with pytest.raises(ValueError, match="only interface switchport lines"):
-        sw.configure("interface FastEthernet0/1\n ip address 10.0.0.1 255.0.0.0")
+        sw.configure("int fa0/1\n ip address 10.0.0.1 255.0.0.0")
     assert _trunks_of(ct, "sw2950") == before                  # nothing changed by either
-    sw.configure("interface FastEthernet0/1\n switchport trunk allowed vlan 1")
+    trunks.tidied_up(sw)                                       # notebook 07's exercise
     try:
-        assert not trunks.ping(ct, "phone2", "phone1")          # VLAN 2 stops at the forwarding trunk,
-        assert trunks.ping(ct, "pc2", "pc1")                    # VLAN 1 still crosses it, and Fa0/2
-        assert trunks.stp_ports(ct, "sw2950")["fa0-2"][1] == "Discarding"   # (allowing 2) stays blocked
+        assert not trunks.ping(ct, "phone2", "phone1")          # VLAN 2 stops at the trunks,
+        assert trunks.ping(ct, "pc2", "pc1")                    # VLAN 1 still crosses
         rows = {r["interface"]: r for r in parse_show(sw, "show interfaces switchport")}
-        assert rows["Fa0/1"]["trunking_vlans"] == ["1"]
-    finally:
-        sw.configure("interface FastEthernet0/1\n switchport trunk allowed vlan add 2")
+        assert [rows[p]["trunking_vlans"] for p in ("Fa0/1", "Fa0/2")] == [["1"], ["1"]]
+        assert not trunks.carries(rows["Fa0/1"]["trunking_vlans"], 2)
+    finally:   # the notebook's solution, abbreviated as a student types it, `end` included
+        sw.configure("int range fa0/1 - 2\n sw tr all vl add 2\nend\nshow run")
+    rows = {r["interface"]: r for r in parse_show(sw, "show interfaces switchport")}
+    assert all(trunks.carries(rows[p]["trunking_vlans"], 2) for p in ("Fa0/1", "Fa0/2"))
     assert trunks.ping(ct, "phone2", "phone1")
+
+
+def test_configure_shutdown_and_a_second_process_continue_the_running_config(ct):
+    import subprocess
+    import sys
+
+    from labkit.procs import wait_until
+
+    sw = ct.service("sw2950", "ios")
+    sw.configure("interface FastEthernet0/3\n shutdown")
+    assert not trunks.ping(ct, "pc2", "pc1")
+    # another process attached to the lab sees the running config, not the file, and undoes it
+    code = ("from labkit.lab import Lab\n"
+            "print(Lab.attach('tct').service('sw2950', 'ios').configure('interface Fa0/3\\n no shutdown'))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.strip() == "[]", p.stderr
+    wait_until(lambda: trunks.ping(ct, "pc2", "pc1"), 10, 0.1, what="pc2 back after no shutdown")
+    sw.configure("interface Fa0/3\n switchport access vlan 2")   # this process continues from it too
+    try:
+        assert _port_state(ct, "sw2950")["fa0-3"][0] == "2"
+        assert not trunks.ping(ct, "pc2", "pc1")                  # pc2 now sits in VLAN 2
+    finally:
+        sw.configure("interface Fa0/3\n switchport access vlan 1")
+    wait_until(lambda: trunks.ping(ct, "pc2", "pc1"), 10, 0.1, what="pc2 back in VLAN 1")
 
 
 @pytest.fixture(scope="module")

@@ -402,7 +402,7 @@ def raw_outputs(sw: GSwitch) -> dict[str, str]:
             prow.append([f"vlan{v}", v, ["set", []], ["set", []], ["map", [["rstp-enable", "false"]]]])
             irow.append([f"vlan{v}", 10 + v % 50, "internal"])
         for p in sw.switchports():
-            cfg = ["map", [["rstp-admin-edge", "true"], ["rstp-auto-edge", "false"]] if p.edge else []]
+            cfg = ["map", [["rstp-port-admin-edge", "true"], ["rstp-port-auto-edge", "false"]] if p.edge else []]
             if p.kind == "access":
                 prow.append([p.name, p.vlan, ["set", []], ["set", []], cfg])
             else:

@@ -257,7 +257,7 @@ def test_tool_failure_is_a_clear_error():
 # fdb/show and rstp/show, ip -j link show.
 OVS = OvsPaths(Path("/run/labkit/t/sw2/ovs"))
 OVS_STATE = (
-    '{"data":[["fa0-4",2,["set",[]],["set",[]],["map",[["rstp-admin-edge","true"],["rstp-auto-edge",'
+    '{"data":[["fa0-4",2,["set",[]],["set",[]],["map",[["rstp-port-admin-edge","true"],["rstp-port-auto-edge",'
     '"false"]]]],["lkbr",["set",[]],["set",[]],["set",[]],["map",[]]],["gi0-2",1,["set",[1,2]],"native-'
     'untagged",["map",[]]],["gi0-1",1,["set",[1,2]],"native-untagged",["map",[]]]],"headings":["name","ta'
     'g","trunks","vlan_mode","other_config"]}\n'

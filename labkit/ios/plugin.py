@@ -20,6 +20,7 @@ The config's `vlan N` / `name X` reach the topology's VLANs (`topo.vlans[N].name
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 
 from labkit.diag import warning
@@ -37,6 +38,21 @@ def ios_default_name(vid: int) -> str:
 def _default_name(vlan: Vlan) -> bool:
     """True when nobody named the VLAN (IOS's default name, or the loader's `VLAN10`)."""
     return vlan.name in (ios_default_name(vlan.vid), f"VLAN{vlan.vid}")
+
+
+def panel_number(ios_name: str) -> int | None:
+    """The number a switch gives a port in its spanning-tree port ID: Fa0/7 -> 7."""
+    slot = re.search(r"/(\d+)$", ios_name)
+    return int(slot.group(1)) if slot else None
+
+
+# IOS's default spanning-tree path costs ("short" method), by port type; OVS would
+# otherwise give every veth the 802.1t cost of 10 Gbit/s (2000) and show that instead.
+DEFAULT_COSTS = {"Ethernet": 100, "FastEthernet": 19, "GigabitEthernet": 4, "TenGigabitEthernet": 2}
+
+
+def default_cost(ios_name: str) -> int | None:
+    return next((c for t, c in DEFAULT_COSTS.items() if re.fullmatch(rf"{t}\d.*", ios_name)), None)
 
 
 def switchport_fields(intf: Interface, port) -> set[int]:
@@ -79,7 +95,8 @@ class IosExpander:
             intf = node.interfaces.setdefault(port.linux, Interface(name=port.linux, where=Where(str(path), 0)))
             intf.addresses = intf.addresses or addrs
             intf.shutdown = port.shutdown
-            intf.stp_edge, intf.stp_cost = port.stp_edge, port.stp_cost
+            intf.stp_edge, intf.stp_cost = port.stp_edge, port.stp_cost or default_cost(port.ios_name)
+            intf.stp_port = panel_number(port.ios_name)
             if port.kind in ("access", "trunk"):
                 used.update(switchport_fields(intf, port))
             elif port.kind == "subif":   # an OVS internal port tagged with its VLAN
@@ -92,7 +109,7 @@ class IosExpander:
         node.stp = None
         if cfg.stp.run and node.switching == "ovs":
             st = cfg.stp
-            node.stp = Stp(mode=st.lab_mode, priority=st.priority,
+            node.stp = Stp(mode=st.lab_mode, priority=st.priority, auto_edge=False,
                            where=Where(str(path), st.priority_line or st.mode_line or (st.lines or [0])[0]))
         # The `ios` service goes first on its node: it applies the L3 config the builder skips.
         wan = {i.name: str(i.addresses[0]) for i in node.interfaces.values()
@@ -125,7 +142,7 @@ class IosExpander:
         name = ios.ios_name(linux)
         if cfg is None or name is None:
             return None
-        intf = Interface(name=linux)
+        intf = Interface(name=linux, stp_port=panel_number(name), stp_cost=default_cost(name))
         info = ios.port_info(cfg, name)
         intf.vlan = info.vlan if info.kind == "access" else None
         intf.stp_edge = info.stp_edge

@@ -29,7 +29,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from labkit.diag import Diagnostic, Where, warning
+from labkit.diag import Diagnostic, Where, printable, warning
 from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
 
@@ -291,65 +291,85 @@ class IosService(Service):
         first = end + 1
         return [str(w) for w in cfg.warnings if w.line >= first]
 
-    LIVE_LINE = re.compile(r"(interface|switchport|no\s+switchport\s+(trunk|access)|description|exit|end|!)\b", re.I)
+    LIVE_COMMANDS = ("interface", "switchport", "description", "shutdown", "exit")
 
     def configure(self, lines: str) -> list[str]:
-        """`configure terminal` for switch ports: retype a port's switchport lines live, e.g.
+        """`configure terminal` for switch ports: change a port's switchport lines live, e.g.
 
             sw.configure("interface FastEthernet0/1\n switchport trunk allowed vlan add 2")
 
-        Only `interface` blocks of switchport lines (mode, access VLAN, trunk allowed and
-        native VLANs) and descriptions are taken; anything else is refused, since it would
-        need the lab rebuilt. The lines go at the end of the running config (the node's file
-        plus earlier live changes, kept in running.ios in the run dir), the whole is parsed
-        and checked like at bring-up (IosConfigError names file and line), and only then is
-        each changed port re-tagged on the node's Open vSwitch, or moved to its VLAN's bridge.
-        Returns the warnings of the new lines.
+        Takes `interface` blocks of switchport lines (mode, access VLAN, trunk allowed and
+        native VLANs), `shutdown`/`no shutdown` and descriptions, in any IOS abbreviation;
+        `end` ends the input, as it leaves configuration mode on IOS. Anything else is
+        refused, since it would need the lab rebuilt. The lines go at the end of the running
+        config (the node's file plus earlier live changes, kept in running.ios in the run
+        dir, so another process attached to the lab continues from it), the whole is parsed
+        and checked like at bring-up (IosConfigError: the new lines' errors by their line in
+        `lines`), and only then is each changed port re-tagged on the node's Open vSwitch
+        (or moved to its VLAN's bridge) and set up or down. Returns the new lines' warnings.
         """
         from labkit.lab.ovs import PrivateOvs
 
         from .plugin import switchport_fields
         from .translate import interface_plan
 
-        new = [l.rstrip() for l in lines.strip("\n").splitlines() if l.strip()]
-        for n, l in enumerate(new, 1):
-            if not self.LIVE_LINE.match(l.strip()):
-                raise ValueError(f"line {n} '{l.strip()}': only interface switchport lines can be changed "
-                                 f"live; put it in {self.ios_path().name} and bring the lab up again")
+        self._t()                       # rendered from the node's file before its model changes
+        new = []
+        for n, l in enumerate(lines.strip("\n").splitlines(), 1):
+            words = l.split()
+            if not words or words[0].startswith("!"):
+                continue
+            if _abbrev(words[0], "end"):
+                break
+            cmd = words[1] if _abbrev(words[0], "no") and len(words) > 1 else words[0]
+            if not any(_abbrev(cmd, kw) for kw in self.LIVE_COMMANDS):
+                raise ValueError(f"line {n} '{printable(l.strip(), 80)}': only interface switchport lines "
+                                 f"can be changed live; put it in {self.ios_path().name} and bring the lab up again")
+            new.append(l.rstrip())
         running = self._running_lines()
         end = max((i for i, l in enumerate(running) if l.strip() == "end"), default=len(running))
-        text = "\n".join(running[:end] + new + running[end:]) + "\n"
-        cfg = parse(text, "running-config", self.platform(), self.layer3())
-        if cfg.errors:   # the new lines' errors by their line in `lines`, others in the running config
-            raise IosConfigError([replace(d, file="configure", line=d.line - end) if d.line > end else d
-                                  for d in cfg.errors])
         spec = self.node.spec
+        ports = lambda cfg: {p.linux: p for p in interface_plan(cfg)                      # noqa: E731
+                             if p.kind in ("access", "trunk") and p.linux in spec.interfaces}
+        for linux, port in ports(self._parse(running, end)).items():   # the ports as they run now
+            switchport_fields(spec.interfaces[linux], port)
+            spec.interfaces[linux].shutdown = port.shutdown
+        text = running[:end] + new + running[end:]
+        cfg = self._parse(text, end)
         changed = []
-        for port in interface_plan(cfg):
-            intf = spec.interfaces.get(port.linux)
-            if port.kind not in ("access", "trunk") or intf is None:
-                continue
-            probe = type(intf)(name=intf.name)
+        for linux, port in ports(cfg).items():
+            intf = spec.interfaces[linux]
+            probe = type(intf)(name=linux)
             switchport_fields(probe, port)
-            if (probe.vlan, probe.trunk, probe.native) == (intf.vlan, intf.trunk, intf.native):
-                continue
-            if spec.switching != "ovs" and (probe.trunk is not None or probe.vlan not in spec.svis and
-                                            all(i.vlan != probe.vlan for i in spec.interfaces.values())):
+            retag = (probe.vlan, probe.trunk, probe.native) != (intf.vlan, intf.trunk, intf.native)
+            if retag and spec.switching != "ovs" and (probe.trunk is not None or f"vlan{probe.vlan}" not in
+                                                      self._links()):
                 raise ValueError(f"{port.ios_name}: {spec.name} was built with one Linux bridge per VLAN "
                                  "(it had no trunk); a trunk or a new VLAN needs Open vSwitch: put the "
                                  f"lines in {self.ios_path().name} and bring the lab up again")
-            changed.append((intf, port))
-        for intf, port in changed:            # everything checked: now change the node
+            if retag or port.shutdown != intf.shutdown:
+                changed.append((intf, port, retag))
+        for intf, port, retag in changed:     # everything checked: now change the node
             switchport_fields(intf, port)
-            if spec.switching == "ovs":
+            intf.shutdown = port.shutdown
+            if retag and spec.switching == "ovs":
                 linked = {i.name for i in spec.interfaces.values() if not i.internal}
                 PrivateOvs(self.node, linked, str).reset_port(intf.name)
-            else:
+            elif retag:
                 self.run_checked(["ip", "link", "set", "dev", intf.name, "master", f"vlan{intf.vlan}"], inside=True)
-        (self.run_dir / "running.ios").write_text(text)
+            self.run_checked(["ip", "link", "set", "dev", intf.name, "down" if intf.shutdown else "up"], inside=True)
+        (self.run_dir / "running.ios").write_text("\n".join(text) + "\n")
         self._t().config = cfg
-        first = end + 1
-        return [str(w) for w in cfg.warnings if w.line >= first]
+        return [str(replace(w, file="configure", line=w.line - end)) for w in cfg.warnings if w.line > end]
+
+    def _parse(self, lines: list[str], end: int):
+        """The running config (with any new lines after line `end`) parsed; IosConfigError with
+        the new lines' errors numbered as in the input to configure()."""
+        cfg = parse("\n".join(lines) + "\n", "running-config", self.platform(), self.layer3())
+        if cfg.errors:
+            raise IosConfigError([replace(d, file="configure", line=d.line - end) if d.line > end else d
+                                  for d in cfg.errors])
+        return cfg
 
     def _running_lines(self) -> list[str]:
         """The running config: the node's IOS file, or what live changes made of it."""
@@ -370,3 +390,8 @@ class IosService(Service):
             return [link["ifname"].split("@")[0] for link in json.loads(out or "[]")]
         except (ValueError, KeyError):
             return []
+
+
+def _abbrev(word: str, keyword: str) -> bool:
+    """IOS's abbreviations: `int` is `interface`, `sw` is `switchport` (two letters at least)."""
+    return len(word) >= 2 and keyword.startswith(word.lower()) or word.lower() == keyword

@@ -577,7 +577,7 @@ def switch_state(runner: Runner, ovs=None) -> SwitchState:
                 continue          # the switch's own ports (bridge, SVIs, sub-interfaces)
             ofport = intf.get("ofport")
             cfg = _ovs_map(row.get("other_config"))
-            edge = cfg.get("rstp-admin-edge") == "true"
+            edge = cfg.get("rstp-port-admin-edge") == "true"
             common = dict(interface=_ios(name), linux=name, up=_is_up(links.get(name)),
                           ofport=ofport if isinstance(ofport, int) else None, edge=edge)
             if tag is not None and mode in (None, "access"):
@@ -824,7 +824,9 @@ def show_spanning_tree(runner: Runner, ovs=None, vlan_names: dict[int, str] | No
                        vlan: int | None = None) -> str:
     """IOS's PVST+ layout, one block per VLAN. The bridge ID is the one OVS sends in its
     BPDUs: priority without a VLAN added (sys-id-ext 0), since its one tree is not per VLAN.
-    Costs and port numbers are OVS's (a veth counts as 10 Gbit/s: cost 2000 in RSTP).
+    Costs and port numbers are what the IOS config gives OVS: IOS's default costs by port
+    type (19 for FastEthernet) unless `spanning-tree cost` says otherwise, and the port's
+    own number (Fa0/7 is 128.7).
     Without spanning tree IOS answers "No spanning tree instance exists."; for a VLAN with
     none, "Spanning tree instance(s) for vlan N does not exist."."""
     inst = spanning_tree(runner, ovs, vlan_names, vlan)

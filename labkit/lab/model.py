@@ -38,6 +38,7 @@ class Interface:
     internal: bool = False
     stp_edge: bool = False        # spanning tree: an edge port (IOS `spanning-tree portfast`)
     stp_cost: int | None = None   # spanning tree: the port's path cost (None: by link speed)
+    stp_port: int | None = None   # spanning tree: the port number in its port ID (None: by name order)
     shutdown: bool = False
     where: Where | None = None
 
@@ -48,6 +49,10 @@ class Stp:
 
     mode: str = "rstp"            # "rstp" (802.1w) | "stp" (802.1D)
     priority: int | None = None   # bridge priority (None: 32768)
+    #: RSTP: whether a port that hears no BPDU becomes an edge port by itself after a few
+    #: seconds (OVS's default). IOS has no such thing: a host port without portfast waits
+    #: out the forward delay, so an IOS switch sets this False.
+    auto_edge: bool = True
     where: Where | None = None
 
 

@@ -147,17 +147,23 @@ def stp_settings(node: Node, linked: set[str]) -> list[str]:
     ports = sorted((i for i in node.interfaces.values() if i.name in linked and is_port(node, i.name)),
                    key=lambda i: natural_key(i.name))
     for num, intf in enumerate(ports, 1):
-        cfg = [f"other_config:{proto}-port-num={num}"]
+        cfg = [f"other_config:{proto}-port-num={intf.stp_port or num}"]
         if intf.stp_cost is not None:
             cfg.append(f"other_config:{proto}-path-cost={intf.stp_cost}")
         if intf.stp_edge and proto == "rstp":
             cfg += ["other_config:rstp-port-admin-edge=true", "other_config:rstp-port-auto-edge=false"]
-        elif intf.stp_edge:
-            # OVS's 802.1D has no edge ports; portfast's point (a host port forwards at once
-            # instead of after 2 x forward delay) is had by leaving the port out of the tree
+        elif proto == "rstp" and not node.stp.auto_edge:
+            cfg += ["other_config:rstp-port-auto-edge=false"]
+        elif out_of_tree(node, intf.name):
             cfg += ["other_config:stp-enable=false"]
         words += ["--", "set", "port", intf.name, *cfg]
     return words
+
+
+def out_of_tree(node: Node, name: str) -> bool:
+    """OVS's 802.1D has no edge ports; portfast's point (a host port forwards at once instead
+    of after 2 x forward delay) is had by leaving the port out of the tree."""
+    return node.stp is not None and node.stp.mode == "stp" and node.interfaces[name].stp_edge
 
 
 def natural_key(name: str) -> list:
@@ -288,9 +294,10 @@ class PrivateOvs:
         return ports
 
     def stp_settled(self) -> bool:
-        """Every spanning-tree port forwards or is blocked for a reason (alternate/backup/disabled)."""
+        """Every spanning-tree port forwards or is blocked for a reason (alternate/backup/disabled).
+        A port left out of the tree (802.1D portfast, see stp_settings) has no state: it forwards."""
         for name, (role, state) in self.stp_ports().items():
-            if name not in self.linked or not is_port(self.spec, name):
+            if name not in self.linked or not is_port(self.spec, name) or out_of_tree(self.spec, name):
                 continue
             if state.lower() not in ("forwarding", "blocking", "discarding", "disabled") or \
                     (state.lower() == "discarding" and role.lower() not in ("alternate", "backup", "disabled")):

@@ -11,6 +11,8 @@ private Open vSwitch (labkit.lab.ovs), so the same helpers serve IOS and plain t
     restore_link(lab, node, iface)             put it back; return once the tree settled
     macs(lab, node)                            the node's MAC addresses, in Cisco's dotted form
     rx_packets(lab, node)                      frames each of the node's ports has received
+    tidied_up(svc)                             the exercise's broken change: VLAN 2 off both uplinks
+    carries(vlan_list, vid)                    whether a parsed `trunking_vlans` list includes a VLAN
 """
 from __future__ import annotations
 
@@ -106,3 +108,20 @@ def rx_packets(lab, node: str) -> dict[str, int]:
     stats = json.loads(n.run(["ip", "-s", "-j", "link", "show"]).stdout or "[]")
     linked = {i.name for i in n.spec.interfaces.values() if not i.internal}
     return {s["ifname"]: s["stats64"]["rx"]["packets"] for s in stats if s["ifname"] in linked}
+
+
+def tidied_up(svc) -> list[str]:
+    """Notebook 07's exercise: a colleague's "tidy-up" that drops VLAN 2 from both of the access
+    switch's uplinks (kept here so the notebook does not print the answer)."""
+    return svc.configure("interface range FastEthernet0/1 - 2\n switchport trunk allowed vlan 1")
+
+
+def carries(vlan_list: list[str], vid: int) -> bool:
+    """`['1-2', '5']` (ntc-templates' TRUNKING_VLANS) carries VLAN 2: ranges, ALL, NONE."""
+    for item in vlan_list:
+        if item.upper() == "ALL":
+            return True
+        lo, _, hi = item.partition("-")
+        if lo.isdigit() and int(lo) <= vid <= int(hi or lo):
+            return True
+    return False

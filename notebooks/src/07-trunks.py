@@ -160,56 +160,57 @@ for row in table:
         print("VLAN 10:", row["destination_port"][0], "the router" if row["destination_address"] in router_macs else "?")
 """),
 ("md", """
-And ACL 102 (`in` on Vlan2)? It filters what VLAN 2 routes through the switch. The router is
-not in VLAN 1 in either design, so VLAN 2 keeps the router and the internet in both, and
-VLAN 1 stays closed to it. The post's first idea, the router in VLAN 1's subnet, is the
-design where this ACL would have cut VLAN 2 off the internet.
+And ACL 102 (`in` on Vlan2)? It matches the source and destination *addresses* of what VLAN 2
+hosts send into the switch, not the next hop the switch picks. In both designs VLAN 2 reaches
+the router's address and the internet, and not VLAN 1's hosts: the join makes no difference
+to the filter.
 """),
 ("code", """
 for name, l in (("routed port", routed), ("SVI in VLAN 10", svi)):
     print(f"{name:<15} phone1 -> router {campus.icmp_from(l, 'phone1', '192.168.254.1'):<9}"
           f" -> internet {campus.icmp_from(l, 'phone1', 'rootns'):<9}"
           f" -> pc2 {campus.icmp_from(l, 'phone1', 'pc2')}")
-routed.down()
-svi.down()
+for l in (routed, svi):
+    l.down()
 """),
 ("md", """
 ## Exercise: VLAN 2 stops at the trunk
 
 A colleague "tidied up" the access switch's uplinks. The next cell brings the campus back
-with their change and runs the lab's checks: VLAN 1 still works, VLAN 2 across the trunk
-does not.
+with their change (`trunks.tidied_up`, which types a few lines into the access switch) and
+pings across the trunks: VLAN 1 still works, VLAN 2 does not.
 """),
 ("code", """
 lab = labkit.Lab.up("campus-trunk", name="trunks", replace=True)
 sw2950 = lab.service("sw2950", "ios")
-warnings = sw2950.configure('''
-interface FastEthernet0/1
- switchport trunk allowed vlan 1
-''')
+trunks.tidied_up(sw2950)
 print("phone2 -> phone1:", "reply" if trunks.ping(lab, "phone2", "phone1") else "no reply")
 print("pc2 -> pc1:     ", "reply" if trunks.ping(lab, "pc2", "pc1") else "no reply")
 """),
 ("md", """
-**Your task:** find the cause with `show interfaces trunk` (which VLANs each uplink allows,
-and which it forwards), then fix it with IOS lines passed to `sw2950.configure(...)`, as you
-would type them after `configure terminal`. Note that Fa0/2 still allows VLAN 2: why does
-that not help? (Spanning tree keeps Fa0/2 blocked, and here one tree serves every VLAN.)
-The solution is filled in; replace it with your own.
+**Your task:** find the cause with `sw2950.show("show interfaces trunk")` (which VLANs each
+uplink allows, and which it forwards), then fix it with IOS lines passed to
+`sw2950.configure(...)`, as you would type them after `configure terminal` (`int fa0/1`,
+`switchport trunk allowed vlan add 2`, ...). Fix both uplinks: the blocked one takes over
+when the other fails, and it must carry VLAN 2 then too. The solution is filled in; replace it
+with your own.
 """),
 ("code", """
-# YOUR FIX (solution shown): allow VLAN 2 on the uplink again
+# YOUR FIX (solution shown): allow VLAN 2 on both uplinks again
 warnings = sw2950.configure('''
-interface FastEthernet0/1
+interface range FastEthernet0/1 - 2
  switchport trunk allowed vlan add 2
 ''')
 """),
 ("code", """
-allowed = switchports(sw2950)["Fa0/1"]["trunking_vlans"]
-print("Fa0/1 allows:", allowed)
+rows = switchports(sw2950)
+for port in ("Fa0/1", "Fa0/2"):
+    print(port, "allows", ",".join(rows[port]["trunking_vlans"]))
 ok = trunks.ping(lab, "phone2", "phone1") and trunks.ping(lab, "pc2", "pc1")
 print("VLAN 1 and VLAN 2 cross the trunk:", ok)
 assert ok, "VLAN 2 still does not cross the trunk"
+assert all(trunks.carries(rows[port]["trunking_vlans"], 2) for port in ("Fa0/1", "Fa0/2")), \
+    "an uplink still drops VLAN 2: it would cut VLAN 2 off when the other one fails"
 """),
 ("md", """
 ## Tear down
