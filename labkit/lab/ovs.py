@@ -242,7 +242,7 @@ class PrivateOvs:
                                 f"see {d.dir / 'ovs-vswitchd.log'}")
 
     def kick_edge_ports(self) -> list[str]:
-        """Take each portfast (admin-edge) port that is not forwarding down and up again.
+        """Take each portfast (admin-edge) port down and up again, once, at bring-up.
 
         RSTP's bridge detection machine makes an admin-edge port an edge port at BEGIN, or
         while the port is disabled. OVS starts a port's machines before it applies
@@ -251,10 +251,10 @@ class PrivateOvs:
         with the setting in place, it comes back as the edge port it is configured to be."""
         if self.spec.stp is None or self.spec.stp.mode != "rstp":
             return []
-        ports = self.stp_ports()
+        # Every portfast port, not only those that look stuck: the port states in the database
+        # lag behind ovs-vswitchd's, and a bounce costs a few milliseconds before any service runs.
         stuck = [i.name for i in self.spec.interfaces.values()
-                 if i.stp_edge and not i.shutdown and i.name in self.linked
-                 and ports.get(i.name, ("", ""))[1] != "Forwarding"]
+                 if i.stp_edge and not i.shutdown and i.name in self.linked]
         if stuck:
             self.run(["sh", "-c", "; ".join(f"ip link set dev {n} down" for n in stuck)], "edge ports down")
             wait_until(lambda: self.link_states(stuck) == {n: "down" for n in stuck}, 10.0, 0.01,
