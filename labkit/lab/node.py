@@ -103,3 +103,25 @@ class LabNode:
         return value
 
     scapy = call  # the name notebooks use when the function is a scapy probe
+
+    def capture(self, iface: str = "any", duration: float | None = None, count: int | None = None,
+                bpf: str | None = None, write: str | Path | None = None):
+        """Capture with tcpdump inside this node until `duration` s or `count` packets (one is
+        required; whichever comes first) and return the packets as a scapy PacketList.
+
+        `iface` "any" is every interface of the node (Linux cooked frames); name one for its
+        Ethernet headers and 802.1Q tags. `write` also keeps the pcap at that path. See
+        labkit.lab.capture."""
+        from .capture import capture
+        return capture(self, iface, duration=duration, count=count, bpf=bpf, write=write)
+
+    def capturing(self, iface: str = "any", bpf: str | None = None, count: int | None = None,
+                  write: str | Path | None = None):
+        """A capture that runs while you send traffic; it is listening when the block starts:
+
+            with node.capturing("eth0", bpf="icmp") as cap:
+                other.cmd("ping -c1 10.0.0.10")
+            cap.packets
+        """
+        from .capture import Capture
+        return Capture(self, iface, bpf=bpf, count=count, write=write)
