@@ -200,7 +200,7 @@ class Capture:
             while not self._listening.wait(0.01):   # the condition: tcpdump's "listening on" line
                 if self._proc.poll() is not None:
                     self._finish()
-                    raise CaptureError(f"{self.where}: {self._tcpdump_message()}")
+                    raise CaptureError(f"{self.where}: {self.tcpdump_message()}")
                 if time.monotonic() >= deadline:
                     raise CaptureError(f"{self.where}: tcpdump was not listening within {timeout:g} s")
         except BaseException:   # refused, too slow, or Ctrl-C meanwhile: leave nothing running
@@ -210,13 +210,13 @@ class Capture:
             raise
         return self
 
-    def _tcpdump_message(self) -> str:
+    def tcpdump_message(self) -> str:
         """tcpdump's reason for stopping, as one line (its first 'tcpdump: ...' line)."""
         for line in self.stderr:
             if line.startswith("tcpdump: ") and "listening on" not in line:
                 return line
-        lines = [l for l in self.stderr if l.strip()]
-        return lines[-1] if lines else f"tcpdump exited {self._proc.returncode} before listening"
+        lines = [l for l in self.stderr if l.strip() and "listening on" not in l and not _STAT.match(l)]
+        return lines[-1] if lines else f"tcpdump exited with status {self._proc.returncode}"
 
     # -- readers (threads) -----------------------------------------------------------
     def _read_stderr(self) -> None:
