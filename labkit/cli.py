@@ -61,6 +61,38 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {n['name']:<10} {n['role']:<9} {switching:<8} {n['netns']:<22} {' '.join(addrs)}")
         for p in st["processes"]:
             print(f"  pid {p['pid']:<8} {'running' if p['alive'] else 'DEAD':<8} {p['what']}")
+        for f in st.get("faults", []):   # labkit link: down / loss / rate per link
+            from .lab.faults import describe_line
+            print(f"  link {describe_line(f)}")
+    return 0
+
+
+def cmd_link(args: argparse.Namespace) -> int:
+    """Link faults (labkit.lab.faults): down, up, clear, or --loss/--rate on A -> B (--both: and
+    B -> A); with neither, the link's faults. Every value is checked before anything changes."""
+    from .lab.faults import FaultError, describe_line, parse_loss, parse_rate, refuse_netem
+
+    refuse_netem(delay=args.delay, jitter=args.jitter)
+    if args.loss is not None:
+        parse_loss(args.loss)       # the values first: a typo fails before the lab is looked up
+    if args.rate is not None:
+        parse_rate(args.rate)
+    impair = args.loss is not None or args.rate is not None
+    if args.action and impair:
+        raise FaultError(f"'{args.action}' takes no --loss/--rate; give one or the other")
+    if args.both and not impair:
+        raise FaultError("--both goes with --loss/--rate")
+    if os.geteuid() != 0 and (args.action or impair):
+        raise LabStateError("this command needs root (network namespaces); run it with sudo")
+    link = Lab.attach(_instance(args)).link(args.a, args.b)
+    if impair:
+        fault = link.impair(loss=args.loss, rate=args.rate, both=args.both)
+    elif args.action:
+        fault = getattr(link, args.action)()
+    else:
+        fault = link.status()
+    line = describe_line(fault)
+    print(line if fault["down"] or fault["loss"] or fault["rate"] else f"{fault['link']}  no faults")
     return 0
 
 
@@ -159,6 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
     ex = add("exec", cmd_exec, "run a command inside a node: labkit exec NODE -- CMD...")
     ex.add_argument("node", help="the node to run in, e.g. pc1")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... (default: a shell)")
+    lk = add("link", cmd_link, "link faults: labkit link A B down|up|clear, or A B --loss PCT --rate RATE "
+             "(on A -> B; no delay or jitter: this kernel has no netem)")
+    lk.add_argument("a", help="a node, or NODE:IFACE when several links join the two")
+    lk.add_argument("b", help="the node at the other end (or NODE:IFACE)")
+    lk.add_argument("action", nargs="?", choices=["down", "up", "clear"],
+                    help="down: both ends down; up: undo down; clear: no faults at all")
+    lk.add_argument("--loss", help="drop this share of what A sends to B, e.g. 5%% (0-100%%)")
+    lk.add_argument("--rate", help="shape A -> B to this rate, e.g. 10mbit (bit, kbit, mbit, gbit)")
+    lk.add_argument("--both", action="store_true", help="B -> A too, the same")
+    lk.add_argument("--delay", help=argparse.SUPPRESS)    # refused with the reason: no netem
+    lk.add_argument("--jitter", help=argparse.SUPPRESS)
     ck = add("check", cmd_check, "run the topology's checks; exit 1 on any failure")
     ck.add_argument("-v", "--verbose", action="store_true", help="print each check as it starts")
     add("down", cmd_down, "stop the lab and remove everything it made")

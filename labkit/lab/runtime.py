@@ -19,6 +19,7 @@ from .plugins import registry
 from .service import Service
 from . import netns
 from .state import LabState
+from . import faults as _faults
 from labkit.procs import stop
 
 Progress = Callable[[str], None]
@@ -62,6 +63,12 @@ class Lab:
     @property
     def nodes(self) -> Iterator[LabNode]:
         return iter(self._nodes.values())
+
+    def link(self, a: str, b: str):
+        """Faults on the link joining nodes a and b (NODE:IFACE when several do): ``.down()``,
+        ``.up()``, ``.impair(loss=0.05, rate="10mbit", both=False)``, ``.clear()``,
+        ``.status()``; see labkit.lab.faults.LinkFaults. No netem here: no delay or jitter."""
+        return _faults.LinkFaults(self, a, b)
 
     def service(self, node: str, name: str) -> Service:
         """The service object; for a lab attached from another process, one made from its spec
@@ -239,6 +246,7 @@ class Lab:
             "nodes": [self._node_status(n) for n in self.nodes],
             "processes": [{"pid": p.pid, "what": p.what, "alive": p.pid in alive} for p in self.state.procs
                           if not p.what.endswith(("/shell", "/tool"))],
+            "faults": _faults.status(self),   # links with a fault: down, loss, rate (faults.py)
         }
 
     @staticmethod
