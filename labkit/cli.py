@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from .lab import loader
 from .lab.errors import LabkitError, LabStateError, TopologyError
@@ -146,6 +147,16 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 1 if findings and args.strict else 0
 
 
+def cmd_course(args: argparse.Namespace) -> int:
+    from labkit import course
+
+    made = course.build(Path(args.out), Path(args.src) if args.src else None,
+                        progress=lambda m: print(m, file=sys.stderr))
+    for edition, files in made.items():
+        print(f"{edition}: {len(files)} notebooks in {Path(args.out) / edition}")
+    return 0
+
+
 def cmd_draw(args: argparse.Namespace) -> int:
     import matplotlib
     matplotlib.use("Agg")
@@ -217,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="the main job: seed lab + checks + every notebook into out/", add_help=False)
     dr = add("draw", cmd_draw, "draw a topology to an image file", topology=True, lab="none")
     dr.add_argument("-o", "--output", default="topology.png")
+    co = add("course", cmd_course, "labkit course build OUT: the teacher's and the student's editions "
+             "of the notebooks (nbgrader format)", lab="none")
+    co.add_argument("action", choices=["build"])
+    co.add_argument("out", help="directory to write teacher/ and student/ into")
+    co.add_argument("--from", dest="src", help="the notebooks to build from (default: this checkout's notebooks/)")
     return p
 
 

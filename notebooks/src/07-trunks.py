@@ -191,26 +191,34 @@ print("pc2 -> pc1:     ", "reply" if trunks.ping(lab, "pc2", "pc1") else "no rep
 **Your task:** find the cause with `sw2950.show("show interfaces trunk")` (which VLANs each
 uplink allows, and which it forwards), then fix it with IOS lines passed to
 `sw2950.configure(...)`, as you would type them after `configure terminal` (`int fa0/1`,
-`switchport trunk allowed vlan add 2`, ...). Fix both uplinks: the blocked one takes over
-when the other fails, and it must carry VLAN 2 then too. The solution is filled in; replace it
-with your own.
+then the `switchport trunk allowed vlan` form that adds a VLAN without retyping the list). Fix both uplinks: the blocked one takes over
+when the other fails, and it must carry VLAN 2 then too. Write your lines in the next cell
+(the teacher's edition shows a solution there); the cell after it checks your fix and is
+graded.
 """),
-("code", """
-# YOUR FIX (solution shown): allow VLAN 2 on both uplinks again
+("solution:trunk-fix", """
+### BEGIN SOLUTION
 warnings = sw2950.configure('''
 interface range FastEthernet0/1 - 2
  switchport trunk allowed vlan add 2
 ''')
+### END SOLUTION
 """),
-("code", """
+("check:trunk-fix-check:2", """
 rows = switchports(sw2950)
 for port in ("Fa0/1", "Fa0/2"):
     print(port, "allows", ",".join(rows[port]["trunking_vlans"]))
 ok = trunks.ping(lab, "phone2", "phone1") and trunks.ping(lab, "pc2", "pc1")
 print("VLAN 1 and VLAN 2 cross the trunk:", ok)
 assert ok, "VLAN 2 still does not cross the trunk"
-assert all(trunks.carries(rows[port]["trunking_vlans"], 2) for port in ("Fa0/1", "Fa0/2")), \
-    "an uplink still drops VLAN 2: it would cut VLAN 2 off when the other one fails"
+### BEGIN HIDDEN TESTS
+# the blocked uplink must carry VLAN 2 too: fail the forwarding one and try again
+trunks.pull_link(lab, "sw2950", "fa0-1", "pc2", "pc1")
+try:
+    assert trunks.ping(lab, "phone2", "phone1"), "with Fa0/1 down, VLAN 2 does not cross Fa0/2"
+finally:
+    trunks.restore_link(lab, "sw2950", "fa0-1")
+### END HIDDEN TESTS
 """),
 ("md", """
 ## Tear down

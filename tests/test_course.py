@@ -1,0 +1,85 @@
+"""`labkit course build`: the teacher's and the student's editions of the notebooks."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labkit import course
+
+from labtest import ROOT, labkit_cli, leftovers
+
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def _regions(text: str, begin: str, end: str) -> list[str]:
+    return re.findall(rf"{re.escape(begin)}\n(.*?){re.escape(end)}", text, re.S)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("course")
+    p = labkit_cli("course", "build", str(out))
+    assert f"student: {len(course.notebooks(NOTEBOOKS))} notebooks" in p.stdout
+    return out
+
+
+def test_the_teacher_edition_is_the_notebooks_as_they_are(built):
+    for book in course.notebooks(NOTEBOOKS):
+        assert (built / "teacher" / book.name).read_bytes() == book.read_bytes()
+
+
+def test_no_solution_or_hidden_test_line_survives_in_the_student_edition(built):
+    """No line of a solution appears anywhere in the student's notebook (prose included), and
+    each graded cell keeps its visible check but none of its hidden tests."""
+    graded = 0
+    for book in course.notebooks(NOTEBOOKS):
+        teacher = nbformat.read(book, as_version=4)
+        student_text = (built / "student" / book.name).read_text()
+        student = nbformat.reads(student_text, as_version=4)
+        text = "\n".join(c.source for c in student.cells)
+        solutions = {line.strip() for c in teacher.cells
+                     for region in _regions(c.source, course.SOLUTION_BEGIN, course.SOLUTION_END)
+                     for line in region.splitlines() if len(line.strip()) > 3}
+        assert [line for line in solutions if line in text] == [], book.name
+        for marker in (course.SOLUTION_BEGIN, course.HIDDEN_BEGIN):
+            assert marker not in student_text, book.name
+        checks = {c.metadata["nbgrader"]["grade_id"]: c.source for c in student.cells
+                  if c.metadata.get("nbgrader", {}).get("grade")}
+        for cell in teacher.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if not meta.get("grade"):
+                continue
+            graded += 1
+            visible = cell.source.split(course.HIDDEN_BEGIN)[0].strip()
+            assert checks[meta["grade_id"]].strip() == visible, (book.name, meta["grade_id"])
+        assert all(c.get("outputs", []) == [] for c in student.cells)    # no answers in outputs
+    assert graded >= 1
+
+
+def test_graded_cells_carry_nbgrader_metadata_and_points():
+    ex = course.exercises(NOTEBOOKS / "07-trunks.ipynb")
+    assert ex == [{"grade_id": "trunk-fix-check", "points": 2, "hidden": True}]
+
+
+@pytest.mark.lab
+def test_the_student_edition_runs_to_its_first_exercise_and_leaves_no_lab(built):
+    """Top to bottom: every cell before the first solution cell runs; that cell stops with
+    nbgrader's stub (NotImplementedError); the kernel's exit takes the lab down."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = built / "student" / "07-trunks.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    first = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution"))
+    client = NotebookClient(nb, timeout=600, kernel_name="labkit",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    with pytest.raises(CellExecutionError) as err:
+        client.execute()
+    assert "NotImplementedError" in str(err.value)
+    ran = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count")]
+    assert max(ran) == first
+    assert not any(o.get("output_type") == "error" for c in nb.cells[:first] for o in c.get("outputs", []))
+    assert leftovers("trunks") == []
