@@ -168,6 +168,154 @@ def cmd_draw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capture_target(text: str) -> tuple[str, str | None]:
+    """NODE or NODE:IFACE (an argparse type): a node name as in topologies, and an interface:
+    a Linux name, `any`, or on an IOS-managed node an IOS name such as Fa0/1."""
+    import re
+
+    node, sep, iface = text.partition(":")
+    if not loader.NAME_RE.fullmatch(node):
+        raise argparse.ArgumentTypeError(f"{text!r}: NODE must be a node name (a-z, 0-9, '-', up to 12 "
+                                         "characters), written NODE or NODE:IFACE")
+    if sep and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_./-]{0,39}", iface):
+        raise argparse.ArgumentTypeError(f"{text!r}: IFACE must be an interface name such as eth0, any "
+                                         "or Fa0/1 (labkit capture --list shows them)")
+    return node, (iface if sep else None)
+
+
+def _capture_seconds(text: str) -> float:
+    """--duration: seconds, e.g. 5, 0.5 or 10s; more than 0 and at most a day."""
+    import math
+    import re
+
+    if not re.fullmatch(r"\d+(\.\d*)?s?|\.\d+s?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (e.g. 5, 0.5 or 10s)")
+    value = float(text.rstrip("s"))
+    if not (math.isfinite(value) and 0 < value <= 86400):
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration is more than 0 and at most 86400 seconds")
+    return value
+
+
+def _capture_count(text: str) -> int:
+    """--count: a whole number of packets, 1 to 2147483647 (tcpdump's -c)."""
+    import re
+
+    if not re.fullmatch(r"\d{1,10}", text) or not 1 <= int(text) <= 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a count is a whole number of packets from 1 to 2147483647")
+    return int(text)
+
+
+def _capture_filter(text: str) -> str:
+    """--filter: one tcpdump (BPF) expression; tcpdump itself judges it when the capture starts."""
+    if not text.strip() or any(ord(c) < 32 and c not in "\t" for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r}: a filter is a tcpdump expression on one line, "
+                                         "e.g. 'icmp or arp'")
+    return text
+
+
+def _capture_iface(node, iface: str | None) -> str:
+    """`any` by default; an IOS name (Fa0/1) on an IOS-managed node becomes its Linux name."""
+    if iface is None:
+        return "any"
+    if iface == "any" or node.spec.managed_by != "ios":
+        return iface
+    from .ios.names import linux_name
+    from .lab.capture import interfaces
+
+    live = {i["name"] for i in interfaces(node)}
+    if iface in live:
+        return iface
+    try:
+        linux = linux_name(iface)
+    except Exception:   # not an IOS name: the capture itself names the node's interfaces
+        return iface
+    return linux if linux in live else iface
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    """tcpdump inside a node. Decision: without -w it prints one line per packet (tcpdump's
+    own text), with -w it writes the pcap; progress and the summary go to stderr, as
+    tcpdump's do. Ctrl-C and SIGTERM stop it cleanly (exit 0), as do --duration and --count."""
+    import signal
+    import time
+
+    from .lab.capture import Capture, interfaces
+
+    if os.geteuid() != 0:
+        print("labkit: this command needs root (network namespaces); run it with sudo", file=sys.stderr)
+        return 2
+    lab = Lab.attach(_instance(args))
+    if args.list:
+        nodes = [lab.node(args.target[0])] if args.target else list(lab.nodes)
+        rows = [("node", "interface", "ios", "state", "addresses")]
+        for node in nodes:
+            ios_name = None
+            if node.spec.managed_by == "ios":
+                from .ios.names import ios_name
+            for i in interfaces(node):
+                rows.append((node.name, i["name"], (ios_name(i["name"]) if ios_name else None) or "-",
+                             i["state"], " ".join(i["addresses"]) or "-"))
+        if not any(r[2] != "-" for r in rows[1:]):
+            rows = [r[:2] + r[3:] for r in rows]
+        widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+        for r in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("(any: every interface of the node, the default when NODE has no :IFACE)")
+        return 0
+    if args.target is None:
+        raise LabkitError("name a node: labkit capture NODE[:IFACE] (labkit capture --list shows the interfaces)")
+    node = lab.node(args.target[0])
+    iface = _capture_iface(node, args.target[1])
+    shown = [0.0]
+
+    def progress(n: int) -> None:   # a live count on a terminal, twice a second at most
+        if time.monotonic() - shown[0] >= 0.5:
+            shown[0] = time.monotonic()
+            sys.stderr.write(f"\r{n} packets")
+            sys.stderr.flush()
+
+    live = bool(args.write) and sys.stderr.isatty()
+    cap = Capture(node, iface, bpf=args.filter, count=args.count, write=args.write, text=args.write is None,
+                  on_line=lambda line: print(line, flush=True), on_packet=progress if live else None)
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, terminate)
+    packets = f"{args.count} packet{'s' if args.count != 1 else ''}" if args.count else ""
+    seconds = f"{args.duration:g} s" if args.duration else ""
+    why = "stopped"
+    try:
+        cap.start()
+        print(f"labkit: capturing on {cap.where} until {seconds or packets or 'Ctrl-C'}"
+              + (f", writing {args.write}" if args.write else ""), file=sys.stderr, flush=True)
+        ended = cap.wait(args.duration)
+        why = (packets or "tcpdump ended") if ended else (seconds or "stopped")
+    except KeyboardInterrupt:
+        why = "interrupted"
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            cap.stop(settle=False)
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, old)
+    n = cap.written if args.write else cap.stats.get("captured", cap.written)
+    summary = f"{n} packet{'s' if n != 1 else ''} captured on {cap.where} in {cap.seconds:.1f} s ({why})"
+    if "received by filter" in cap.stats:
+        summary += (f"; tcpdump: {cap.stats['received by filter']} received by filter, "
+                    f"{cap.stats.get('dropped by kernel', 0)} dropped by kernel")
+    if args.write:
+        summary += f"; wrote {args.write}"
+    print(("\n" if live and n else "") + "labkit: " + summary, file=sys.stderr)
+    if why == "tcpdump ended" and not args.count:
+        print(f"labkit: {cap.where}: tcpdump ended by itself (the lab went down?): {cap.tcpdump_message()}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def _plugin_command(command):
     """A plug-in's subcommand gets the resolved instance name as `args.instance`."""
     def run(args: argparse.Namespace) -> int:
@@ -223,6 +371,19 @@ def build_parser() -> argparse.ArgumentParser:
     li = add("lint", cmd_lint, "validate a topology and lint its configs without bring-up", topology=True,
              lab="none")
     li.add_argument("--strict", action="store_true", help="exit 1 on findings too")
+    cp = add("capture", cmd_capture, "capture packets with tcpdump inside a node: labkit capture NODE[:IFACE] "
+             "[-w FILE.pcap] [--duration S | --count N] [--filter BPF]; --list shows the interfaces")
+    cp.add_argument("target", nargs="?", type=_capture_target, metavar="NODE[:IFACE]",
+                    help="the node and one of its interfaces (default: any, every interface of the node)")
+    cp.add_argument("-w", "--write", metavar="FILE.pcap",
+                    help="write a pcap (Wireshark, tcpdump -r) instead of printing a line per packet")
+    until = cp.add_mutually_exclusive_group()
+    until.add_argument("--duration", type=_capture_seconds, metavar="S", help="stop after S seconds")
+    until.add_argument("-c", "--count", type=_capture_count, metavar="N", help="stop after N packets")
+    cp.add_argument("--filter", type=_capture_filter, metavar="BPF",
+                    help="a tcpdump filter as one quoted argument, e.g. 'icmp or arp'")
+    cp.add_argument("--list", action="store_true",
+                    help="show each node's interfaces (name, IOS name, state, addresses); NODE: that node's")
     for command in registry().commands.values():   # subcommands that plug-ins add
         command.configure(add(command.name, _plugin_command(command), command.help))
     sub.add_parser("demo", help="the main job: seed lab + checks + every notebook into out/", add_help=False)
