@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 import random
-import signal
+import re
 import struct
 import sys
 import textwrap
@@ -20,6 +21,7 @@ from labkit import cli
 from labkit.lab import capture as capmod
 from labkit.lab.capture import Capture, CaptureError, PcapCounter, check_write_path, tcpdump_argv
 from labkit.lab.loader import NAME_RE
+from labkit.procs import wait_until
 
 PARSER = cli.build_parser()
 
@@ -110,7 +112,7 @@ def test_generated_command_lines_parse_or_are_refused_clearly(target, opts):
     if ns.target is not None:
         node, iface = ns.target
         assert NAME_RE.fullmatch(node)
-        assert iface is None or __import__("re").fullmatch(IFACE_OK, iface)
+        assert iface is None or re.fullmatch(IFACE_OK, iface)
     assert ns.duration is None or (math.isfinite(ns.duration) and 0 < ns.duration <= 86400)
     assert ns.count is None or (isinstance(ns.count, int) and 1 <= ns.count < 2**31)
     assert ns.duration is None or ns.count is None
@@ -118,7 +120,7 @@ def test_generated_command_lines_parse_or_are_refused_clearly(target, opts):
 
 
 def test_a_missing_lab_is_one_line_and_exit_2(capsys):
-    if __import__("os").geteuid() != 0:
+    if os.geteuid() != 0:
         pytest.skip("the capture command checks for root first")
     assert cli.main(["capture", "--lab", "nosuch-capt", "h1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -268,16 +270,12 @@ def test_count_stops_by_itself_and_the_pid_is_recorded_first(tmp_path):
 
 def test_context_manager_stops_with_sigint_and_keeps_the_file(tmp_path):
     node = FakeNode(tmp_path)
-    with node_capturing(node, "eth0", write=tmp_path / "k.pcap") as cap:
+    with Capture(node, "eth0", write=tmp_path / "k.pcap") as cap:
         assert cap.running()
-        __import__("labkit.procs", fromlist=["wait_until"]).wait_until(lambda: cap.written >= 3, 10)
+        wait_until(lambda: cap.written >= 3, 10)
     assert not cap.running() and cap.written >= 3
     assert cap.stats["captured"] == cap.written == len(cap.packets)
     assert (tmp_path / "k.pcap").stat().st_size == 24 + 76 * cap.written
-
-
-def node_capturing(node, iface, **kw) -> Capture:
-    return Capture(node, iface, **kw)
 
 
 def test_a_quiet_link_gives_the_packets_it_had(tmp_path):
@@ -309,7 +307,7 @@ def test_text_mode_hands_over_lines_and_keeps_no_packets(tmp_path):
             return subprocess.Popen([sys.executable, "-c", script], **kw)
     lines: list[str] = []
     cap = Capture(TextNode(tmp_path), "any", text=True, on_line=lines.append).start()
-    __import__("labkit.procs", fromlist=["wait_until"]).wait_until(lambda: len(lines) == 3, 10)
+    wait_until(lambda: len(lines) == 3, 10)
     cap.stop()
     assert lines == ["IP 0", "IP 1", "IP 2"] and cap.written == 3
     with pytest.raises(CaptureError, match="text capture"):

@@ -6,8 +6,6 @@ tcpdump runs inside the lab's nodes only; the one tcpdump in the root namespace 
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -48,11 +46,18 @@ def networks(lab: Lab) -> list[ipaddress.IPv4Network]:
     return [a.network for n in lab.topo.nodes.values() for a in n.addresses()]
 
 
+# On-link addresses a lab's own kernels use and no router forwards: the unspecified source
+# and the link-local multicast block (an interface coming up sends IGMPv3 reports from
+# 0.0.0.0 to 224.0.0.22), and the limited broadcast.
+ON_LINK = [ipaddress.ip_network(n) for n in ("0.0.0.0/32", "224.0.0.0/24", "255.255.255.255/32")]
+
+
 def foreign_addresses(lab: Lab, packets) -> list[str]:
-    """Every IPv4 address (IP and ARP) in the packets that is in none of the lab's subnets."""
+    """Every IPv4 address (IP and ARP) in the packets that is in none of the lab's subnets
+    (nor on-link only: ON_LINK)."""
     from scapy.all import ARP, IP
 
-    nets = networks(lab)
+    nets = networks(lab) + ON_LINK
     out = []
     for p in packets:
         addrs = [p[IP].src, p[IP].dst] if p.haslayer(IP) else []
@@ -106,6 +111,8 @@ def test_cli_count_writes_a_pcap_scapy_and_tcpdump_open(lab, tmp_path):
     lines = tcpdump_read(f)
     assert len(lines) == 6 and all("10.0.0.10" in l and "10.0.1.10" in l for l in lines), lines
     assert foreign_addresses(lab, pkts) == []
+    from scapy.all import IP
+    assert foreign_addresses(lab, [IP(src="1.2.3.4", dst="10.0.0.10")]) == ["1.2.3.4"]   # the check bites
 
 
 def test_cli_duration_on_any_holds_the_labs_packets_only(lab, tmp_path):
