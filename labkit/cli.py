@@ -157,6 +157,22 @@ def cmd_course(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    """Grade submissions one by one (labkit.grade); exit 1 if a lab was left behind."""
+    from labkit import grade
+
+    if os.geteuid() != 0:
+        print("labkit: this command needs root (network namespaces); run it with sudo", file=sys.stderr)
+        return 2
+    reports = grade.grade([Path(s) for s in args.submissions], Path(args.output),
+                          Path(args.source) if args.source else None, timeout=args.timeout,
+                          cell_timeout=args.cell_timeout, progress=lambda m: print(m, file=sys.stderr))
+    for r in reports:
+        print(f"{r['name']}: {r['score']}/{r['max_score']}" + (f" ({r['reason']})" if r["reason"] else ""))
+    print(f"reports in {args.output}")
+    return 1 if any(r["leftovers"] for r in reports) else 0
+
+
 def cmd_draw(args: argparse.Namespace) -> int:
     import matplotlib
     matplotlib.use("Agg")
@@ -394,6 +410,15 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("action", choices=["build"])
     co.add_argument("out", help="directory to write teacher/ and student/ into")
     co.add_argument("--from", dest="src", help="the notebooks to build from (default: this checkout's notebooks/)")
+    gr = add("grade", cmd_grade, "labkit grade SUBMISSION.ipynb... [-o REPORT_DIR]: run each submission in "
+             "a lab of its own, score its checks (hidden tests too), write NAME.json and NAME.html", lab="none")
+    gr.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb", help="the students' notebooks")
+    gr.add_argument("-o", "--output", default="grades", help="report directory (default: grades)")
+    gr.add_argument("--source", help="the teacher's notebooks (default: this checkout's notebooks/)")
+    gr.add_argument("--timeout", type=float, default=900, metavar="S",
+                    help="time limit for a whole submission (default 900 s)")
+    gr.add_argument("--cell-timeout", type=float, default=300, metavar="S",
+                    help="time limit for one cell (default 300 s)")
     return p
 
 

@@ -6,6 +6,7 @@ removing everything it had made: there is no half-started lab.
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,9 @@ from . import faults as _faults
 from labkit.procs import stop
 
 Progress = Callable[[str], None]
+
+
+INSTANCE_PREFIX_ENV = "LABKIT_INSTANCE_PREFIX"   # see Lab.up
 
 
 def _quiet(_: str) -> None:
@@ -111,9 +115,18 @@ class Lab:
         name first. Unless `keep`, the lab is torn down when this Python process exits;
         with `keep` (what `labkit up` does) it is recorded as made to outlive this process,
         so a plain `labkit clean` leaves it alone once it is up (see LabState.cleanable).
+
+        The environment variable LABKIT_INSTANCE_PREFIX, if set, is put before every
+        instance name made here (`labkit grade` gives each submission's kernel its own,
+        so its labs never meet another's); the result must still be a valid name.
         """
         topo = loader.load(topology)
-        instance = name or topo.name
+        prefix = os.environ.get(INSTANCE_PREFIX_ENV, "")
+        instance = prefix + (name or topo.name)
+        if prefix and not loader.NAME_RE.match(instance):
+            raise LabStateError(f"instance name '{instance}' ({INSTANCE_PREFIX_ENV}={prefix!r} + "
+                                f"'{name or topo.name}') is not up to 12 of a-z, 0-9 and '-' "
+                                "(fix: a shorter name or prefix)")
         old = LabState.load(instance)
         if old is not None:
             if not replace:
