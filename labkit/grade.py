@@ -32,7 +32,8 @@ For each submission, one after the other:
 
 A part passes when its cell raises no error; the feedback for a failing part is the error's
 message (an AssertionError's text). Reports: OUT/NAME.json, OUT/NAME.html, and the executed
-notebook OUT/NAME.graded.ipynb.
+notebook OUT/NAME.graded.ipynb. A report's `restored` lists the graded cells the submission
+had edited or deleted (put back from the source, as every graded cell is).
 """
 from __future__ import annotations
 
@@ -298,7 +299,7 @@ def grade_one(path: Path, sources: dict[Path, set[str]], gradebook: Gradebook, o
 
     name = path.stem
     report: dict = {"submission": str(path), "name": name, "source": None, "score": 0, "max_score": 0,
-                    "exercises": [], "reason": None, "lab_checks": {}, "instances": [], "leftovers": []}
+                    "exercises": [], "restored": [], "reason": None, "lab_checks": {}, "instances": [], "leftovers": []}
     started = time.monotonic()
     try:
         nb = nbformat.read(path, as_version=4)
@@ -308,7 +309,11 @@ def grade_one(path: Path, sources: dict[Path, set[str]], gradebook: Gradebook, o
         report["seconds"] = round(time.monotonic() - started, 1)
         return report
     report["source"] = source.name
+    before = {m["grade_id"]: c.source for c in nb.cells if (m := _nbgrader(c)).get("grade") and m.get("grade_id")}
     nb = gradebook.overwrite(nb, source)
+    report["restored"] = [m["grade_id"] for c in nb.cells if (m := _nbgrader(c)).get("grade")   # the student's
+                          and (before.get(m["grade_id"]) or "").strip() not in   # edition has no hidden tests
+                          (c.source.strip(), c.source.split(HIDDEN_BEGIN)[0].strip())]
     parts = split_checks(nb)
     for part in parts:
         part["cell"].outputs, part["cell"].execution_count = [], None

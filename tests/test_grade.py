@@ -118,7 +118,7 @@ def _left(report: dict) -> list[str]:
 def test_a_correct_submission_gets_full_marks_in_labs_of_its_own(graded):
     reports, out, p = graded
     r = reports["correct"]
-    assert (r["score"], r["max_score"], r["reason"]) == (2, 2, None)
+    assert (r["score"], r["max_score"], r["reason"], r["restored"]) == (2, 2, None, [])
     assert r["exercises"] == [{"grade_id": "trunk-fix-check", "points": 2, "max_points": 2,
                                "visible": "pass", "hidden": "pass", "feedback": ""}]
     prefixes = {inst.split("-")[0] for rep in reports.values() for inst in rep["instances"]}
@@ -148,7 +148,7 @@ def test_a_visible_only_fix_loses_the_hidden_points_with_the_hidden_tests_messag
 def test_an_empty_submission_gets_0_with_feedback_per_exercise(graded):
     reports, out, _ = graded
     r = reports["empty"]
-    assert (r["score"], r["max_score"], r["reason"]) == (0, 2, None)
+    assert (r["score"], r["max_score"], r["reason"], r["restored"]) == (0, 2, None, [])
     ex, = r["exercises"]
     assert (ex["visible"], ex["hidden"]) == ("fail", "fail")
     assert ex["feedback"] == ("visible check: VLAN 2 still does not cross the trunk; "
