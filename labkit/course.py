@@ -12,8 +12,8 @@ so a student who only satisfies the visible check does not get every point.
                                 outputs cleared
 using nbgrader's own preprocessors (ClearSolutions, ClearHiddenTests, ClearOutput). What
 nbgrader's `generate_assignment` adds on top (its course directory and gradebook database)
-is left out: a labkit course is a folder of notebooks, and `labkit grade` (next) runs each
-submission in a lab of its own, which nbgrader's autograder cannot start.
+is left out: a labkit course is a folder of notebooks, and `labkit grade` (labkit.grade)
+runs each submission in labs of its own, which nbgrader's autograder cannot start.
 """
 from __future__ import annotations
 
