@@ -930,8 +930,6 @@ def test_trunk_labs_show_commands_parse_into_the_live_state(topology, instance):
     from labtest import leftovers
 
     path = ROOT / "topologies" / topology
-    if not path.exists():
-        pytest.skip(f"topologies/{topology} (issue 13's OVS trunk topologies) is not in the tree yet")
     lab = Lab.up(str(path), name=instance, replace=True)
     try:
         ios_nodes = [name for name, n in lab.topo.nodes.items() if any(s.kind == "ios" for s in n.services)]

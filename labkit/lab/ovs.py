@@ -34,7 +34,6 @@ from .model import Node
 
 BRIDGE = "lkbr"
 SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
-MIN_RSTP_WAIT = 0.0
 
 
 @dataclass(frozen=True)
