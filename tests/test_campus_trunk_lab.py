@@ -56,7 +56,9 @@ def test_vlan2_crosses_the_trunk_tagged_and_vlan1_untagged(ct):
         trunks.ping(ct, "pc2", "pc1")
         trunks.ping(ct, "phone2", "phone1")
 
-    rows = trunks.tag_table(trunks.capture_while(ct, "sw2950", "fa0-1", both))
+    with ct.node("sw2950").capturing("fa0-1") as cap:
+        both()
+    rows = trunks.tag_table(cap.packets)
     icmp = [(vlan, prio, what) for vlan, prio, what in rows if "ICMP" in what]
     assert {vlan for vlan, _, what in icmp if "192.168.2." in what} == {"2"}, icmp
     assert {vlan for vlan, _, what in icmp if "192.168.1." in what} == {"-"}, icmp
@@ -64,8 +66,14 @@ def test_vlan2_crosses_the_trunk_tagged_and_vlan1_untagged(ct):
 
 
 def test_an_access_port_sees_nothing_of_the_other_vlan(ct):
-    seen = trunks.capture_while(ct, "sw2950", "fa0-3", lambda: trunks.ping(ct, "phone2", "192.168.2.99", 0.3))
+    # phone2's ARP for an absent address floods VLAN 2: out of the uplink, tagged 2, and not
+    # out of pc2's port (captured in the same window, so the flood was there to be seen)
+    sw = ct.node("sw2950")
+    with sw.capturing("fa0-3") as access, sw.capturing("fa0-1") as uplink:
+        trunks.ping(ct, "phone2", "192.168.2.99", 0.3)
+    seen = trunks.frame_tags(access.packets)
     assert [f for f in seen if "192.168.2." in f["what"]] == []
+    assert ("2", "0", "ARP who-has 192.168.2.99 from 192.168.2.22") in trunks.tag_table(uplink.packets)
 
 
 def test_the_root_is_the_3550_and_the_second_uplink_is_the_alternate(ct):
@@ -158,8 +166,9 @@ def ros():
 
 
 def test_router_on_a_stick_tags_on_its_trunk_routes_and_filters(ros):
-    rows = trunks.tag_table(trunks.capture_while(ros, "router", "fa0-0",
-                                                 lambda: trunks.ping(ros, "phone1", "198.41.0.4")))
+    with ros.node("router").capturing("fa0-0") as cap:
+        trunks.ping(ros, "phone1", "198.41.0.4")
+    rows = trunks.tag_table(cap.packets)
     assert {vlan for vlan, _, what in rows if "192.168.2.21" in what} == {"2"}, rows
     assert not trunks.ping(ros, "pc1", "phone2")        # the echo reply meets ACL 102 on Fa0/0.2
     assert not trunks.ping(ros, "phone1", "pc1")

@@ -1,11 +1,13 @@
 """The trunks lesson (notebook 07), root side: what the notebook and the layer-2 tests call.
 
-Every frame is captured by scapy inside a lab node (labkit.probes.l2); traffic is plain
-ping from lab hosts. Nothing here knows IOS: spanning-tree state comes from the node's
-private Open vSwitch (labkit.lab.ovs), so the same helpers serve IOS and plain topologies.
+Frames are captured with the engine's capture (tcpdump inside the node:
+``with lab.node(NODE).capturing(IFACE) as cap: ...``, then ``cap.packets``); the helpers
+here only read those packets. Traffic is plain ping from lab hosts. Nothing here knows
+IOS: spanning-tree state comes from the node's private Open vSwitch (labkit.lab.ovs), so
+the same helpers serve IOS and plain topologies.
 
-    capture_while(lab, node, iface, traffic)   frames on node:iface while traffic() repeats
-    tag_table(frames)                          (VLAN, priority, what) rows, one per flow
+    frame_tags(packets)                        each Ethernet frame's 802.1Q tag and what it carries
+    tag_table(packets)                         (VLAN, priority, what) rows, one per flow
     stp_ports(lab, node)                       port -> (role, state) of the node's tree
     pull_link(lab, node, iface, src, dst)      take a link down; seconds until src reaches dst
     restore_link(lab, node, iface)             put it back; return once the tree settled
@@ -17,7 +19,6 @@ private Open vSwitch (labkit.lab.ovs), so the same helpers serve IOS and plain t
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 from labkit.lab.ovs import PrivateOvs
@@ -30,36 +31,39 @@ def ping(lab, src: str, dst: str, wait: float = 1.0) -> bool:
     return lab.node(src).run(["ping", "-n", "-c1", f"-W{wait:g}", addr]).returncode == 0
 
 
-def capture_while(lab, node: str, iface: str, traffic, seconds: float = 2.0) -> list[dict]:
-    """Frames crossing node:iface for `seconds`, while `traffic()` runs again and again.
+def frame_tags(packets) -> list[dict]:
+    """Each Ethernet frame of a capture on a named port (``cap.packets``): a dict with vlan
+    and prio (the 802.1Q tag's VLAN ID and priority, None when untagged), src, dst, and
+    what: a one-line summary of what it carries (ARP, IP/ICMP ...). Frames without an
+    Ethernet header (a capture on "any" is Linux cooked) are left out.
 
-    The capture runs in a child Python inside the node; the traffic starts at once and
-    repeats until the capture has ended, so it is seen whatever the capture's start-up time.
-    """
-    got: list = []
-    errors: list = []
+    libpcap puts back the tag the kernel hands apart from a received frame (VLAN offload),
+    so a tagged frame reads as Ether/Dot1Q exactly as it was on the wire."""
+    from scapy.all import ARP, IP, Dot1Q, Ether   # reading packets: nothing is sent
 
-    def run() -> None:
-        try:
-            got.append(lab.node(node).call("labkit.probes.l2:frames", iface, seconds, timeout=seconds + 30))
-        except Exception as exc:     # re-raised in the caller's thread below
-            errors.append(exc)
+    out = []
+    for pkt in packets:
+        if not pkt.haslayer(Ether):
+            continue
+        tag = pkt[Dot1Q] if pkt.haslayer(Dot1Q) else None
+        if pkt.haslayer(IP):
+            what = f"IP {pkt[IP].src} > {pkt[IP].dst} {pkt[IP].payload.name}"
+        elif pkt.haslayer(ARP):
+            what = f"ARP {'who-has' if pkt[ARP].op == 1 else 'is-at'} {pkt[ARP].pdst} from {pkt[ARP].psrc}"
+        else:
+            what = (tag.payload if tag is not None else pkt[Ether].payload).name
+        out.append({"vlan": int(tag.vlan) if tag is not None else None,
+                    "prio": int(tag.prio) if tag is not None else None,
+                    "src": pkt[Ether].src, "dst": pkt[Ether].dst, "what": what})
+    return out
 
-    t = threading.Thread(target=run)
-    t.start()
-    while t.is_alive():
-        traffic()
-        t.join(0.2)
-    if errors:
-        raise errors[0]
-    return got[0]
 
-
-def tag_table(frames: list[dict]) -> list[tuple[str, str, str]]:
-    """One row per distinct (tag, priority, what) with the IP addresses kept: what a
-    student compares with the VLAN plan. Untagged frames show VLAN '-' (the native VLAN)."""
+def tag_table(packets) -> list[tuple[str, str, str]]:
+    """One row per distinct (tag, priority, what) of a capture's frames, with the IP addresses
+    kept: what a student compares with the VLAN plan. Untagged frames show VLAN '-' (the
+    native VLAN)."""
     rows = []
-    for f in frames:
+    for f in frame_tags(packets):
         what = f["what"].replace("echo-request", "echo").replace("echo-reply", "echo")
         row = ("-" if f["vlan"] is None else str(f["vlan"]), "-" if f["prio"] is None else str(f["prio"]), what)
         if row not in rows:

@@ -64,29 +64,37 @@ for name, row in switchports(sw2950).items():
 ("md", """
 ## 2. Tags on the wire
 
-scapy captures on the access switch's first uplink (`fa0-1`, Fa0/1) while pc2 (VLAN 1) pings
-pc1 and phone2 (VLAN 2) pings phone1; both pairs sit on different switches, so both flows
-cross the trunk. VLAN 2's frames carry tag 2, priority 0 (no 802.1p class was set);
-VLAN 1 is the trunk's native VLAN and crosses untagged.
+`node.capturing(PORT)` runs tcpdump inside the access switch on its first uplink (`fa0-1`,
+Fa0/1; `labkit capture --lab trunks sw2950:Fa0/1 -w uplink.pcap` is the same capture, for
+Wireshark) while pc2 (VLAN 1) pings pc1 and phone2 (VLAN 2) pings phone1; both pairs sit on
+different switches, so both flows cross the trunk. The capture is listening when the `with`
+block starts, and `cap.packets` are the frames as scapy reads them. VLAN 2's frames carry
+tag 2, priority 0 (no 802.1p class was set); VLAN 1 is the trunk's native VLAN and crosses
+untagged.
 """),
 ("code", """
-def both_vlans():
+with lab.node("sw2950").capturing("fa0-1") as cap:
     trunks.ping(lab, "pc2", "pc1")
     trunks.ping(lab, "phone2", "phone1")
 
 print("VLAN  prio  frame")
-for vlan, prio, what in trunks.tag_table(trunks.capture_while(lab, "sw2950", "fa0-1", both_vlans)):
+for vlan, prio, what in trunks.tag_table(cap.packets):
     if "ICMP" in what:
         print(f"{vlan:>4}  {prio:>4}  {what}")
 """),
 ("md", """
 An access port carries one VLAN, untagged. pc2's port (Fa0/3, VLAN 1) sees none of VLAN 2,
 not even its broadcasts: phone2 asking for an address nobody has (ARP floods all of VLAN 2)
-leaves nothing on Fa0/3.
+leaves nothing on Fa0/3, while the same broadcast leaves by the uplink, tagged 2. Two
+captures run side by side during the one ping:
 """),
 ("code", """
-seen = trunks.capture_while(lab, "sw2950", "fa0-3", lambda: trunks.ping(lab, "phone2", "192.168.2.99", 0.3))
-print("VLAN 2 frames on pc2's access port:", [f["what"] for f in seen if "192.168.2." in f["what"]])
+sw = lab.node("sw2950")
+with sw.capturing("fa0-3") as access, sw.capturing("fa0-1") as uplink:
+    trunks.ping(lab, "phone2", "192.168.2.99", 0.3)
+for port, cap in (("Fa0/1 (uplink)", uplink), ("Fa0/3 (pc2)", access)):
+    print(f"{port:<15}", [f"VLAN {vlan} {what}" for vlan, _, what in trunks.tag_table(cap.packets)
+                          if "192.168.2." in what])
 """),
 ("md", """
 ## 3. Spanning tree: the loop, the blocked port, and the failover
