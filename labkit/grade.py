@@ -30,6 +30,15 @@ For each submission, one after the other:
    kernel that held them is ours, and dead), and the grader then looks for anything left
    (records, namespaces `lk-<prefix>*`); what it finds goes in the report as `leftovers`.
 
+7. **Fenced** (labkit.sandbox). Before anything runs, a submission whose code reaches for
+   namespaces outside the lab API (`ip netns`, `nsenter`, /run/netns, ...) or touches
+   LABKIT_INSTANCE_PREFIX is refused: score 0, the reason names cell and line. The kernel
+   runs in a network namespace of its own whose only way out is a counted dead end: a cell
+   that sends from the notebook's own process (not from a lab node) stops the submission,
+   scored 0 with "sent N packet(s) from outside its labs". Under its prefix the kernel
+   sees only its own labs (state.scoped), so attaching to, taking down or cleaning another
+   lab fails with "no lab ... is up".
+
 A part passes when its cell raises no error; the feedback for a failing part is the error's
 message (an AssertionError's text). Reports: OUT/NAME.json, OUT/NAME.html, and the executed
 notebook OUT/NAME.graded.ipynb. A report's `restored` lists the graded cells the submission
@@ -54,6 +63,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from labkit import sandbox
 from labkit.course import HIDDEN_BEGIN, HIDDEN_END
 from labkit.lab.errors import LabkitError
 from labkit.lab.runtime import INSTANCE_PREFIX_ENV, Lab, clean
@@ -231,22 +241,30 @@ def _describe(cell, index: int) -> str:
     return f"cell {index} ({what}{line})"
 
 
-def _kernel_manager():
-    """A manager (asynchronous, as nbclient's own) for a `labkit` kernel of *this* environment. The machine-wide `labkit`
-    kernelspec names whichever checkout ran the set-up last; the grader must run the labkit
-    it is itself (the one that honours LABKIT_INSTANCE_PREFIX and tears down what it made)."""
+def _kernel_manager(sockets: Path):
+    """A manager (asynchronous, as nbclient's own) for a fenced `labkit` kernel of *this* environment.
+
+    The machine-wide `labkit` kernelspec names whichever checkout ran the set-up last; the
+    grader must run the labkit it is itself (the one that honours LABKIT_INSTANCE_PREFIX and
+    tears down what it made). The kernel runs in a network namespace of its own
+    (labkit.sandbox), so it talks to us over Unix sockets in `sockets` (the `ipc` transport).
+    """
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
 
     specs = Path(tempfile.mkdtemp(prefix="labkit-kernel-"))
     (specs / "labkit").mkdir()
     (specs / "labkit" / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python (labkit)", "language": "python"}))
-    km = AsyncKernelManager(kernel_name="labkit", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs)]))
+        "argv": sandbox.kernel_argv(), "display_name": "Python (labkit, fenced)", "language": "python"}))
+    km = AsyncKernelManager(kernel_name="labkit", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs)]),
+                            transport="ipc", ip=str(sockets / "kernel"))
     km.kernel_spec   # read now: the directory goes at once
     shutil.rmtree(specs, ignore_errors=True)
     return km
+
+
+class _Escaped(Exception):
+    """The kernel sent packets from its own namespace, i.e. from outside every lab node."""
 
 
 def _execute(nb, parts: list[dict], cwd: Path, prefix: str, timeout: float, cell_timeout: float,
@@ -255,7 +273,8 @@ def _execute(nb, parts: list[dict], cwd: Path, prefix: str, timeout: float, cell
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    client = NotebookClient(nb, km=_kernel_manager(), allow_errors=True,
+    sockets = Path(tempfile.mkdtemp(prefix="labkit-grade-"))
+    client = NotebookClient(nb, km=_kernel_manager(sockets), allow_errors=True,
                             resources={"metadata": {"path": str(cwd)}})
     last_graded = max((nb.cells.index(p["cell"]) for p in parts), default=-1)
     deadline = time.monotonic() + timeout
@@ -277,20 +296,25 @@ def _execute(nb, parts: list[dict], cwd: Path, prefix: str, timeout: float, cell
                                  else f"the submission's {timeout:g} s limit")
                         raise CellTimeoutError(f"{_describe(cell, index)} ran over {limit}") from None
                     report["instances"] = sorted(set(report["instances"]) | set(_ours(prefix)))
+                    sent = sandbox.escaped(client.km.provisioner.pid)
+                    if sent:
+                        raise _Escaped(f"{_describe(cell, index)} sent {sent} packet(s) from outside its labs "
+                                       "(from the notebook's own process, not a lab node; use lab.node(...).call/cmd)")
                     if index == last_graded:
                         report["lab_checks"] = _lab_checks(prefix)
-            except CellTimeoutError:
+            except (CellTimeoutError, DeadKernelError, _Escaped):
                 client.shutdown_kernel = "immediate"
                 raise
-            except DeadKernelError:
-                client.shutdown_kernel = "immediate"
-                raise
+    except _Escaped as exc:
+        report["reason"] = f"refused: {exc}"
     except CellTimeoutError as exc:
         report["reason"] = f"timed out: {exc}"
     except DeadKernelError as exc:
         report["reason"] = f"crashed: the kernel died ({exc})"
     except Exception as exc:   # the kernel did not start, the notebook is malformed, ...
         report["reason"] = f"crashed: {type(exc).__name__}: {exc}"
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def grade_one(path: Path, sources: dict[Path, set[str]], gradebook: Gradebook, out: Path,
@@ -318,15 +342,19 @@ def grade_one(path: Path, sources: dict[Path, set[str]], gradebook: Gradebook, o
     for part in parts:
         part["cell"].outputs, part["cell"].execution_count = [], None
     report["max_score"] = sum(p["points"] for p in parts)
-    prefix = _prefix()
-    progress(f"source {source.name}, {len(parts)} graded parts, labs {prefix}*")
-    try:
-        _execute(nb, parts, source.parent, prefix, timeout, cell_timeout, report)
-    finally:
-        report["instances"] = sorted(set(report["instances"]) | set(_ours(prefix)))
-        if not report["lab_checks"]:   # stopped before its last graded cell: the labs as they are
-            report["lab_checks"] = _lab_checks(prefix)
-        report["leftovers"] = teardown(prefix)
+    escapes = sandbox.scan(nb.cells)
+    if escapes:   # checked before anything runs: there is nothing to tear down
+        report["reason"] = f"refused: it reaches outside its labs: {'; '.join(escapes)}"
+    else:
+        prefix = _prefix()
+        progress(f"source {source.name}, {len(parts)} graded parts, labs {prefix}*")
+        try:
+            _execute(nb, parts, source.parent, prefix, timeout, cell_timeout, report)
+        finally:
+            report["instances"] = sorted(set(report["instances"]) | set(_ours(prefix)))
+            if not report["lab_checks"]:   # stopped before its last graded cell: the labs as they are
+                report["lab_checks"] = _lab_checks(prefix)
+            report["leftovers"] = teardown(prefix)
     by_id: dict[str, dict] = {}
     for p in parts:
         ex = by_id.setdefault(p["grade_id"], {"grade_id": p["grade_id"], "points": 0, "max_points": 0,
@@ -374,37 +402,50 @@ def grade(submissions: list[Path], out: Path, source: Path | None = None, timeou
 
 
 def summary(report: dict) -> str:
-    line = f"{report['score']}/{report['max_score']}"
-    if report["reason"]:
-        line += f" ({report['reason']})"
-    else:
-        line += " (" + ", ".join(f"{e['grade_id']}: visible {e['visible']}"
-                                 + (f", hidden {e['hidden']}" if e["hidden"] else "")
-                                 for e in report["exercises"]) + ")"
+    return summary_line(report, ", ".join(f"{e['grade_id']}: visible {e['visible']}"
+                                          + (f", hidden {e['hidden']}" if e["hidden"] else "")
+                                          for e in report["exercises"]))
+
+
+def summary_line(report: dict, results: str) -> str:
+    """A graded submission in one line: score/max (why it scored 0, else `results`), then anything
+    its labs left behind. Shared with labkit.rubric's config grading."""
+    line = f"{report['score']}/{report['max_score']} ({report['reason'] or results})"
     if report["leftovers"]:
         line += f"; LEFT BEHIND: {', '.join(report['leftovers'])}"
     return line
 
 
 def to_html(report: dict) -> str:
+    return html_page(report, f"Submission {report['submission']}; source notebook {report['source'] or '-'}",
+                     ("exercise", "points", "visible check", "hidden test", "feedback"),
+                     [(x["grade_id"], f"{x['points']}/{x['max_points']}", x["visible"] or "", x["hidden"] or "-",
+                       x["feedback"]) for x in report["exercises"]])
+
+
+def html_page(report: dict, about: str, head: tuple[str, ...], rows: list[tuple[str, ...]],
+              notes: list[tuple[str, list[str]]] = ()) -> str:
+    """A report as one page: the score, `about` (what was graded), why it scored 0, what was left
+    behind, a table (`head` and `rows`, plain text), each lab's `labkit check` table, then `notes`
+    (a heading and its lines each). Shared with labkit.rubric's config grading."""
     e = html.escape
-    rows = "".join(
-        f"<tr><td>{e(x['grade_id'])}</td><td>{x['points']}/{x['max_points']}</td><td>{e(x['visible'] or '')}</td>"
-        f"<td>{e(x['hidden'] or '-')}</td><td>{e(x['feedback'])}</td></tr>" for x in report["exercises"])
+    cells = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     checks = "".join(f"<h2>labkit check: {e(inst)} ({'pass' if c['ok'] else 'FAIL'})</h2><pre>{e(c['table'])}</pre>"
                      for inst, c in report["lab_checks"].items()) or "<p>No lab was up to check.</p>"
     reason = f"<p class=reason><b>Scored 0:</b> {e(report['reason'])}</p>" if report["reason"] else ""
     left = (f"<p class=reason><b>Left behind:</b> {e(', '.join(report['leftovers']))}</p>"
             if report["leftovers"] else "")
+    more = "".join(f"\n<h2>{e(title)}</h2><ul>{''.join(f'<li>{e(x)}</li>' for x in lines)}</ul>"
+                   for title, lines in notes if lines)
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{e(report['name'])}: {report['score']}/{report['max_score']}</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #999;padding:.3em .6em;text-align:left}} .reason{{color:#a00}}</style></head>
 <body><h1>{e(report['name'])}: {report['score']} / {report['max_score']}</h1>
-<p>Submission {e(report['submission'])}; source notebook {e(report['source'] or '-')};
+<p>{e(about)};
 graded in {report.get('seconds', 0)} s.</p>{reason}{left}
-<table><tr><th>exercise</th><th>points</th><th>visible check</th><th>hidden test</th><th>feedback</th></tr>
-{rows}</table>
-{checks}
+<table><tr>{''.join(f'<th>{e(h)}</th>' for h in head)}</tr>
+{cells}</table>
+{checks}{more}
 </body></html>
 """

@@ -19,14 +19,13 @@ from .node import LabNode
 from .plugins import registry
 from .service import Service
 from . import netns
-from .state import LabState
+from .state import INSTANCE_PREFIX_ENV, LabState, scoped
 from . import faults as _faults
 from labkit.procs import stop
 
 Progress = Callable[[str], None]
 
 
-INSTANCE_PREFIX_ENV = "LABKIT_INSTANCE_PREFIX"   # see Lab.up
 
 
 def _quiet(_: str) -> None:
@@ -118,11 +117,13 @@ class Lab:
 
         The environment variable LABKIT_INSTANCE_PREFIX, if set, is put before every
         instance name made here (`labkit grade` gives each submission's kernel its own,
-        so its labs never meet another's); the result must still be a valid name.
+        so its labs never meet another's); the result must still be a valid name. Such a
+        process sees only the labs under its prefix (state.scoped): attach, down and clean
+        cannot reach any other.
         """
         topo = loader.load(topology)
         prefix = os.environ.get(INSTANCE_PREFIX_ENV, "")
-        instance = prefix + (name or topo.name)
+        instance = scoped(name or topo.name)
         if prefix and not loader.NAME_RE.match(instance):
             raise LabStateError(f"instance name '{instance}' ({INSTANCE_PREFIX_ENV}={prefix!r} + "
                                 f"'{name or topo.name}') is not up to 12 of a-z, 0-9 and '-' "
@@ -218,7 +219,10 @@ class Lab:
         state = LabState.load(name)
         if state is None:
             up = ", ".join(LabState.instances()) or "none"
-            raise LabStateError(f"no lab '{name}' is up (up: {up}); start one with 'labkit up'")
+            prefix = os.environ.get(INSTANCE_PREFIX_ENV, "")
+            scope = (f" among this process's labs ({INSTANCE_PREFIX_ENV}={prefix}: it sees only "
+                     f"'{prefix}*', as a graded notebook does)" if prefix else "")
+            raise LabStateError(f"no lab '{name}' is up{scope} (up: {up}); start one with 'labkit up'")
         return cls(loader.load(state.topology), name, state)
 
     # -- teardown ----------------------------------------------------------------

@@ -26,9 +26,23 @@ from labkit.procs import Proc, WaitTimeout, start_time, stop
 
 from . import netns
 
-__all__ = ["LabState", "Proc", "start_time", "RUN_ROOT"]
+__all__ = ["LabState", "Proc", "start_time", "RUN_ROOT", "INSTANCE_PREFIX_ENV", "scoped"]
 
 RUN_ROOT = Path(os.environ.get("LABKIT_RUN", "/run/labkit"))
+INSTANCE_PREFIX_ENV = "LABKIT_INSTANCE_PREFIX"
+
+
+def scoped(instance: str) -> str:
+    """The instance a name means in this process.
+
+    With LABKIT_INSTANCE_PREFIX set (`labkit grade` sets it for a submission's kernel), a
+    process lives in a scope: names are relative to the prefix (`tour` means `gab12-tour`),
+    and only labs under the prefix exist for it, so `load`, `instances` and everything built
+    on them (attach, down, clean, status) cannot reach another lab. Without it, names are
+    taken as they are.
+    """
+    prefix = os.environ.get(INSTANCE_PREFIX_ENV, "")
+    return instance if instance.startswith(prefix) else prefix + instance
 _SAVE_LOCK = threading.Lock()  # services start in threads and record PIDs concurrently
 
 
@@ -74,7 +88,7 @@ class LabState:
 
     @classmethod
     def load(cls, instance: str) -> "LabState | None":
-        path = RUN_ROOT / instance / "state.json"
+        path = RUN_ROOT / scoped(instance) / "state.json"
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -87,7 +101,8 @@ class LabState:
     def instances() -> list[str]:
         if not RUN_ROOT.is_dir():
             return []
-        return sorted(p.parent.name for p in RUN_ROOT.glob("*/state.json"))
+        prefix = os.environ.get(INSTANCE_PREFIX_ENV, "")
+        return sorted(p.parent.name for p in RUN_ROOT.glob(f"{prefix}*/state.json"))
 
     def owner_alive(self) -> bool:
         """Is the process that brought the lab up still running (same PID *and* start time)?"""
