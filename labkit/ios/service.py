@@ -29,10 +29,11 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from labkit.diag import Diagnostic, Where, printable, warning
+from labkit.diag import Diagnostic, Where, warning
 from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
 
+from . import live
 from . import show as _show
 from .errors import IosConfigError
 from .names import linux_name
@@ -221,9 +222,14 @@ class IosService(Service):
         its static routes when the interface comes back).
         """
         t = self._t()
+        self._run_steps(t, t.steps)
+
+    def _run_steps(self, t: Translation, steps: list) -> None:
+        """Run translation steps inside the node; a step on an interface the lab lacks is
+        skipped with a note, a failing step raises ServiceError naming its IOS line."""
         links = set(self._links())
         skipped: list[str] = []
-        for step in t.steps:
+        for step in steps:
             where = f"{t.config.file}:{step.line}" if step.line else t.config.file
             if step.dev and step.dev not in links:
                 skipped.append(f"{where}: skipped '{step.shell()}': the lab has no interface "
@@ -282,31 +288,32 @@ class IosService(Service):
         cfg = parse(text, f"{path.name} (access-list {name} retyped)", self.platform(), self.layer3())
         if cfg.errors:
             raise IosConfigError(cfg.errors)
-        negotiated = [i.linux for i in cfg.interfaces.values() if i.negotiated]
-        t = translate(cfg, self.run_dir, wan=self.wan(negotiated),
-                      route_mode=str(self.params.get("route_mode", "peer")), in_use=self.static_addresses())
+        t = self._translate(cfg)
         t.nft_path.write_text(t.nft)
         self.run_checked(["nft", "-f", str(t.nft_path)], inside=True)
         self.translation = t
         first = end + 1
         return [str(w) for w in cfg.warnings if w.line >= first]
 
-    LIVE_COMMANDS = ("interface", "switchport", "description", "shutdown", "exit")
-
     def configure(self, lines: str) -> list[str]:
-        """`configure terminal` for switch ports: change a port's switchport lines live, e.g.
+        """`configure terminal`: change switch ports and static routes live, e.g.
 
             sw.configure("interface FastEthernet0/1\n switchport trunk allowed vlan add 2")
+            sw.configure("ip route 0.0.0.0 0.0.0.0 192.168.254.1")
 
         Takes `interface` blocks of switchport lines (mode, access VLAN, trunk allowed and
-        native VLANs), `shutdown`/`no shutdown` and descriptions, in any IOS abbreviation;
-        `end` ends the input, as it leaves configuration mode on IOS. Anything else is
-        refused, since it would need the lab rebuilt. The lines go at the end of the running
-        config (the node's file plus earlier live changes, kept in running.ios in the run
-        dir, so another process attached to the lab continues from it), the whole is parsed
-        and checked like at bring-up (IosConfigError: the new lines' errors by their line in
-        `lines`), and only then is each changed port re-tagged on the node's Open vSwitch
-        (or moved to its VLAN's bridge) and set up or down. Returns the new lines' warnings.
+        native VLANs), `shutdown`/`no shutdown` and descriptions, and global `ip route ...` /
+        `no ip route ...` lines, in any IOS abbreviation; `end` ends the input, as it leaves
+        configuration mode on IOS. Anything else is refused (ValueError naming its line),
+        since it would need the lab rebuilt. The lines change the running config (the node's
+        file plus earlier live changes, kept in running.ios in the run dir, so another process
+        attached to the lab continues from it; see labkit.ios.live), the whole is parsed,
+        checked and translated like at bring-up (IosConfigError: the new lines' errors by
+        their line in `lines`), and only then is each changed port re-tagged on the node's
+        Open vSwitch (or moved to its VLAN's bridge) and set up or down, and, after a route
+        line, the node's static routes replaced by the running config's, with bring-up's
+        own route translation (labkit.ios.translate). Returns the new lines' warnings and
+        translation notes (a route that is not installed says why).
         """
         from labkit.lab.ovs import PrivateOvs
 
@@ -314,28 +321,16 @@ class IosService(Service):
         from .translate import interface_plan
 
         self._t()                       # rendered from the node's file before its model changes
-        new = []
-        for n, l in enumerate(lines.strip("\n").splitlines(), 1):
-            words = l.split()
-            if not words or words[0].startswith("!"):
-                continue
-            if _abbrev(words[0], "end"):
-                break
-            cmd = words[1] if _abbrev(words[0], "no") and len(words) > 1 else words[0]
-            if not any(_abbrev(cmd, kw) for kw in self.LIVE_COMMANDS):
-                raise ValueError(f"line {n} '{printable(l.strip(), 80)}': only interface switchport lines "
-                                 f"can be changed live; put it in {self.ios_path().name} and bring the lab up again")
-            new.append(l.rstrip())
         running = self._running_lines()
-        end = max((i for i, l in enumerate(running) if l.strip() == "end"), default=len(running))
+        edit = live.edit_running(running, lines, self.platform(), self.layer3(), self.ios_path().name)
         spec = self.node.spec
         ports = lambda cfg: {p.linux: p for p in interface_plan(cfg)                      # noqa: E731
                              if p.kind in ("access", "trunk") and p.linux in spec.interfaces}
-        for linux, port in ports(self._parse(running, end)).items():   # the ports as they run now
+        now = live.parse_running(running, self.platform(), self.layer3(), live.end_of(running))
+        for linux, port in ports(now).items():                          # the ports as they run now
             switchport_fields(spec.interfaces[linux], port)
             spec.interfaces[linux].shutdown = port.shutdown
-        text = running[:end] + new + running[end:]
-        cfg = self._parse(text, end)
+        cfg = edit.config
         changed = []
         for linux, port in ports(cfg).items():
             intf = spec.interfaces[linux]
@@ -349,6 +344,7 @@ class IosService(Service):
                                  f"lines in {self.ios_path().name} and bring the lab up again")
             if retag or port.shutdown != intf.shutdown:
                 changed.append((intf, port, retag))
+        routed = self._translate(cfg) if edit.routes else None      # can still refuse: nothing changed yet
         for intf, port, retag in changed:     # everything checked: now change the node
             switchport_fields(intf, port)
             intf.shutdown = port.shutdown
@@ -358,18 +354,21 @@ class IosService(Service):
             elif retag:
                 self.run_checked(["ip", "link", "set", "dev", intf.name, "master", f"vlan{intf.vlan}"], inside=True)
             self.run_checked(["ip", "link", "set", "dev", intf.name, "down" if intf.shutdown else "up"], inside=True)
-        (self.run_dir / "running.ios").write_text("\n".join(text) + "\n")
-        self._t().config = cfg
-        return [str(replace(w, file="configure", line=w.line - end)) for w in cfg.warnings if w.line > end]
+        if routed is not None:
+            self._run_steps(routed, routed.routes)
+            self.translation = routed
+        else:
+            self._t().config = cfg
+        (self.run_dir / "running.ios").write_text("\n".join(edit.text) + "\n")
+        found = list(cfg.warnings) + (routed.notes if routed is not None else [])
+        return [str(replace(w, file=live.CONFIGURE, line=n)) for w in found
+                if (n := edit.input_line(w.line)) is not None]
 
-    def _parse(self, lines: list[str], end: int):
-        """The running config (with any new lines after line `end`) parsed; IosConfigError with
-        the new lines' errors numbered as in the input to configure()."""
-        cfg = parse("\n".join(lines) + "\n", "running-config", self.platform(), self.layer3())
-        if cfg.errors:
-            raise IosConfigError([replace(d, file="configure", line=d.line - end) if d.line > end else d
-                                  for d in cfg.errors])
-        return cfg
+    def _translate(self, cfg) -> Translation:
+        """Bring-up's translation of a (running) config, for this node."""
+        negotiated = [i.linux for i in cfg.interfaces.values() if i.negotiated]
+        return translate(cfg, self.run_dir, wan=self.wan(negotiated),
+                         route_mode=str(self.params.get("route_mode", "peer")), in_use=self.static_addresses())
 
     def _running_lines(self) -> list[str]:
         """The running config: the node's IOS file, or what live changes made of it."""
@@ -391,7 +390,3 @@ class IosService(Service):
         except (ValueError, KeyError):
             return []
 
-
-def _abbrev(word: str, keyword: str) -> bool:
-    """IOS's abbreviations: `int` is `interface`, `sw` is `switchport` (two letters at least)."""
-    return len(word) >= 2 and keyword.startswith(word.lower()) or word.lower() == keyword

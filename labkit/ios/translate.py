@@ -173,6 +173,8 @@ class Translation:
     dnsmasq: DnsmasqConfig | None
     notes: list[Diagnostic]
     run_dir: Path
+    #: the static-route steps (flush, then each route), also in `steps`: a live route change runs these
+    routes: list[Step] = field(default_factory=list)
 
     @property
     def nft_path(self) -> Path:
@@ -282,17 +284,18 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
         why = "shutdown" if iface.shutdown else f"shutdown of {iface.name.parent}" if down else "no shutdown"
         steps.append(Step(["ip", "link", "set", "dev", dev, "down" if down else "up"], iface.line, why, dev))
 
-    steps.append(Step(["ip", "route", "flush", "table", "main", "proto", "boot"], 0,
-                      "static routes come from the IOS config", optional=True))
-    steps.append(Step(["ip", "route", "flush", "table", "main", "proto", "static"], 0,
-                      "static routes come from the IOS config", optional=True))
+    routes: list[Step] = []    # every static route: what configure() re-applies alone
+    routes.append(Step(["ip", "route", "flush", "table", "main", "proto", "boot"], 0,
+                       "static routes come from the IOS config", optional=True))
+    routes.append(Step(["ip", "route", "flush", "table", "main", "proto", "static"], 0,
+                       "static routes come from the IOS config", optional=True))
     for r in cfg.routes:
         target = "default" if r.network.prefixlen == 0 else str(r.network)
         text = f"ip route {r.network.network_address} {r.network.netmask} " + \
             " ".join(str(x) for x in (r.interface, r.next_hop) if x)
         tail = ["metric", str(r.distance), "proto", "static"]
         if r.interface and r.interface.type == "Null":
-            steps.append(Step(["ip", "route", "replace", "blackhole", target, *tail], r.line, text))
+            routes.append(Step(["ip", "route", "replace", "blackhole", target, *tail], r.line, text))
             continue
         if r.interface:
             iface = cfg.interfaces.get(r.interface.ios)
@@ -318,13 +321,13 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
                 continue
             addrs = l3.get(dev, [])
             if r.next_hop:
-                steps.append(Step(["ip", "route", "replace", target, "via", str(r.next_hop), "dev", dev,
-                                   *tail], r.line, text, dev))
+                routes.append(Step(["ip", "route", "replace", target, "via", str(r.next_hop), "dev", dev,
+                                    *tail], r.line, text, dev))
                 continue
             peer = _p2p_peer(addrs[0]) if addrs else None
             if peer and (route_mode == "peer" or iface.name.type == "Dialer"):
-                steps.append(Step(["ip", "route", "replace", target, "via", str(peer), "dev", dev, *tail],
-                                  r.line, f"{text} (resolved to the peer of {addrs[0].network})", dev))
+                routes.append(Step(["ip", "route", "replace", target, "via", str(peer), "dev", dev, *tail],
+                                   r.line, f"{text} (resolved to the peer of {addrs[0].network})", dev))
                 if iface.name.type == "Dialer":
                     note(r.line, f"'{text}': on the real router Dialer1 is a PPP point-to-point "
                          f"link that needs no ARP; the lab's emulated link sends to the ISP side, "
@@ -335,7 +338,7 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
                          f"sends to {peer}, the only other address on {addrs[0].network}",
                          "write the next hop instead of the interface")
             else:
-                steps.append(Step(["ip", "route", "replace", target, "dev", dev, *tail], r.line, text, dev))
+                routes.append(Step(["ip", "route", "replace", target, "dev", dev, *tail], r.line, text, dev))
                 note(r.line, f"'{text}' names an interface: the device ARPs for every destination and "
                      "only works if the neighbour answers by proxy ARP (IOS default, on in the lab)",
                      "write the next-hop address instead")
@@ -346,12 +349,14 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
                  "resolve static routes recursively, so the route is not installed",
                  "use a next hop on a directly connected subnet")
             continue
-        steps.append(Step(["ip", "route", "replace", target, "via", str(r.next_hop), *tail], r.line, text))
+        routes.append(Step(["ip", "route", "replace", target, "via", str(r.next_hop), *tail], r.line, text))
     if cfg.default_gateway and not cfg.ip_routing:
         gw, line = cfg.default_gateway
         if any(gw in a.network for addrs in l3.values() for a in addrs):   # else the parser warned
-            steps.append(Step(["ip", "route", "replace", "default", "via", str(gw), "metric", "1",
-                               "proto", "static"], line, f"ip default-gateway {gw} (the device does not route)"))
+            routes.append(Step(["ip", "route", "replace", "default", "via", str(gw), "metric", "1",
+                                "proto", "static"], line, f"ip default-gateway {gw} (the device does not route)"))
+
+    steps += routes
 
     nft = render_nft(cfg, {k: v.ip for k, v in wan_addr.items()})
     if nft:
@@ -365,7 +370,7 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
                              [IPv4Address(a.split("/")[0]) for a in (in_use or [])])
     for line, message, fix in dn_notes:
         note(line, message, fix)
-    return Translation(cfg, plan, steps, nft, dnsmasq, notes, run_dir)
+    return Translation(cfg, plan, steps, nft, dnsmasq, notes, run_dir, routes)
 
 
 def _conf_key(dev: str, key: str) -> str:
