@@ -370,6 +370,11 @@ class IosService(Service):
         return translate(cfg, self.run_dir, wan=self.wan(negotiated),
                          route_mode=str(self.params.get("route_mode", "peer")), in_use=self.static_addresses())
 
+    def running_config(self) -> str:
+        """The running config (what `show running-config` lists): the node's IOS file with
+        every live change made by configure(), from this process or another."""
+        return "\n".join(self._running_lines()) + "\n"
+
     def _running_lines(self) -> list[str]:
         """The running config: the node's IOS file, or what live changes made of it."""
         running = self.run_dir / "running.ios"

@@ -11,7 +11,7 @@ scapy, and tears it down.
 **Goals**
 1. bring a lab up from `topologies/seed.yaml` and see what it is made of;
 2. ping and traceroute across it with scapy, from *inside* lab hosts;
-3. break a route on purpose and watch `lab.check()` catch it (exercise).
+3. break a route on purpose, watch `lab.check()` catch it, and fix it in IOS (exercise).
 """),
 ("code", """
 import labkit
@@ -84,26 +84,50 @@ print(lab.check())
 ("md", """
 ## Exercise: a lost default route
 
-The next cell removes the 3550's default route, as a typo in `ip route 0.0.0.0 0.0.0.0 Fast0/1`
-would. The checks notice that the LAN lost the internet. **Your task:** in the cell after it,
-put the route back with `lab.node("sw3550").cmd("ip route add default via ...")` (the next
-hop is the router's end of the /30). The solution is filled in; replace it with your own
-and run the check cell.
+The next cell removes the 3550's default route, as `no ip route 0.0.0.0 0.0.0.0 Fast0/1`
+typed on the switch would. `sw.configure(...)` takes IOS lines as you would type them after
+`configure terminal`, and changes the running switch. The checks notice that the LAN lost
+the internet.
+
+**Your task:** put the default route back *on the 3550, in IOS*: an `ip route` line passed
+to `sw.configure(...)`, with the router's end of the /30 as the next hop
+(`sw.show("show ip route")` lists the connected networks). Not Linux's `ip route add`: a
+switch has no shell, and the graded check reads the switch's running config too. Write your
+line in the next cell (the teacher's edition shows a solution there); the cell after it
+checks your fix and is graded.
 """),
 ("code", """
-lab.node("sw3550").cmd("ip route del default")
+sw = lab.service("sw3550", "ios")
+sw.configure("no ip route 0.0.0.0 0.0.0.0 Fast0/1")
+print(sw.show("show ip route"))
 for r in lab.check().results:
     if not r.ok:
         print(f"{r.check.describe()}: {r.detail}")
 """),
-("code", """
-# YOUR FIX (solution shown)
-lab.node("sw3550").cmd("ip route add default via 192.168.254.1")
+("md", """
+The port forward fails too, although the ISP's SYN does reach pc2 (the router routes
+192.168.0.0/16 to the switch and forwards port 80 to pc2): pc2's SYN-ACK goes back to its
+gateway, the 3550, which has no route to the ISP any more. Every answer from the LAN to
+the outside needs the 3550's default route, not only what the LAN starts.
 """),
-("code", """
+("solution:default-route", """
+### BEGIN SOLUTION
+warnings = sw.configure("ip route 0.0.0.0 0.0.0.0 192.168.254.1")
+### END SOLUTION
+"""),
+("check:default-route-check:2", """
 report = lab.check()
-assert report.ok, report
-print(f"fixed: {sum(r.ok for r in report.results)}/{len(report.results)} checks pass")
+failed = [f"{r.check.describe()}: {r.detail}" for r in report.results if not r.ok]
+print(f"{len(report.results) - len(failed)}/{len(report.results)} checks pass")
+assert not failed, "still failing: " + "; ".join(failed)
+### BEGIN HIDDEN TESTS
+# the route must be the switch's own: an IOS line in its running config, its gateway of last resort
+lines = [l.strip() for l in sw.running_config().splitlines() if l.strip().startswith("ip route 0.0.0.0 0.0.0.0")]
+assert lines, ("the 3550's running config has no 'ip route 0.0.0.0 0.0.0.0 ...' line "
+               "(want the route typed in IOS with sw.configure, not added with Linux's ip route)")
+table = sw.show("show ip route")
+assert "Gateway of last resort is 192.168.254.1" in table, f"show ip route on the 3550: {table.splitlines()[2]} (want Gateway of last resort is 192.168.254.1)"
+### END HIDDEN TESTS
 """),
 ("md", """
 ## Tear down
