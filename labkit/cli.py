@@ -158,15 +158,30 @@ def cmd_course(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    """Grade submissions one by one (labkit.grade); exit 1 if a lab was left behind."""
-    from labkit import grade
+    """Grade submissions one by one: notebooks (labkit.grade), or with --configs folders of
+    configs against a rubric (labkit.rubric); exit 1 if a lab was left behind."""
+    from labkit import grade, rubric
 
+    if bool(args.configs) == bool(args.submissions):
+        raise LabkitError("give students' notebooks, or --configs DIR... --rubric RUBRIC for config "
+                          "assignments (not both)")
+    if args.configs and not args.rubric:
+        raise LabkitError("--configs needs --rubric RUBRIC (a name in data/rubrics/ or a YAML file)")
+    if not args.configs and (args.rubric or args.lab):
+        raise LabkitError("--rubric and --lab go with --configs DIR...")
     if os.geteuid() != 0:
         print("labkit: this command needs root (network namespaces); run it with sudo", file=sys.stderr)
         return 2
-    reports = grade.grade([Path(s) for s in args.submissions], Path(args.output),
-                          Path(args.source) if args.source else None, timeout=args.timeout,
-                          cell_timeout=args.cell_timeout, progress=lambda m: print(m, file=sys.stderr))
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    if args.configs:
+        reports = rubric.grade_configs([Path(d) for d in args.configs], args.rubric, args.lab,
+                                       Path(args.output), progress=progress)
+    else:
+        reports = grade.grade([Path(s) for s in args.submissions], Path(args.output),
+                              Path(args.source) if args.source else None, timeout=args.timeout,
+                              cell_timeout=args.cell_timeout, progress=progress)
     for r in reports:
         print(f"{r['name']}: {r['score']}/{r['max_score']}" + (f" ({r['reason']})" if r["reason"] else ""))
     print(f"reports in {args.output}")
@@ -411,8 +426,15 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("out", help="directory to write teacher/ and student/ into")
     co.add_argument("--from", dest="src", help="the notebooks to build from (default: this checkout's notebooks/)")
     gr = add("grade", cmd_grade, "labkit grade SUBMISSION.ipynb... [-o REPORT_DIR]: run each submission in "
-             "a lab of its own, score its checks (hidden tests too), write NAME.json and NAME.html", lab="none")
-    gr.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb", help="the students' notebooks")
+             "a lab of its own, score its checks (hidden tests too), write NAME.json and NAME.html; "
+             "labkit grade --configs DIR... --rubric RUBRIC [--lab TOPOLOGY]: the same for folders of "
+             "configs (IOS, zone files, main.cf) run in the topology", lab="none")
+    gr.add_argument("submissions", nargs="*", metavar="SUBMISSION.ipynb", help="the students' notebooks")
+    gr.add_argument("--configs", nargs="+", metavar="DIR",
+                    help="students' folders of configs, or a class folder of them (one folder per student)")
+    gr.add_argument("--rubric", help="with --configs: the rubric (a name in data/rubrics/, or a YAML file)")
+    gr.add_argument("--lab", metavar="TOPOLOGY",
+                    help="with --configs: the topology the configs run in (default: the rubric's lab:)")
     gr.add_argument("-o", "--output", default="grades", help="report directory (default: grades)")
     gr.add_argument("--source", help="the teacher's notebooks (default: this checkout's notebooks/)")
     gr.add_argument("--timeout", type=float, default=900, metavar="S",
