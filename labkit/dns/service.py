@@ -15,12 +15,16 @@ Topology YAML (paths relative to the topology file):
 """
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+
+from dnslib import QTYPE
 
 from labkit.diag import error, warning
 from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
 from labkit.mail.errors import MailConfigError
+from labkit.procs import WaitTimeout, wait_until
 
 from .bind import BindConfig
 from .lint import lint_named_conf, lint_zone, read_postfix_maps
@@ -81,6 +85,61 @@ class BindService(Service):
         """Both ports listen (the engine's probe) and named answers a query (BIND's own)."""
         cfg = self._config()
         return super().ready() and cfg.ready(self.node.netns, cfg.probe_address(self.node.ip() or "127.0.0.1"))
+
+    def zone_file(self, origin: str) -> Path:
+        """The lab's copy of a zone's file, the one named loads: edit it, then reload()."""
+        want = origin.rstrip(".").lower()
+        for z in load_zones(self.config_path("config")):
+            if z.name.rstrip(".").lower() == want and z.file:
+                return self.run_dir / z.file
+        raise ServiceError(self, f"serves no zone '{origin}' from a file")
+
+    def reload(self, timeout: float = 10.0) -> dict[str, int]:
+        """What `rndc reload` does on the seed's host: named reads its zone files again.
+
+        Every zone file is checked first with `named-checkzone` (an error raises ServiceError
+        with BIND's file:line message, and named keeps serving what it had); then the named
+        the lab recorded gets SIGHUP, and this returns once named has logged the reload and
+        answers each zone's SOA with the serial its file now has: {zone: serial served}.
+        A zone file whose serial was not raised is still loaded by a primary, as BIND does
+        (secondaries would not notice it: bump the serial)."""
+        zones = [(z.name.rstrip("."), self.run_dir / z.file)
+                 for z in load_zones(self.config_path("config")) if z.file]
+        want = {}
+        for origin, path in zones:
+            self.run_checked(["named-checkzone", "-i", "local", origin or ".", str(path)])
+            want[origin] = load_zone(path, origin).soa.rdata.times[0]
+        log = self.run_dir / "named.log"
+        seen = log.stat().st_size if log.exists() else 0
+        self.signal(signal.SIGHUP)
+
+        def done() -> bool:
+            text = log.read_text(errors="replace")[seen:] if log.exists() else ""
+            if "reloading configuration failed" in text or "reloading zones failed" in text:
+                raise ServiceError(self, "named could not reload", text[-2000:])
+            return "reloading zones succeeded" in text and self.serials(list(want)) == want
+        try:
+            wait_until(done, timeout, poll=0.1, what="named reloaded")
+        except WaitTimeout:
+            raise ServiceError(self, f"named did not serve the new zones within {timeout:g} s "
+                               f"(want serials {want}, served {self.serials(list(want))})",
+                               self.log_tail()) from None
+        return want
+
+    def serials(self, zones: list[str]) -> dict[str, int | None]:
+        """The SOA serial named answers for each zone (None: no SOA answer), asked inside the node."""
+        from .client import query
+        cfg = self._config()
+        addr = cfg.probe_address(self.node.ip() or "127.0.0.1")
+        out: dict[str, int | None] = {}
+        for z in zones:
+            try:
+                soa = [rr.rdata for rr in query(self.node.netns, addr, z or ".", "SOA", port=cfg.port).rr
+                       if rr.rtype == QTYPE.SOA]
+            except OSError:
+                soa = []
+            out[z] = soa[0].times[0] if soa else None
+        return out
 
     @classmethod
     def lint(cls, spec) -> list:

@@ -6,6 +6,7 @@ message, before any process has started.
 """
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -101,6 +102,21 @@ class Service:
 
     def record_pid(self, pid: int) -> None:
         self.node.record_pid(pid, self.name)
+
+    def signal(self, sig: int) -> list[int]:
+        """Send `sig` (e.g. SIGHUP: reload) to this service's daemons, by the PIDs the lab
+        recorded for it, each checked against its recorded start time (never a reused PID),
+        from this process or any other attached to the lab. Returns the PIDs signalled;
+        ServiceError when none of them is running."""
+        from .state import LabState
+
+        state = LabState.load(self.node.run_dir.parent.name)
+        live = [p for p in (state.procs if state else []) if p.what == f"{self.node.name}/{self.name}" and p.alive()]
+        if not live:
+            raise ServiceError(self, "is not running (no live process of it on the lab's record)")
+        for p in live:
+            os.kill(p.pid, sig)
+        return [p.pid for p in live]
 
     # -- the lifecycle ------------------------------------------------------
     def render(self) -> None:
