@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from labkit.ios import show
@@ -107,12 +108,20 @@ class PolicyResult:
         return "\n".join(f"{'PASS' if r.result == want else 'FAIL'}  {r.src:>4} -> {r.dst:<6} "
                          f"{r.what:<8} {r.result:<9} (want {want})" for r, want in self.rows)
 
+    def failures(self) -> str:
+        """The failing probes as feedback: "acd -> pc2 icmp: reply (want no reply); ..."."""
+        return "; ".join(f"{r.src} -> {r.dst} {r.what}: {r.result} (want {want})"
+                         for r, want in self.rows if r.result != want)
 
-def check_policy(lab, port: int = 7) -> PolicyResult:
-    """Probe the intended ACL behaviour (POLICY) with echo servers on pc2 and acd."""
+
+def check_policy(lab, port: int = 7, policy: list[tuple[str, str, str, str]] = POLICY) -> PolicyResult:
+    """Probe an intended ACL behaviour, (src, dst, probe, wanted result) rows (default POLICY),
+    with echo servers on the nodes probed by TCP or UDP."""
     rows = []
-    with EchoServer(lab.node("pc2"), port), EchoServer(lab.node("acd"), port):
-        for src, dst, what, want in POLICY:
+    with ExitStack() as stack:
+        for name in sorted({dst for _, dst, what, _ in policy if what != "icmp"}):
+            stack.enter_context(EchoServer(lab.node(name), port))
+        for src, dst, what, want in policy:
             rows.append((probe(lab, src, dst, what, port), want))
     return PolicyResult(rows)
 

@@ -215,24 +215,32 @@ print(campus.check_policy(lab))
 """),
 ("md", """
 **Your task:** find the mistake (compare with `show access-lists` above) and write the
-correct ACL in the next cell. `replace_acl` parses your lines like the IOS config (a typo is
-reported with its line) and reloads the switch's filter. The solution is filled in; replace
-it with your own and run the check.
+correct ACL in the next cell, with `sw.replace_acl("102", lines)`. It parses your lines like
+the IOS config (a typo is reported with its line) and reloads the switch's filter. The
+teacher's edition shows a solution there; the cell after it runs the policy check and is
+graded.
 """),
-("code", """
-# YOUR FIX (solution shown): the deny must match VLAN2 as *source*: the ACL filters what
-# comes in on Vlan2, so its packets come from 192.168.2.0/24
-fixed = '''
-access-list 102 permit tcp 192.168.2.0 0.0.0.255 192.168.1.0 0.0.0.255 established
-access-list 102 deny   ip 192.168.2.0 0.0.0.255 192.168.1.0 0.0.0.255
-access-list 102 permit ip any any
-'''
-warnings = sw.replace_acl("102", fixed)
+("solution:acl-fix", """
+### BEGIN SOLUTION
+# the deny must match VLAN2 as *source*: the ACL filters what comes in on Vlan2, so its
+# packets come from 192.168.2.0/24; the colleague's other two lines are right
+acl = broken.strip().splitlines()
+acl[1] = "access-list 102 deny   ip 192.168.2.0 0.0.0.255 192.168.1.0 0.0.0.255"
+warnings = sw.replace_acl("102", "\\n".join(acl))
+### END SOLUTION
 """),
-("code", """
+("check:acl-fix-check:2", """
 result = campus.check_policy(lab)
 print(result)
-assert result.ok, "the ACL does not do what the policy says yet"
+assert result.ok, "the ACL does not do what the policy says yet: " + result.failures()
+### BEGIN HIDDEN TESTS
+# the policy is about the VLANs, not the two hosts probed above: a VLAN2 phone and a VLAN1 PC
+others = [("phone1", "pc1", "icmp", "no reply"), ("phone1", "pc1", "udp", "no reply"),
+          ("phone1", "pc1", "tcp_syn", "no reply"), ("pc1", "phone1", "tcp_syn", "SYN-ACK"),
+          ("phone1", "rootns", "icmp", "reply")]
+hidden = campus.check_policy(lab, policy=others)
+assert hidden.ok, "between other hosts of the two VLANs: " + hidden.failures()
+### END HIDDEN TESTS
 """),
 ("md", """
 ## Tear down
