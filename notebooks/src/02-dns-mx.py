@@ -13,7 +13,7 @@ lab hosts.
 2. look up the MX the way a LAN PC does: through the home router's DNS forwarder;
 3. lint the seed's zone and see what BIND's own checker misses;
 4. scan the security group from the internet;
-5. exercise: fix the zone so that the lint comes back clean.
+5. exercise: fix the zone, raise its serial, and have the lab's BIND serve it.
 """),
 ("code", """
 from pathlib import Path
@@ -129,44 +129,85 @@ for proto in ("tcp", "udp"):
 print(f"icmp    {'answers' if scan['ping'] else 'filtered'}")
 """),
 ("md", """
-## Exercise: fix the zone
+## Exercise: fix the zone, live
 
-Work on a copy of the zone (the lab keeps the seed's file unchanged). In the cell marked
-*YOUR FIX*:
+The lab's BIND serves its own copy of the zone, `bind.zone_file("exampledomain.ca")` in the
+lab's run directory (the seed's file in `topologies/` stays as it is). Fix that copy and
+make BIND serve it, as the author would on his EC2 host:
 
-1. make the apex NS name the real server;
-2. make the SOA RNAME a mailbox, e.g. `hostmaster.exampledomain.ca.`.
+1. make the apex NS name the real server, `ns.exampledomain.ca.`;
+2. make the SOA RNAME a mailbox that receives mail (`vmbox` delivers `admin@` and `test@`);
+3. raise the SOA serial (the author's date-and-counter form, `YYYYMMDDnn`). A primary loads
+   the file anyway, but secondaries and anything that compares serials see a change only
+   when the serial grows;
+4. run `bind.reload()`, what `rndc reload` does on the seed's host. It runs
+   `named-checkzone` on your file first: a mistake comes back with its line, and BIND keeps
+   serving the old zone. Then named reloads, and `reload()` returns the serial it serves.
 
-Edit `text` with Python, or open the copy in an editor. The solution is filled in; replace
-it with your own. The check cell passes when our lint finds nothing and `named-checkzone`
-still says OK.
+The next cell prints the file as BIND has it. Write the corrected zone into it in the cell
+after (with `zone.write_text(...)`, or edit the file in an editor and run only the reload);
+the teacher's edition shows a solution there. The check cell asks the live server from pc1
+and is graded.
 """),
 ("code", """
-import shutil, tempfile
-work = Path(tempfile.mkdtemp(prefix="labkit-02-")) / "exampledomain.ca"
-shutil.copy(ZONE, work)
-print(len(lint_zone(work, "exampledomain.ca")), "findings in the copy")
+bind = lab.service("ec2", "bind")
+zone = bind.zone_file("exampledomain.ca")
+print(zone.name, "served with serial", bind.serials(["exampledomain.ca"])["exampledomain.ca"])
+print(zone.read_text())
 """),
-("code", """
-# YOUR FIX (solution shown)
-text = work.read_text()
-text = text.replace("IN NS   ns.\\n", "IN NS   ns\\n")                       # relative: ns.exampledomain.ca.
-text = text.replace("www.exampledomain.ca. (", "hostmaster.exampledomain.ca. (")  # a mailbox
-_ = work.write_text(text)
+("solution:zone-fix", """
+### BEGIN SOLUTION
+_ = zone.write_text('''$TTL    300
+@           IN SOA  exampledomain.ca. admin.exampledomain.ca. (
+                    2012220105      ; serial: one more than the seed's
+                    1H      ; refresh
+                    15M     ; retry
+                    1W      ; expiry
+                    1D )        ; minimum
+
+            IN NS   ns.exampledomain.ca.
+            IN A    1.2.3.4
+            IN MX 10 mail
+
+ns              IN A 1.2.3.4
+www             IN A 1.2.3.4
+mail            IN A 1.2.3.4
+''')
+served = bind.reload()
+### END SOLUTION
 """),
-("code", """
-findings = lint_zone(work, "exampledomain.ca")
-assert not findings, format_findings(findings)
-bind = subprocess.run(["named-checkzone", "-i", "local", "exampledomain.ca", str(work)],
-                      capture_output=True, text=True)
-assert bind.returncode == 0, bind.stdout
-print("lint: no findings; named-checkzone:", bind.stdout.split()[-1])
+("check:zone-fix-check:2", """
+findings = lint_zone(zone, "exampledomain.ca")
+assert not findings, "lint of the zone BIND loads: " + format_findings(findings)
+r = lab.node("pc1").call("labkit.dns.probes:query", "1.2.3.4", "exampledomain.ca", "NS")
+names = [a["data"] for a in r["answer"] if a["type"] == "NS"]
+print("NS served by 1.2.3.4:", names)
+assert names, f"NS query to 1.2.3.4 from pc1: {r['rcode']}, no NS record (want the zone's name server)"
+for name in names:
+    a = lab.node("pc1").call("labkit.dns.probes:query", "100.64.1.53", name, "A", rd=True)
+    addrs = [x["data"] for x in a["answer"] if x["type"] == "A"]
+    print(f"{name} A through the ISP resolver: {a['rcode']} {addrs}")
+    assert addrs, f"NS {name} (served by 1.2.3.4) does not resolve: {a['rcode']} from the ISP resolver (want an A record)"
+### BEGIN HIDDEN TESTS
+# the serial the live server answers grew, the RNAME is a mailbox Postfix delivers, the rest of the zone is intact
+serial = bind.serials(["exampledomain.ca"])["exampledomain.ca"]
+assert serial is not None and serial > 2012220104, f"SOA serial served by 1.2.3.4: {serial} (want more than the seed's 2012220104)"
+from labkit.dns.lint import read_postfix_maps
+maps = read_postfix_maps(*(REPO / "topologies" / "ec2" / m for m in ("vmbox", "valias", "vdomains")))
+findings = lint_zone(zone, "exampledomain.ca", *maps)
+assert not findings, "the SOA RNAME against the Postfix maps: " + format_findings(findings)
+for host in ("exampledomain.ca", "www.exampledomain.ca", "mail.exampledomain.ca"):
+    a = lab.node("pc1").call("labkit.dns.probes:query", "1.2.3.4", host, "A")
+    got = [x["data"] for x in a["answer"] if x["type"] == "A"]
+    assert got == ["1.2.3.4"], f"{host} A at 1.2.3.4: {a['rcode']} {got} (want 1.2.3.4)"
+mx = lab.node("pc1").call("labkit.dns.probes:query", "1.2.3.4", "exampledomain.ca", "MX")
+assert [x["data"] for x in mx["answer"]] == ["10 mail.exampledomain.ca."], f"MX at 1.2.3.4: {mx['answer']} (want 10 mail.exampledomain.ca.)"
+### END HIDDEN TESTS
 """),
 ("md", """
 ## Tear down
 """),
 ("code", """
-shutil.rmtree(work.parent)
 lab.down()
 """),
 ]
