@@ -15,9 +15,10 @@ import re
 from pathlib import Path
 
 from labkit.mail.flows import Flow, flow_table, read_delivered, read_maildir, refusal
+from labkit.mail.maps import read_map
 from labkit.procs import WaitTimeout, wait_until
 
-__all__ = ["LabFlow", "SEED_LAB_FLOWS", "run_flows", "flow_table", "delivered", "hops", "describe",
+__all__ = ["LabFlow", "SEED_LAB_FLOWS", "run_flows", "flow_table", "delivered", "vmbox_path", "hops", "describe",
            "mailbox_listing", "wait_live", "wait_delivered", "steps_table", "burst_facts",
            "burst_table", "plot_bursts"]
 
@@ -51,12 +52,20 @@ def sink_store(lab, node: str = "gmail") -> Path:
     return lab.service(node, "smtpsink").store
 
 
+def vmbox_path(lab, rcpt: str) -> str | None:
+    """The mailbox path `vmbox` gives an address in the lab's Postfix (relative to
+    virtual_mailbox_base; a trailing / is a Maildir), or None when it has no line for it."""
+    conf = lab.service("ec2", "postfix").conf_dir
+    return next((e.value for e in read_map(conf / "vmbox") if e.key.lower() == rcpt.lower()), None)
+
+
 def delivered(lab, rcpt: str) -> tuple[str, list[mailbox.Message]]:
-    """(format, messages) for a local address, or ("forward", ...) for a gmail/yahoo copy."""
+    """(format, messages) for a local address (at its vmbox path, else DOMAIN/LOCAL), or
+    ("forward", ...) for a gmail/yahoo copy."""
     local, domain = rcpt.split("@")
     if domain in ("gmail.com", "yahoo.com"):
         return "forward", read_maildir(sink_store(lab, domain.split(".")[0]) / rcpt)
-    return read_delivered(mailbox_base(lab) / domain / local)
+    return read_delivered(mailbox_base(lab) / (vmbox_path(lab, rcpt) or f"{domain}/{local}"))
 
 
 def _forward_target(lab, rcpt: str) -> str | None:

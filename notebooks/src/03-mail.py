@@ -12,14 +12,15 @@ forwarded to Gmail. This notebook sends real mail across the lab and reads what 
 2. check each of the seed's flows, and read the delivered Maildir and mbox files;
 3. solve the seed's puzzle: why must the domain *not* be in `virtual_alias_domains`?
 4. measure the seed's "Automation" idea: files + `postmap` against a database;
-5. exercise: add a mailbox and prove that it receives mail.
+5. exercise: write a mailbox's `vmbox` line yourself, choose its format, postmap, and prove
+   that it receives mail.
 """),
 ("code", """
 import mailbox
 import labkit
 from labkit.lessons import mail as labmail
 from labkit.lessons.mail import steps_table
-from labkit.mail import admin, puzzle
+from labkit.mail import puzzle
 lab = labkit.Lab.up("seed", name="mail", replace=True)
 postfix = lab.service("ec2", "postfix")     # the seed's main.cf + maps, rendered into the run dir
 print(postfix.conf_dir.relative_to(postfix.run_dir), "|", postfix.cfg.mailbox_base.relative_to(postfix.run_dir))
@@ -149,26 +150,59 @@ spends *more* CPU than one batched rebuild of a hash file. A sign-up page wants 
 nightly import of 10,000 accounts is cheaper as files.
 """),
 ("md", """
-## Exercise: a new mailbox
+## Exercise: a new mailbox, by hand
 
-Give the lab's Postfix a new Maildir mailbox `student@exampledomain.ca`, with
-`admin.add_mailbox(postfix.conf_dir, ...)` (the seed's "add a line to vmbox, then
-postmap", automated). The solution is filled in below; replace it with your own. Then run
-the check: it waits until Postfix accepts the address, sends a message from pc1, and looks
-for it in the Maildir.
+The seed adds a mailbox the way the Postfix documentation does: a line in `vmbox`, then
+`postmap`. Do the same for `student@exampledomain.ca` on the lab's Postfix (the next cell
+prints the lab's `vmbox` and where it lives):
+
+1. append the address's line to the lab's `vmbox`: the address, then its mailbox path under
+   `virtual_mailbox_base`, e.g. `exampledomain.ca/student/`. **You choose the format**, as
+   the seed's comments say: a path ending in `/` is a Maildir (a directory, one file per
+   message), a path without it an mbox (one file, messages one after the other);
+2. run `postmap` on it *inside the EC2 node*, `ec2.run([...], check=True)`: Postfix never
+   reads `vmbox` itself, only the `vmbox.db` that postmap builds from it;
+3. run `postfix reload` there too, so Postfix's daemons reopen their tables now.
+
+Both commands take `-c` and the lab's config directory, `conf`. Write your steps in the next
+cell but one (the teacher's edition shows a solution there); the cell after it sends a
+message from pc1, looks for it in the mailbox your line names, and is graded.
 """),
 ("code", """
-# YOUR SOLUTION (shown)
-admin.add_mailbox(postfix.conf_dir, "student@exampledomain.ca")
+ec2 = lab.node("ec2")
+conf = postfix.conf_dir
+print("conf:", conf.relative_to(postfix.run_dir))
+print((conf / "vmbox").read_text())
 """),
-("code", """
+("solution:vmbox", """
+### BEGIN SOLUTION
+with open(conf / "vmbox", "a") as f:
+    f.write("student@exampledomain.ca   exampledomain.ca/student/\\n")    # a trailing /: Maildir
+ec2.run(["postmap", "-c", str(conf), f"hash:{conf}/vmbox"], check=True)
+_ = ec2.run(["postfix", "-c", str(conf), "reload"], check=True)
+### END SOLUTION
+"""),
+("check:vmbox-check:2", """
 addr = "student@exampledomain.ca"
-labmail.wait_live(lab, addr)          # postmap runs after a 0.3 s quiet period
+path = labmail.vmbox_path(lab, addr)
+assert path, f"vmbox has no line for {addr} (want '{addr}  exampledomain.ca/student/', or without the /)"
+want = "maildir" if path.endswith("/") else "mbox"
 r = lab.node("pc1").call("labkit.probes.mail:send", addr, subject="exercise", helo="pc1")
-assert r["accepted"], steps_table(r)
+print(steps_table(r))
+rcpt = next((f"{code} {text}" for cmd, code, text in r["steps"] if cmd == "RCPT TO"), "no RCPT TO")
+assert r["accepted"], f"{addr} from pc1: RCPT TO {rcpt} (want 250, then delivery)"
 fmt, msgs = labmail.wait_delivered(lab, addr, "exercise")
-assert fmt == "maildir", fmt
-print(f"{addr}: delivered to a {fmt}, subjects {[m['Subject'] for m in msgs]}")
+assert fmt == want, f"{addr}: delivered as {fmt or 'nothing'} at {path} (want {want}, as your vmbox line says)"
+print(f"{addr}: delivered to a {fmt} at {path}")
+### BEGIN HIDDEN TESTS
+# the table Postfix reads is the one postmap built, no address was caught by accident, the seed's
+# mailboxes still work
+q = ec2.run(["postmap", "-c", str(conf), "-q", addr, f"hash:{conf}/vmbox"])
+assert q.returncode == 0 and q.stdout.strip() == path, f"postmap -q {addr} in vmbox.db: {q.stdout.strip() or 'not found'} (want {path})"
+for other, code in (("nobody@exampledomain.ca", 550), ("admin@exampledomain.ca", 250), ("test@exampledomain.ca", 250)):
+    got, text = lab.node("isp").call("labkit.probes.mail:rcpt_code", other, "1.2.3.4")
+    assert got == code, f"RCPT TO {other} from the internet: {got} {text} (want {code})"
+### END HIDDEN TESTS
 """),
 ("md", """
 ## Tear down
