@@ -36,6 +36,20 @@ class FixReport:
     def passed(self) -> bool:
         return all(r.safe and r.live for r in self.results)
 
+    @property
+    def exclusive(self) -> bool:
+        """Mutual exclusion proved for every thread count (progress not asked)."""
+        return all(r.safe for r in self.results)
+
+    def failure(self) -> str:
+        """What the explorer found against the listing, thread count by thread count, and
+        what a lock must do instead: the text of a failing check's assertion."""
+        seen = [f"with {r.threads} threads: {r.summary()}" for r in self.results if not (r.safe and r.live)]
+        if not seen:
+            return "no problem found"
+        return ("; ".join(seen) + ". Wanted: no interleaving puts two threads in the critical"
+                " section, and from every state some thread can still get in")
+
     def __str__(self) -> str:
         lines = [r.summary() for r in self.results]
         bad = next((r for r in self.results if r.safe is False), None) or \

@@ -18,7 +18,8 @@ counterexample it prints is a shortest one). Then real threads on this machine's
 fight over the real `lock cmpxchg`. No network lab is needed here.
 
 **Goals:** see the race, see the proof, break the proof by dropping `lock`, measure what
-contention costs, and fix a broken lock yourself (exercise, checked by the explorer).
+contention costs, and fix a broken lock yourself (exercise, graded: the explorer proves
+your lock, with a hidden test from another angle).
 """),
 ("code", """
 import matplotlib.pyplot as plt
@@ -187,8 +188,8 @@ is met in some runs and missed in others. The raw ratio in the same rounds spann
 ("md", """
 ## Exercise — fix a broken lock
 
-A colleague "tidied" the seed's lock. The checker runs the explorer for 2 and 3 threads on a
-multi-core machine and passes a lock only if both mutual exclusion and progress are proved:
+A colleague "tidied" the seed's lock. The explorer runs it for 2 and 3 threads on a multi-core
+machine:
 """),
 ("code", """
 print(BROKEN_LOCK)
@@ -196,12 +197,18 @@ print(check_fix(BROKEN_LOCK))
 """),
 ("md", """
 With 2 threads it never lets two in, but the first owner then spins forever on a lock it holds;
-with 3 threads two of them get in. **Your task:** edit `my_fix` below until the check passes.
-The stored solution is filled in; replace it with your own attempt and run the check cell. Try
-a few wrong ones too: remove `lock`, or compare with 1 instead of 0, and read the counterexample.
+with 3 threads two of them get in. A lock has two jobs: **mutual exclusion** (never two threads
+in the critical section) and **progress** (from every state, some thread can still get in). The
+first alone is easy: a lock nobody can take has it.
+
+**Your task:** in the next cell, set `my_fix` to a listing that does both jobs (the teacher's
+edition shows a solution there). Try a few wrong ones too: remove `lock`, or compare with 1
+instead of 0, and read the counterexample. The cell after it is graded: it proves mutual
+exclusion for 2 and 3 threads, and prints the explorer's whole report.
 """),
-("code", """
-# YOUR FIX (a solution is filled in)
+("solution:lock-fix", """
+my_fix = BROKEN_LOCK          # the colleague's listing: change it
+### BEGIN SOLUTION
 my_fix = \"\"\"
         mov edx,1
 spin:   mov eax,[mutex]
@@ -210,11 +217,17 @@ spin:   mov eax,[mutex]
         lock cmpxchg [mutex],edx
         jnz spin                ; ZF=0: cmpxchg failed, somebody else got it
 \"\"\"
+### END SOLUTION
 """),
-("code", """
+("check:lock-fix-check:2", """
 report = check_fix(my_fix)
 print(report)
-assert report.passed, "not proved yet: read the counterexample above"
+assert report.exclusive, report.failure()
+### BEGIN HIDDEN TESTS
+# another angle: progress too (a lock nobody can take is exclusive), and a fourth thread
+more = check_fix(my_fix, threads=(2, 3, 4))
+assert more.passed, more.failure()
+### END HIDDEN TESTS
 """),
 ("md", """
 ## Tear down
