@@ -219,3 +219,27 @@ def agent_logs_in(lab, node: str = "phone2", agent: str = "2772", timeout: float
         return True
     except procs.WaitTimeout:
         return False
+
+
+def check_dialplan(lab, text: str, node: str = "phone2", agent: str = "2772") -> None:
+    """The exercise's check: the PBX takes ``text`` as its extensions.conf (no dial-plan
+    error), and the phone on ``node``, restarted, logs in as ``agent`` by dialling *44 through
+    it. AssertionError saying what was seen and what was wanted."""
+    errors = [d for d in use_dialplan(lab, text) if ": warning: " not in d]
+    assert not errors, f"the PBX refused the dial plan and kept the one it had: {errors}"
+    star44 = [ln.split(";")[0].strip() for ln in text.splitlines() if ln.strip().startswith("exten => *44")]
+    assert agent_logs_in(lab, node, agent), (
+        f"{node} dialled *44 and keyed {agent}, but GET /agents does not show {agent} idle; "
+        f"the plan's *44 line: {star44 or 'none'} (want *44 routed to the ACD's login AOR, acdlogin)")
+
+
+def check_whole_plan(lab, node: str = "phone1", agent: str = "2771", queue: str = "queue1") -> None:
+    """The exercise's hidden test, from other angles: another phone logs in with *44, and the
+    rest of the plan still routes: the gateway's call into ``queue`` reaches an agent through
+    the PBX ([fxo] to the ACD, [acdserver] from the ACD to the phone)."""
+    assert agent_logs_in(lab, node, agent), \
+        f"{node} dialled *44 and keyed {agent}, but GET /agents does not show {agent} idle"
+    result = call(lab, queue, hold=2).result()
+    assert result["connected"], (
+        f"the gateway's call to {queue} through the PBX: {result['status']}, no agent connected "
+        f"(want it routed to the ACD's {queue} and on to agent {agent}: keep the plan's other contexts)")

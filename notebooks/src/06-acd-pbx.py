@@ -19,7 +19,8 @@ voice VLAN.
 2. see the ACD subscribe to an agent's extension at the PBX, and the PBX's NOTIFYs follow the
    agent's real calls;
 3. draw one queued call's ladder gateway → PBX → ACD → PBX → agent from a capture;
-4. break `*44` in the dial plan and fix it (exercise, checked automatically).
+4. fix a broken `*44` in the dial plan (exercise, graded, with a hidden test of the rest of
+   the plan).
 """),
 ("code", """
 import labkit
@@ -151,15 +152,27 @@ print("\\n".join(pbx.call_lines(cap.stop(), "*44")))
 The PBX accepted the file: `acdlogon` is a valid user part. It routed `*44` to the ACD as
 `sip:acdlogon@…`, and the ACD has no such AOR. The capture shows the PBX challenging the
 phone (407), then the call reaching the ACD and the ACD's refusal coming back through the PBX.
-If your fix has a dial-plan error, the PBX keeps its old plan, and the list above the answer
-names the line. **Your turn:** fix the `*44` line in
-`fixed` below so that it routes to the ACD's login AOR again, then run the check. The cell
-holds one solution.
+
+**Your turn:** in the next cell, set `fixed` to a dial plan (the text of an `extensions.conf`)
+whose `*44` routes to the ACD's login AOR again; the teacher's edition shows a solution there.
+The cell after it is graded: it gives the PBX your plan (`pbx.use_dialplan`; if the plan has
+an error, the PBX keeps its old one and the check names the line) and restarts phone2, which
+must log in as 2772. Fix the colleague's change, and only that: the rest of the plan still has
+to route every other call.
 """),
-("code", """
-fixed = broken.replace("acdlogon", "acdlogin")      # your fix
-print("dial plan errors:", [d for d in pbx.use_dialplan(lab, fixed) if ": warning: " not in d])
-print("2772 logs in:", pbx.agent_logs_in(lab))
+("solution:star44-fix", """
+fixed = broken                # the colleague's plan: change it
+### BEGIN SOLUTION
+fixed = broken.replace("acdlogon", "acdlogin")
+### END SOLUTION
+"""),
+("check:star44-check:2", """
+pbx.check_dialplan(lab, fixed)
+print("2772 logs in with *44:", acd.agent_states(lab)["2772"] == "idle")
+### BEGIN HIDDEN TESTS
+# other angles: another phone logs in with *44, and a queued call still goes through the PBX
+pbx.check_whole_plan(lab)
+### END HIDDEN TESTS
 """),
 ("md", """
 ## Tear down
