@@ -44,6 +44,12 @@ def test_an_edited_zone_is_served_after_reload_and_a_broken_one_is_refused(lab):
     zone.write_text(fixed)
     assert bind.reload() == {"exampledomain.ca": 2012220105}
     assert ns_answer(lab) == ["ns.exampledomain.ca."]
+    # a primary loads an edited file whose serial did not grow, and served it once reload() returns
+    zone.write_text(fixed.replace("www             IN A 1.2.3.4", "www             IN A 1.2.3.5"))
+    assert bind.reload() == {"exampledomain.ca": 2012220105}
+    www = lab.node("client").call("labkit.dns.probes:query", "1.2.3.4", "www.exampledomain.ca", "A")
+    assert [a["data"] for a in www["answer"]] == ["1.2.3.5"]
+    assert "zone exampledomain.ca/IN: zone serial (2012220105) unchanged" in (bind.run_dir / "named.log").read_text()
 
     zone.write_text(fixed.replace("2012220105", "2012220106").replace("mail            IN A 1.2.3.4",
                                                                       "mail            IN A 1.2.3.4.5"))

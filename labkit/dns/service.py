@@ -98,11 +98,12 @@ class BindService(Service):
         """What `rndc reload` does on the seed's host: named reads its zone files again.
 
         Every zone file is checked first with `named-checkzone` (an error raises ServiceError
-        with BIND's file:line message, and named keeps serving what it had); then the named
-        the lab recorded gets SIGHUP, and this returns once named has logged the reload and
-        answers each zone's SOA with the serial its file now has: {zone: serial served}.
-        A zone file whose serial was not raised is still loaded by a primary, as BIND does
-        (secondaries would not notice it: bump the serial)."""
+        with BIND's file:line message, and named keeps serving what it had); then each file is
+        touched (named reloads only files newer than what it loaded), the named the lab
+        recorded gets SIGHUP, and this returns once named has logged each zone's `loaded
+        serial` and answers its SOA with that serial: {zone: serial served}. A zone file whose
+        serial was not raised is still loaded by a primary, as BIND does (it logs that
+        secondaries would not notice: bump the serial)."""
         zones = [(z.name.rstrip("."), self.run_dir / z.file)
                  for z in load_zones(self.config_path("config")) if z.file]
         want = {}
@@ -111,19 +112,26 @@ class BindService(Service):
             want[origin] = load_zone(path, origin).soa.rdata.times[0]
         log = self.run_dir / "named.log"
         seen = log.stat().st_size if log.exists() else 0
+        for _, path in zones:
+            path.touch()
         self.signal(signal.SIGHUP)
 
+        def since() -> str:
+            return log.read_text(errors="replace")[seen:] if log.exists() else ""
+
         def done() -> bool:
-            text = log.read_text(errors="replace")[seen:] if log.exists() else ""
-            if "reloading configuration failed" in text or "reloading zones failed" in text:
+            text = since()
+            if "reloading configuration failed" in text or "reloading zones failed" in text or \
+                    "not loaded due to errors" in text:
                 raise ServiceError(self, "named could not reload", text[-2000:])
-            return "reloading zones succeeded" in text and self.serials(list(want)) == want
+            loaded = all(f"zone {z or '.'}/IN: loaded serial {n}" in text for z, n in want.items())
+            return loaded and self.serials(list(want)) == want
         try:
             wait_until(done, timeout, poll=0.1, what="named reloaded")
         except WaitTimeout:
-            raise ServiceError(self, f"named did not serve the new zones within {timeout:g} s "
+            raise ServiceError(self, f"named did not finish reloading the new zones within {timeout:g} s "
                                f"(want serials {want}, served {self.serials(list(want))})",
-                               self.log_tail()) from None
+                               since()[-2000:]) from None
         return want
 
     def serials(self, zones: list[str]) -> dict[str, int | None]:
