@@ -58,3 +58,35 @@ def root_veths() -> set[str]:
     """veth interfaces in the root namespace (a lab makes none: its links live in its nodes)."""
     out = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True).stdout
     return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line}
+
+
+def grade_submissions(source: Path, submissions: dict[str, dict[str, str]], out: Path,
+                      timeout: float = 3600) -> dict[str, dict[str, dict]]:
+    """Grade students' copies of notebook `source` with the real `labkit grade`: submission NAME
+    is the student edition (labkit.course) with each solution cell whose grade_id is in
+    submissions[NAME] replaced by that text (the others keep nbgrader's stub). Returns
+    {NAME: {grade_id: exercise report}}, after checking each was graded to the end (no reason to
+    score it 0) and left no lab behind."""
+    import json
+
+    import nbformat
+
+    from labkit import course
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, answers in submissions.items():
+        nb = course.student_edition(source)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution") and meta["grade_id"] in answers:
+                cell.source = answers[meta["grade_id"]]
+        nbformat.write(nb, out / f"{name}.ipynb")
+    labkit_cli("grade", *(str(out / f"{n}.ipynb") for n in submissions), "-o", str(out / "reports"),
+               "--source", str(source.parent), timeout=timeout)
+    graded = {}
+    for name in submissions:
+        report = json.loads((out / "reports" / f"{name}.json").read_text())
+        assert report["reason"] is None, f"{name}: {report['reason']}"
+        assert report["leftovers"] == [] and all(leftovers(i) == [] for i in report["instances"]), name
+        graded[name] = {e["grade_id"]: e for e in report["exercises"]}
+    return graded

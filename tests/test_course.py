@@ -9,7 +9,7 @@ import pytest
 
 from labkit import course
 
-from labtest import ROOT, labkit_cli, leftovers
+from labtest import ROOT, grade_submissions, labkit_cli, leftovers
 
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -83,3 +83,18 @@ def test_the_student_edition_runs_to_its_first_exercise_and_leaves_no_lab(built)
     assert max(ran) == first
     assert not any(o.get("output_type") == "error" for c in nb.cells[:first] for o in c.get("outputs", []))
     assert leftovers("trunks") == []
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("book", [b.name for b in course.notebooks(NOTEBOOKS) if course.exercises(b)])
+def test_each_student_edition_left_untouched_fails_its_checks(built, book, tmp_path):
+    """The student's edition, nothing filled in, graded by `labkit grade` (the teacher's checks
+    put back, hidden tests included): every exercise scores 0, its visible check fails with
+    feedback, and no lab is left."""
+    student = nbformat.read(built / "student" / book, as_version=4)      # what `course build` wrote
+    assert [c.source for c in student.cells] == [c.source for c in course.student_edition(NOTEBOOKS / book).cells]
+    ex = grade_submissions(NOTEBOOKS / book, {"untouched": {}}, tmp_path)["untouched"]
+    assert sorted(ex) == sorted(e["grade_id"] for e in course.exercises(NOTEBOOKS / book))
+    for grade_id, e in ex.items():
+        assert (e["points"], e["visible"]) == (0, "fail"), (book, grade_id, e)
+        assert e["feedback"].startswith("visible check: "), (book, grade_id, e)
