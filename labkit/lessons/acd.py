@@ -284,3 +284,104 @@ def check_routed(lab, queue: str, agent: str, hold: float = 10.0) -> bool:
     got = answered_by(events)
     assert result["connected"] and got == agent, f"call into {queue}: {result} events {events}"
     return True
+
+
+# ---- the exercise: who rings next ----------------------------------------------------------
+PHONES = {"2771": "phone1", "2772": "phone2", "2773": "phone3"}   # agent -> its phone in NAMES
+
+
+def members(doc: dict, queue: str) -> list[dict]:
+    """The agents of ``queue`` in GET /agents, the longest idle first (ties: lower ID first,
+    as the ACD breaks them)."""
+    return sorted((a for a in doc["agents"] if queue in a.get("memberof", [])),
+                  key=lambda a: (-int(a["idletime"]), a["id"]))
+
+
+def members_lines(doc: dict, queue: str) -> list[str]:
+    """The members of ``queue`` as text, longest idle first, without the idle times."""
+    return [f"{i}. {a['id']} ({PHONES.get(a['id'], '?')}) {a['state']}"
+            for i, a in enumerate(members(doc, queue), 1)]
+
+
+def line_up(lab, queue: str, order: list[str], timeout: float = 30.0) -> dict:
+    """Make agents of the lab's phones (2771 on phone1, 2772 on phone2) idle again in ``order``,
+    the first one idle the longest: each phone's service restarts (it logs out, dials in and
+    logs in again). Before each restart every idle member has been idle a whole second, so
+    GET /agents (idletime in whole seconds) tells them apart. Members not in ``order`` keep
+    their place, ahead of these. Every member is unpaused first (which also clears its count
+    of missed offers, so no auto-pause comes in the middle). Returns GET /agents."""
+    doc = rest(lab, "/agents")
+    ids = [a["id"] for a in members(doc, queue)]
+    for agent in ids:
+        rest(lab, f"/agents/{agent}", "PATCH", {"paused": False})
+
+    def settled() -> bool:
+        got = [a for a in rest(lab, "/agents")["agents"] if a["id"] in ids]
+        return all(a["state"] == "idle" and int(a["idletime"]) >= 1 for a in got)
+
+    for agent in order:
+        if not wait_for(settled, timeout):
+            raise RuntimeError(f"line_up {queue}: members not all idle after {timeout:g} s: "
+                               f"{members_lines(rest(lab, '/agents'), queue)}")
+        lab.restart(PHONES[agent], "sipphone")
+        if not wait_agents(lab, {agent: "idle"}, timeout):
+            raise RuntimeError(f"line_up {queue}: agent {agent} did not log in again within "
+                               f"{timeout:g} s (states: {agent_states(lab)})")
+    if not wait_for(settled, timeout):
+        raise RuntimeError(f"line_up {queue}: members not all idle after {timeout:g} s")
+    return rest(lab, "/agents")
+
+
+def offers_on_wire(pcap: Path) -> list[str]:
+    """The agents the ACD's INVITEs rang, in order: one per offer (a new Call-ID from the ACD
+    to a phone), re-INVITEs and retransmissions left out."""
+    seen: dict[str, str] = {}
+    agent_of = {phone: agent for agent, phone in PHONES.items()}
+    for m in sip_messages(pcap):
+        if m.row.is_request and m.method == "INVITE" and m.row.src == SIP:
+            who = agent_of.get(endpoint_name(m.row.dst))
+            if who and m.row.call_id not in seen:
+                seen[m.row.call_id] = who
+    return list(seen.values())
+
+
+def two_calls(lab, queue: str, hold: float = 8.0) -> tuple[list[list[str]], list[str]]:
+    """Two calls into ``queue`` from the gateway, the second placed once the first is
+    connected to an agent. For each call, the agents it was offered to in order, from the
+    queue log (each RINGNOANSWER, then the CONNECT); and the agents the ACD's INVITEs rang,
+    from a capture in the ACD's namespace."""
+    cap = Capture.start(lab.node("acd"), f"{queue}-calls")
+    try:
+        first = place_call(lab, queue, hold=hold)
+        wait_for(lambda: "incall" in agent_states(lab).values() or first.done(), hold + 30)
+        second = place_call(lab, queue, hold=2)
+        results = [first.result(), second.result()]
+    finally:
+        pcap = cap.stop()
+    lines = rest(lab, "/queuelog")["lines"]
+    logged = [[agent for ev, agent in call_events(lines, r["call_id"]) if ev in ("RINGNOANSWER", "CONNECT")]
+              for r in results]
+    return logged, offers_on_wire(pcap)
+
+
+def check_prediction(lab, queue: str, predict, silent: set[str], timeout: float = 60.0) -> list[list[str]]:
+    """The exercise's check: ``predict(GET /agents, queue, silent)`` must name, for each of two
+    calls, the agents the ACD offers it to, in order; then the calls are placed and the queue
+    log (and the INVITEs on the wire) say what happened. AssertionError with both otherwise.
+    Waits for the members to be idle again before it returns."""
+    doc = rest(lab, "/agents")
+    before = members_lines(doc, queue)
+    try:
+        predicted = predict(doc, queue, set(silent))
+    except NotImplementedError:
+        raise AssertionError("predict() raises NotImplementedError: write its body in the cell "
+                             "above (nbgrader's stub is still there)") from None
+    rang, wire = two_calls(lab, queue)
+    ids = [a["id"] for a in members(doc, queue)]
+    wait_for(lambda: all(agent_states(lab).get(a) == "idle" for a in ids), timeout)
+    assert [x for call in rang for x in call] == wire, \
+        f"the queue log says {rang} but the ACD's INVITEs went to {wire} (a lab problem, not yours)"
+    assert isinstance(predicted, (list, tuple)) and [list(c) for c in predicted] == rang, (
+        f"predicted {predicted!r}, but the ACD offered call 1 to {rang[0]} and call 2 to {rang[1]} "
+        f"(members before the calls, longest idle first: {'; '.join(before)}; never answer: {sorted(silent)})")
+    return rang

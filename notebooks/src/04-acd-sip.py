@@ -17,7 +17,9 @@ phone1 (agent 2771) and phone2 (agent 2772), which log in by themselves.
 1. watch an agent log in, on the wire and in `GET /agents`;
 2. queue a call with music, see it routed to the most idle agent, redirected on no answer;
 3. draw a call's SIP ladder from a tcpdump capture and check its RTP with scapy;
-4. add a queue at run time through REST (exercise).
+4. predict which agents the next two calls ring after a ring-out, and check the prediction
+   with real calls (exercise, graded);
+5. add a queue at run time through REST (exercise, graded).
 """),
 ("code", """
 import json, time
@@ -233,22 +235,89 @@ print({k: stats[k] for k in ("waiting", "entered", "answered", "abandoned")})
 print("\\n".join(acd.agents_lines(acd.rest(lab, "/agents"))))
 """),
 ("md", """
-## Exercise: open a sales line at run time
+## Exercise 1: who rings next?
+
+Every queue here but `queue3` (`ringall`) offers a call to its most idle agent, and a call
+that rings out goes on to the most idle agent it has not been offered to yet. An offer is an
+INVITE from the ACD to the agent's phone; one that rings out ends with the ACD's CANCEL (and
+`RINGNOANSWER` in the queue log). The ring-out also restarts that agent's idle time: a phone
+that does not answer does not win the next call.
+
+A new queue, `predict` (ring timeout 2 s), gets all three agents. phone3 (2773) never answers.
+The next cell lines the agents up: 2773 has been idle longest, then phone1 and phone2 log in
+again, in that order (`acd.line_up`). `acd.members_lines` lists the members longest idle first.
+"""),
+("code", """
+print(acd.rest(lab, "/queues", "POST", {"name": "predict", "ring_timeout": 2})["name"])
+for agent in ("2771", "2772", "2773"):
+    queues = acd.rest(lab, f"/agents/{agent}")["memberof"]
+    acd.rest(lab, f"/agents/{agent}", "PATCH", {"memberof": queues + ["predict"]})
+agents = acd.line_up(lab, "predict", ["2771", "2772"])
+print("\\n".join(acd.members_lines(agents, "predict")))
+"""),
+("md", """
+Two calls come into `predict`, the second while the first is still connected to its agent.
+**Your task:** write `predict(agents, queue, silent)`. It takes `GET /agents` (a dict, as
+`acd.rest(lab, "/agents")` returns it; `acd.members(agents, queue)` gives the queue's members
+longest idle first), the queue's name and the set of agents whose phones never answer. It
+returns, for each of the two calls, the agents the ACD offers it to, in order, for example
+`[["2771"], ["2772", "2773"]]`. The teacher's edition shows a solution in the next cell. The
+cell after it is graded: it calls your function, places the two calls from the gateway, and
+compares your answer with the queue log and with the INVITEs captured in the ACD's namespace.
+"""),
+("solution:who-rings", """
+def predict(agents, queue, silent):
+    ### BEGIN SOLUTION
+    line = [a["id"] for a in acd.members(agents, queue) if a["state"] == "idle"]
+    calls = []
+    for _ in range(2):
+        offered = []
+        for agent in list(line):
+            offered.append(agent)
+            line.remove(agent)
+            if agent not in silent:
+                break                 # answered: busy with this call
+            line.append(agent)        # rang out: idle from zero, to the back of the line
+        calls.append(offered)
+    return calls
+    ### END SOLUTION
+"""),
+("check:who-rings-check:4", """
+rang = acd.check_prediction(lab, "predict", predict, silent={"2773"})
+print("call 1 rang", rang[0], "| call 2 rang", rang[1], "| as predicted")
+### BEGIN HIDDEN TESTS
+# another starting state: phone2 logs in again first, so 2772 is idle longer than 2771
+acd.line_up(lab, "predict", ["2772", "2771"])
+acd.check_prediction(lab, "predict", predict, silent={"2773"})
+### END HIDDEN TESTS
+"""),
+("md", """
+## Exercise 2: open a sales line at run time
 
 The ACD takes new queues and memberships over REST, with no restart. **Your task:** create a
-queue `sales` and make agent **2771** (phone1) a member of it, keeping its other queues. The
-next cell holds the solution; replace it with your own REST calls (`acd.rest(lab, path,
-method, body)`), then run the check: it calls `sip:sales@192.168.2.10` from the gateway and
-passes only if agent 2771 answers.
+queue `sales` and make agent **2771** (phone1) a member of it, keeping its other queues. Write
+your REST calls (`acd.rest(lab, path, method, body)`) in the next cell (the teacher's edition
+shows a solution there). The cell after it is graded: it calls `sip:sales@192.168.2.10` from the
+gateway and passes only if agent 2771 answers.
 """),
-("code", """
-# YOUR SOLUTION (pre-filled: replace with your own)
+("solution:sales-line", """
+### BEGIN SOLUTION
 acd.rest(lab, "/queues", "POST", {"name": "sales"})
-acd.rest(lab, "/agents/2771", "PATCH", {"memberof": ["queue1", "queue2", "queue3", "sales"]})
-print(acd.rest(lab, "/agents/2771")["memberof"])
+mine = acd.rest(lab, "/agents/2771")["memberof"]
+acd.rest(lab, "/agents/2771", "PATCH", {"memberof": mine + ["sales"]})
+### END SOLUTION
 """),
-("code", """
+("check:sales-line-check:2", """
+print("2771 is a member of", acd.rest(lab, "/agents/2771")["memberof"])
 print("sales routed to 2771:", acd.check_routed(lab, "sales", "2771"))
+### BEGIN HIDDEN TESTS
+# 2771 kept the queues it had, sales added: a call into queue1 (2771 is its only member) still reaches it
+kept = acd.rest(lab, "/agents/2771")["memberof"]
+assert {"queue1", "queue2", "queue3", "predict", "sales"} <= set(kept), \\
+    f"2771 is a member of {kept}; want sales added to the queues it had (queue1, queue2, queue3, predict)"
+acd.wait_agents(lab, {"2771": "idle"}, timeout=30)
+acd.check_routed(lab, "queue1", "2771")
+### END HIDDEN TESTS
 """),
 ("md", """
 ## Tear down
