@@ -194,7 +194,7 @@ def _error(cell) -> str | None:
     return None
 
 
-def _prefix() -> str:
+def new_prefix() -> str:
     taken = LabState.instances()
     while True:
         p = "g" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(4)) + "-"
@@ -202,14 +202,14 @@ def _prefix() -> str:
             return p
 
 
-def _ours(prefix: str) -> list[str]:
+def labs_of(prefix: str) -> list[str]:
     """The labs recorded under a submission's prefix (/run/labkit/<prefix>*/state.json)."""
     return [inst for inst in LabState.instances() if inst.startswith(prefix)]
 
 
 def _lab_checks(prefix: str) -> dict[str, dict]:
     out = {}
-    for inst in _ours(prefix):
+    for inst in labs_of(prefix):
         state = LabState.load(inst)
         if state is not None and state.status == "up":
             try:
@@ -222,9 +222,9 @@ def _lab_checks(prefix: str) -> dict[str, dict]:
 
 def teardown(prefix: str) -> list[str]:
     """Remove every lab recorded under the prefix; return what is still there."""
-    for inst in _ours(prefix):
+    for inst in labs_of(prefix):
         clean(force=True, instance=inst)
-    left = [f"lab record {inst}" for inst in _ours(prefix)]
+    left = [f"lab record {inst}" for inst in labs_of(prefix)]
     ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     left += [f"namespace {line.split()[0]}" for line in ns.splitlines() if line.startswith(f"lk-{prefix}")]
     return left
@@ -295,7 +295,7 @@ def _execute(nb, parts: list[dict], cwd: Path, prefix: str, timeout: float, cell
                         limit = (f"its {cell_timeout:g} s limit per cell" if cell_timeout <= left
                                  else f"the submission's {timeout:g} s limit")
                         raise CellTimeoutError(f"{_describe(cell, index)} ran over {limit}") from None
-                    report["instances"] = sorted(set(report["instances"]) | set(_ours(prefix)))
+                    report["instances"] = sorted(set(report["instances"]) | set(labs_of(prefix)))
                     sent = sandbox.escaped(client.km.provisioner.pid)
                     if sent:
                         raise _Escaped(f"{_describe(cell, index)} sent {sent} packet(s) from outside its labs "
@@ -346,12 +346,12 @@ def grade_one(path: Path, sources: dict[Path, set[str]], gradebook: Gradebook, o
     if escapes:   # checked before anything runs: there is nothing to tear down
         report["reason"] = f"refused: it reaches outside its labs: {'; '.join(escapes)}"
     else:
-        prefix = _prefix()
+        prefix = new_prefix()
         progress(f"source {source.name}, {len(parts)} graded parts, labs {prefix}*")
         try:
             _execute(nb, parts, source.parent, prefix, timeout, cell_timeout, report)
         finally:
-            report["instances"] = sorted(set(report["instances"]) | set(_ours(prefix)))
+            report["instances"] = sorted(set(report["instances"]) | set(labs_of(prefix)))
             if not report["lab_checks"]:   # stopped before its last graded cell: the labs as they are
                 report["lab_checks"] = _lab_checks(prefix)
             report["leftovers"] = teardown(prefix)

@@ -76,7 +76,7 @@ from labkit.diag import Diagnostic, DiagnosticError, LabkitError, Where, error, 
 from labkit.lab import loader
 from labkit.lab.checks import CheckReport, run_checks
 from labkit.lab.errors import TopologyError
-from labkit.lab.loader import _Loader, _sequence, _unknown_keys, _value, shape
+from labkit.lab.loader import Loader, sequence, unknown_keys, value_of, shape
 from labkit.lab.model import Check, ServiceSpec, Topology
 from labkit.lab.plugins import registry
 from labkit.lab.runtime import Lab
@@ -198,7 +198,7 @@ class Rubric:
 def resolve(spec: str | Path) -> Path:
     """`campus-acl` -> the first data/rubrics/campus-acl.yaml on the search path; else a path."""
     p = Path(spec)
-    if p.suffix not in (".yaml", ".yml") and not loader._safely(p.exists):
+    if p.suffix not in (".yaml", ".yml") and not loader.safely(p.exists):
         p = paths.data("rubrics", f"{spec}.yaml")
     return p
 
@@ -206,7 +206,7 @@ def resolve(spec: str | Path) -> Path:
 def load_rubric(spec: str | Path, lab: str | Path | None = None) -> Rubric:
     """Read and validate a rubric; its topology is `lab`, else the rubric's `lab:`."""
     path = resolve(spec)
-    if not loader._safely(path.is_file):
+    if not loader.safely(path.is_file):
         known = ", ".join(sorted(p.stem for p in paths.data("rubrics").glob("*.yaml")))
         raise TopologyError(None, f"no rubric file {path}", f"pick one of: {known or 'none found'}")
     data = load_yaml(read(path, str(path)), str(path))
@@ -216,7 +216,7 @@ def load_rubric(spec: str | Path, lab: str | Path | None = None) -> Rubric:
     if lab is None:
         if data.get("lab") is None:
             raise TopologyError(top, "the rubric names no topology", "add 'lab: seed' (or give --lab TOPOLOGY)")
-        lab = _value(data["lab"], data.at("lab"), "'lab'", "e.g. 'lab: seed'")
+        lab = value_of(data["lab"], data.at("lab"), "'lab'", "e.g. 'lab: seed'")
         try:
             topo = loader.load(lab)
         except TopologyError as exc:
@@ -233,15 +233,15 @@ def parse_rubric(path: Path, data: Any, topo: Topology) -> Rubric:
     top = Where(str(path), 1)
     if not isinstance(data, YMap):
         raise TopologyError(top, f"a rubric must be a mapping with 'checks', not {shape(data)}", EXAMPLE)
-    _unknown_keys(data, RUBRIC_KEYS, "the rubric")
-    title = "" if data.get("title") is None else _value(data["title"], data.at("title"), "'title'", "e.g. 'title: ACLs'")
+    unknown_keys(data, RUBRIC_KEYS, "the rubric")
+    title = "" if data.get("title") is None else value_of(data["title"], data.at("title"), "'title'", "e.g. 'title: ACLs'")
     if data.get("lab") is not None:
-        _value(data["lab"], data.at("lab"), "'lab'", "e.g. 'lab: seed'")
+        value_of(data["lab"], data.at("lab"), "'lab'", "e.g. 'lab: seed'")
     every = slots(topo)
     files: list[Slot] = []
-    listed = _sequence(data.get("files"), data.at("files"), "'files'", "e.g. 'files: [sw3550.ios]'")
+    listed = sequence(data.get("files"), data.at("files"), "'files'", "e.g. 'files: [sw3550.ios]'")
     for item, where in zip(listed, listed.item_where):
-        rel = _value(item, where, "a file in 'files'", "e.g. 'files: [sw3550.ios]'")
+        rel = value_of(item, where, "a file in 'files'", "e.g. 'files: [sw3550.ios]'")
         slot = match(rel, every)
         if slot is None:
             raise TopologyError(where, f"'{printable(rel, 80)}' is none of the files of {topo.name} a student may "
@@ -252,11 +252,11 @@ def parse_rubric(path: Path, data: Any, topo: Topology) -> Rubric:
         if slot in files:
             raise TopologyError(where, f"'{printable(rel, 80)}' is listed twice", "list each file once")
         files.append(slot)
-    items = _sequence(data.get("checks"), data.at("checks"), "'checks'",
+    items = sequence(data.get("checks"), data.at("checks"), "'checks'",
                       "write each check on a line starting with '- '")
     if not items:
         raise TopologyError(data.at("checks"), "the rubric has no checks", "add 'checks:' with at least one; " + EXAMPLE)
-    ctx = _Loader(topo.path, None)   # the loader's own check validation, against this topology
+    ctx = Loader(topo.path, None)   # the loader's own check validation, against this topology
     ctx.topo = topo
     checks: list[RubricCheck] = []
     for item, where in zip(items, items.item_where):
@@ -264,7 +264,7 @@ def parse_rubric(path: Path, data: Any, topo: Topology) -> Rubric:
     return Rubric(path=path, title=title, topology=topo, slots=every, files=files, checks=checks)
 
 
-def _check(ctx: _Loader, topo: Topology, item: Any, where: Where, before: list[RubricCheck]) -> RubricCheck:
+def _check(ctx: Loader, topo: Topology, item: Any, where: Where, before: list[RubricCheck]) -> RubricCheck:
     kinds = sorted(registry().checks)
     example = "e.g. '- reach: {from: pc1, to: pc2}' with 'points: 2' and 'feedback: ...' under it"
     if not isinstance(item, YMap):
@@ -290,12 +290,12 @@ def _check(ctx: _Loader, topo: Topology, item: Any, where: Where, before: list[R
     if item.get("feedback") is None:
         raise TopologyError(where, "the check has no 'feedback' (what a student reads when it fails)",
                             "add e.g. 'feedback: VLAN 2 still reaches VLAN 1'")
-    feedback = _value(item["feedback"], item.at("feedback"), "'feedback'", "write it as one line of text").strip()
+    feedback = value_of(item["feedback"], item.at("feedback"), "'feedback'", "write it as one line of text").strip()
     if not feedback:
         raise TopologyError(item.at("feedback"), "'feedback' is empty", "say what the student should fix")
     name = check.describe()
     if item.get("name") is not None:
-        name = _value(item["name"], item.at("name"), "'name'", "e.g. 'name: vlan2-not-vlan1'")
+        name = value_of(item["name"], item.at("name"), "'name'", "e.g. 'name: vlan2-not-vlan1'")
         if any(c.name == name for c in before):
             raise TopologyError(item.at("name"), f"two checks are named '{printable(name, 60)}'",
                                 "give each check its own name")
@@ -552,7 +552,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _run_lab(ws: Workspace, rubric: Rubric, report: dict, progress: Progress) -> CheckReport | None:
     """Bring the copied topology up under a prefix of its own, run the rubric's checks, tear down."""
-    prefix = grade._prefix()
+    prefix = grade.new_prefix()
     instance = (prefix + rubric.topology.name)[:12].rstrip("-")
     progress(f"bring-up of {rubric.topology.name} as lab {instance}")
     try:
@@ -566,7 +566,7 @@ def _run_lab(ws: Workspace, rubric: Rubric, report: dict, progress: Progress) ->
         report["reason"] = f"the lab did not come up: {ws.show(said)}"
         return None
     finally:
-        report["instances"] = sorted(set(report["instances"]) | set(grade._ours(prefix)))
+        report["instances"] = sorted(set(report["instances"]) | set(grade.labs_of(prefix)))
         report["leftovers"] = _uninterrupted(grade.teardown, prefix)
 
 

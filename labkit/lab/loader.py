@@ -29,7 +29,7 @@ FILE_PARAMS = ("config", "zonefile", "files")   # resolved for service kinds tha
 _FILES = Param("files")                          # ...as one file, a list of them or a mapping role -> file
 
 
-def _safely(test: Callable[[], bool]) -> bool:
+def safely(test: Callable[[], bool]) -> bool:
     """A file-system test, False for a name the OS refuses (a NUL byte, too long)."""
     try:
         return test()
@@ -40,7 +40,7 @@ def _safely(test: Callable[[], bool]) -> bool:
 def resolve(spec: str | Path) -> Path:
     """`seed` -> the first topologies/seed.yaml on the search path (labkit.paths); else a path."""
     p = Path(spec)
-    if p.suffix not in (".yaml", ".yml") and not _safely(p.exists):
+    if p.suffix not in (".yaml", ".yml") and not safely(p.exists):
         try:
             p = paths.topology(f"{spec}.yaml")
         except (OSError, ValueError):   # a name the OS refuses is no topology either
@@ -50,10 +50,10 @@ def resolve(spec: str | Path) -> Path:
 
 def load(spec: str | Path) -> Topology:
     path = resolve(spec)
-    if not _safely(path.is_file):
+    if not safely(path.is_file):
         known = ", ".join(sorted({q.stem for d in paths.topologies_dirs() for q in d.glob("*.yaml")}))
         raise TopologyError(None, f"no topology file {path}", f"pick one of: {known or 'none found'}")
-    return _Loader(path, _with_base(path, load_yaml(read(path, str(path)), str(path)), [])).topology()
+    return Loader(path, _with_base(path, load_yaml(read(path, str(path)), str(path)), [])).topology()
 
 
 def _with_base(path: Path, data: Any, seen: list[Path]) -> Any:
@@ -66,9 +66,9 @@ def _with_base(path: Path, data: Any, seen: list[Path]) -> Any:
     if not isinstance(data, YMap) or "extends" not in data:
         return data
     where = data.at("extends")
-    rel = _value(data["extends"], where, "the file 'extends' names", "e.g. 'extends: seed.yaml'")
+    rel = value_of(data["extends"], where, "the file 'extends' names", "e.g. 'extends: seed.yaml'")
     base = (path.parent / rel)
-    if not _safely(base.is_file) or base.parent.resolve() != path.parent.resolve():
+    if not safely(base.is_file) or base.parent.resolve() != path.parent.resolve():
         raise _fail(where, f"'extends: {printable(rel, 80)}' is not a topology file beside {path.name}",
                     "name a .yaml file in the same directory, e.g. 'extends: seed.yaml'")
     if base.resolve() in seen or len(seen) > 8:
@@ -130,7 +130,7 @@ def _mapping(value: Any, where: Where, what: str, example: str) -> YMap:
     return value
 
 
-def _sequence(value: Any, where: Where, what: str, example: str) -> YList:
+def sequence(value: Any, where: Where, what: str, example: str) -> YList:
     """`value` if it is a list; nothing (an empty `key:`) is an empty one."""
     if value is None:
         empty = YList()
@@ -148,7 +148,7 @@ def _one_or_list(value: Any, where: Where) -> list[tuple[Any, Where]]:
     return [(value, where)]
 
 
-def _value(value: Any, where: Where, what: str, example: str) -> str:
+def value_of(value: Any, where: Where, what: str, example: str) -> str:
     """One word or number, as text."""
     if not _is_value(value):
         raise _fail(where, f"{what} must be one value, not {shape(value)}", example)
@@ -156,7 +156,7 @@ def _value(value: Any, where: Where, what: str, example: str) -> str:
 
 
 def _optional_text(m: YMap, key: str, what: str, example: str, default: str = "") -> str:
-    return default if m.get(key) is None else _value(m[key], m.at(key), what, example)
+    return default if m.get(key) is None else value_of(m[key], m.at(key), what, example)
 
 
 def _flag(m: YMap, key: str, what: str) -> bool:
@@ -166,7 +166,7 @@ def _flag(m: YMap, key: str, what: str) -> bool:
     return value
 
 
-def _unknown_keys(m: YMap, allowed: set[str], what: str) -> None:
+def unknown_keys(m: YMap, allowed: set[str], what: str) -> None:
     for key in m:
         if key not in allowed:
             raise _fail(m.at(key), f"unknown key '{printable(key, 60)}' in {what}", unknown_key_fix(key, allowed))
@@ -207,7 +207,7 @@ def parse_route(text: Any, where: Where) -> Route:
     return Route(net, dev=words[2], where=where)
 
 
-class _Loader:
+class Loader:
     """One load of one file. Also the ParamContext that typed parameters validate against."""
 
     def __init__(self, path: Path, data: Any):
@@ -229,7 +229,7 @@ class _Loader:
         if not isinstance(d, YMap):
             raise _fail(top_where, "a topology file must be a mapping with 'nodes' and 'links'",
                         "start from topologies/seed.yaml")
-        _unknown_keys(d, TOP_KEYS, "the topology")
+        unknown_keys(d, TOP_KEYS, "the topology")
         if "nodes" not in d:
             raise _fail(top_where, "the topology has no 'nodes'", "add a 'nodes:' mapping")
         name = _optional_text(d, "name", "'name'", "e.g. 'name: seed'", self.path.stem)
@@ -255,7 +255,7 @@ class _Loader:
         return topo
 
     def _list(self, d: YMap, key: str) -> YList:
-        return _sequence(d.get(key), d.at(key), f"'{key}'", f"write each of the {key} on a line starting with '- '")
+        return sequence(d.get(key), d.at(key), f"'{key}'", f"write each of the {key} on a line starting with '- '")
 
     def vlans(self, topo: Topology, spec: Any) -> None:
         if spec is None:
@@ -266,7 +266,7 @@ class _Loader:
         for vid, name in spec.items():
             if not isinstance(vid, int) or not 1 <= vid <= 4094:   # never a bool: yamlpos keeps `on:` as text
                 raise _fail(spec.at(vid), f"VLAN id '{vid}' is not a number from 1 to 4094", "use the 802.1Q VLAN number")
-            vname = f"VLAN{vid}" if name is None else _value(name, spec.at(vid), f"the name of VLAN {vid}", "e.g. '1: data'")
+            vname = f"VLAN{vid}" if name is None else value_of(name, spec.at(vid), f"the name of VLAN {vid}", "e.g. '1: data'")
             topo.vlans[vid] = Vlan(vid, vname, spec.at(vid))
 
     def node(self, topo: Topology, name: str, spec: Any, where: Where) -> Node:
@@ -275,7 +275,7 @@ class _Loader:
                         "use up to 12 of a-z, 0-9 and '-', starting with a letter")
         if not isinstance(spec, YMap):
             raise _fail(where, f"node '{name}' must be a mapping with at least 'role'", "e.g. 'role: host'")
-        _unknown_keys(spec, NODE_KEYS | set(self.reg.expanders), f"node '{name}'")
+        unknown_keys(spec, NODE_KEYS | set(self.reg.expanders), f"node '{name}'")
         role = spec.get("role")
         if not _is_value(role) or role not in ROLES:
             raise _fail(spec.at("role"), f"node '{name}' has role '{printable(role, 60)}'", f"use one of: {', '.join(ROLES)}")
@@ -316,13 +316,13 @@ class _Loader:
         for vid, addr in svis.items():
             if vid not in topo.vlans:
                 raise _fail(svis.at(vid), f"SVI for VLAN {vid}, which is not defined", f"add '{vid}: NAME' under 'vlans:'")
-            addr = _value(addr, svis.at(vid), f"the SVI address of VLAN {vid}", f"e.g. '{vid}: 192.168.1.1/24'")
+            addr = value_of(addr, svis.at(vid), f"the SVI address of VLAN {vid}", f"e.g. '{vid}: 192.168.1.1/24'")
             node.svis[vid] = [parse_interface(addr, svis.at(vid))]
             node.svi_where[vid] = svis.at(vid)
-        routes = _sequence(spec.get("routes"), spec.at("routes"), f"'routes' of node '{name}'",
+        routes = sequence(spec.get("routes"), spec.at("routes"), f"'routes' of node '{name}'",
                            "write each route on a line starting with '- ', e.g. 'routes: [default via 10.0.0.1]'")
         for rspec, rwhere in zip(routes, routes.item_where):
-            rspec = _value(rspec, rwhere, "a route", "e.g. '- default via 192.168.1.1'")
+            rspec = value_of(rspec, rwhere, "a route", "e.g. '- default via 192.168.1.1'")
             node.routes.append(parse_route(rspec, rwhere))
         if "dns" in spec:
             for server, swhere in _one_or_list(spec["dns"], spec.at("dns")):
@@ -334,9 +334,9 @@ class _Loader:
                     raise _fail(swhere, f"DNS server {shape(server)} is not an IPv4 address",
                                 "e.g. 'dns: 100.64.1.53'") from None
         if "gateway" in spec:
-            gateway = _value(spec["gateway"], spec.at("gateway"), f"the gateway of node '{name}'", "e.g. 'gateway: 192.168.1.1'")
+            gateway = value_of(spec["gateway"], spec.at("gateway"), f"the gateway of node '{name}'", "e.g. 'gateway: 192.168.1.1'")
             node.routes.append(parse_route(f"default via {gateway}", spec.at("gateway")))
-        services = _sequence(spec.get("services"), spec.at("services"), f"'services' of node '{name}'",
+        services = sequence(spec.get("services"), spec.at("services"), f"'services' of node '{name}'",
                              "write each service on a line starting with '- ', e.g. 'services: [{type: http, port: 80}]'")
         for sspec, swhere in zip(services, services.item_where):
             node.services.append(self.service(node, sspec, swhere))
@@ -363,12 +363,12 @@ class _Loader:
             raise _fail(where, f"interface {node.name}:{iname} is {shape(spec)}",
                         f"write '{iname}: ADDRESS/LEN', '{iname}: dhcp' or a mapping such as "
                         f"'{iname}: {{addresses: [10.0.0.1/24, 10.0.1.1/24]}}'")
-        _unknown_keys(spec, INTF_KEYS, f"interface {node.name}:{iname}")
+        unknown_keys(spec, INTF_KEYS, f"interface {node.name}:{iname}")
         if spec.get("addresses"):
             addrs = _one_or_list(spec["addresses"], spec.at("addresses"))
         else:
             addrs = [(spec["address"], spec.at("address"))] if spec.get("address") is not None else []
-        intf.addresses = [parse_interface(_value(a, w, f"an address of {node.name}:{iname}", "e.g. 10.0.0.1/24"), w)
+        intf.addresses = [parse_interface(value_of(a, w, f"an address of {node.name}:{iname}", "e.g. 10.0.0.1/24"), w)
                           for a, w in addrs]
         intf.dhcp = _flag(spec, "dhcp", f"'dhcp' of {node.name}:{iname}")
         intf.shutdown = _flag(spec, "shutdown", f"'shutdown' of {node.name}:{iname}")
@@ -398,10 +398,10 @@ class _Loader:
         return int(vid)
 
     def file(self, rel: Any, where: Where) -> Path:
-        rel = _value(rel, where, "a file name", f"name the file relative to {self.path.parent}")
+        rel = value_of(rel, where, "a file name", f"name the file relative to {self.path.parent}")
         p = self.path.parent / rel
-        p = p.resolve() if _safely(p.is_file) else p
-        if not _safely(p.is_file):
+        p = p.resolve() if safely(p.is_file) else p
+        if not safely(p.is_file):
             raise _fail(where, f"config file '{printable(rel, 200)}' does not exist (looked for {printable(p, 300)})",
                         f"create it or fix the path; paths are relative to {self.path.parent}")
         return p
@@ -413,7 +413,7 @@ class _Loader:
             spec.where, spec.key_where = where, {}
         if not isinstance(spec, YMap) or "type" not in spec:
             raise _fail(where, f"a service of '{node.name}' has no 'type'", f"use one of: {kinds}")
-        kind = _value(spec["type"], spec.at("type"), "a service's 'type'", f"use one of: {kinds}")
+        kind = value_of(spec["type"], spec.at("type"), "a service's 'type'", f"use one of: {kinds}")
         if kind not in self.reg.services:
             raise _fail(spec.at("type"), f"unknown service type '{printable(kind, 60)}'", f"use one of: {kinds}")
         decl = self.reg.service(kind).params
@@ -435,7 +435,7 @@ class _Loader:
         return ServiceSpec(kind=kind, name=name, params=params, where=where)
 
     def endpoint(self, topo: Topology, text: Any, where: Where, used: set[tuple[str, str]]) -> Endpoint:
-        s = _value(text, where, "a link end", "e.g. 'router:fa0-0'").strip()
+        s = value_of(text, where, "a link end", "e.g. 'router:fa0-0'").strip()
         nname, _, iname = s.partition(":")
         if nname not in topo.nodes:
             raise _fail(where, f"link to unknown node '{nname}'", f"define '{nname}' under 'nodes:' or fix the name (known: {', '.join(topo.nodes)})")
