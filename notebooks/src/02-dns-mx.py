@@ -178,7 +178,7 @@ served = bind.reload()
 """),
 ("check:zone-fix-check:2", """
 findings = lint_zone(zone, "exampledomain.ca")
-assert not findings, "lint of the zone BIND loads: " + format_findings(findings)
+assert not findings, "lint of the zone BIND loads: " + format_findings(findings, base=bind.run_dir)
 r = lab.node("pc1").call("labkit.dns.probes:query", "1.2.3.4", "exampledomain.ca", "NS")
 names = [a["data"] for a in r["answer"] if a["type"] == "NS"]
 print("NS served by 1.2.3.4:", names)
@@ -195,7 +195,7 @@ assert serial is not None and serial > 2012220104, f"SOA serial served by 1.2.3.
 from labkit.dns.lint import read_postfix_maps
 maps = read_postfix_maps(*(REPO / "topologies" / "ec2" / m for m in ("vmbox", "valias", "vdomains")))
 findings = lint_zone(zone, "exampledomain.ca", *maps)
-assert not findings, "the SOA RNAME against the Postfix maps: " + format_findings(findings)
+assert not findings, "the SOA RNAME against the Postfix maps: " + format_findings(findings, base=bind.run_dir)
 for host in ("exampledomain.ca", "www.exampledomain.ca", "mail.exampledomain.ca"):
     a = lab.node("pc1").call("labkit.dns.probes:query", "1.2.3.4", host, "A")
     got = [x["data"] for x in a["answer"] if x["type"] == "A"]
