@@ -114,10 +114,17 @@ def test_loopback_flow_lookup_reports_the_format(delivered_base):
     assert flows._found(pf, flows.Flow(TEST, "mbox"), "other-tag") == ""
 
 
-def test_lab_notebook_lookup_reports_the_format(delivered_base):
-    postfix = SimpleNamespace(cfg=SimpleNamespace(mailbox_base=delivered_base))
+def test_lab_notebook_lookup_reports_the_format(delivered_base, tmp_path):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    postfix = SimpleNamespace(cfg=SimpleNamespace(mailbox_base=delivered_base), conf_dir=conf)
     lab = SimpleNamespace(service=lambda node, name: postfix)
-    fmt, msgs = lesson.delivered(lab, ADMIN)
+    fmt, msgs = lesson.delivered(lab, ADMIN)           # no vmbox: DOMAIN/LOCAL
     assert fmt == "maildir" and msgs[0]["Subject"] == "to admin"
     fmt, msgs = lesson.delivered(lab, TEST)
     assert fmt == "mbox" and msgs[0]["Subject"] == "to test"
+    # the path the vmbox line gives wins (notebook 03's student picks it): here test@ reads admin/
+    (conf / "vmbox").write_text("# a comment\nTest@exampledomain.ca  exampledomain.ca/admin/\n")
+    assert lesson.vmbox_path(lab, TEST) == "exampledomain.ca/admin/" and lesson.vmbox_path(lab, ADMIN) is None
+    fmt, msgs = lesson.delivered(lab, TEST)
+    assert fmt == "maildir" and msgs[0]["Subject"] == "to admin"
