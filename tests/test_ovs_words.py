@@ -1,8 +1,12 @@
 """The private OVS's ovs-vsctl words and spanning-tree bookkeeping (pure logic, no lab)."""
 from __future__ import annotations
 
+import pytest
+
+from labkit.lab.errors import TopologyError
 from labkit.lab.model import Interface, Node, Stp
-from labkit.lab.ovs import BRIDGE, PrivateOvs, config_words, port_columns, stp_settings
+from labkit.lab.ovs import (BRIDGE, OvsPaths, PrivateOvs, accepting, config_words, port_columns,
+                            stp_settings, wait_for_db)
 
 
 def switch(mode: str | None = "rstp", auto_edge: bool = True) -> Node:
@@ -59,3 +63,43 @@ def test_settled_means_forwarding_or_blocked_for_a_reason():
     legacy = {"fa0-10": ("root", "forwarding"), "fa0-2": ("", ""), "fa0-9": ("designated", "forwarding")}
     assert Canned(switch("stp"), legacy).stp_settled()
     assert not Canned(switch("stp"), {**legacy, "fa0-9": ("designated", "listening")}).stp_settled()
+
+
+# -- waiting for ovsdb-server: a connection accepted, not a socket file ------------------------
+class Running:
+    """A stand-in for ovsdb-server's Popen: running until `returncode` is set."""
+
+    returncode = None
+
+    def poll(self):
+        return self.returncode
+
+
+def test_a_socket_file_is_not_a_server_until_it_listens(tmp_path):
+    # ovsdb-server binds (the file appears) before it listens: a client in between is refused,
+    # which is how `ovs-vsctl (bridge and ports)` failed at bring-up now and then
+    import socket
+
+    paths = OvsPaths.of(tmp_path)
+    paths.dir.mkdir()
+    node = switch()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as srv:
+        srv.bind(str(paths.db_sock))
+        assert paths.db_sock.exists() and not accepting(paths.db_sock)
+        with pytest.raises(TopologyError) as exc:
+            wait_for_db(paths, Running(), node, timeout=0.2)
+        msg = str(exc.value)
+        assert "sw: ovsdb-server did not accept connections" in msg
+        assert str(paths.dir / "ovsdb-server.log") in msg and "\n" not in msg
+        srv.listen(1)
+        assert accepting(paths.db_sock)
+        wait_for_db(paths, Running(), node, timeout=0.2)      # returns: a connection is accepted
+
+
+def test_an_ovsdb_server_that_exits_is_named_with_its_log(tmp_path):
+    paths = OvsPaths.of(tmp_path)
+    dead = Running()
+    dead.returncode = 1
+    with pytest.raises(TopologyError, match=r"sw: ovsdb-server exited \(1\).*ovsdb-server\.log"):
+        wait_for_db(paths, dead, switch(), timeout=5)
+    assert not accepting(paths.db_sock)      # no file at all: not accepting either

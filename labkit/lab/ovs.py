@@ -27,12 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from labkit.procs import wait_until
+from labkit.procs import WaitTimeout, wait_until
 
 from .errors import TopologyError
 from .model import Node
 
 BRIDGE = "lkbr"
+#: the devices OVS makes in the namespace for itself (the netdev datapath's and the bridge's
+#: own port): not ports of the modelled switch, so `labkit capture --list` leaves them out
+OWN_DEVICES = ("ovs-netdev", BRIDGE)
 SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
 
 
@@ -188,6 +191,36 @@ def config_words(node: Node, linked: set[str], mac_for: Callable[[str], str]) ->
     return words + stp_settings(node, linked)
 
 
+DB_TIMEOUT = 10.0   # seconds ovsdb-server may take to accept connections on its socket
+
+
+def accepting(sock: Path) -> bool:
+    """Whether a server accepts connections on unix socket `sock` now. The socket file
+    appears at bind(), before listen(): until then a client is refused (ECONNREFUSED)."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(str(sock))
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False
+    return True
+
+
+def wait_for_db(paths: OvsPaths, db: subprocess.Popen, node: Node, timeout: float = DB_TIMEOUT) -> None:
+    """Return once ovsdb-server (process `db`) accepts a connection on its socket; a
+    TopologyError naming the node and the server's log if it exits or never does."""
+    log = paths.dir / "ovsdb-server.log"
+    try:
+        wait_until(lambda: db.poll() is not None or accepting(paths.db_sock), timeout, 0.01,
+                   what="ovsdb-server accepting connections")
+    except WaitTimeout:
+        raise TopologyError(node.where, f"{node.name}: ovsdb-server did not accept connections on "
+                            f"{paths.db_sock} within {timeout:g} s", f"see {log}") from None
+    if db.poll() is not None:
+        raise TopologyError(node.where, f"{node.name}: ovsdb-server exited ({db.returncode})", f"see {log}")
+
+
 class PrivateOvs:
     """Start, configure and query the private OVS of one node (a labkit.lab.node.LabNode)."""
 
@@ -223,10 +256,7 @@ class PrivateOvs:
         db = self.spawn(["ovsdb-server", str(d.db), f"--remote=punix:{d.db_sock}", f"--unixctl={d.db_ctl}",
                          "--no-chdir", f"--log-file={d.dir / 'ovsdb-server.log'}", "-vconsole:off"],
                         "ovsdb-server")
-        wait_until(lambda: d.db_sock.exists() or db.poll() is not None, 10.0, 0.01, what="ovsdb-server socket")
-        if db.poll() is not None:
-            raise TopologyError(self.spec.where, f"{self.spec.name}: ovsdb-server exited ({db.returncode})",
-                                f"see {d.dir / 'ovsdb-server.log'}")
+        wait_for_db(d, db, self.spec)
         self.run(d.vsctl("--no-wait", "init", "--", "set", "Open_vSwitch", ".",
                          "other_config:userspace-tso-enable=true",
                          *config_words(self.spec, self.linked, self.mac_for)), "ovs-vsctl (bridge and ports)")
