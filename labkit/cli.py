@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -46,15 +47,21 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from .lab.capture import running
+
+    def status(inst: str) -> dict:   # the lab's, and its captures still running (labkit capture)
+        lab = Lab.attach(inst)
+        return {**lab.status(), "captures": running(lab.state.procs)}
+
     instances = [args.lab] if args.lab else LabState.instances()
     if args.json:   # one JSON document: a list with one entry per lab
-        print(json.dumps([Lab.attach(inst).status() for inst in instances], indent=1))
+        print(json.dumps([status(inst) for inst in instances], indent=1))
         return 0
     if not instances:
         print("no lab is up")
         return 0
     for inst in instances:
-        st = Lab.attach(inst).status()
+        st = status(inst)
         print(f"lab {st['instance']} ({st['status']}) from {st['topology']}")
         for n in st["nodes"]:
             addrs = n["addresses"] + ([f"dhcp:{n['leased'] or 'no lease yet'}"] if "dhcp" in n else [])
@@ -65,6 +72,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         for f in st.get("faults", []):   # labkit link: down / loss / rate per link
             from .lab.faults import describe_line
             print(f"  link {describe_line(f)}")
+        for c in st["captures"]:   # a capture left running (its labkit capture was killed): down ends it
+            print(f"  pid {c['pid']:<8} running  capture {c['node']}:{c['iface']} (tcpdump)")
     return 0
 
 
@@ -85,7 +94,9 @@ def cmd_link(args: argparse.Namespace) -> int:
         raise FaultError("--both goes with --loss/--rate")
     if os.geteuid() != 0 and (args.action or impair):
         raise LabStateError("this command needs root (network namespaces); run it with sudo")
-    link = Lab.attach(_instance(args)).link(args.a, args.b)
+    lab = Lab.attach(_instance(args))
+    a, b = (_link_end(lab, word) for word in (args.a, args.b))
+    link = lab.link(a, b)
     if impair:
         fault = link.impair(loss=args.loss, rate=args.rate, both=args.both)
     elif args.action:
@@ -95,6 +106,15 @@ def cmd_link(args: argparse.Namespace) -> int:
     line = describe_line(fault)
     print(line if fault["down"] or fault["loss"] or fault["rate"] else f"{fault['link']}  no faults")
     return 0
+
+
+def _link_end(lab: Lab, word: str) -> str:
+    """NODE or NODE:IFACE of `labkit link`, with IFACE named as `labkit capture` takes it (an
+    IOS name such as Fa0/1 becomes the node's Linux name): the same resolver for both."""
+    node, sep, iface = word.partition(":")
+    if not sep or node not in lab.topo.nodes:
+        return word                     # faults.resolve_link names what is wrong
+    return f"{node}:{_iface_name(lab.node(node), iface)}"
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
@@ -219,11 +239,12 @@ def _capture_seconds(text: str) -> float:
     import math
     import re
 
-    if not re.fullmatch(r"\d+(\.\d*)?s?|\.\d+s?", text):
+    if not re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)s?", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (e.g. 5, 0.5 or 10s)")
     value = float(text.rstrip("s"))
     if not (math.isfinite(value) and 0 < value <= 86400):
-        raise argparse.ArgumentTypeError(f"{text!r}: a duration is more than 0 and at most 86400 seconds")
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration must be more than 0 and at most 86400 "
+                                         "seconds")
     return value
 
 
@@ -244,8 +265,9 @@ def _capture_filter(text: str) -> str:
     return text
 
 
-def _capture_iface(node, iface: str | None) -> str:
-    """`any` by default; an IOS name (Fa0/1) on an IOS-managed node becomes its Linux name."""
+def _iface_name(node, iface: str | None) -> str:
+    """An interface as `labkit capture` and `labkit link` take it: `any` by default; an IOS
+    name (Fa0/1) on an IOS-managed node becomes its Linux name (fa0-1)."""
     if iface is None:
         return "any"
     if iface == "any" or node.spec.managed_by != "ios":
@@ -271,6 +293,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
     import time
 
     from .lab.capture import Capture, interfaces
+    from .lab.ovs import OWN_DEVICES as OVS_OWN
 
     if os.geteuid() != 0:
         print("labkit: this command needs root (network namespaces); run it with sudo", file=sys.stderr)
@@ -279,11 +302,15 @@ def cmd_capture(args: argparse.Namespace) -> int:
     if args.list:
         nodes = [lab.node(args.target[0])] if args.target else list(lab.nodes)
         rows = [("node", "interface", "ios", "state", "addresses")]
+        hidden: set[str] = set()   # Open vSwitch's own devices: its datapath and bridge ports
         for node in nodes:
             ios_name = None
             if node.spec.managed_by == "ios":
                 from .ios.names import ios_name
             for i in interfaces(node):
+                if node.spec.switching == "ovs" and i["name"] in OVS_OWN:
+                    hidden.add(i["name"])
+                    continue
                 rows.append((node.name, i["name"], (ios_name(i["name"]) if ios_name else None) or "-",
                              i["state"], " ".join(i["addresses"]) or "-"))
         if not any(r[2] != "-" for r in rows[1:]):
@@ -292,11 +319,14 @@ def cmd_capture(args: argparse.Namespace) -> int:
         for r in rows:
             print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
         print("(any: every interface of the node, the default when NODE has no :IFACE)")
+        if hidden:
+            print(f"(not listed: {', '.join(sorted(hidden))}: Open vSwitch's own devices, not ports "
+                  "of the switch)")
         return 0
     if args.target is None:
         raise LabkitError("name a node: labkit capture NODE[:IFACE] (labkit capture --list shows the interfaces)")
     node = lab.node(args.target[0])
-    iface = _capture_iface(node, args.target[1])
+    iface = _iface_name(node, args.target[1])
     shown = [0.0]
 
     def progress(n: int) -> None:   # a live count on a terminal, twice a second at most
@@ -321,7 +351,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
         print(f"labkit: capturing on {cap.where} until {seconds or packets or 'Ctrl-C'}"
               + (f", writing {args.write}" if args.write else ""), file=sys.stderr, flush=True)
         ended = cap.wait(args.duration)
-        why = (packets or "tcpdump ended") if ended else (seconds or "stopped")
+        why = ("--count reached" if args.count else "tcpdump ended") if ended else \
+            ("--duration reached" if seconds else "stopped")
     except KeyboardInterrupt:
         why = "interrupted"
     finally:
@@ -340,7 +371,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
     if args.write:
         summary += f"; wrote {args.write}"
     print(("\n" if live and n else "") + "labkit: " + summary, file=sys.stderr)
-    if why == "tcpdump ended" and not args.count:
+    if why == "tcpdump ended":
         print(f"labkit: {cap.where}: tcpdump ended by itself (the lab went down?): {cap.tcpdump_message()}",
               file=sys.stderr)
         return 1
@@ -355,9 +386,43 @@ def _plugin_command(command):
     return run
 
 
+class _Subcommand(argparse.ArgumentParser):
+    """A subcommand's parser: words it does not take (`labkit link A B --loss 5% down`) are
+    refused with its own usage, not the top level's."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        ns, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns, extras
+
+
+#: options whose value may start with '-' (`--loss -5%`): the value is refused by its own
+#: range check, not taken by argparse for an option ("expected one argument")
+SIGNED_VALUES = {"link": ("--loss", "--rate", "--delay", "--jitter"), "capture": ("--duration",)}
+
+
+def _signed_values(argv: list[str]) -> list[str]:
+    """`--loss -5%` -> `--loss=-5%` for the options of SIGNED_VALUES (up to a `--`)."""
+    options = SIGNED_VALUES.get(argv[0], ()) if argv else ()
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            return out + argv[i:]
+        if word in options and i + 1 < len(argv) and re.match(r"-[0-9.]", argv[i + 1]):
+            out.append(f"{word}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(word)
+        i += 1
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labkit", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Subcommand)
 
     def add(name: str, fn, help: str, topology: bool = False, lab: str = "attach") -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
@@ -450,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import main as demo_main
         return demo_main(argv[1:])
     try:
-        args = build_parser().parse_args(argv)   # plug-ins add subcommands: their errors are ours
+        args = build_parser().parse_args(_signed_values(argv))   # plug-ins add subcommands: their errors are ours
     except LabkitError as exc:
         print(f"labkit: {exc}", file=sys.stderr)
         return 2

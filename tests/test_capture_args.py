@@ -10,6 +10,7 @@ import os
 import random
 import re
 import struct
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -31,7 +32,7 @@ def parse(argv: list[str]):
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         try:
-            return PARSER.parse_args(["capture", *argv]), None
+            return PARSER.parse_args(cli._signed_values(["capture", *argv])), None
         except SystemExit as exc:
             assert exc.code == 2, (argv, exc.code, err.getvalue())
     text = err.getvalue()
@@ -70,7 +71,8 @@ def test_every_option():
     ([":eth0"], "NODE must be a node name"),
     (["h1:eth 0"], "IFACE must be"),
     (["h1", "--duration", "0"], "more than 0"),
-    (["h1", "--duration", "-1"], "not a number of seconds"),
+    (["h1", "--duration", "-1"], "'-1': a duration must be more than 0"),
+    (["h1", "--duration", "-0.5s"], "'-0.5s': a duration must be more than 0"),
     (["h1", "--duration", "nan"], "not a number of seconds"),
     (["h1", "--duration", "1e999"], "not a number of seconds"),
     (["h1", "--count", "0"], "from 1 to"),
@@ -117,6 +119,15 @@ def test_generated_command_lines_parse_or_are_refused_clearly(target, opts):
     assert ns.count is None or (isinstance(ns.count, int) and 1 <= ns.count < 2**31)
     assert ns.duration is None or ns.count is None
     assert ns.filter is None or (ns.filter.strip() and "\n" not in ns.filter)
+
+
+def test_words_capture_does_not_take_are_refused_with_captures_usage(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["capture", "h1", "icmp"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err.startswith("usage: labkit capture ") and \
+        err.strip().endswith("labkit capture: error: unrecognized arguments: icmp"), err
 
 
 def test_a_missing_lab_is_one_line_and_exit_2(capsys):
@@ -211,8 +222,11 @@ FAKE_TCPDUMP = textwrap.dedent(r'''
     argv = sys.argv[1:]
     bpf = argv[argv.index("--") + 1] if "--" in argv else ""
     count = int(argv[argv.index("-c") + 1]) if "-c" in argv else None
-    if bpf == "bad":
+    if bpf == "bad":   # as tcpdump on `any` says it: an information line first, then the error
+        sys.stderr.write("tcpdump: data link type LINUX_SLL2\n")
         sys.stderr.write("tcpdump: can't parse filter expression: syntax error\n"); sys.exit(1)
+    if "-d" in argv:   # the compiled filter, and nothing captured
+        print("(000) ret      #262144"); sys.exit(0)
     stop = []
     signal.signal(signal.SIGINT, lambda *a: stop.append(1))
     out = sys.stdout.buffer
@@ -237,16 +251,24 @@ class FakeNode:
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
         self.recorded: list[tuple[int, str]] = []
+        self.ran: list[list[str]] = []
 
     def record_pid(self, pid: int, what: str) -> None:
         self.recorded.append((pid, what))
 
     def run(self, argv, **kw):
         import subprocess
+        self.ran.append(list(argv))
+        if argv[0] == "tcpdump":
+            return subprocess.run([sys.executable, "-c", FAKE_TCPDUMP, *argv[1:]], capture_output=True,
+                                  text=True)
         return subprocess.CompletedProcess(argv, 0, '[{"ifname": "lo", "operstate": "UNKNOWN", "addr_info": '
-                                           '[{"family": "inet", "local": "127.0.0.1", "prefixlen": 8}]},'
+                                           '[{"family": "inet", "local": "127.0.0.1", "prefixlen": 8}],'
+                                           ' "flags": ["LOOPBACK", "UP", "LOWER_UP"]},'
                                            '{"ifname": "eth0", "operstate": "UP", "address": "aa:bb:cc:dd:ee:ff",'
-                                           ' "addr_info": []}]', "")
+                                           ' "addr_info": [], "flags": ["BROADCAST", "UP", "LOWER_UP"]},'
+                                           '{"ifname": "eth1", "operstate": "DOWN", "address": "aa:bb:cc:dd:ee:01",'
+                                           ' "addr_info": [], "flags": ["BROADCAST"]}]', "")
 
     def popen(self, argv, **kw):
         import subprocess
@@ -256,8 +278,9 @@ class FakeNode:
 
 def test_interfaces_lists_name_state_and_addresses(tmp_path):
     assert capmod.interfaces(FakeNode(tmp_path)) == [
-        {"name": "lo", "state": "UNKNOWN", "mac": "", "addresses": ["127.0.0.1/8"]},
-        {"name": "eth0", "state": "UP", "mac": "aa:bb:cc:dd:ee:ff", "addresses": []}]
+        {"name": "lo", "state": "UNKNOWN", "up": True, "mac": "", "addresses": ["127.0.0.1/8"]},
+        {"name": "eth0", "state": "UP", "up": True, "mac": "aa:bb:cc:dd:ee:ff", "addresses": []},
+        {"name": "eth1", "state": "DOWN", "up": False, "mac": "aa:bb:cc:dd:ee:01", "addresses": []}]
 
 
 def test_count_stops_by_itself_and_the_pid_is_recorded_first(tmp_path):
@@ -284,15 +307,67 @@ def test_a_quiet_link_gives_the_packets_it_had(tmp_path):
     assert len(cap.stop().packets) == 2
 
 
-def test_bad_filter_is_tcpdumps_own_line_and_leaves_no_file(tmp_path):
+@pytest.mark.parametrize("iface", ["eth0", "any"])
+def test_bad_filter_is_tcpdumps_own_line_and_leaves_no_file(tmp_path, iface):
+    # on `any` tcpdump first says "data link type LINUX_SLL2": that is not the reason
+    node = FakeNode(tmp_path)
     with pytest.raises(CaptureError) as exc:
-        Capture(FakeNode(tmp_path), "eth0", bpf="bad", write=tmp_path / "x.pcap").start()
-    assert str(exc.value) == "fake:eth0: tcpdump: can't parse filter expression: syntax error"
+        Capture(node, iface, bpf="bad", write=tmp_path / "x.pcap").start()
+    assert str(exc.value) == f"fake:{iface}: tcpdump: can't parse filter expression: syntax error"
     assert list(tmp_path.iterdir()) == []
+    assert ["tcpdump", "-d", "-i", iface, "--", "bad"] in node.ran
+    assert node.recorded == []        # refused by `tcpdump -d`: no capture was started
+
+
+@pytest.mark.parametrize("stderr, says", [
+    (["tcpdump: data link type LINUX_SLL2", "tcpdump: can't parse filter expression: syntax error"],
+     "tcpdump: can't parse filter expression: syntax error"),
+    (["tcpdump: verbose output suppressed, use -v[v]... for full protocol decode",
+      "listening on eth0, link-type EN10MB (Ethernet), snapshot length 262144 bytes",
+      "tcpdump: pcap_loop: The interface disappeared", "0 packets captured"],
+     "tcpdump: pcap_loop: The interface disappeared"),
+    (["Cannot open network namespace: No such file"], "Cannot open network namespace: No such file"),
+    (["tcpdump: data link type LINUX_SLL2"], "tcpdump exited with status 1"),
+    ([], "tcpdump exited with status 1"),
+])
+def test_tcpdump_error_is_the_reason_not_an_information_line(stderr, says):
+    assert capmod.tcpdump_error(stderr, 1) == says
+
+
+def test_a_down_interface_is_refused_with_the_reason_and_the_way_round(tmp_path):
+    node = FakeNode(tmp_path)
+    with pytest.raises(CaptureError) as exc:
+        Capture(node, "eth1").start()
+    msg = str(exc.value)
+    assert msg.startswith("fake:eth1 is down") and "tcpdump cannot open a device that is down" in msg
+    assert "labkit link fake PEER up" in msg and "capture on fake (any)" in msg and "\n" not in msg
+    assert node.recorded == []
+
+
+def test_running_lists_the_live_captures_of_a_record(tmp_path):
+    from labkit.procs import Proc
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        procs = [Proc.of(live.pid, "h1/capture-any/tool"), Proc.of(live.pid, "h1/dnsmasq"),
+                 Proc.of(live.pid, "sw/capture-fa0-0.10/tool"), Proc(live.pid + 10**6, 1, "h2/capture-eth0/tool")]
+        assert capmod.running(procs) == [{"node": "h1", "iface": "any", "pid": live.pid},
+                                         {"node": "sw", "iface": "fa0-0.10", "pid": live.pid}]
+        # what Capture records is what running() reads
+        node = FakeNode(tmp_path)
+        cap = Capture(node, "eth0").start()
+        try:
+            pid, what = node.recorded[0]
+            assert capmod.running([Proc.of(pid, f"h1/{what}")]) == [{"node": "h1", "iface": "eth0", "pid": pid}]
+        finally:
+            cap.stop()
+    finally:
+        live.kill()
+        live.wait()
 
 
 def test_unknown_interface_names_the_ones_there_are(tmp_path):
-    with pytest.raises(CaptureError, match=r"fake has no interface 'eth9' \(it has: lo, eth0, any\)"):
+    with pytest.raises(CaptureError, match=r"fake has no interface 'eth9' \(it has: lo, eth0, eth1, any\)"):
         Capture(FakeNode(tmp_path), "eth9").start()
 
 

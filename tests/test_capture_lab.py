@@ -6,6 +6,7 @@ tcpdump runs inside the lab's nodes only; the one tcpdump in the root namespace 
 from __future__ import annotations
 
 import ipaddress
+import json
 import signal
 import subprocess
 import sys
@@ -104,7 +105,8 @@ def test_cli_count_writes_a_pcap_scapy_and_tcpdump_open(lab, tmp_path):
     ping(lab, "h1", "10.0.1.10", 3)
     rc, out, err = cap.finish()
     assert rc == 0, err
-    assert "6 packets captured on h1:eth0" in err and f"wrote {f}" in err and "(6 packets)" in err
+    assert "6 packets captured on h1:eth0" in err and f"wrote {f}" in err and "(--count reached)" in err
+    assert "(6 packets)" not in err        # the count once, not twice
     pkts = rdpcap(str(f))
     assert len(pkts) == 6 and all(p.haslayer(ICMP) for p in pkts)
     assert sorted(p[ICMP].type for p in pkts) == [0, 0, 0, 8, 8, 8]
@@ -126,7 +128,7 @@ def test_cli_duration_on_any_holds_the_labs_packets_only(lab, tmp_path):
         ping(lab, "h1", "10.0.1.10")
     rc, out, err = cap.finish()
     assert rc == 0, err
-    assert "captured on r1:any in 2." in err and "(2 s)" in err
+    assert "captured on r1:any in 2." in err and "(--duration reached)" in err
     pkts = rdpcap(str(f))
     assert len(pkts) >= 4      # at least a request and its reply, each on both of r1's ports
     assert foreign_addresses(lab, pkts) == []
@@ -189,6 +191,8 @@ def tcpdump_pids(lab: Lab, node: str) -> list[int]:
     (["nosuch"], "labkit: no node 'nosuch' in lab capt (nodes: r1, sw, h1, h2)"),
     (["h1:eth9"], "labkit: h1 has no interface 'eth9' (it has: lo, eth0, any)"),
     (["h1:eth0", "--filter", "icmp and and"], "labkit: h1:eth0: tcpdump: can't parse filter expression: syntax error"),
+    # on `any` tcpdump says "data link type LINUX_SLL2" first: the error is still the reason
+    (["h1", "--filter", "icmpp or"], "labkit: h1:any: tcpdump: can't parse filter expression: syntax error"),
     (["h1", "-w", "/nonexistent-dir/x.pcap"], "labkit: /nonexistent-dir/x.pcap: directory /nonexistent-dir does not exist"),
     ([], "labkit: name a node: labkit capture NODE[:IFACE]"),
 ])
@@ -200,6 +204,36 @@ def test_errors_are_one_line_and_leave_nothing(lab, tmp_path, args, words):
     assert p.stderr.strip().splitlines() == [p.stderr.strip()] and p.stderr.startswith(words), p.stderr
     assert not f.exists()
     assert tcpdump_pids(lab, "h1") == []
+
+
+def test_a_port_that_is_down_is_refused_with_the_reason_and_any_still_works(lab):
+    lab.link("h1", "r1").down()
+    try:
+        p = labkit_cli("capture", "--lab", LAB, "h1:eth0", "--count", "1", check=False)
+        assert p.returncode == 2 and p.stdout == "" and len(p.stderr.strip().splitlines()) == 1
+        assert p.stderr.startswith("labkit: h1:eth0 is down") and "capture on h1 (any)" in p.stderr, p.stderr
+        assert tcpdump_pids(lab, "h1") == []
+        cap = Cli("h1", "--count", "2", "--filter", "icmp")     # `any` while the port is down ...
+        cap.listening()
+    finally:
+        lab.link("h1", "r1").up()
+    ping(lab, "h1", "10.0.1.10")                                  # ... sees it once it is up again
+    rc, out, err = cap.finish()
+    assert rc == 0 and len(out.splitlines()) == 2 and "eth0" in out, (out, err)
+
+
+def test_list_leaves_out_open_vswitchs_own_devices():
+    inst = "captovs"
+    labkit_cli("up", str(TOPO.parent / "trunk-pair.yaml"), "--lab", inst, "--replace", "--no-services", timeout=300)
+    try:
+        out = labkit_cli("capture", "--list", "sw1", "--lab", inst).stdout
+        names = {line.split()[1] for line in out.splitlines()[1:] if not line.startswith("(")}
+        assert {"eth1", "eth2", "eth3", "lo"} <= names and not names & {"ovs-netdev", "lkbr"}, out
+        assert "(not listed: lkbr, ovs-netdev: Open vSwitch's own devices" in out
+        assert labkit_cli("exec", "--lab", inst, "sw1", "--", "ip", "link", "show", "lkbr").returncode == 0
+    finally:
+        labkit_cli("down", "--lab", inst, timeout=120)
+    assert leftovers(inst) == []
 
 
 def test_missing_lab_is_one_line():
@@ -249,6 +283,10 @@ def test_a_sigkilled_capture_leaves_nothing_after_clean(tmp_path):
         p.kill()
         p.wait(10)
         assert recorded[0].alive()        # tcpdump outlived the command that started it ...
+        st = labkit_cli("status", "--lab", inst).stdout   # ... and status shows it to the teacher
+        assert f"pid {recorded[0].pid:<8} running  capture h1:any (tcpdump)" in st, st
+        js = json.loads(labkit_cli("status", "--lab", inst, "--json").stdout)
+        assert js[0]["captures"] == [{"node": "h1", "iface": "any", "pid": recorded[0].pid}]
     finally:
         out = labkit_cli("clean", "--lab", inst, timeout=120).stdout
     assert f"removed: {inst}" in out

@@ -3,11 +3,13 @@ rendered from them (labkit.lab.faults). The lab test is tests/test_link_faults_l
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from labkit import cli
 from labkit.lab import loader
 from labkit.lab.faults import (FaultError, LOSS_STEPS, describe_line, drop_rules, format_rate,
                                parse_loss, parse_rate, refuse_netem, render_nft, resolve_link,
@@ -28,7 +30,8 @@ def test_loss_accepted(value, frac):
 
 
 @pytest.mark.parametrize("value, says", [
-    ("5", "not a percentage"), ("0.05", "not a percentage"), ("-5%", "not a percentage"),
+    ("5", "not a percentage"), ("0.05", "not a percentage"), ("-5%", "loss -5% is outside 0-100%"),
+    ("-0.01%", "outside 0-100%"), ("+101%", "outside 0-100%"),
     ("101%", "outside 0-100%"), ("100.01%", "outside 0-100%"), ("5%%", "not a percentage"),
     ("abc", "not a percentage"), ("", "not a percentage"), ("nan%", "not a percentage"),
     (5, "outside 0..1"), (1.5, "outside 0..1"), (-0.1, "outside 0..1"), (float("nan"), "outside 0..1"),
@@ -53,7 +56,7 @@ def test_rate_accepted(value, bits):
 @pytest.mark.parametrize("value, says", [
     ("10mbps", "ambiguous"), ("10MB/s", "ambiguous"), ("10kbps", "ambiguous"), ("10", "no known unit"),
     ("10mb", "no known unit"), ("10 furlongs", "no known unit"), ("mbit", "not a rate"),
-    ("-1mbit", "not a rate"), ("1kbit", "outside 8kbit-100gbit"), ("101gbit", "outside"),
+    ("-1mbit", "outside"), ("1kbit", "outside 8kbit-100gbit"), ("101gbit", "outside"),
     (0, "outside"), (10.5, "not a rate"), (None, "not a rate"), (True, "not a rate"), ("", "not a rate"),
 ])
 def test_rate_refused_with_one_line(value, says):
@@ -174,9 +177,40 @@ def test_render_nft_without_rules_removes_the_table():
     assert render_nft([]) == "table netdev labkit_faults\ndelete table netdev labkit_faults\n"
 
 
-@pytest.mark.parametrize("loss, steps", [(0.2, 2000), (0.0001, 1), (1.0, 10000), (0.1234, 1234)])
+@pytest.mark.parametrize("loss, steps", [(0.2, 2000), (0.0001, 1), (0.9999, 9999), (0.1234, 1234)])
 def test_render_nft_steps(loss, steps):
     assert f"mod 10000 < {steps} counter drop" in render_nft([DropRule("ingress", "eth0", loss, "x")])
+
+
+@pytest.mark.parametrize("hook, verdict", [("ingress", "drop"), ("egress", 'fwd to "lo"')])
+def test_render_nft_100_percent_takes_every_packet_without_numgen(hook, verdict):
+    # numgen random mod 10000 draws 0..9999: nft refuses "< 10000" (out of its range)
+    script = render_nft([DropRule(hook, "eth0", parse_loss("100%"), "x")])
+    rule = [l.strip() for l in script.splitlines() if verdict in l]
+    assert rule == [f'counter {verdict} comment "x"']
+
+
+NUMGEN = re.compile(r"numgen random mod (\d+) < (\d+) ")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=0, max_value=LOSS_STEPS), st.sampled_from(["{}%", " {} %", "0{}%", "+{}%"]),
+       st.sampled_from(["ingress", "egress"]))
+def test_every_accepted_loss_renders_a_rule_within_numgens_range(steps, form, hook):
+    """Every loss 0-100% in steps of 0.01 % is accepted, and its rule is one nft can take:
+    numgen's draw is 0..modulus-1, so a comparison constant is 1..modulus-1, or no numgen
+    at all (100 %); the fraction of the draws it takes is the loss asked for."""
+    text = form.format(f"{steps / 100:.2f}".rstrip("0").rstrip("."))
+    frac = parse_loss(text)
+    assert round(frac * LOSS_STEPS) == steps
+    script = render_nft([DropRule(hook, "eth0", frac, text)])
+    rule = next(l for l in script.splitlines() if "counter" in l)
+    m = NUMGEN.search(rule)
+    if m is None:
+        assert steps == LOSS_STEPS and "numgen" not in rule
+    else:
+        modulus, below = int(m.group(1)), int(m.group(2))
+        assert 0 <= below < modulus == LOSS_STEPS and below == steps
 
 
 def test_render_nft_egress_steals_rather_than_drops():
@@ -230,6 +264,9 @@ def test_describe_line():
 @pytest.mark.parametrize("args, says", [
     (["--loss", "5"], "loss '5' is not a percentage"),
     (["--loss", "150%"], "loss 150% is outside 0-100%"),
+    (["--loss", "-5%"], "loss -5% is outside 0-100%"),
+    (["--loss=-5%"], "loss -5% is outside 0-100%"),
+    (["--rate", "-1mbit"], "rate '-1mbit' is outside"),
     (["--rate", "10mbps"], "ambiguous"),
     (["--rate", "10 parsecs"], "no known unit"),
     (["--delay", "10ms"], "no netem"),
@@ -241,6 +278,64 @@ def test_cli_refuses_in_one_line(args, says):
     p = labkit_cli("link", "h1", "r1", *args, "--lab", "lkfaultnone", check=False)
     assert p.returncode == 2 and says in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+
+
+def test_words_link_does_not_take_get_links_usage():
+    # argparse took "down" after an option for an extra word, refused by the top level's usage
+    p = labkit_cli("link", "h1", "r1", "--loss", "5%", "down", "--lab", "lkfaultnone", check=False)
+    assert p.returncode == 2 and p.stderr.startswith("usage: labkit link ")
+    assert p.stderr.strip().endswith("labkit link: error: unrecognized arguments: down"), p.stderr
+
+
+def test_signed_values_reach_the_range_check_and_nothing_else_moves():
+    assert cli._signed_values(["link", "a", "b", "--loss", "-5%", "--rate", "-1mbit"]) == \
+        ["link", "a", "b", "--loss=-5%", "--rate=-1mbit"]
+    assert cli._signed_values(["capture", "h1", "--duration", "-1s"]) == ["capture", "h1", "--duration=-1s"]
+    for argv in (["exec", "h1", "--", "ping", "--loss", "-5%"], ["link", "a", "b", "--loss", "--both"],
+                 ["capture", "h1", "--filter", "-5%"], []):
+        assert cli._signed_values(argv) == argv
+
+
+class LiveNode:
+    """A node of a running lab as `labkit link` sees it: its model, and `ip -j addr` (its
+    interfaces now) through run()."""
+
+    def __init__(self, spec, names):
+        self.spec, self.name = spec, spec.name
+        self.names = names
+
+    def run(self, argv, **kw):
+        import json
+        import subprocess
+        assert argv[:3] == ["ip", "-j", "addr"]
+        return subprocess.CompletedProcess(argv, 0, json.dumps([{"ifname": n, "flags": ["UP"]} for n in self.names]), "")
+
+
+def test_link_takes_the_interface_names_capture_takes():
+    """`labkit link sw2950:Fa0/1 sw3550` (an IOS name, as `labkit capture` takes it)."""
+    topo = loader.load("campus-trunk")
+
+    class CampusLab:
+        def __init__(self):
+            self.topo = topo
+
+        def node(self, name):
+            spec = topo.nodes[name]
+            return LiveNode(spec, ["lo", *spec.interfaces])
+
+    lab = CampusLab()
+    assert topo.nodes["sw2950"].managed_by == "ios"
+    a, b = cli._link_end(lab, "sw2950:Fa0/1"), cli._link_end(lab, "sw3550")
+    assert (a, b) == ("sw2950:fa0-1", "sw3550")
+    link, end_a, end_b = resolve_link(topo, a, b)
+    assert (str(end_a), str(end_b)) == ("sw2950:fa0-1", "sw3550:fa0-7")
+    assert cli._link_end(lab, "sw2950:FastEthernet0/2") == "sw2950:fa0-2"
+    assert cli._link_end(lab, "sw2950:fa0-2") == "sw2950:fa0-2"      # the Linux name as it is
+    assert cli._link_end(lab, "pc1:eth0") == "pc1:eth0"              # not an IOS node
+    for word in ("sw2950:Fa0/9", "nosuch:Fa0/1"):                      # left for resolve_link to refuse
+        assert cli._link_end(lab, word) == word
+    with pytest.raises(FaultError, match=r"sw2950 has no interface 'Fa0/9' \(interfaces: "):
+        resolve_link(topo, "sw2950:Fa0/9", "sw3550")
 
 
 # -- the routes `down` takes with it and `up` puts back -----------------------------------------

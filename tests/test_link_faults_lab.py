@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from labkit.lab import Lab
-from labkit.lab.faults import FaultError
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from labkit.lab.faults import LOSS_STEPS, DropRule, FaultError, parse_loss, render_nft
 from labkit.procs import wait_until
 
 from labtest import labkit_cli, leftovers
@@ -93,6 +95,26 @@ def test_loss_20_percent_from_the_command_line(lab):
     labkit_cli("link", "h1", "r1", "clear", "--lab", "lkfaults")
     assert "labkit_faults" not in fault_tables(lab, "r1") and lab.status()["faults"] == []
     assert ping_loss(lab, "h1", "r1", 100) == 0
+
+
+def test_loss_100_percent_drops_everything_and_minus_5_is_a_range_error(lab):
+    p = labkit_cli("link", "h1", "r1", "--loss", "100%", "--lab", "lkfaults")
+    assert p.stdout.strip() == "r1:eth0 -- h1:eth0  loss 100% h1:eth0 -> r1:eth0"
+    assert ping_loss(lab, "h1", "r1", 50) == 100
+    p = labkit_cli("link", "h1", "r1", "--loss", "-5%", "--lab", "lkfaults", check=False)
+    assert p.returncode == 2 and p.stderr.strip() == "labkit: loss -5% is outside 0-100%"
+    labkit_cli("link", "h1", "r1", "--loss", "0%", "--lab", "lkfaults")
+    assert lab.status()["faults"] == [] and ping_loss(lab, "h1", "r1", 50) == 0
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(min_value=0, max_value=LOSS_STEPS), st.sampled_from(["ingress", "egress"]))
+def test_nft_takes_the_rule_of_every_accepted_loss(lab, steps, hook):
+    """The rule builder against nft itself (`nft -c`: checked, not applied) inside r1."""
+    frac = parse_loss(f"{steps / 100:.2f}%")
+    script = render_nft([DropRule(hook, "eth0", frac, f"fuzz {steps}")])
+    p = lab.node("r1").run(["nft", "-c", "-f", "-"], input=script)
+    assert p.returncode == 0, (steps, hook, p.stderr)
 
 
 def test_loss_across_a_linux_bridge_port(lab):
@@ -187,6 +209,8 @@ def test_loss_into_an_open_vswitch_port():
         loss = ping_loss(ovs, "h1", "h3")
         print(f"--loss 20% into an OVS port: {loss}% of 500 pings lost")
         assert 10 <= loss <= 30
+        ovs.link("h1", "sw1").impair(loss="100%")
+        assert ping_loss(ovs, "h1", "h3", 50) == 100
         ovs.link("h1", "sw1").clear()
         ovs.link("sw1", "sw2").down()           # the trunk: both switches' OVS ports
         assert ovs.status()["faults"][0]["down"]

@@ -15,12 +15,19 @@ tcpdump starts, and no file is made unless tcpdump really captures.
                       listening (its "listening on" line, bounded wait), .wait(t),
                       .stop(), .packets (scapy, from the pcap); a context manager
     capture(node, iface, duration=, count=, bpf=, write=)   blocking: the packets
-    interfaces(node)  the node's interfaces now: name, state, MAC, IPv4 addresses
+    interfaces(node)  the node's interfaces now: name, state, admin up, MAC, IPv4 addresses
+    running(procs)    the captures of a lab's record still running (`labkit status` shows them)
 
 Decision: the default interface is ``any`` inside the node (all of its interfaces,
 loopback included), which tcpdump records as Linux "cooked" frames (LINUX_SLL2: the
 interface index and direction instead of the Ethernet header). Name an interface to see
 Ethernet headers and 802.1Q tags as they were on the wire.
+
+Decision: a filter is compiled first (``tcpdump -d`` in the node, for the chosen
+interface), so a bad one is refused with tcpdump's own error whatever the interface. An
+interface that is down (``labkit link A B down``) is refused with that reason: tcpdump
+cannot open it, and waiting for it would hang a command the user cannot see the cause of;
+``any`` works throughout and sees the interface's packets once it is up again.
 """
 from __future__ import annotations
 
@@ -44,6 +51,11 @@ SETTLE = 0.05           # stop: no new packet for this long means tcpdump has ca
 SETTLE_MAX = 1.0        # ... waiting at most this long (a busy link never goes quiet)
 
 _STAT = re.compile(r"^(\d+) packets? (captured|received by filter|dropped by kernel)")
+#: what tcpdump says on stderr that is not a reason: it prints "data link type LINUX_SLL2"
+#: before it compiles the filter on `any`, so the first "tcpdump:" line is not the error
+_INFO = ("listening on", "data link type", "verbose output suppressed")
+#: how a capture's tcpdump is recorded (node.record_pid): NODE/capture-IFACE/tool
+_RECORD = re.compile(r"^(?P<node>[^/]+)/capture-(?P<iface>[^/]+)/tool$")
 
 
 class CaptureError(LabkitError):
@@ -92,9 +104,28 @@ def interfaces(node) -> list[dict[str, Any]]:
     out = []
     for link in json.loads(p.stdout or "[]"):
         out.append({"name": link["ifname"], "state": link.get("operstate", "UNKNOWN"),
-                    "mac": link.get("address", ""),
+                    "up": "UP" in link.get("flags", []), "mac": link.get("address", ""),
                     "addresses": [f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", [])
                                   if a.get("family") == "inet"]})
+    return out
+
+
+def tcpdump_error(stderr: list[str], status: int | None) -> str:
+    """tcpdump's reason for stopping or refusing, as one line: its last 'tcpdump: ...' line
+    that is not information (it exits right after the error), else its last other line."""
+    said = [l for l in stderr if l.strip() and not any(i in l for i in _INFO) and not _STAT.match(l)]
+    reasons = [l for l in said if l.startswith("tcpdump: ")]
+    return (reasons or said or [f"tcpdump exited with status {status}"])[-1]
+
+
+def running(procs) -> list[dict[str, Any]]:
+    """The captures among a lab's recorded processes (LabState.procs) whose tcpdump is still
+    running, e.g. left behind by a `labkit capture` that was killed: node, iface, pid."""
+    out = []
+    for p in procs:
+        m = _RECORD.match(p.what)
+        if m and p.alive():
+            out.append({"node": m["node"], "iface": m["iface"], "pid": p.pid})
     return out
 
 
@@ -177,10 +208,18 @@ class Capture:
         if self._proc is not None:
             raise CaptureError(f"{self.where}: this capture was already started")
         if self.iface != "any":
-            names = [i["name"] for i in interfaces(self.node)]
-            if self.iface not in names:
+            found = {i["name"]: i for i in interfaces(self.node)}
+            if self.iface not in found:
                 raise CaptureError(f"{self.node.name} has no interface '{self.iface}' "
-                                   f"(it has: {', '.join(names + ['any'])})")
+                                   f"(it has: {', '.join([*found, 'any'])})")
+            if not found[self.iface]["up"]:
+                raise CaptureError(
+                    f"{self.where} is down (a `labkit link ... down`, or shut in {self.node.name}'s "
+                    "config), and tcpdump cannot open a device that is down; bring the link up first "
+                    f"(labkit link {self.node.name} PEER up), or capture on {self.node.name} (any): "
+                    f"it sees {self.iface}'s packets from the moment it is up again")
+        if self.bpf:
+            self.check_filter()
         if self._temp:
             self.path = self.node.run_dir / f"capture-{os.getpid()}-{id(self):x}.pcap"
         elif self.path is not None:
@@ -210,13 +249,16 @@ class Capture:
             raise
         return self
 
+    def check_filter(self) -> None:
+        """Have tcpdump compile the filter for this interface (`tcpdump -d`, in the node; it
+        captures nothing) and refuse it with tcpdump's own error, before the capture starts."""
+        p = self.node.run(["tcpdump", "-d", "-i", self.iface, "--", self.bpf], timeout=15)
+        if p.returncode != 0:
+            raise CaptureError(f"{self.where}: {tcpdump_error(p.stderr.splitlines(), p.returncode)}")
+
     def tcpdump_message(self) -> str:
-        """tcpdump's reason for stopping, as one line (its first 'tcpdump: ...' line)."""
-        for line in self.stderr:
-            if line.startswith("tcpdump: ") and "listening on" not in line:
-                return line
-        lines = [l for l in self.stderr if l.strip() and "listening on" not in l and not _STAT.match(l)]
-        return lines[-1] if lines else f"tcpdump exited with status {self._proc.returncode}"
+        """tcpdump's reason for stopping, as one line (see tcpdump_error)."""
+        return tcpdump_error(self.stderr, self._proc.returncode)
 
     # -- readers (threads) -----------------------------------------------------------
     def _read_stderr(self) -> None:

@@ -16,7 +16,8 @@ This kernel has no netem (docs/machine.md), so labkit emulates what it can with 
   vSwitch: its userspace datapath reads frames from a packet socket, before the ingress
   hook, so there the rule sits on A's egress instead, and *steals* the frame rather than
   dropping it (``fwd to "lo"``: the sender is told it was sent; the loopback device drops
-  it, as a frame for another host's MAC). Resolution 0.01 %.
+  it, as a frame for another host's MAC). Resolution 0.01 %; 100 % is the verdict
+  alone, with no ``numgen`` (it draws 0..9999, so nft refuses ``< 10000``).
 * **rate**: a TBF qdisc on A's end (``tc qdisc replace dev IF root tbf rate R``): the
   direction A -> B is shaped to R (counted on whole Ethernet frames, so TCP's goodput is
   about 5 % below R).
@@ -88,10 +89,10 @@ def parse_loss(value: object) -> float:
             raise FaultError(f"loss {value!r} is outside 0..1 (a number is a fraction: 0.05 is 5%; "
                              f"or give a string like '5%')")
     elif isinstance(value, str):
-        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*%\s*", value)
+        m = re.fullmatch(r"\s*([-+]?\s*(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*%\s*", value)
         if not m:
             raise FaultError(f"loss {value!r} is not a percentage (write it like 5% or 0.5%)")
-        pct = float(m.group(1))
+        pct = float(m.group(1).replace(" ", ""))
         if not 0 <= pct <= 100:
             raise FaultError(f"loss {value} is outside 0-100%")
         frac = pct / 100
@@ -113,7 +114,7 @@ def parse_rate(value: object) -> int:
     if isinstance(value, int):
         bits = value
     elif isinstance(value, str):
-        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z/]*)\s*", value)
+        m = re.fullmatch(r"\s*([-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*([A-Za-z/]*)\s*", value)
         if not m:
             raise FaultError(f"rate {value!r} is not a rate (write it like 10mbit; units: "
                              f"{', '.join(RATE_UNITS)})")
@@ -195,6 +196,16 @@ class DropRule:
     comment: str       # which direction of which link
 
 
+def loss_match(loss: float) -> str:
+    """The match that picks `loss` (0..1) of the packets: numgen draws 0..LOSS_STEPS-1, so
+    `< N` takes N in LOSS_STEPS; 100 % is every packet, no draw at all (numgen has no value
+    LOSS_STEPS to compare with: nft refuses `< 10000` as out of its range)."""
+    steps = round(loss * LOSS_STEPS)
+    if not 0 <= steps <= LOSS_STEPS:
+        raise ValueError(f"loss {loss!r} is outside 0..1")
+    return "" if steps == LOSS_STEPS else f"numgen random mod {LOSS_STEPS} < {steps} "
+
+
 def render_nft(rules: list[DropRule]) -> str:
     """The `nft -f` script that makes the node's fault table hold exactly `rules`.
 
@@ -210,12 +221,11 @@ def render_nft(rules: list[DropRule]) -> str:
                 raise ValueError(f"hook {r.hook!r}")
             if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,15}", r.device):
                 raise ValueError(f"interface name {r.device!r}")
-            steps = round(r.loss * LOSS_STEPS)
             comment = r.comment.replace('"', "'")[:120]
             verdict = "drop" if r.hook == "ingress" else 'fwd to "lo"'   # see the module's doc
             lines += [f"  chain {r.hook}{i} {{",
                       f'    type filter hook {r.hook} device "{r.device}" priority 0; policy accept;',
-                      f'    numgen random mod {LOSS_STEPS} < {steps} counter {verdict} comment "{comment}"',
+                      f'    {loss_match(r.loss)}counter {verdict} comment "{comment}"',
                       "  }"]
         lines.append("}")
     return "\n".join(lines) + "\n"
