@@ -179,7 +179,8 @@ def cmd_course(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade submissions one by one: notebooks (labkit.grade), or with --configs folders of
-    configs against a rubric (labkit.rubric); exit 1 if a lab was left behind."""
+    configs against a rubric (labkit.rubric); exit 1 if a lab was left behind or a submission
+    could not be graded at all (unreadable, or of no notebook of the course)."""
     from labkit import grade, rubric
 
     if bool(args.configs) == bool(args.submissions):
@@ -204,8 +205,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
                               cell_timeout=args.cell_timeout, progress=progress)
     for r in reports:
         print(f"{r['name']}: {r['score']}/{r['max_score']}" + (f" ({r['reason']})" if r["reason"] else ""))
-    print(f"reports in {args.output}")
-    return 1 if any(r["leftovers"] for r in reports) else 0
+    ungraded = [r["name"] for r in reports if r.get("graded") is False]
+    if ungraded:
+        print(f"could not grade {len(ungraded)} submission(s): {', '.join(ungraded)}", file=sys.stderr)
+    print(f"reports in {args.output} (index.html, summary.csv)")
+    return 1 if ungraded or any(r["leftovers"] for r in reports) else 0
 
 
 def cmd_draw(args: argparse.Namespace) -> int:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from labkit.lab.errors import LabkitError
+
 SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
@@ -54,18 +56,30 @@ def exercises(path: Path) -> list[dict]:
 
 
 def build(out: Path, src: Path | None = None, progress=print) -> dict[str, list[Path]]:
-    """Write OUT/teacher and OUT/student; returns the files of each edition."""
+    """Write OUT/teacher and OUT/student; returns the files of each edition.
+
+    A rebuild rewrites both: an NN-name.ipynb in an edition's folder that the source no longer
+    has is removed (other files are left alone)."""
     import nbformat
 
     from labkit import paths
 
     src = Path(src) if src else paths.find("notebooks")
+    if not src.is_dir():
+        raise LabkitError(f"{src}: not a folder of notebooks (fix: --from DIR, a folder holding NN-name.ipynb)")
     books = notebooks(src)
     if not books:
-        raise FileNotFoundError(f"no NN-name.ipynb notebooks in {src}")
+        raise LabkitError(f"no NN-name.ipynb notebooks in {src}")
+    for where in (Path(out), Path(out) / "teacher", Path(out) / "student"):
+        if where.exists() and not where.is_dir():
+            raise LabkitError(f"{where}: a file is there; OUT must be a folder (e.g. labkit course build course/)")
     made: dict[str, list[Path]] = {"teacher": [], "student": []}
     for edition in made:
-        (Path(out) / edition).mkdir(parents=True, exist_ok=True)
+        folder = Path(out) / edition
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in sorted(set(notebooks(folder)) - {folder / b.name for b in books}):
+            progress(f"removed {stale} (no such notebook in {src} any more)")
+            stale.unlink()
     for i, book in enumerate(books, 1):
         progress(f"[{i}/{len(books)}] {book.name}: {len(exercises(book))} graded cells")
         teacher = Path(out) / "teacher" / book.name

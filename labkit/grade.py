@@ -230,15 +230,17 @@ def teardown(prefix: str) -> list[str]:
     return left
 
 
-def _describe(cell, index: int) -> str:
+def _describe(cell, index: int, quote: bool = True) -> str:
     """cell 23 (solution trunk-fix: import time; time.sleep(...)), for a reason or feedback."""
     meta = _nbgrader(cell) or {}
     role = ("check" if meta.get("grade") else "solution" if meta.get("solution") else
             "hidden test" if cell.metadata.get("labkit_grade") else "")
     line = next((x.strip() for x in cell.source.splitlines() if x.strip() and not x.startswith("###")), "")
     line = line if len(line) <= 50 else line[:47] + "..."
-    what = f"{role} {meta.get('grade_id') or cell.metadata.get('labkit_grade', {}).get('grade_id', '')}: " if role else ""
-    return f"cell {index} ({what}{line})"
+    what = f"{role} {meta.get('grade_id') or cell.metadata.get('labkit_grade', {}).get('grade_id', '')}" if role else ""
+    if not quote:
+        return f"cell {index}" + (f" ({what})" if what else "")
+    return f"cell {index} ({what}{': ' if what else ''}{line})"
 
 
 def _kernel_manager(sockets: Path):
@@ -268,7 +270,7 @@ class _Escaped(Exception):
 
 
 def _execute(nb, parts: list[dict], cwd: Path, prefix: str, timeout: float, cell_timeout: float,
-             report: dict) -> None:
+             report: dict, log: Path) -> None:
     """Run the notebook cell by cell under both limits; fill report's reason/lab_checks."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -280,7 +282,8 @@ def _execute(nb, parts: list[dict], cwd: Path, prefix: str, timeout: float, cell
     deadline = time.monotonic() + timeout
     env = {**os.environ, INSTANCE_PREFIX_ENV: prefix}
     try:
-        with client.setup_kernel(env=env, cleanup_kc=True):
+        with open(log, "w") as kernel_out, client.setup_kernel(env=env, cleanup_kc=True, stdout=kernel_out,
+                                                                stderr=subprocess.STDOUT):
             try:
                 for index, cell in enumerate(nb.cells):
                     if cell.cell_type != "code":
@@ -298,8 +301,9 @@ def _execute(nb, parts: list[dict], cwd: Path, prefix: str, timeout: float, cell
                     report["instances"] = sorted(set(report["instances"]) | set(labs_of(prefix)))
                     sent = sandbox.escaped(client.km.provisioner.pid)
                     if sent:
-                        raise _Escaped(f"{_describe(cell, index)} sent {sent} packet(s) from outside its labs "
-                                       "(from the notebook's own process, not a lab node; use lab.node(...).call/cmd)")
+                        raise _Escaped(f"{_describe(cell, index, quote=False)} sent {sent} packet(s), ARP lookups "
+                                       "included, from outside its labs (from the notebook's own process, not a lab "
+                                       "node; send from a node: lab.node(...).call/cmd)")
                     if index == last_graded:
                         report["lab_checks"] = _lab_checks(prefix)
             except (CellTimeoutError, DeadKernelError, _Escaped):
@@ -317,24 +321,32 @@ def _execute(nb, parts: list[dict], cwd: Path, prefix: str, timeout: float, cell
         shutil.rmtree(sockets, ignore_errors=True)
 
 
-def grade_one(path: Path, sources: dict[Path, set[str]], gradebook: Gradebook, out: Path,
+def grade_one(path: Path, name: str, sources: dict[Path, set[str]], gradebook: Gradebook, out: Path,
               timeout: float, cell_timeout: float, progress: Progress) -> dict:
+    """Grade one submission; the executed notebook (hidden tests and all) goes to OUT/graded/."""
     import nbformat
 
-    name = path.stem
-    report: dict = {"submission": str(path), "name": name, "source": None, "score": 0, "max_score": 0,
-                    "exercises": [], "restored": [], "reason": None, "lab_checks": {}, "instances": [], "leftovers": []}
+    report: dict = {"submission": str(path), "name": name, "source": None, "graded": False, "score": 0,
+                    "max_score": 0, "exercises": [], "restored": [], "reason": None, "errors": [],
+                    "lab_checks": {}, "instances": [], "leftovers": []}
     started = time.monotonic()
     try:
         nb = nbformat.read(path, as_version=4)
-        source = find_source(path, nb, sources)
     except Exception as exc:
-        report["reason"] = f"refused: {exc}"
+        report["reason"] = f"unreadable: not a notebook nbformat can read ({type(exc).__name__}: {exc})"
         report["seconds"] = round(time.monotonic() - started, 1)
         return report
-    report["source"] = source.name
+    try:
+        source = find_source(path, nb, sources)
+    except GradeError as exc:
+        report["reason"] = f"unreadable: {exc}"
+        report["seconds"] = round(time.monotonic() - started, 1)
+        return report
+    report["source"], report["graded"] = source.name, True
     before = {m["grade_id"]: c.source for c in nb.cells if (m := _nbgrader(c)).get("grade") and m.get("grade_id")}
     nb = gradebook.overwrite(nb, source)
+    for cell in nb.cells:                        # cells nbgrader put back have no id (nbformat 4.5)
+        cell.setdefault("id", secrets.token_hex(8))
     report["restored"] = [m["grade_id"] for c in nb.cells if (m := _nbgrader(c)).get("grade")   # the student's
                           and (before.get(m["grade_id"]) or "").strip() not in   # edition has no hidden tests
                           (c.source.strip(), c.source.split(HIDDEN_BEGIN)[0].strip())]
@@ -342,6 +354,8 @@ def grade_one(path: Path, sources: dict[Path, set[str]], gradebook: Gradebook, o
     for part in parts:
         part["cell"].outputs, part["cell"].execution_count = [], None
     report["max_score"] = sum(p["points"] for p in parts)
+    graded = out / "graded"
+    graded.mkdir(exist_ok=True)
     escapes = sandbox.scan(nb.cells)
     if escapes:   # checked before anything runs: there is nothing to tear down
         report["reason"] = f"refused: it reaches outside its labs: {'; '.join(escapes)}"
@@ -349,35 +363,104 @@ def grade_one(path: Path, sources: dict[Path, set[str]], gradebook: Gradebook, o
         prefix = new_prefix()
         progress(f"source {source.name}, {len(parts)} graded parts, labs {prefix}*")
         try:
-            _execute(nb, parts, source.parent, prefix, timeout, cell_timeout, report)
+            _execute(nb, parts, source.parent, prefix, timeout, cell_timeout, report, graded / f"{name}.kernel.log")
         finally:
             report["instances"] = sorted(set(report["instances"]) | set(labs_of(prefix)))
             if not report["lab_checks"]:   # stopped before its last graded cell: the labs as they are
                 report["lab_checks"] = _lab_checks(prefix)
             report["leftovers"] = teardown(prefix)
-    by_id: dict[str, dict] = {}
-    for p in parts:
-        ex = by_id.setdefault(p["grade_id"], {"grade_id": p["grade_id"], "points": 0, "max_points": 0,
-                                              "visible": None, "hidden": None, "feedback": ""})
-        ex["max_points"] += p["points"]
-        ran = p["cell"].get("execution_count") is not None and report["reason"] is None
-        err = _error(p["cell"]) if ran else (report["reason"] or "not run")
-        ex[p["part"]] = "fail" if err else "pass"
-        if err:
-            label = "visible check" if p["part"] == "visible" else "hidden test"
-            ex["feedback"] = "; ".join(filter(None, [ex["feedback"], f"{label}: {err}"]))
-        elif report["reason"] is None:
-            ex["points"] += p["points"]
-    report["exercises"] = list(by_id.values())
+    report["exercises"], report["errors"] = _score(nb, parts, report["reason"])
     report["score"] = 0 if report["reason"] else sum(e["points"] for e in report["exercises"])
     report["seconds"] = round(time.monotonic() - started, 1)
-    nbformat.write(nb, out / f"{name}.graded.ipynb")
+    nbformat.write(nb, graded / f"{name}.graded.ipynb")
     return report
+
+
+def _score(nb, parts: list[dict], reason: str | None) -> tuple[list[dict], list[str]]:
+    """Points and feedback per exercise, and the errors of the notebook's other cells.
+
+    A failing check's feedback also names the errors of the cells before it (back to the
+    previous graded cell: the exercise's own cells), so a typo in a solution reads as one.
+    """
+    by_cell = {id(p["cell"]): p for p in parts}
+    by_id: dict[str, dict] = {}
+    errors, since = [], []
+    for index, cell in enumerate(nb.cells):
+        part = by_cell.get(id(cell))
+        if part is None:
+            err = _error(cell) if cell.cell_type == "code" else None
+            if err:
+                line = f"{_describe(cell, index)}: {err}"
+                errors.append(line)
+                since.append(line)
+            continue
+        ex = by_id.setdefault(part["grade_id"], {"grade_id": part["grade_id"], "points": 0, "max_points": 0,
+                                                 "visible": None, "hidden": None, "feedback": ""})
+        ex["max_points"] += part["points"]
+        if reason:                                # refused, timed out or crashed: said once, not per part
+            ex[part["part"]], ex["feedback"] = "fail", reason
+            continue
+        err = _error(cell) if cell.get("execution_count") is not None else "not run"
+        ex[part["part"]] = "fail" if err else "pass"
+        if err:
+            label = "visible check" if part["part"] == "visible" else "hidden test"
+            found = [f"{label}: {err}"] + ([f"an earlier cell failed: {'; '.join(since)}"]
+                                          if since and part["part"] == "visible" else [])
+            ex["feedback"] = "; ".join(filter(None, [ex["feedback"], *found]))
+        else:
+            ex["points"] += part["points"]
+        if part["part"] == "visible":
+            since = []
+    return list(by_id.values()), errors
+
+
+def report_names(paths: list[Path]) -> list[str]:
+    """One report name per submission: the file's stem, with its folder's name before it when
+    stems repeat (a class hands in many `07-trunks.ipynb`: alice-07-trunks, bob-07-trunks), and a
+    number after it when even that repeats."""
+    stems = [p.stem for p in paths]
+    names = [f"{p.parent.name}-{p.stem}" if stems.count(p.stem) > 1 and p.parent.name else p.stem
+             for p in paths]
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if names.count(n) == 1 else f"{n}-{seen[n]}")
+    return out
+
+
+def write_reports(out: Path, report: dict, page: str) -> None:
+    (out / f"{report['name']}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / f"{report['name']}.html").write_text(page)
+
+
+def write_index(out: Path, reports: list[dict]) -> None:
+    """OUT/summary.csv (one row per submission) and OUT/index.html (the same, with links to
+    each report). Shared with labkit.rubric's config grading."""
+    import csv
+
+    with open(out / "summary.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["name", "submission", "score", "max_score", "reason"])
+        for r in reports:
+            w.writerow([r["name"], r["submission"], r["score"], r["max_score"], r["reason"] or ""])
+    e = html.escape
+    rows = "".join(f"<tr><td><a href=\"{e(r['name'])}.html\">{e(r['name'])}</a></td><td>{r['score']} / {r['max_score']}</td>"
+                   f"<td>{e(r['reason'] or '')}</td></tr>" for r in reports)
+    (out / "index.html").write_text(f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>labkit grades</title>
+<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #999;padding:.3em .6em;text-align:left}}</style></head>
+<body><h1>Grades: {len(reports)} submission(s)</h1>
+<table><tr><th>submission</th><th>score</th><th>scored 0 because</th></tr>
+{rows}</table></body></html>
+""")
 
 
 def grade(submissions: list[Path], out: Path, source: Path | None = None, timeout: float = 900,
           cell_timeout: float = 300, progress: Progress = print) -> list[dict]:
-    """Grade each submission in turn; write OUT/NAME.json and OUT/NAME.html; return the reports."""
+    """Grade each submission in turn; write OUT/NAME.json, OUT/NAME.html, OUT/graded/NAME.graded.ipynb
+    (for the teacher: it holds the hidden tests), OUT/summary.csv and OUT/index.html; return the reports."""
     from labkit import paths
     from labkit.course import notebooks
 
@@ -385,17 +468,18 @@ def grade(submissions: list[Path], out: Path, source: Path | None = None, timeou
     sources = {s.resolve(): ids for s in notebooks(src_dir) if (ids := grade_ids(s))}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    submissions = [Path(s) for s in submissions]
     gradebook = Gradebook()
     reports = []
     try:
-        for i, path in enumerate(map(Path, submissions), 1):
-            tag = f"[{i}/{len(submissions)}] {path.name}"
-            report = grade_one(path, sources, gradebook, out, timeout, cell_timeout,
+        for i, (path, name) in enumerate(zip(submissions, report_names(submissions)), 1):
+            tag = f"[{i}/{len(submissions)}] {name}"
+            report = grade_one(path, name, sources, gradebook, out, timeout, cell_timeout,
                                progress=lambda m: progress(f"{tag}: {m}"))
-            (out / f"{path.stem}.json").write_text(json.dumps(report, indent=1) + "\n")
-            (out / f"{path.stem}.html").write_text(to_html(report))
+            write_reports(out, report, to_html(report))
             progress(f"{tag}: {summary(report)}")
             reports.append(report)
+            write_index(out, reports)
     finally:
         gradebook.close()
     return reports
@@ -420,7 +504,10 @@ def to_html(report: dict) -> str:
     return html_page(report, f"Submission {report['submission']}; source notebook {report['source'] or '-'}",
                      ("exercise", "points", "visible check", "hidden test", "feedback"),
                      [(x["grade_id"], f"{x['points']}/{x['max_points']}", x["visible"] or "", x["hidden"] or "-",
-                       x["feedback"]) for x in report["exercises"]])
+                       x["feedback"]) for x in report["exercises"]],
+                     [("Checks put back from the teacher's notebook (the submission had edited or deleted them)",
+                       report["restored"]),
+                      ("Errors in the notebook's other cells", report["errors"])])
 
 
 def html_page(report: dict, about: str, head: tuple[str, ...], rows: list[tuple[str, ...]],

@@ -59,7 +59,6 @@ OUT/NAME.html shows the same.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import signal
@@ -633,7 +632,8 @@ def to_html(report: dict) -> str:
 
 def grade_configs(folders: list[Path], rubric: str | Path, lab: str | Path | None = None,
                   out: Path = Path("grades"), progress: Progress = print) -> list[dict]:
-    """Grade each submission folder in turn; write OUT/NAME.json and OUT/NAME.html; return the reports.
+    """Grade each submission folder in turn; write OUT/NAME.json, OUT/NAME.html, OUT/summary.csv and
+    OUT/index.html (grade.write_reports, grade.write_index); return the reports.
 
     The rubric is validated (and the folders found) before any submission is graded."""
     rb = load_rubric(rubric, lab)
@@ -644,11 +644,12 @@ def grade_configs(folders: list[Path], rubric: str | Path, lab: str | Path | Non
     out.mkdir(parents=True, exist_ok=True)
     reports = []
     with _sigterm_as_interrupt():
-        for i, sub in enumerate(subs, 1):
-            tag = f"[{i}/{len(subs)}] {sub.name}"
+        for i, (sub, name) in enumerate(zip(subs, grade.report_names(subs)), 1):
+            tag = f"[{i}/{len(subs)}] {name}"
             report = grade_submission(sub, rb, progress=lambda m: progress(f"{tag}: {m}"))
-            (out / f"{sub.name}.json").write_text(json.dumps(report, indent=1) + "\n")
-            (out / f"{sub.name}.html").write_text(to_html(report))
+            report["name"] = name
+            grade.write_reports(out, report, to_html(report))
             progress(f"{tag}: {summary(report)}")
             reports.append(report)
+            grade.write_index(out, reports)
     return reports

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from labkit import course
+from labkit.lab.errors import LabkitError
 
 from labtest import ROOT, grade_submissions, labkit_cli, leftovers
 
@@ -98,3 +100,22 @@ def test_each_student_edition_left_untouched_fails_its_checks(built, book, tmp_p
     for grade_id, e in ex.items():
         assert (e["points"], e["visible"]) == (0, "fail"), (book, grade_id, e)
         assert e["feedback"].startswith("visible check: "), (book, grade_id, e)
+
+
+def test_a_rebuild_drops_notebooks_the_source_lost_and_a_file_for_out_is_refused(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copyfile(ROOT / "notebooks" / "07-trunks.ipynb", src / "07-trunks.ipynb")
+    stale = tmp_path / "out" / "student" / "99-gone.ipynb"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
+    keep = tmp_path / "out" / "student" / "notes.txt"
+    keep.write_text("mine")
+    said = []
+    made = course.build(tmp_path / "out", src, progress=said.append)
+    assert not stale.exists() and keep.exists() and [p.name for p in made["student"]] == ["07-trunks.ipynb"]
+    assert any("removed" in m and "99-gone.ipynb" in m for m in said)
+    with pytest.raises(LabkitError, match="a file is there; OUT must be a folder"):
+        course.build(src / "07-trunks.ipynb", src)
+    with pytest.raises(LabkitError, match="not a folder of notebooks"):
+        course.build(tmp_path / "o2", src / "07-trunks.ipynb")

@@ -104,7 +104,7 @@ def graded(tmp_path_factory):
     p = labkit_cli("grade", *(str(d / f"{k}.ipynb") for k in kinds), "-o", str(d / "out"),
                    "--cell-timeout", str(CELL_TIMEOUT), "--timeout", "400", timeout=1800)
     for i, kind in enumerate(kinds, 1):
-        assert f"[{i}/4] {kind}.ipynb: " in p.stderr
+        assert f"[{i}/4] {kind}: " in p.stderr
     reports = {k: json.loads((d / "out" / f"{k}.json").read_text()) for k in kinds}
     yield reports, d / "out", p
     shutil.rmtree(d, ignore_errors=True)
@@ -151,8 +151,10 @@ def test_an_empty_submission_gets_0_with_feedback_per_exercise(graded):
     assert (r["score"], r["max_score"], r["reason"], r["restored"]) == (0, 2, None, [])
     ex, = r["exercises"]
     assert (ex["visible"], ex["hidden"]) == ("fail", "fail")
-    assert ex["feedback"] == ("visible check: VLAN 2 still does not cross the trunk; "
+    assert ex["feedback"] == ("visible check: VLAN 2 still does not cross the trunk; an earlier cell failed: "
+                              "cell 26 (solution trunk-fix: # YOUR CODE HERE): NotImplementedError; "
                               "hidden test: with Fa0/1 down, VLAN 2 does not cross Fa0/2")
+    assert r["errors"] == ["cell 26 (solution trunk-fix: # YOUR CODE HERE): NotImplementedError"]
     assert _left(r) == []
 
 
@@ -167,3 +169,49 @@ def test_a_hanging_submission_is_stopped_at_the_cell_limit_and_scored_0(graded):
     assert r["exercises"][0]["visible"] == "fail" and "timed out" in r["exercises"][0]["feedback"]
     assert "Scored 0:</b> timed out" in (out / "hang.html").read_text()
     assert _left(r) == [] and r["instances"]
+
+
+def test_report_names_stay_apart_when_a_class_hands_in_one_file_name():
+    paths = [Path("subs/alice/07-trunks.ipynb"), Path("subs/bob/07-trunks.ipynb"), Path("subs/carol.ipynb"),
+             Path("a/x/07-trunks.ipynb"), Path("b/x/07-trunks.ipynb")]
+    assert grade.report_names(paths) == ["alice-07-trunks", "bob-07-trunks", "carol", "x-07-trunks-1",
+                                         "x-07-trunks-2"]
+
+
+def test_a_failing_check_names_the_errors_of_the_exercises_own_cells():
+    nb = nbformat.v4.new_notebook()
+    def cell(src, error=None, **meta):
+        c = nbformat.v4.new_code_cell(src, execution_count=1)
+        if error:
+            c.outputs = [nbformat.v4.new_output("error", ename="SyntaxError", evalue=error, traceback=[])]
+        c.metadata.update(meta)
+        return c
+    grader = {"nbgrader": {"grade": True, "grade_id": "c1", "points": 2}}
+    nb.cells = [cell("broken_setup(", "setup typo"), cell("x = 1", **grader),
+                cell("sw.configure(", "'(' was never closed", nbgrader={"solution": True, "grade_id": "s2"}),
+                cell("assert ok, 'VLAN 2 still does not cross'", "VLAN 2 still does not cross",
+                     nbgrader={"grade": True, "grade_id": "c2", "points": 2})]
+    parts = grade.split_checks(nb)
+    exercises, errors = grade._score(nb, parts, None)
+    assert [(e["grade_id"], e["points"]) for e in exercises] == [("c1", 2), ("c2", 0)]
+    assert exercises[1]["feedback"] == ("visible check: VLAN 2 still does not cross; an earlier cell failed: "
+                                        "cell 2 (solution s2: sw.configure(): '(' was never closed")
+    assert errors == ["cell 0 (broken_setup(): setup typo", "cell 2 (solution s2: sw.configure(): '(' was never closed"]
+    refused, _ = grade._score(nb, parts, "refused: because")
+    assert [(e["points"], e["visible"], e["feedback"]) for e in refused] == [(0, "fail", "refused: because")] * 2
+
+
+def test_an_unreadable_or_foreign_notebook_is_not_graded_and_says_why(tmp_path):
+    (tmp_path / "junk.ipynb").write_text("{not json")
+    foreign = nbformat.v4.new_notebook()
+    foreign.cells.append(nbformat.v4.new_code_cell("print(1)"))
+    nbformat.write(foreign, tmp_path / "bob.ipynb")
+    book = grade.Gradebook()
+    try:
+        junk, bob = (grade.grade_one(tmp_path / f"{n}.ipynb", n, {SOURCE: grade.grade_ids(SOURCE)}, book, tmp_path,
+                                     60, 30, progress=lambda m: None) for n in ("junk", "bob"))
+    finally:
+        book.close()
+    assert junk["graded"] is False and junk["reason"].startswith("unreadable: not a notebook nbformat can read")
+    assert bob["graded"] is False and bob["reason"].startswith("unreadable: bob.ipynb: no source notebook")
+    assert (junk["score"], bob["score"], junk["instances"], bob["instances"]) == (0, 0, [], [])

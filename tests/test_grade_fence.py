@@ -154,8 +154,8 @@ def test_the_fence_lets_a_correct_submission_through(fenced):
 def test_a_send_from_the_notebooks_own_process_is_scored_0_and_goes_nowhere(fenced):
     reports, out, victim, _ = fenced
     r = reports["root-send"]
-    assert r["score"] == 0 and r["reason"].startswith("refused: cell 1 (solution fence-fix: from scapy.all")
-    assert "packet(s) from outside its labs" in r["reason"] and r["leftovers"] == []
+    assert r["score"] == 0 and r["reason"].startswith("refused: cell 1 (solution fence-fix) sent ")
+    assert "packet(s), ARP lookups included, from outside its labs" in r["reason"] and r["leftovers"] == []
     assert "refused" in (out / "root-send.html").read_text()
 
 
@@ -174,8 +174,17 @@ def test_entering_another_labs_namespace_is_refused_before_anything_runs(fenced)
 def test_a_prefixed_kernel_cannot_clean_or_attach_to_another_lab(fenced):
     reports, out, victim, _ = fenced
     r = reports["clean-all"]
-    graded = nbformat.read(out / "clean-all.graded.ipynb", as_version=4)
+    graded = nbformat.read(out / "graded" / "clean-all.graded.ipynb", as_version=4)
     err = next(o for o in graded.cells[1].outputs if o.output_type == "error")
     assert err.ename == "LabStateError" and err.evalue.startswith("no lab 'fvictim' is up among this process's labs (LABKIT_INSTANCE_PREFIX=g")
     assert r["leftovers"] == [] and r["score"] < 2        # it removed its own lab, so the hidden test fails
     assert victim.check().ok                               # and the victim lab is whole
+
+
+def test_a_comment_is_not_a_way_out_but_the_same_words_in_code_are():
+    cell = ("# I looked around with `ip netns list` first, then fixed it:\n"
+            "x = 'a # not a comment'  # nsenter would not help\n"
+            "!ip link show  # and ip netns is not needed")
+    assert sandbox.scan(_cells(cell)) == []
+    assert sandbox.scan(_cells("s = 'ip netns exec lk-x-h1 true'  # a string is kept")) != []
+    assert sandbox.scan(_cells("'''unterminated\nip netns exec x")) != []     # unreadable: kept whole
