@@ -1,7 +1,12 @@
 """Measuring the one-thread RTP pacer (labkit.rtp.RtpScheduler) on loopback.
 
-Benchmark code only: bench/acd.py calls ``max_streams`` for its ``rtp_streams_one_thread``
-figure. The sink is bench/rtp_sink.py in a child process.
+bench/acd.py calls ``max_streams`` for its ``rtp_streams_one_thread`` figure, between its
+sipp rounds. Run on its own, this file repeats that search over rounds and ends as every
+benchmark does: the median and spread, and one JSON line with the target the README gives
+the figure (``rtp_streams_one_thread`` >= 500: streams one thread paces with p99 lateness
+<= 5 ms). The sink is bench/rtp_sink.py in a child process.
+
+    .venv/bin/python bench/rtp_streams.py [--rounds 3] [--seconds 3] [--realtime]
 """
 from __future__ import annotations
 
@@ -128,3 +133,38 @@ def max_streams(p99_limit_ms: float = 5.0, seconds: float = 3.0, start: int = 10
                key=lambda r: -r["lateness_p99_ms"], default=None)
     return {**result, "max_streams": lo, "best": best,
             "note": "reached the search limit" if hi is None else ""}
+
+
+def main() -> int:
+    import argparse
+
+    from stats import finish, median, show, spread, target   # bench/ is on the path when run as a script
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=3.0, help="seconds per measured run (default 3)")
+    ap.add_argument("--realtime", action="store_true", help="ask for SCHED_FIFO for the pacer thread")
+    a = ap.parse_args()
+    results = []
+    for i in range(a.rounds):
+        print(f"round {i + 1}/{a.rounds}", file=sys.stderr, flush=True)
+        r = max_streams(5.0, seconds=a.seconds, start=250, realtime=a.realtime,
+                        log=lambda m: print(f"  {m['streams']:5d} streams: p99 {m['lateness_p99_ms']} ms, "
+                                            f"cpu {m['cpu_percent']} %, sent {m['packets_sent']}/"
+                                            f"{m['packets_expected']}", file=sys.stderr, flush=True))
+        print(f"  round {i + 1}: {r['max_streams']} streams {r.get('note', '')}", file=sys.stderr, flush=True)
+        results.append(r)
+    streams = [r["max_streams"] for r in results]
+    best_p99 = [r["best"]["lateness_p99_ms"] for r in results if r["best"]]
+    print(f"one pacer thread, p99 lateness <= 5 ms, {a.rounds} rounds (realtime {a.realtime}):")
+    print(f"  streams   {show(streams, '.0f')}")
+    print(f"  p99 ms at the best passing count   {show(best_p99, '.2f')}")
+    finish({"rtp_streams_one_thread": target(median(streams), 500, "higher")},
+           spreads={"rtp_streams_one_thread": spread(streams), "p99_ms_at_max": spread(best_p99)},
+           notes=[r["note"] for r in results if r.get("note")], rounds=a.rounds, seconds=a.seconds,
+           realtime=a.realtime)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
