@@ -135,11 +135,11 @@ def test_a_visible_only_fix_loses_the_hidden_points_with_the_hidden_tests_messag
     assert (r["score"], r["max_score"], r["reason"]) == (1, 2, None)
     ex, = r["exercises"]
     assert (ex["points"], ex["visible"], ex["hidden"]) == (1, "pass", "fail")
-    assert ex["feedback"] == "hidden test: with Fa0/1 down, VLAN 2 does not cross Fa0/2"
+    assert ex["feedback"] == "hidden test: FastEthernet0/2's running config does not allow VLAN 2 ([1])"
     (inst, checks), = r["lab_checks"].items()       # the lab was up after the graded cell
     assert inst.endswith("-trunks") and "checks passed" in checks["table"]
     page = (out / "visible-only.html").read_text()
-    for text in ("1 / 2", "with Fa0/1 down, VLAN 2 does not cross Fa0/2", "labkit check", "reach pc1 -&gt; pc2"):
+    for text in ("1 / 2", "FastEthernet0/2&#x27;s running config does not allow VLAN 2", "labkit check", "reach pc1 -&gt; pc2"):
         assert text in page
     assert _left(r) == []
 
@@ -153,7 +153,7 @@ def test_an_empty_submission_gets_0_with_feedback_per_exercise(graded):
     assert (ex["visible"], ex["hidden"]) == ("fail", "fail")
     assert ex["feedback"] == ("visible check: VLAN 2 still does not cross the trunk; an earlier cell failed: "
                               "cell 26 (solution trunk-fix: # YOUR CODE HERE): NotImplementedError; "
-                              "hidden test: with Fa0/1 down, VLAN 2 does not cross Fa0/2")
+                              "hidden test: FastEthernet0/1's running config does not allow VLAN 2 ([1])")
     assert r["errors"] == ["cell 26 (solution trunk-fix: # YOUR CODE HERE): NotImplementedError"]
     assert _left(r) == []
 

@@ -375,6 +375,16 @@ class IosService(Service):
         every live change made by configure(), from this process or another."""
         return "\n".join(self._running_lines()) + "\n"
 
+    def running_ports(self) -> dict:
+        """Each interface as the running config has it (translate.PortInfo by IOS name: kind,
+        access VLAN, trunk allowed/native VLANs, shutdown): what the *config* says, whatever
+        was done to the node by other means."""
+        from .translate import interface_plan
+
+        running = self._running_lines()
+        cfg = live.parse_running(running, self.platform(), self.layer3(), live.end_of(running))
+        return {p.ios_name: p for p in interface_plan(cfg)}
+
     def _running_lines(self) -> list[str]:
         """The running config: the node's IOS file, or what live changes made of it."""
         running = self.run_dir / "running.ios"

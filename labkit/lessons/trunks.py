@@ -19,16 +19,21 @@ the same helpers serve IOS and plain topologies.
 from __future__ import annotations
 
 import json
+import math
 import time
 
 from labkit.lab.ovs import PrivateOvs
 from labkit.procs import wait_until
 
 
-def ping(lab, src: str, dst: str, wait: float = 1.0) -> bool:
-    """One echo request from a lab node to an address (or a node's address)."""
+def ping(lab, src: str, dst: str, wait: float = 2.0) -> bool:
+    """Does a lab node reach an address (or a node's address)? Echo requests go every 0.2 s
+    until one is answered or `wait` seconds (rounded up to whole seconds: ping's deadline)
+    pass. One lost probe is not an answer: the first frame after a port is re-tagged, or
+    while an ARP is pending, may be lost (about 1 in 10 right after `configure`)."""
     addr = lab.address(dst) if not dst[0].isdigit() else dst
-    return lab.node(src).run(["ping", "-n", "-c1", f"-W{wait:g}", addr]).returncode == 0
+    argv = ["ping", "-n", "-c1", "-i0.2", f"-w{max(1, math.ceil(wait))}", addr]
+    return lab.node(src).run(argv).returncode == 0
 
 
 def frame_tags(packets) -> list[dict]:

@@ -220,6 +220,11 @@ ok = trunks.ping(lab, "phone2", "phone1") and trunks.ping(lab, "pc2", "pc1")
 print("VLAN 1 and VLAN 2 cross the trunk:", ok)
 assert ok, "VLAN 2 still does not cross the trunk"
 ### BEGIN HIDDEN TESTS
+# the fix is in the switch's config (as IOS lines), not only in its data plane
+ports = sw2950.running_ports()
+for port in ("FastEthernet0/1", "FastEthernet0/2"):
+    allowed = ports[port].allowed_vlans
+    assert allowed is None or 2 in allowed, f"{port}'s running config does not allow VLAN 2 ({allowed})"
 # the blocked uplink must carry VLAN 2 too: fail the forwarding one and try again
 trunks.pull_link(lab, "sw2950", "fa0-1", "pc2", "pc1")
 try:
