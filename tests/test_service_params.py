@@ -46,7 +46,7 @@ GOOD: dict[str, tuple[str, dict]] = {
     "resolver": ("h", {"root": ["198.41.0.4", "199.4.144.2"], "listen": "10.0.0.1"}),
     "secgroup": ("h", {"allow": ["25/tcp", "53/udp", "icmp"]}),
     "postfix": ("h", {"config": "main.cf", "backend": "sqlite", "port": 2525, "myhostname": "mail.x.ca",
-                      "quiet": 0.5}),
+                      "quiet": 0.5, "compat": "2.6"}),
     "smtpsink": ("h", {"hostname": "mx.gmail.com", "port": 25, "listen": "10.0.0.1"}),
     "acd": ("h", {"config": "acd.yaml", "sip_port": 5060, "http_port": 242, "media": False,
                   "pbx": "10.0.0.2:5060"}),
@@ -67,7 +67,7 @@ TYPES: dict[str, dict[str, str]] = {
     "resolver": {"root": "addresses", "listen": "address", "port": "port53"},
     "secgroup": {"allow": "allow"},
     "postfix": {"config": "file", "backend": "choice:hash,sqlite", "port": "port", "myhostname": "hostname",
-                "quiet": "seconds", "listen": "address"},
+                "quiet": "seconds", "listen": "address", "compat": "choice:3.6,2.6"},
     "smtpsink": {"port": "port25", "hostname": "hostname", "listen": "address"},
     "acd": {"config": "file", "sip_port": "port", "http_port": "port", "media": "bool", "listen": "address",
             "timer_scale": "scale", "pbx": "sipaddr"},
@@ -111,7 +111,7 @@ def bad_values(kind: str, rng: random.Random, n: int = 12) -> list:
         out += ["yes please", 0, 1, 2.5, "true", "off"]
     elif kind.startswith("choice:"):
         good = kind.split(":", 1)[1].split(",")
-        out += [g.upper() for g in good] + [1, 2.5, True]
+        out += [g.upper() for g in good if g.upper() != g] + [1, 2.5, True]   # "3.6".upper() is "3.6"
         out += [w for w in (garbage(rng) for _ in range(n)) if w not in good]
     elif kind == "file":
         out += [1, True, 2.5]
@@ -265,7 +265,8 @@ def test_defaults_are_the_ones_the_services_used():
          for k, s in reg.services.items() if k in GOOD}
     assert d["bind"] == {"port": 53} and d["resolver"] == {"root": ("198.41.0.4",), "port": 53}
     assert d["authdns"] == {"port": 53, "workers": 1} and d["secgroup"] == {"allow": ("25/tcp", "53/tcp", "53/udp")}
-    assert d["postfix"] == {"backend": "hash", "port": 25, "myhostname": "mail.exampledomain.ca", "quiet": 0.3}
+    assert d["postfix"] == {"backend": "hash", "port": 25, "myhostname": "mail.exampledomain.ca", "quiet": 0.3,
+                            "compat": "3.6"}
     assert d["smtpsink"] == {"port": 25} and d["ios"] == {"route_mode": "peer"}
     assert d["acd"] == {"sip_port": 5060, "http_port": 242, "media": True, "timer_scale": 1.0}
     assert d["sipphone"] == {"policy": "answer", "port": 5060, "media": False}

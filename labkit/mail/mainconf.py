@@ -197,6 +197,29 @@ def lab_overrides(params: list[Param], run_dir: Path, backend: str = "hash") -> 
     return o
 
 
+# How the author's Postfix 2.6.6 answers, on this machine's Postfix 3.7 (`compat: "2.6"` of
+# the lab's postfix service). The seed's main.cf sets no compatibility_level; labkit's
+# default adds 3.6 (lab_additions), and at that level a relay attempt from outside
+# mynetworks meets smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated,
+# defer_unauth_destination: "454 4.7.1 <rcpt>: Relay access denied". Postfix 2.6 had no
+# smtpd_relay_restrictions (added in 2.10) and relayed by these rules (Postfix docs):
+#   * COMPATIBILITY_README: below compatibility_level 1 the default is
+#     "smtpd_relay_restrictions = (empty)"; below 2, mynetworks_style = subnet (every
+#     address of the host's own subnets, here all of 1.2.3.0/24, may relay) and
+#     relay_domains = $mydestination. `postconf -d` on 3.7 shows the same expressions.
+#   * postconf(5), smtpd_recipient_restrictions: "The Postfix before 2.10 default mail
+#     relay policy" is permit_mynetworks, reject_unauth_destination; sites migrating from
+#     before 2.10 set smtpd_relay_restrictions empty and keep that list. 3.x's own default
+#     for it is empty, and with both lists empty smtpd refuses all mail, so it is set here.
+#   * postconf(5): relay_domains_reject_code = 554, so reject_unauth_destination answers
+#     "554 5.7.1 <rcpt>: Relay access denied".
+POSTFIX_26 = {
+    "compatibility_level": "0",
+    "smtpd_recipient_restrictions": "permit_mynetworks, reject_unauth_destination",
+}
+COMPAT = {"3.6": {}, "2.6": POSTFIX_26}   # the postfix service's `compat:` -> main.cf settings
+
+
 def lab_additions(run_dir: Path, myhostname: str = "mail.exampledomain.ca") -> dict[str, str]:
     """Parameters the seed does not set but a lab needs."""
     run_dir = Path(run_dir)

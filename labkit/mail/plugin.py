@@ -32,7 +32,10 @@ plugin = Plugin(
                      "port": Param("port", default=25),
                      "myhostname": Param("hostname", default="mail.exampledomain.ca"),
                      "quiet": Param("seconds", default=0.3),
-                     "listen": Param("address")},
+                     "listen": Param("address"),
+                     "compat": Param("str", default="3.6", choices=("3.6", "2.6"),
+                                     doc="2.6: relay rules of the author's Postfix 2.6 "
+                                         "(554 5.7.1, mynetworks_style = subnet)")},
                     doc="Postfix with the node's main.cf and virtual maps"),
         ServiceKind("smtpsink", "labkit.mail.service:SinkService",
                     # the readiness probe asks 25/tcp (SinkService.ports), so only 25 can come up

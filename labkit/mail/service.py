@@ -5,6 +5,7 @@ Topology YAML (the config file's directory also holds the seed's vdomains/vmbox/
     ec2:
       services:
         - {type: postfix, config: ec2/main.cf}            # backend: hash | sqlite
+                                                          # compat: "3.6" (default) | "2.6"
     gmail:
       services:
         - {type: smtpsink, hostname: mx.gmail.com}
@@ -13,12 +14,17 @@ Postfix keeps the seed's `inet_interfaces = all` inside the node's namespace and
 gmail.com / yahoo.com through MX records of the lab's DNS (DNS lookups stay on); the
 node's resolver comes from /etc/netns/<netns>/resolv.conf, which the engine/DNS side
 writes. No transport map is used here: that is for loopback tests only.
+
+`compat: "2.6"` runs the seed as the author's Postfix 2.6 answered (mainconf.POSTFIX_26:
+relay refused with 554 5.7.1, the host's whole subnet in mynetworks); the default "3.6"
+is labkit's compatibility_level (454 4.7.1, only the host itself in mynetworks).
 """
 from __future__ import annotations
 
 from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
 from labkit.mail.errors import MailError
+from labkit.mail.mainconf import COMPAT
 from labkit.mail.postfix import PostfixConfig
 
 
@@ -37,7 +43,8 @@ class PostfixService(Service):
                              backend=str(self.params.get("backend", "hash")),
                              port=int(self.params.get("port", 25)),
                              myhostname=str(self.params.get("myhostname",
-                                                            "mail.exampledomain.ca")))
+                                                            "mail.exampledomain.ca")),
+                             extra=dict(COMPAT[str(self.params.get("compat", "3.6"))]))
 
     def render(self) -> None:
         try:
