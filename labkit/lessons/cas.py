@@ -111,7 +111,8 @@ def draw_trace(what: Trace | Result, title: str | None = None, ax=None):
 
 
 def plot_contention(cv: dict, pingpong_ns: float | None = None, cores: int | None = None):
-    """Two panels from contend.curves(): acquisitions/s and contended-handoff p50 per kind.
+    """Two panels from contend.curves(): acquisitions/s and contended-handoff p50 per kind,
+    both on log axes.
 
     A dashed line marks the core count (contenders past it must be preempted to run) and the
     ping-pong round trip (no handoff between two cores can beat one cache-line transfer).
@@ -126,7 +127,10 @@ def plot_contention(cv: dict, pingpong_ns: float | None = None, cores: int | Non
         a.plot(ns, [thr[(k, n)].throughput / 1e6 for n in ns], marker="o", label=k)
         hn = [n for n in ns if n > 1 and hof[(k, n)].samples]
         b.plot(hn, [hof[(k, n)].handoff_p50_ns for n in hn], marker="o", label=k)
-    a.set(xlabel="contending threads", ylabel="million acquisitions / s", title="throughput")
+    # log axis: the kinds span more than a factor of ten (unsafe far above; glibc's unfair mutex,
+    # whose owner re-acquires without a handoff, above the spinning locks on many machines)
+    a.set(xlabel="contending threads", ylabel="million acquisitions / s", yscale="log",
+          title="throughput (log scale)")
     b.set(xlabel="contending threads", ylabel="ns (p50)", yscale="log",
           title="contended handoff: release -> waiting core owns the lock")
     if pingpong_ns:
