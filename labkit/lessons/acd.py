@@ -194,13 +194,8 @@ def canonical(msgs: list[Msg]) -> list[LadderRow]:
     # a request a proxy forwards is one more hop of the same transaction: the answers to every
     # hop go after the last hop, so the text reads "forwarded, then answered" as on the wire
     chain: dict[tuple[int, str], tuple[str, list[tuple[str, int, str]]]] = {}
-    seen: set[tuple[str, str, int, str, str]] = set()
-    for m in msgs:
+    for m in fresh(msgs):
         r = m.row
-        sig = (r.src, r.dst, m.cseq, m.method, r.label)
-        if sig in seen or r.label.startswith("100 "):
-            continue                                   # retransmissions, 100 Trying
-        seen.add(sig)
         if r.is_request:
             resps: list[LadderRow] = []
             key, hop = (r.src, m.cseq, m.method), (m.cseq, m.method)
@@ -217,6 +212,21 @@ def canonical(msgs: list[Msg]) -> list[LadderRow]:
         else:
             request.append(r)
     return [row for req, resps in entries for row in (req, *resps)]
+
+
+def fresh(msgs: list[Msg]) -> list[Msg]:
+    """The messages in capture order without 100 Trying (sent or not depending on how fast the
+    answer is) and without retransmissions (the same message again: same ends, Call-ID, CSeq
+    and label)."""
+    seen: set[tuple[str, str, str, int, str, str]] = set()
+    out = []
+    for m in msgs:
+        r = m.row
+        sig = (r.src, r.dst, r.call_id, m.cseq, m.method, r.label)
+        if sig not in seen and not r.label.startswith("100 "):
+            seen.add(sig)
+            out.append(m)
+    return out
 
 
 def dialogs(msgs: list[Msg]) -> dict[str, list[Msg]]:
@@ -240,6 +250,102 @@ def dialog_text(msgs: list[Msg], names: dict[str, str] | None = None) -> str:
         blocks.append(f"-- {' <-> '.join(ends)}: {rows[0].label.split(' ')[0]} dialog\n"
                       + ladder_table(rows, names))
     return "\n".join(blocks)
+
+
+def wire_line(m: Msg, names: dict[str, str] | None = None) -> str:
+    """One message as ``phone2 -> acd  200 OK (INVITE) [sdp]``."""
+    return f"{endpoint_name(m.row.src, names)} -> {endpoint_name(m.row.dst, names)}  {m.row.label}"
+
+
+def wire_order(msgs: list[Msg], names: dict[str, str] | None = None) -> list[str]:
+    """Every message (``fresh``) as ``wire_line`` in capture order, all dialogs together."""
+    return [wire_line(m, names) for m in fresh(msgs)]
+
+
+def timeline(msgs: list[Msg], names: dict[str, str] | None = None) -> str:
+    """The ladder in time order across dialogs: ms since the first message, a letter per
+    dialog (Call-ID, lettered in the order they start, listed first), then who sends what."""
+    ms = fresh(msgs)
+    letters = {cid: "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[i % 26] for i, cid in enumerate(dialogs(ms))}
+    legend = [f"{letters[cid]}: {' <-> '.join(sorted({endpoint_name(e, names) for m in d for e in (m.row.src, m.row.dst)}))}"
+              f", {d[0].row.label.split(' ')[0]} dialog" for cid, d in dialogs(ms).items()]
+    t0 = ms[0].row.time if ms else 0.0
+    return "\n".join(legend + [f"{(m.row.time - t0) * 1000:9.1f} ms  {letters[m.row.call_id]}  {wire_line(m, names)}"
+                               for m in ms])
+
+
+def sent_before(order: list[str], first: str, then: str) -> bool:
+    """``first`` is on the wire (``wire_order``) before ``then``; False if either is missing."""
+    return first in order and then in order and order.index(first) < order.index(then)
+
+
+def notify_states(pcap: Path, endpoint: str) -> list[list[str]]:
+    """The dialog states (RFC 4235) each NOTIFY from ``endpoint`` (``ip:port``) lists, in order,
+    retransmissions left out."""
+    from labkit.acd.events import dialog_states
+    from labkit.acd.ladder import sip_packets
+
+    out, seen = [], set()
+    for _, src, _, msg in sip_packets(pcap):
+        if src == endpoint and msg.method == "NOTIFY" and (msg.call_id, msg.cseq) not in seen:
+            seen.add((msg.call_id, msg.cseq))
+            out.append([state for _, state in dialog_states(msg.body)])
+    return out
+
+
+def invite_dialog(pcap: Path, dst: str) -> list:
+    """The SIP messages (labkit's parsed form) of the first dialog the ACD opened with an INVITE
+    to ``dst`` (a name in NAMES, as ``phone2``), in capture order."""
+    from labkit.acd.ladder import sip_packets
+
+    packets = list(sip_packets(pcap))
+    call_id = next((msg.call_id for _, src, to, msg in packets
+                    if msg.method == "INVITE" and src == SIP and endpoint_name(to) == dst), None)
+    if call_id is None:
+        raise RuntimeError(f"{pcap}: no INVITE from the ACD to {dst}")
+    return [msg for _, _, _, msg in packets if msg.call_id == call_id]
+
+
+def anatomy(dialog: list) -> list[str]:
+    """What identifies the messages of ``invite_dialog``, as facts that hold run to run: the
+    INVITE's Via branch (RFC 3261 8.1.1.7) and CSeq (8.1.1.5), the From and To tags (8.1.1.3,
+    12.1.1), and how the 200 OK, the ACK and the BYE match them."""
+    invite = next(m for m in dialog if m.method == "INVITE")
+    ok = next(m for m in dialog if m.status == 200 and m.cseq[1] == "INVITE")
+    ack = next(m for m in dialog if m.method == "ACK")
+    bye = next((m for m in dialog if m.method == "BYE"), None)
+    branch = invite.top_via.branch
+    lines = [
+        f"INVITE: Via branch starts with the magic cookie z9hG4bK: {branch.startswith('z9hG4bK')}",
+        f"INVITE: CSeq method {invite.cseq[1]}; From has a tag: {bool(invite.from_.tag)}; "
+        f"To has a tag: {bool(invite.to.tag)}",
+        f"200 OK: same branch, same CSeq: {ok.top_via.branch == branch and ok.cseq == invite.cseq}; "
+        f"To now has a tag: {bool(ok.to.tag)}",
+        f"ACK: same CSeq number, method ACK: {ack.cseq == (invite.cseq[0], 'ACK')}; "
+        f"new branch: {ack.top_via.branch != branch}; "
+        f"both tags as in the 200 OK: {(ack.from_.tag, ack.to.tag) == (ok.from_.tag, ok.to.tag)}",
+    ]
+    if bye is not None:
+        ours = bye.from_.tag == invite.from_.tag
+        same = bye.call_id == invite.call_id and {bye.from_.tag, bye.to.tag} == {ok.from_.tag, ok.to.tag}
+        lines.append(f"BYE from {'the ACD' if ours else 'the phone'}: same Call-ID and tag pair: {same}"
+                     + (f"; CSeq above the INVITE's: {bye.cseq[0] > invite.cseq[0]}" if ours else ""))
+    return lines
+
+
+def ensure_queue(lab, name: str, **settings) -> str:
+    """``POST /queues`` unless the queue exists already (a section run again); its name."""
+    if name not in [q["name"] for q in rest(lab, "/queues")["queues"]]:
+        rest(lab, "/queues", "POST", {"name": name, **settings})
+    return name
+
+
+def join(lab, agent: str, queue: str) -> list[str]:
+    """Add ``queue`` to ``agent``'s memberships, keeping the others (idempotent); memberof."""
+    mine = rest(lab, f"/agents/{agent}")["memberof"]
+    if queue not in mine:
+        mine = rest(lab, f"/agents/{agent}", "PATCH", {"memberof": mine + [queue]})["memberof"]
+    return mine
 
 
 def with_endpoint(msgs: list[Msg], endpoint: str) -> list[Msg]:

@@ -8,6 +8,13 @@ their ID as SIP INFO digits, the ACD **subscribes** to the agent's phone and off
 the **most idle** agent once the phone says it is idle, callers hear **music** while they
 wait, and a REST API on port **242** answers `GET /queues` and `GET /agents` in JSON.
 
+**DTMF in INFO is the legacy way.** Sending digits in SIP INFO bodies (`application/dtmf-relay`)
+is what RFC 6086 §1 calls *legacy INFO usage*: INFO with no Info Package, so nothing says
+what the body means beyond a vendor convention. The standard way to carry digits is in the
+media: RTP telephone-events (RFC 4733, which obsoleted RFC 2833), negotiated in the SDP. The
+seed's ACD reads INFO digits, so labkit's phones send them; a phone that sends RFC 4733 events
+could not log in to it.
+
 labkit rebuilds it (`labkit/acd`, notes in `docs/notes/acd.md`). The lab
 `topologies/acd/lab.yaml` puts on the voice VLAN: the ACD (192.168.2.10), a **gateway**
 (192.168.2.2, where the seed's FXO gateway would be: it places the calls) and two agent phones,
@@ -15,8 +22,10 @@ phone1 (agent 2771) and phone2 (agent 2772), which log in by themselves.
 
 **Goals**
 1. watch an agent log in, on the wire and in `GET /agents`;
-2. queue a call with music, see it routed to the most idle agent, redirected on no answer;
-3. draw a call's SIP ladder from a tcpdump capture and check its RTP with scapy;
+2. queue a call with music, see it routed to the most idle agent, and offered to the next
+   agent when the first does not answer;
+3. read one SIP message in full (Via branch, CSeq, tags), draw a call's SIP ladder in time
+   order from a tcpdump capture, and check its RTP with scapy;
 4. predict which agents the next two calls ring after a ring-out, and check the prediction
    with real calls (exercise, graded);
 5. add a queue at run time through REST (exercise, graded).
@@ -46,17 +55,35 @@ print("\\n".join(acd.agents_lines(acd.rest(lab, "/agents"))))
 Now a third phone, **phone3**, starts on the gateway node (port 5070) and logs in as 2773.
 Its policy is to **ignore** calls (it never answers): we need that later. A `tcpdump` runs
 inside the ACD's namespace meanwhile; `acd.Capture` starts it and stops it by its PID.
-The ladder is printed one dialog (Call-ID) at a time: the login call (INVITE to `acdlogin`,
-four INFO digits, BYE), then the ACD's SUBSCRIBE *to the phone* and the phone's NOTIFYs:
-the first says "in a call" (the login call is still up), the second says idle, and that
-one makes the agent available.
+The text below is grouped one dialog (Call-ID) at a time, each in a fixed order that nbval can
+compare: the login call (INVITE to `acdlogin`, four INFO digits, BYE), then the ACD's SUBSCRIBE
+*to the phone* and the phone's NOTIFYs. The order *across* the two dialogs is in the time-ordered
+ladder after it. The NOTIFY bodies are RFC 4235 dialog-info documents. RFC 4235 §3.7.1 gives a
+dialog the states `trying`, `proceeding`, `early`, `confirmed` and `terminated`: there is no
+`idle` state. The first NOTIFY lists the login call as `confirmed` (it is still up); the second,
+sent after the BYE, lists no dialog at all (an empty `<dialog-info>` document; the check under
+the ladder reads the states out of the captured bodies). "Idle" is the ACD's own reading: a phone
+whose NOTIFY lists no dialog in `trying`, `proceeding`, `early` or `confirmed` is free, and that
+NOTIFY makes the agent available.
 """),
 ("code", """
 cap = acd.Capture.start(lab.node("acd"), "login")
 phone3 = acd.start_phone(lab.node("gateway"), "2773", port=5070, policy="ignore")
 print("2773 idle:", acd.wait_agents(lab, {"2773": "idle"}))
 login_pcap = cap.stop()
-print(acd.dialog_text(acd.with_endpoint(acd.sip_messages(login_pcap), "192.168.2.2:5070")))
+login_msgs = acd.with_endpoint(acd.sip_messages(login_pcap), "192.168.2.2:5070")
+print(acd.dialog_text(login_msgs))
+order = acd.wire_order(login_msgs)
+print("the ACD subscribes before the login call ends:",
+      acd.sent_before(order, "acd -> phone3  SUBSCRIBE", "phone3 -> acd  BYE"))
+print("dialog states in each NOTIFY (RFC 4235):", acd.notify_states(login_pcap, "192.168.2.2:5070"))
+"""),
+("md", """
+The same messages in the order they crossed the wire (times from the capture, so this cell's
+output is not compared): the letter says which dialog each message belongs to.
+"""),
+("code-ignore", """
+print(acd.timeline(login_msgs))
 """),
 ("code", """
 print("\\n".join(acd.agents_lines(acd.rest(lab, "/agents"))))
@@ -87,8 +114,10 @@ print(json.dumps(acd.rest(lab, "/queues"), indent=1))
 ("md", """
 After 1.5 s of music, 2772 is unpaused: the ACD offers the call to the phone (an INVITE
 carrying the *caller's* SDP), the phone answers, and the ACD re-INVITEs the caller with the
-phone's SDP so the RTP goes straight between them (third-party call control). The queue
-log (`GET /queuelog`, Asterisk's `queue_log` format) tells who took the call.
+phone's SDP so the RTP goes straight between them (third-party call control; what this
+re-INVITE assumes is discussed under *Two ways the media meets* below). The queue log
+(`GET /queuelog`, Asterisk's `queue_log` format) tells who took the call. The text groups
+the messages by dialog; the checks under it read the order on the wire.
 """),
 ("code", """
 time.sleep(1.5)
@@ -97,14 +126,50 @@ call = pending.result()
 queued_pcap = cap.stop()
 events = acd.call_events(acd.rest(lab, "/queuelog")["lines"], call["call_id"])
 print("status", call["status"], "| connected:", call["connected"], "| events:", events)
-print(acd.dialog_text(acd.sip_messages(queued_pcap)))
+queued_msgs = acd.sip_messages(queued_pcap)
+print(acd.dialog_text(queued_msgs))
+order = acd.wire_order(queued_msgs)
+print("phone2 answers before the ACD re-INVITEs the caller:",
+      acd.sent_before(order, "phone2 -> acd  200 OK (INVITE) [sdp]", "acd -> gateway  INVITE [sdp]"))
+print("the caller's BYE comes before the ACD's BYE to phone2:",
+      acd.sent_before(order, "gateway -> acd  BYE", "acd -> phone2  BYE"))
 """),
 ("md", """
-### The ladder, drawn
+### One SIP message in full
 
-The same capture in time order (requests blue, responses green). The caller's leg and the
-agent's leg are separate dialogs; the ACD is in the middle of both, which is why it sees
-every hang-up and knows when the agent is free again.
+Here is the ACD's INVITE to phone2 from that capture, as labkit's parser read it (it prints
+header names in their long form). The branch, tags and Call-ID are random on every run, so this
+output is not compared; the facts below it are.
+
+- **Via** `branch=z9hG4bK...`: names the *transaction* (RFC 3261 §8.1.1.7). The prefix
+  `z9hG4bK` is the magic cookie that says the branch is unique (RFC 3261 §8.1.1.7, §17.2.3). The
+  200 OK comes back with the same branch; the ACK for a 2xx is a new transaction, so it gets a
+  new branch (§13.2.2.4, §17.1.1.3).
+- **CSeq** `1 INVITE`: a number and a method (§8.1.1.5). Within a dialog each new request from one
+  side takes the next number; the ACK reuses the INVITE's number with method ACK, and a
+  response copies its request's CSeq.
+- **From tag / To tag**: From names the caller (the ACD passes its identity on) but carries a
+  random tag the ACD chose for this dialog (§8.1.1.3); the To has none until the
+  phone adds its own in its answer (§8.2.6.2). Call-ID plus the two tags identify the dialog
+  (§12), which is why the BYE carries them both.
+"""),
+("code-ignore", """
+invite_dialog = acd.invite_dialog(queued_pcap, "phone2")
+print(next(m for m in invite_dialog if m.method == "INVITE").encode().decode())
+"""),
+("code", """
+print("\\n".join(acd.anatomy(acd.invite_dialog(queued_pcap, "phone2"))))
+"""),
+("md", """
+### The ladder in time order
+
+The whole capture in the order the messages crossed the wire, first as text (a letter per
+dialog), then drawn (requests blue, responses green). The caller's leg and the agent's leg are
+separate dialogs; the ACD is in the middle of both, which is why it sees every hang-up and knows
+when the agent is free again. Both are timed, so these outputs are not compared.
+"""),
+("code-ignore", """
+print(acd.timeline(queued_msgs))
 """),
 ("code-ignore", """
 plot_ladder(acd.drop_provisional(sip_rows(queued_pcap)), acd.NAMES, title="queued call, queue2");
@@ -144,14 +209,16 @@ print(report.problems or "no problems")
 ("md", """
 ## Most idle agent first
 
-2771 was paused (then unpaused now), 2772 just talked and rests for `wrapup` (5 s). Once
-both are idle, `GET /agents` says who has been idle longer (`idletime`), and the seed's
-*most idle agent* rule says that one gets the next call of `queue2`.
+The members of `queue2` are 2771 and 2772. This section sets up the state it needs whatever
+ran before it: `acd.line_up` unpauses both, waits until both are idle, and then has phone2 log
+in again, so 2771 has been idle longer. `GET /agents` then says who has been idle longer
+(`idletime`), and the seed's *most idle agent* rule says that one gets the next call of
+`queue2`.
 """),
 ("code", """
-acd.rest(lab, "/agents/2771", "PATCH", {"paused": False})
-print("both idle:", acd.wait_agents(lab, {"2771": "idle", "2772": "idle"}))
-expected = acd.most_idle(acd.rest(lab, "/agents"), "queue2")
+agents = acd.line_up(lab, "queue2", ["2772"])
+print("\\n".join(acd.members_lines(agents, "queue2")))
+expected = acd.most_idle(agents, "queue2")
 call, events = acd.call_and_trace(lab, "queue2", hold=1)
 print("most idle by REST:", expected, "| answered by:", acd.answered_by(events))
 """),
@@ -164,6 +231,21 @@ first flows to the ACD. When an agent answers there are two ways to join the two
 - **re-INVITE** (third-party call control, RFC 3725): the agent was offered the *caller's*
   SDP, and the ACD sends the caller a re-INVITE with the *agent's* SDP. RTP then flows
   caller <-> agent directly; the ACD keeps only the signalling. That is the ladder above.
+
+  Note what this reuses: the caller's SDP was an offer the ACD had **already answered** (with
+  its own music port). The phone got it as a fresh offer, and the caller gets the phone's
+  answer as a new offer in the re-INVITE. That works only if the caller, answering the
+  re-INVITE, keeps the address, port and codec of its first offer, because that is what the
+  phone is already sending to. RFC 3264 §8 lets a new answer change them; this lab's gateway
+  (and sipp) keep them, so it works here. RFC 3725 §4.1 (Flow I) avoids the assumption: the
+  controller sends the caller a re-INVITE **without** an offer, the caller's 200 OK carries a
+  fresh offer, the controller passes it to the agent, and the agent's answer goes back to the
+  caller in the ACK.
+- **REFER** (RFC 3515) would be the other way to connect them, and it is not what the ACD
+  does: the ACD would ask the caller to send its own INVITE to the agent, and then leave. The
+  caller needs REFER support, and the ACD would no longer be in the call's signalling: it would
+  not see the hang-up and could know the agent is free again only from the phone's NOTIFYs.
+  With re-INVITE the ACD stays in both dialogs.
 - **relay**: the ACD carries the RTP itself, in its one RTP thread, renumbered per leg (its
   own SSRC, sequence numbers and timestamps carrying on from the music), so each side hears
   one continuous stream.
@@ -179,7 +261,8 @@ The gateway now calls `queue1` (only agent 2771, phone1, is a member) as a calle
 answers the re-INVITE with `488 Not Acceptable Here`:
 """),
 ("code", """
-print("2771 idle:", acd.wait_agents(lab, {"2771": "idle"}))
+acd.rest(lab, "/agents/2771", "PATCH", {"paused": False})
+print("2771 idle:", acd.wait_agents(lab, {"2771": "idle"}, timeout=30))
 cap = acd.Capture.start(lab.node("acd"), "fallback")
 call = acd.place_call(lab, "queue1", hold=2, reinvite="refuse").result()
 fallback_pcap = cap.stop()
@@ -201,19 +284,29 @@ plot_ladder(acd.drop_provisional(sip_rows(queued_pcap)), acd.NAMES, title="re-IN
 plot_ladder(acd.drop_provisional(sip_rows(fallback_pcap)), acd.NAMES, title="488, then relay", ax=right);
 """),
 ("md", """
-## Redirect on no answer
+## The next agent on no answer (not a SIP redirect)
 
-A new queue, `helpdesk`, is added at run time (`POST /queues`) with a ring timeout of 2 s,
-and agents 2773 (phone3, which ignores calls) and 2772 join it (`PATCH /agents/{id}`).
-2773 has been idle longest, so it is offered the call first; its phone rings and nobody
-answers; after 2 s the ACD CANCELs that offer (queue log: `RINGNOANSWER`) and offers the
-call to the next most idle agent, 2772.
+The seed calls this "redirect on no answer", but it is not a SIP redirect. A SIP redirect is a
+3xx response (RFC 3261 §8.1.3.4, §21.3): the server answers the caller's INVITE with new
+Contact addresses and the *caller* tries them itself. Here the caller never learns anything:
+the ACD, a back-to-back user agent, cancels its own INVITE to the first agent (CANCEL,
+RFC 3261 §9) and sends a new INVITE, in a new dialog, to the next agent; the caller's dialog
+with the ACD is untouched, the music goes on. Telephony calls it *call forwarding on no answer*
+or, in an ACD, *ring-no-answer* (Asterisk's queue log says `RINGNOANSWER`).
+
+A new queue, `helpdesk`, is added at run time (`POST /queues`, only if it is not there yet) with
+a ring timeout of 2 s, and agents 2773 (phone3, which ignores calls) and 2772 join it
+(`PATCH /agents/{id}`). Then `acd.line_up` has phone2 log in again, so 2773 has been idle
+longest whatever ran before: it is offered the call first; its phone rings and nobody answers;
+after 2 s the ACD CANCELs that offer (queue log: `RINGNOANSWER`) and offers the call to the next
+most idle agent, 2772.
 """),
 ("code", """
-print(acd.rest(lab, "/queues", "POST", {"name": "helpdesk", "ring_timeout": 2})["name"])
-for agent, queues in (("2773", ["queue3", "helpdesk"]), ("2772", ["queue2", "helpdesk"])):
-    print(agent, acd.rest(lab, f"/agents/{agent}", "PATCH", {"memberof": queues})["memberof"])
-print("most idle in helpdesk:", acd.most_idle(acd.rest(lab, "/agents"), "helpdesk"))
+print(acd.ensure_queue(lab, "helpdesk", ring_timeout=2))
+for agent in ("2773", "2772"):
+    print(agent, acd.join(lab, agent, "helpdesk"))
+agents = acd.line_up(lab, "helpdesk", ["2772"])
+print("most idle in helpdesk:", acd.most_idle(agents, "helpdesk"))
 """),
 ("code", """
 cap = acd.Capture.start(lab.node("acd"), "redirect")
@@ -221,10 +314,16 @@ call, events = acd.call_and_trace(lab, "helpdesk", hold=4)
 redirect_pcap = cap.stop()
 print("connected:", call["connected"], "| rang out:", acd.rang(events),
       "| answered by:", acd.answered_by(events))
-print(acd.dialog_text(acd.sip_messages(redirect_pcap)))
+redirect_msgs = acd.sip_messages(redirect_pcap)
+print(acd.dialog_text(redirect_msgs))
+order = acd.wire_order(redirect_msgs)
+print("the ACD CANCELs phone3 before it INVITEs phone2:",
+      acd.sent_before(order, "acd -> phone3  CANCEL", "acd -> phone2  INVITE [sdp]"))
+print("no 3xx reached the caller:", not any(line.startswith("acd -> gateway  3") for line in order))
 """),
 ("code-ignore", """
-plot_ladder(acd.drop_provisional(sip_rows(redirect_pcap)), acd.NAMES, title="redirect, helpdesk");
+print(acd.timeline(redirect_msgs))
+plot_ladder(acd.drop_provisional(sip_rows(redirect_pcap)), acd.NAMES, title="next agent on no answer, helpdesk");
 """),
 ("md", """
 `GET /queues/{name}` adds statistics to the seed's shape:
@@ -248,10 +347,9 @@ The next cell lines the agents up: 2773 has been idle longest, then phone1 and p
 again, in that order (`acd.line_up`). `acd.members_lines` lists the members longest idle first.
 """),
 ("code", """
-print(acd.rest(lab, "/queues", "POST", {"name": "predict", "ring_timeout": 2})["name"])
+print(acd.ensure_queue(lab, "predict", ring_timeout=2))
 for agent in ("2771", "2772", "2773"):
-    queues = acd.rest(lab, f"/agents/{agent}")["memberof"]
-    acd.rest(lab, f"/agents/{agent}", "PATCH", {"memberof": queues + ["predict"]})
+    acd.join(lab, agent, "predict")
 agents = acd.line_up(lab, "predict", ["2771", "2772"])
 print("\\n".join(acd.members_lines(agents, "predict")))
 """),
