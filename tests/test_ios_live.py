@@ -95,7 +95,7 @@ def test_the_new_route_is_translated_as_at_bring_up(tmp_path):
     assert all(s in t.steps for s in t.routes)
     router = edit_running(ROUTER, "ip route 10.0.0.0 255.0.0.0 Null0", "router", True)
     t = translate(router.config, tmp_path, wan={"Dialer1": "100.64.0.2/30"})
-    assert ["ip", "route", "replace", "blackhole", "10.0.0.0/8", "metric", "1", "proto", "static"] in \
+    assert ["ip", "route", "replace", "unreachable", "10.0.0.0/8", "metric", "1", "proto", "static"] in \
         [s.argv for s in t.routes]
 
 

@@ -146,10 +146,10 @@ def test_acl_chain_order_counters_and_implicit_deny():
     assert rules == [
         'ip protocol tcp ip saddr 192.168.2.0/24 ip daddr 192.168.1.0/24 tcp flags & (ack | rst) != 0 '
         'counter return comment "102 | 10 | permit tcp 192.168.2.0 0.0.0.255 192.168.1.0 0.0.0.255 established"',
-        'ip saddr 192.168.2.0/24 ip daddr 192.168.1.0/24 counter drop comment '
+        'ip saddr 192.168.2.0/24 ip daddr 192.168.1.0/24 counter meta mark set 0x1305 return comment '
         '"102 | 20 | deny ip 192.168.2.0 0.0.0.255 192.168.1.0 0.0.0.255"',
         'counter return comment "102 | 30 | permit ip any any"',
-        'counter drop comment "102 | implicit | deny any"']
+        'counter meta mark set 0x1305 return comment "102 | implicit | deny any"']
     # `in` on Vlan2: traffic routed from VLAN2, and traffic to the switch itself from VLAN2
     assert 'chain forward {' in nft and 'iifname "vlan2" jump acl_102' in nft
     fwd = nft[nft.index("chain forward"):]
@@ -217,7 +217,7 @@ def test_acl_entry_verdicts_for_every_protocol():
     expected = [("udp", "udp dport 53"), ("tcp", "tcp dport 25"), ("icmp", "icmp type 8"),
                 ("ip", "ip saddr 10.0.0.66")] * 2
     actions = ["deny"] * 4 + ["permit"] * 4
-    for chain, verdict in (("acl_110", {"deny": "drop", "permit": "return"}),
+    for chain, verdict in (("acl_110", {"deny": "meta mark set 0x1305 return", "permit": "return"}),
                            ("nat_list_110_fa0_1", {"deny": "return", "permit": "masquerade"})):
         rules = _chain_rules(nft, chain)
         for rule, (proto, match), action in zip(rules, expected, actions):
@@ -228,7 +228,7 @@ def test_acl_entry_verdicts_for_every_protocol():
                 assert match in rule, rule
             assert re.search(rf'(^| )counter {verdict[action]} comment "110 \| ', rule), (chain, rule)
         assert len(rules) == 8 + (chain == "acl_110")
-    assert _chain_rules(nft, "acl_110")[-1] == 'counter drop comment "110 | implicit | deny any"'
+    assert _chain_rules(nft, "acl_110")[-1] == 'counter meta mark set 0x1305 return comment "110 | implicit | deny any"'
 
 
 def test_static_nat_forward_to_another_inside_port():
@@ -337,7 +337,7 @@ def test_shutdown_interface_routes_are_not_installed(tmp_path):
     sh = _shell(translate(cfg, tmp_path))
     assert "ip link set dev fa0-0 down" in sh
     assert not any("10.9.0.0" in s for s in sh)
-    assert "ip route replace blackhole 10.8.0.0/16 metric 1 proto static" in sh
+    assert "ip route replace unreachable 10.8.0.0/16 metric 1 proto static" in sh   # IOS: ip unreachables on Null0
 
 
 def test_recursive_next_hop_is_not_installed(tmp_path):

@@ -30,6 +30,7 @@ class Interface:
     acl_out: str | None = None
     nat: str | None = None            # "inside" | "outside"
     proxy_arp: bool = True            # IOS default: on
+    unreachables: bool = True         # `ip unreachables` (IOS default): an ACL deny here answers 3/13
     dot1q: int | None = None          # sub-interface: `encapsulation dot1Q N`
     dot1q_native: bool = False        # ... `native`: its VLAN crosses the trunk untagged
     stp_portfast: bool | None = None  # `spanning-tree portfast` (True) / `... disable` (False)
@@ -234,6 +235,7 @@ class IosConfig:
     dns_server: bool = False
     name_servers: list[IPv4Address] = field(default_factory=list)
     ip_routing: bool = True
+    null_unreachables: bool = True     # `interface Null0` / `no ip unreachables` turns it off
     layer3: bool = True                # False: a 2950-class access switch (no routing at all)
     default_gateway: tuple[IPv4Address, int] | None = None   # `ip default-gateway A` and its line
     vlans: dict[int, str] = field(default_factory=dict)   # `vlan N` / `name X`

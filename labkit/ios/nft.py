@@ -16,6 +16,14 @@ IOS semantics kept:
   permits; a static port forward is a dnat on arrival at the outside interface
   plus the matching snat for connections the inside server opens.
 
+- A denied packet is answered with ICMP type 3 code 13 (administratively prohibited)
+  from the interface it was denied on, unless that interface has `no ip unreachables`,
+  at most one answer per 500 ms for the whole device (IOS's default `ip icmp rate-limit
+  unreachable 500`: an element of the set `ios_unreachable` that lives 500 ms).
+  An ACL chain is shared by every interface using it, so a deny marks the packet
+  (DENY_MARK) and returns; the rules after the jump, which know the interface, reject
+  or drop it.
+
 One difference, documented: nftables' forward hook sees a port-forwarded packet
 after its destination was rewritten, so an ACL on the outside interface matches
 the inside (local) address, whereas IOS checks an inbound ACL before NAT.
@@ -32,6 +40,12 @@ from .model import Acl, AclEntry, AddrMatch, IosConfig, PortMatch
 
 TABLE = "labkit_ios"
 SEP = " | "
+DENY_MARK = 0x1305              # set by an ACL deny, read by the rules after the jump
+#: IOS's default `ip icmp rate-limit unreachable 500`: one unreachable per 500 ms per device.
+#: An nft `limit` cannot say that (its bucket holds at least 3 at 2/second), so the set
+#: remembers the last answer for 500 ms and a deny meanwhile is only dropped.
+UNREACH_SET = "ios_unreachable"
+UNREACH_INTERVAL_MS = 500
 
 
 def chain_name(prefix: str, acl: str) -> str:
@@ -97,15 +111,32 @@ def match_expr(e: AclEntry) -> str:
     return " ".join(p for p in parts if p)
 
 
+DENY = f"meta mark set {DENY_MARK:#x} return"
+
+
+def denied(match: str, iface) -> list[str]:
+    """The rules after a jump into an ACL for interface `iface` (`match` is its
+    `iifname`/`oifname` test): a packet the ACL denied gets ICMP 3/13 within the rate
+    limit when the interface sends unreachables, and is dropped."""
+    out = []
+    if iface.unreachables:
+        out.append(f"\t\t{match} meta mark {DENY_MARK:#x} meta mark != @{UNREACH_SET} "
+                   f"update @{UNREACH_SET} {{ meta mark timeout {UNREACH_INTERVAL_MS}ms }} counter "
+                   f'reject with icmp admin-prohibited comment {_q(f"ip unreachables on {iface.name}")}')
+    out.append(f"\t\t{match} meta mark {DENY_MARK:#x} counter drop comment "
+               f"{_q(f'denied on {iface.name}' + ('' if iface.unreachables else ', no ip unreachables'))}")
+    return out
+
+
 def acl_chain(acl: Acl, name: str) -> list[str]:
     """A regular chain: one counted rule per entry, then the counted implicit deny."""
     out = [f"\tchain {name} {{"]
     for e in acl.entries:
-        verdict = "return" if e.action == "permit" else "drop"
+        verdict = "return" if e.action == "permit" else DENY
         m = match_expr(e)
         out.append(f"\t\t{m + ' ' if m else ''}counter {verdict} "
                    f"comment {_q(acl.name + SEP + str(e.seq) + SEP + e.ios(acl.standard))}")
-    out.append(f"\t\tcounter drop comment {_q(acl.name + SEP + 'implicit' + SEP + 'deny any')}")
+    out.append(f"\t\tcounter {DENY} comment {_q(acl.name + SEP + 'implicit' + SEP + 'deny any')}")
     out.append("\t}")
     return out
 
@@ -118,7 +149,8 @@ def render_nft(cfg: IosConfig, wan_addresses: dict[str, IPv4Address]) -> str:
     """
     body: list[str] = []
     used: dict[str, str] = {}   # ACL name -> chain
-    fwd: list[str] = []
+    fwd_in: list[str] = []
+    fwd_out: list[str] = []     # after every `in` ACL: IOS checks the inbound ACL first
     inp: list[str] = []
     for iface in cfg.interfaces.values():
         for direction, acl_name in (("in", iface.acl_in), ("out", iface.acl_out)):
@@ -126,11 +158,16 @@ def render_nft(cfg: IosConfig, wan_addresses: dict[str, IPv4Address]) -> str:
                 continue   # an undefined ACL permits everything, as on IOS
             chain = used.setdefault(acl_name, chain_name("acl_", acl_name))
             c = _q(f"ip access-group {acl_name} {direction} on {iface.name}")
+            match = f'{"iifname" if direction == "in" else "oifname"} "{iface.linux}"'
+            rules = [f"\t\t{match} jump {chain} comment {c}", *denied(match, iface)]
             if direction == "in":
-                fwd.append(f'\t\tiifname "{iface.linux}" jump {chain} comment {c}')
-                inp.append(f'\t\tiifname "{iface.linux}" jump {chain} comment {c}')
+                fwd_in += rules
+                inp += rules
             else:
-                fwd.append(f'\t\toifname "{iface.linux}" jump {chain} comment {c}')
+                fwd_out += rules
+    fwd = fwd_in + fwd_out
+    if used:
+        body.append(f"\tset {UNREACH_SET} {{ type mark; size 16; flags dynamic,timeout; }}")
     for acl_name, chain in used.items():
         body += acl_chain(cfg.acls[acl_name], chain)
     if fwd:

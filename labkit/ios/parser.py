@@ -110,7 +110,7 @@ IGNORED_INTERFACE = {
 IGNORED_IP_INTERFACE = {
     "mtu": "the lab keeps the veth MTU", "tcp": "MSS clamping is not emulated",
     "virtual-reassembly": "Linux reassembles as needed", "redirects": "not emulated",
-    "unreachables": "Linux always sends unreachables", "route-cache": "not emulated",
+    "route-cache": "not emulated",
     "directed-broadcast": "Linux drops directed broadcasts", "verify": "uRPF is not emulated",
     "mroute-cache": "multicast is not emulated", "pim": "multicast is not emulated",
     "igmp": "multicast is not emulated", "flow": "NetFlow is not emulated",
@@ -510,7 +510,10 @@ class _Parser:
         ifaces = []
         for name in names:
             if name.type == "Null":
-                raise _Fail("Null0 cannot be configured", "use Null0 only as the target of ip route")
+                if len(names) > 1:
+                    raise _Fail("Null0 cannot be part of an interface range", "configure interface Null0 alone")
+                self.mode, self.cur = "null", None
+                return
             iface = self.cfg.interfaces.get(name.ios)
             if iface is None:
                 iface = Interface(name=name, line=self.lineno)
@@ -1019,6 +1022,23 @@ class _Parser:
         _no_extra(rest, i, susage)
         self.cfg.nat_static.append(NatStatic(self.lineno, proto, local, lport, gaddr, gif, gport))
 
+    # -- interface Null0 ------------------------------------------------
+    def sub_null(self, w: list[str]):
+        """Under `interface Null0` only `[no] ip unreachables` means something (its blackhole
+        routes answer with ICMP host unreachable unless it is off)."""
+        usage = "[no] ip unreachables"
+        if w[0].lower() == "exit" and len(w) == 1:
+            self.mode = "global"
+            return
+        neg = w[0].lower() == "no"
+        rest = w[1:] if neg else w
+        if len(rest) >= 2 and rest[0].lower() == "ip" and "unreachables".startswith(rest[1].lower()):
+            _no_extra(rest, 2, usage)
+            self.cfg.null_unreachables = not neg
+            return
+        raise _Fail(f"'{_p(' '.join(w))}' is not valid under interface Null0",
+                    f"Null0 takes only '{usage}'")
+
     # -- interface mode --------------------------------------------------
     def sub_interface(self, w: list[str]):
         if isinstance(self.cur, list):   # interface range: apply to each, warn once
@@ -1062,13 +1082,18 @@ class _Parser:
         if cmd == "switchport":
             return self.cmd_switchport(iface, w, neg)
         # ip ...
-        _need(w, 2, "ip address|access-group|nat|proxy-arp ...")
-        sub = _kw_or_ignored(w[1], ["address", "access-group", "nat", "proxy-arp"],
+        _need(w, 2, "ip address|access-group|nat|proxy-arp|unreachables ...")
+        sub = _kw_or_ignored(w[1], ["address", "access-group", "nat", "proxy-arp", "unreachables"],
                              IGNORED_IP_INTERFACE, "interface ip command")
         if sub in IGNORED_IP_INTERFACE:
             return self.warn(f"'ip {sub}' ignored on {iface.name}: {IGNORED_IP_INTERFACE[sub]}")
         if sub == "proxy-arp":
+            _no_extra(w, 2, "[no] ip proxy-arp")
             iface.proxy_arp = not neg
+            return
+        if sub == "unreachables":
+            _no_extra(w, 2, "[no] ip unreachables")
+            iface.unreachables = not neg
             return
         if sub == "address":
             if neg:

@@ -112,7 +112,7 @@ def routes(runner: Runner) -> list[RouteEntry]:
         dst = r.get("dst", "")
         net = "0.0.0.0/0" if dst == "default" else (dst if "/" in dst else f"{dst}/32")
         proto = r.get("protocol", "")
-        if r.get("type") == "blackhole":
+        if r.get("type") in ("blackhole", "unreachable"):   # ip route ... Null0
             out.append(RouteEntry("S*" if net == "0.0.0.0/0" else "S", net, None, "Null0",
                                   r.get("metric", 0) or 1, 0))
             continue

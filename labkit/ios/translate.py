@@ -40,6 +40,9 @@ from .nft import render_nft
 
 
 L3_KINDS = ("svi", "routed", "wan", "subif")   # ports that carry addresses
+#: ICMP types the kernel rate-limits per destination host: Linux's default (0x1818) less
+#: destination unreachable (3) and time exceeded (11), i.e. source quench and parameter problem
+ICMP_RATEMASK = (1 << 4) | (1 << 12)
 
 
 @dataclass
@@ -254,6 +257,9 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
     steps: list[Step] = []
     steps.append(Step(["sysctl", "-qw", f"net.ipv4.ip_forward={1 if cfg.ip_routing else 0}"], 0,
                       "ip routing" if cfg.ip_routing else "no ip routing"))
+    steps.append(Step(["sysctl", "-qw", f"net.ipv4.icmp_ratemask={ICMP_RATEMASK}"], 0,
+                      "unreachables and time exceeded leave the kernel's per-host limit: the ACL "
+                      "rejects have IOS's 500 ms limit (nft), time exceeded none, as on IOS"))
     if cfg.platform == "switch":
         steps.append(Step(["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0"], 0,
                           "bridged (same-VLAN) frames skip the routed ACLs, as on a 3550",
@@ -295,7 +301,9 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
             " ".join(str(x) for x in (r.interface, r.next_hop) if x)
         tail = ["metric", str(r.distance), "proto", "static"]
         if r.interface and r.interface.type == "Null":
-            routes.append(Step(["ip", "route", "replace", "blackhole", target, *tail], r.line, text))
+            kind = "unreachable" if cfg.null_unreachables else "blackhole"
+            routes.append(Step(["ip", "route", "replace", kind, target, *tail], r.line,
+                               text + ("" if cfg.null_unreachables else " (no ip unreachables on Null0)")))
             continue
         if r.interface:
             iface = cfg.interfaces.get(r.interface.ios)

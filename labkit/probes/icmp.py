@@ -29,3 +29,24 @@ def traceroute(dst: str, max_ttl: int = 8, timeout: float = 1.0) -> list[tuple[i
         if hop == dst:
             break
     return hops
+
+
+def answers(dst: str, count: int = 1, ttl: int = 64, inter: float = 0.0,
+            wait: float = 1.0) -> list[tuple[int, str, int, int, float]]:
+    """Send `count` echo requests `inter` seconds apart with TTL `ttl`; return every answer,
+    echo replies and ICMP errors alike, as (seq, source, ICMP type, ICMP code, seconds after
+    the first request was sent), in order of arrival, waiting `wait` s after the last
+    request (not `timeout`: Node.call takes that one). An ACL reject is type 3 code 13, a
+    Null0 route type 3 code 1, an expired TTL type 11."""
+    require_lab_netns("scapy answers")
+    from scapy.all import ICMP, IP, conf, sr
+
+    conf.verb = 0
+    probes = IP(dst=dst, ttl=ttl) / ICMP(id=0x4c4c, seq=(1, count))
+    ans, _ = sr(probes, inter=inter, timeout=wait, retry=0)
+    if not ans:
+        return []
+    start = min(s.sent_time for s, _ in ans) if all(s.sent_time for s, _ in ans) else ans[0][1].time
+    out = [(int(s[ICMP].seq), r[IP].src, int(r[ICMP].type), int(r[ICMP].code), float(r.time - start))
+           for s, r in ans if r.haslayer(ICMP)]
+    return sorted(out, key=lambda a: a[4])

@@ -1,0 +1,161 @@
+"""IOS's ICMP behaviour on a running lab: ACL denies answered with type 3 code 13 at most
+once per 500 ms, `no ip unreachables`, and the 192.168.3.x routing loop that next-hop
+routes make and a Null0 route ends (needs root).
+
+The home side of the seed lab, with the seed's own IOS files (topologies/router.ios and
+topologies/sw3550.ios, unchanged): the router, the 3550, pc2 in VLAN 1 and phone2 in
+VLAN 2. The router runs with route_mode: device, as a real router: its interface route
+ARPs for every destination and the 3550 answers by proxy ARP.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labkit.lab import Lab
+
+from labtest import leftovers
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "iosicmp"
+TOPO = f"""\
+name: {NAME}
+vlans: {{1: data, 2: voice}}
+nodes:
+  sw3550:
+    role: l3switch
+    svis: {{1: 192.168.1.1/24, 2: 192.168.2.1/24}}
+    interfaces:
+      fa0-1: 192.168.254.2/30
+      fa0-3: {{vlan: 1}}
+      fa0-5: {{vlan: 2}}
+    services:
+      - {{type: ios, config: sw3550.ios, route_mode: device}}
+  router:
+    role: router
+    interfaces:
+      fa0-0: 192.168.254.1/30
+      dialer1: 100.64.0.2/30
+    services:
+      - {{type: ios, config: router.ios, route_mode: device, wan: {{Dialer1: 100.64.0.2/30}}}}
+  isp:
+    role: host
+    interfaces: {{eth0: 100.64.0.1/30}}
+  pc2:
+    role: host
+    interfaces: {{eth0: 192.168.1.20/24}}
+    gateway: 192.168.1.1
+  phone2:
+    role: host
+    interfaces: {{eth0: 192.168.2.22/24}}
+    gateway: 192.168.2.1
+links:
+  - router:dialer1 -- isp:eth0
+  - router:fa0-0 -- sw3550:fa0-1
+  - sw3550:fa0-3 -- pc2:eth0
+  - sw3550:fa0-5 -- phone2:eth0
+"""
+ADMIN_PROHIBITED = (3, 13)
+HOST_UNREACHABLE = (3, 1)
+TIME_EXCEEDED = (11, 0)
+
+
+def _write(d: Path, sw_extra: str = "") -> Path:
+    sw = (ROOT / "topologies/sw3550.ios").read_text().replace("\nend\n", "\n")
+    (d / "sw3550.ios").write_text(sw + sw_extra)
+    (d / "router.ios").write_text((ROOT / "topologies/router.ios").read_text())
+    (d / f"{NAME}.yaml").write_text(TOPO)
+    return d / f"{NAME}.yaml"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    lab = Lab.up(str(_write(tmp_path_factory.mktemp(NAME))), name=NAME, replace=True)
+    try:
+        yield lab
+    finally:
+        lab.down()
+        assert leftovers(NAME) == []
+
+
+def _answers(lab, node: str, dst: str, **kw) -> list[tuple[int, str, int, int, float]]:
+    return lab.node(node).call("labkit.probes.icmp:answers", dst, **kw)
+
+
+def _hop(lab, ttl: int, dst: str = "192.168.3.1", wait: float = 2) -> tuple[str, int, int] | None:
+    """Who answers pc2's echo request to dst sent with this TTL, and with what."""
+    got = _answers(lab, "pc2", dst, ttl=ttl, wait=wait)
+    return (got[0][1], got[0][2], got[0][3]) if got else None
+
+
+def _ios(lab, node: str):
+    return lab.service(node, "ios")
+
+
+def test_acl_deny_answers_administratively_prohibited_from_the_switch(lab):
+    # phone2 (VLAN 2) -> pc2 (VLAN 1): ACL 102 line 20 on Vlan2 denies it
+    got = _answers(lab, "phone2", "192.168.1.20", wait=2)
+    assert [(src, t, c) for _, src, t, c, _ in got] == [("192.168.2.1", *ADMIN_PROHIBITED)]
+    # what is permitted still gets its echo reply (VLAN 2 -> the router)
+    assert [(src, t) for _, src, t, _, _ in _answers(lab, "phone2", "192.168.254.1")] == [("192.168.254.1", 0)]
+
+
+def test_unreachables_are_rate_limited_to_one_per_500_ms(lab):
+    # 60 denied probes 50 ms apart (3 s): a reject for every one without the limit
+    got = _answers(lab, "phone2", "192.168.1.20", count=60, inter=0.05, wait=1)
+    assert got and all((src, t, c) == ("192.168.2.1", *ADMIN_PROHIBITED) for _, src, t, c, _ in got)
+    times = [a[4] for a in got]
+    span = times[-1] - times[0]
+    assert len(got) <= 2 + span / 0.5 + 1, got      # the bucket holds 2, then one per 500 ms
+    assert len(got) >= 4, got                         # it is a limit, not a wall
+    gaps = [b - a for a, b in zip(times[1:], times[2:])]   # after the bucket's first two
+    assert min(gaps) >= 0.4, got
+
+
+def test_no_ip_unreachables_answers_nothing(tmp_path):
+    name = NAME + "n"
+    path = _write(tmp_path, "interface Vlan2\n no ip unreachables\nend\n")
+    path.write_text(path.read_text().replace(f"name: {NAME}", f"name: {name}"))
+    lab = Lab.up(str(path), name=name, replace=True)
+    try:
+        assert _answers(lab, "phone2", "192.168.1.20", count=3, inter=0.2, wait=2) == []
+        assert _answers(lab, "phone2", "192.168.254.1")       # the lab itself works
+        rules = lab.node("sw3550").cmd("nft list chain ip labkit_ios forward")
+        assert "reject" not in rules and "denied on Vlan2, no ip unreachables" in rules
+    finally:
+        lab.down()
+    assert leftovers(name) == []
+
+
+def test_interface_routes_with_proxy_arp_do_not_loop(lab):
+    """The seed's `ip route 192.168.0.0 255.255.0.0 Fast0/0` and the 3550's default route out
+    of Fa0/1: the switch ARPs for 192.168.3.1 on Fa0/1, the router's route for it points back
+    out of Fa0/0, so the router does not proxy-ARP and the switch answers host unreachable."""
+    assert "default dev fa0-1" in lab.node("sw3550").cmd("ip route show default")
+    # TTL 2 would expire at the router if the switch sent it there; the ARP fails after 3 s
+    for ttl in (2, 64):
+        assert _hop(lab, ttl, wait=5) == ("192.168.1.1", *HOST_UNREACHABLE), ttl
+
+
+def test_next_hop_routes_loop_until_a_null0_route(lab):
+    router, sw = _ios(lab, "router"), _ios(lab, "sw3550")
+    router.configure("no ip route 192.168.0.0 255.255.0.0 Fast0/0\n"
+                     "ip route 192.168.0.0 255.255.0.0 192.168.254.2")
+    sw.configure("no ip route 0.0.0.0 0.0.0.0 Fast0/1\nip route 0.0.0.0 0.0.0.0 192.168.254.1")
+    try:
+        # TTL exceeded alternately from the switch and the router: the packet bounces between them
+        hops = [_hop(lab, ttl) for ttl in range(1, 7)]
+        assert hops == [("192.168.1.1", *TIME_EXCEEDED), ("192.168.254.1", *TIME_EXCEEDED)] * 3, hops
+        sw.configure("ip route 192.168.3.0 255.255.255.0 Null0")
+        assert "unreachable 192.168.3.0/24" in lab.node("sw3550").cmd("ip route show 192.168.3.0/24")
+        for ttl in (2, 5):   # the switch answers from Null0 instead of passing it on
+            assert _hop(lab, ttl) == ("192.168.1.1", *HOST_UNREACHABLE), ttl
+        assert _hop(lab, 5, "192.168.254.1") == ("192.168.254.1", 0, 0)   # what exists still answers
+    finally:
+        sw.configure("no ip route 192.168.3.0 255.255.255.0 Null0\nno ip route 0.0.0.0 0.0.0.0 192.168.254.1\n"
+                     "ip route 0.0.0.0 0.0.0.0 Fast0/1")
+        router.configure("no ip route 192.168.0.0 255.255.0.0 192.168.254.2\n"
+                         "ip route 192.168.0.0 255.255.0.0 Fast0/0")
