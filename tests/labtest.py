@@ -33,6 +33,18 @@ def leftovers(instance: str) -> list[str]:
     return out
 
 
+def running_lab(topology: str, instance: str):
+    """For a module fixture (``yield from running_lab(...)``): topologies/<topology> up as
+    ``instance``; torn down afterwards, and nothing of it may be left."""
+    from labkit.lab import Lab
+    lab = Lab.up(ROOT / "topologies" / topology, name=instance, replace=True)
+    try:
+        yield lab
+    finally:
+        lab.down()
+        assert leftovers(instance) == []
+
+
 def processes_of(instance: str) -> list[tuple[int, str]]:
     """Processes on the machine that still name the lab's run directory in their command
     line, environment or working directory (a daemon of the lab, wherever it runs)."""

@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 
 from labkit.dns.dig import dig, negative_answers, negative_table
-from labkit.lab import Lab
 
-from labtest import ROOT, leftovers
+from labtest import running_lab
 
 pytestmark = pytest.mark.lab
 SOA = ("exampledomain.ca.", 300, "SOA",
@@ -18,12 +17,7 @@ SOA = ("exampledomain.ca.", 300, "SOA",
 
 @pytest.fixture(scope="module")
 def seed():
-    lab = Lab.up(ROOT / "topologies" / "seed.yaml", name="lkneg", replace=True)
-    try:
-        yield lab
-    finally:
-        lab.down()
-        assert leftovers("lkneg") == []
+    yield from running_lab("seed.yaml", "lkneg")
 
 
 def test_nodata_and_nxdomain_from_the_seeds_bind(seed):

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.lab import Lab
 from labkit.mail.flows import read_maildir
 from labkit.procs import wait_until
 
-from labtest import ROOT, leftovers
+from labtest import running_lab
 
 pytestmark = pytest.mark.lab
 RCPT = "someone@yahoo.com"
@@ -40,23 +39,14 @@ def rcpt_reply(transcript: str) -> str:
     return next(ln for ln in lines[i + 1:] if ln.lstrip().startswith("<")).split(" ", 1)[1].strip()
 
 
-def up(topology: str, name: str):
-    lab = Lab.up(ROOT / "topologies" / topology, name=name, replace=True)
-    try:
-        yield lab
-    finally:
-        lab.down()
-        assert leftovers(name) == []
-
-
 @pytest.fixture(scope="module")
 def pf26():
-    yield from up("seed-postfix26.yaml", "lkpf26")
+    yield from running_lab("seed-postfix26.yaml", "lkpf26")
 
 
 @pytest.fixture(scope="module")
 def seed():
-    yield from up("seed.yaml", "lkpf36")
+    yield from running_lab("seed.yaml", "lkpf36")
 
 
 def test_26_refuses_the_internet_with_554(pf26):

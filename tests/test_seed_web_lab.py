@@ -12,9 +12,8 @@ import sys
 
 import pytest
 
-from labkit.lab import Lab
 
-from labtest import ROOT, leftovers
+from labtest import running_lab
 
 pytestmark = pytest.mark.lab
 PAGE = "<h1>www.exampledomain.ca</h1>"
@@ -34,23 +33,14 @@ def get(lab, node: str) -> str:
     return p.stdout.strip()
 
 
-def up(topology: str, name: str):
-    lab = Lab.up(ROOT / "topologies" / topology, name=name, replace=True)
-    try:
-        yield lab
-    finally:
-        lab.down()
-        assert leftovers(name) == []
-
-
 @pytest.fixture(scope="module")
 def seed():
-    yield from up("seed.yaml", "lkweb")
+    yield from running_lab("seed.yaml", "lkweb")
 
 
 @pytest.fixture(scope="module")
 def www():
-    yield from up("seed-www.yaml", "lkwww")
+    yield from running_lab("seed-www.yaml", "lkwww")
 
 
 def test_the_seeds_group_blocks_its_own_web_server(seed):
