@@ -9,13 +9,12 @@ ARPs for every destination and the 3550 answers by proxy ARP.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from labkit.lab import Lab
-
-from labtest import leftovers
+from labtest import running_lab
 
 pytestmark = pytest.mark.lab
 
@@ -68,17 +67,12 @@ def _write(d: Path, sw_extra: str = "") -> Path:
     (d / "sw3550.ios").write_text(sw + sw_extra)
     (d / "router.ios").write_text((ROOT / "topologies/router.ios").read_text())
     (d / f"{NAME}.yaml").write_text(TOPO)
-    return d / f"{NAME}.yaml"
+    return d / f"{NAME}.yaml"   # absolute: running_lab's topologies/ prefix does not apply
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    lab = Lab.up(str(_write(tmp_path_factory.mktemp(NAME))), name=NAME, replace=True)
-    try:
-        yield lab
-    finally:
-        lab.down()
-        assert leftovers(NAME) == []
+    yield from running_lab(str(_write(tmp_path_factory.mktemp(NAME))), NAME)
 
 
 def _answers(lab, node: str, dst: str, **kw) -> list[tuple[int, str, int, int, float]]:
@@ -119,15 +113,11 @@ def test_no_ip_unreachables_answers_nothing(tmp_path):
     name = NAME + "n"
     path = _write(tmp_path, "interface Vlan2\n no ip unreachables\nend\n")
     path.write_text(path.read_text().replace(f"name: {NAME}", f"name: {name}"))
-    lab = Lab.up(str(path), name=name, replace=True)
-    try:
+    with contextmanager(running_lab)(str(path), name) as lab:   # an absolute path: not under topologies/
         assert _answers(lab, "phone2", "192.168.1.20", count=3, inter=0.2, wait=2) == []
         assert _answers(lab, "phone2", "192.168.254.1")       # the lab itself works
         rules = lab.node("sw3550").cmd("nft list chain ip labkit_ios forward")
         assert "reject" not in rules and "denied on Vlan2, no ip unreachables" in rules
-    finally:
-        lab.down()
-    assert leftovers(name) == []
 
 
 def test_interface_routes_with_proxy_arp_do_not_loop(lab):
