@@ -65,17 +65,6 @@ def test_settled_means_forwarding_or_blocked_for_a_reason():
     assert not Canned(switch("stp"), {**legacy, "fa0-9": ("designated", "listening")}).stp_settled()
 
 
-def test_a_designated_port_facing_a_blocked_peer_does_not_hold_bring_up():
-    fwd = ("Designated", "Forwarding")
-    for state in ("Discarding", "Learning"):
-        ports = {"fa0-10": ("Designated", state), "fa0-2": fwd, "fa0-9": fwd}
-        assert Canned(switch(), ports).stp_settled(lambda port: port == "fa0-10")
-        assert not Canned(switch(), ports).stp_settled(lambda port: False)      # the peer forwards: wait
-    # a root or alternate port is never excused by its peer
-    assert not Canned(switch(), {"fa0-10": ("Root", "Learning"), "fa0-2": fwd, "fa0-9": fwd}).stp_settled(
-        lambda port: True)
-
-
 # -- waiting for ovsdb-server: a connection accepted, not a socket file ------------------------
 class Running:
     """A stand-in for ovsdb-server's Popen: running until `returncode` is set."""

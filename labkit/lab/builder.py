@@ -137,8 +137,7 @@ class Builder:
 
     def wait_spanning_tree(self, timeout: float = 60.0) -> None:
         """Return once every spanning tree has settled (ports forward, or are blocked as
-        alternates, or face a blocked port: see PrivateOvs.stp_settled), so a lab is usable
-        when `up` returns. 802.1D takes 2 x forward delay
+        alternates), so a lab is usable when `up` returns. 802.1D takes 2 x forward delay
         (30 s by default); RSTP settles in about a second (edge ports at once)."""
         from labkit.procs import WaitTimeout, wait_until
 
@@ -149,17 +148,8 @@ class Builder:
         self.progress(f"waiting for spanning tree ({', '.join(s.spec.name for s in switches)})")
         for s in switches:
             s.kick_edge_ports()
-        by_name = {s.spec.name: s for s in switches}
-
-        def peer_blocks(node: str, port: str) -> bool:
-            peer = self.topo.peer(node, port)
-            other = by_name.get(peer.node) if peer else None
-            role, state = other.stp_ports().get(peer.intf, ("", "")) if other else ("", "")
-            return role.lower() in ("alternate", "backup") and state.lower() in ("discarding", "blocking")
-
         try:
-            wait_until(lambda: all(s.stp_settled(lambda port, n=s.spec.name: peer_blocks(n, port))
-                                   for s in switches), timeout, 0.1, what="spanning tree")
+            wait_until(lambda: all(s.stp_settled() for s in switches), timeout, 0.1, what="spanning tree")
         except WaitTimeout:
             waiting = {s.spec.name: s.stp_ports() for s in switches if not s.stp_settled()}
             raise TopologyError(None, f"spanning tree did not settle in {timeout:.0f} s: {waiting}",

@@ -322,24 +322,13 @@ class PrivateOvs:
                 ports[name] = (kv.get("stp_role", ""), kv.get("stp_state", ""))
         return ports
 
-    def stp_settled(self, peer_blocks: Callable[[str], bool] | None = None) -> bool:
+    def stp_settled(self) -> bool:
         """Every spanning-tree port forwards or is blocked for a reason (alternate/backup/disabled).
-        A port left out of the tree (802.1D portfast, see stp_settings) has no state: it forwards.
-
-        `peer_blocks(port)`, if given, says whether the port at the other end of `port`'s link
-        is blocked (an alternate or backup port that discards). A designated port still
-        discarding or learning toward such a peer carries nothing either way, so it counts as
-        settled: the link stays dark until the peer's role changes, and then RSTP's
-        proposal/agreement with the new root port moves it at once. (OVS's RSTP sometimes
-        misses the agreement from an alternate port at bring-up, and such a port then waits
-        out its timers, about 21 s, for no effect on any frame.)"""
+        A port left out of the tree (802.1D portfast, see stp_settings) has no state: it forwards."""
         for name, (role, state) in self.stp_ports().items():
             if name not in self.linked or not is_port(self.spec, name) or out_of_tree(self.spec, name):
                 continue
-            role, state = role.lower(), state.lower()
-            if state in ("discarding", "learning") and role == "designated" and peer_blocks and peer_blocks(name):
-                continue
-            if state not in ("forwarding", "blocking", "discarding", "disabled") or \
-                    (state == "discarding" and role not in ("alternate", "backup", "disabled")):
+            if state.lower() not in ("forwarding", "blocking", "discarding", "disabled") or \
+                    (state.lower() == "discarding" and role.lower() not in ("alternate", "backup", "disabled")):
                 return False
         return True
