@@ -32,6 +32,7 @@ from pathlib import Path
 from labkit.diag import Diagnostic, Where, warning
 from labkit.lab.errors import ServiceError
 from labkit.lab.service import Service
+from labkit.procs import WaitTimeout, wait_until
 
 from . import live
 from . import show as _show
@@ -40,6 +41,8 @@ from .names import linux_name
 from .parser import parse
 from .source import read, split_lines
 from .translate import Translation, translate
+
+STP_SETTLE_S = 30.0   # configure(): how long a re-tagged switch's spanning tree may take to settle
 
 
 class IosService(Service):
@@ -345,12 +348,12 @@ class IosService(Service):
             if retag or port.shutdown != intf.shutdown:
                 changed.append((intf, port, retag))
         routed = self._translate(cfg) if edit.routes else None      # can still refuse: nothing changed yet
+        ovs = PrivateOvs(self.node, {i.name for i in spec.interfaces.values() if not i.internal}, str)
         for intf, port, retag in changed:     # everything checked: now change the node
             switchport_fields(intf, port)
             intf.shutdown = port.shutdown
             if retag and spec.switching == "ovs":
-                linked = {i.name for i in spec.interfaces.values() if not i.internal}
-                PrivateOvs(self.node, linked, str).reset_port(intf.name)
+                ovs.reset_port(intf.name)
             elif retag:
                 self.run_checked(["ip", "link", "set", "dev", intf.name, "master", f"vlan{intf.vlan}"], inside=True)
             self.run_checked(["ip", "link", "set", "dev", intf.name, "down" if intf.shutdown else "up"], inside=True)
@@ -360,6 +363,14 @@ class IosService(Service):
         else:
             self._t().config = cfg
         (self.run_dir / "running.ios").write_text("\n".join(edit.text) + "\n")
+        if spec.switching == "ovs" and spec.stp is not None and any(retag for _, _, retag in changed):
+            # OVS may restart a re-tagged port's spanning-tree machines: give the tree a bounded
+            # moment to settle again, so traffic flows when configure returns (as a switch
+            # does once its ports have converged); past the bound the change stands anyway.
+            try:
+                wait_until(ovs.stp_settled, STP_SETTLE_S, 0.05, what=f"{spec.name}'s spanning tree")
+            except WaitTimeout:
+                pass
         found = list(cfg.warnings) + (routed.notes if routed is not None else [])
         return [str(replace(w, file=live.CONFIGURE, line=n)) for w in found
                 if (n := edit.input_line(w.line)) is not None]

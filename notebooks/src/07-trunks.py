@@ -216,7 +216,7 @@ interface range FastEthernet0/1 - 2
 rows = switchports(sw2950)
 for port in ("Fa0/1", "Fa0/2"):
     print(port, "allows", ",".join(rows[port]["trunking_vlans"]))
-ok = trunks.ping(lab, "phone2", "phone1") and trunks.ping(lab, "pc2", "pc1")
+ok = trunks.ping(lab, "phone2", "phone1", 10) and trunks.ping(lab, "pc2", "pc1", 10)   # up to 10 s to converge
 print("VLAN 1 and VLAN 2 cross the trunk:", ok)
 assert ok, "VLAN 2 still does not cross the trunk"
 ### BEGIN HIDDEN TESTS
@@ -228,7 +228,7 @@ for port in ("FastEthernet0/1", "FastEthernet0/2"):
 # the blocked uplink must carry VLAN 2 too: fail the forwarding one and try again
 trunks.pull_link(lab, "sw2950", "fa0-1", "pc2", "pc1")
 try:
-    assert trunks.ping(lab, "phone2", "phone1"), "with Fa0/1 down, VLAN 2 does not cross Fa0/2"
+    assert trunks.ping(lab, "phone2", "phone1", 10), "with Fa0/1 down, VLAN 2 does not cross Fa0/2"
 finally:
     trunks.restore_link(lab, "sw2950", "fa0-1")
 ### END HIDDEN TESTS
