@@ -89,8 +89,10 @@ print(sw.show("show ip route"))
 ("md", """
 ## 3. ACL 102: what "VLAN2 may not talk to VLAN1" means on the wire
 
-`ip access-group 102 in` on `interface Vlan2` filters what VLAN2 hosts send *into* the
-switch. IOS ACLs are **stateless**: a reply from VLAN2 to a VLAN1 host also comes *in* on
+`ip access-group 102 in` on `interface Vlan2` is a router ACL: it sees the packets VLAN2
+hosts send to be routed, and those addressed to the switch itself. Traffic between two VLAN2
+hosts is switched inside the VLAN and never meets it (Catalyst 3550 Software Configuration
+Guide, "Configuring Network Security with ACLs"). IOS ACLs are **stateless**: a reply from VLAN2 to a VLAN1 host also comes *in* on
 Vlan2 and meets the same list. The lab's ACL has one line more than the bare deny: a
 `permit tcp ... established` (segments with ACK or RST set) before it, so the replies of TCP
 connections that VLAN1 opens get through, while VLAN2 still cannot open anything toward
@@ -102,9 +104,13 @@ print(sw.show("show access-lists"))      # the counts so far: DHCP, traceroute (
 ("md", """
 Each probe below is **one packet** (ICMP echo, TCP SYN, UDP datagram) between acd (VLAN2) and
 pc2 (VLAN1), with an echo server on port 7 on both. The last column is what moved in
-`show access-lists` during that probe: every dropped packet is counted by line 20; the
+`show access-lists` during that probe: in the lab every denied packet is counted by line 20
+(a real 3550 filters in hardware, and its counters miss those packets: same guide); the
 SYN-ACK that answers pc2's SYN is counted by line 10 (`established`). VLAN1 → VLAN2 ICMP and
-UDP *reach* acd, but acd's answers are dropped: that is the stateless part.
+UDP *reach* acd, but acd's answers are denied: that is the stateless part. A denied packet is
+not dropped in silence: as IOS does by default (`ip unreachables`), the switch answers with
+ICMP type 3 code 13, "administratively prohibited", from its Vlan2 address, at most one every
+500 ms (`ip icmp rate-limit unreachable`); `no ip unreachables` on Vlan2 would make it silent.
 """),
 ("code", """
 for row in campus.acl_matrix(lab):
@@ -235,8 +241,9 @@ print(result)
 assert result.ok, "the ACL does not do what the policy says yet: " + result.failures()
 ### BEGIN HIDDEN TESTS
 # the policy is about the VLANs, not the two hosts probed above: a VLAN2 phone and a VLAN1 PC
-others = [("phone1", "pc1", "icmp", "no reply"), ("phone1", "pc1", "udp", "no reply"),
-          ("phone1", "pc1", "tcp_syn", "no reply"), ("pc1", "phone1", "tcp_syn", "SYN-ACK"),
+DENIED = "unreachable from 192.168.2.1"   # IOS answers a deny with ICMP 3/13 from the VLAN's SVI
+others = [("phone1", "pc1", "icmp", DENIED), ("phone1", "pc1", "udp", DENIED),
+          ("phone1", "pc1", "tcp_syn", DENIED), ("pc1", "phone1", "tcp_syn", "SYN-ACK"),
           ("phone1", "rootns", "icmp", "reply")]
 hidden = campus.check_policy(lab, policy=others)
 assert hidden.ok, "between other hosts of the two VLANs: " + hidden.failures()
