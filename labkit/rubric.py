@@ -644,7 +644,7 @@ def grade_configs(folders: list[Path], rubric: str | Path, lab: str | Path | Non
     out.mkdir(parents=True, exist_ok=True)
     reports = []
     with _sigterm_as_interrupt():
-        for i, (sub, name) in enumerate(zip(subs, grade.report_names(subs)), 1):
+        for i, (sub, name) in enumerate(zip(subs, grade.report_names([s.folder for s in subs])), 1):
             tag = f"[{i}/{len(subs)}] {name}"
             report = grade_submission(sub, rb, progress=lambda m: progress(f"{tag}: {m}"))
             report["name"] = name

@@ -22,11 +22,13 @@ def test_soak_5000_calls_from_uncooperative_peers_leaves_nothing_behind():
     assert out["answered_200"] == 5000                 # the ACD answered every caller
     # the random mix really happened
     assert out["connected"] > 1000 and out["caller_hangups"] > 500
-    assert out["caller_lost_byes"] > 50 and out["caller_no_ack"] > 50 and out["rna"] > 20
+    # (the rarer behaviours happen about 55 times in 5,000 calls; how many depends on how the
+    # event loop interleaves, so the bar is half that: 49 against a bar of 50 failed a CI run)
+    assert out["caller_lost_byes"] > 25 and out["caller_no_ack"] > 50 and out["rna"] > 20
     assert set(out["callers"]) == {"accept", "refuse", "501", "ignore", "no-allow"}
     c = out["counters"]
     assert c["reinvite_failed"] > 200 and c["relayed_calls"] > c["reinvite_failed"]
-    assert c["bye_tags_swapped"] > 50 and out["fallbacks"] == c["reinvite_failed"]
+    assert c["bye_tags_swapped"] > 25 and out["fallbacks"] == c["reinvite_failed"]
     lo = out["logouts"]
     assert lo["subscription-failed"] >= 4                       # the four mute phones
     # the two vanished phones: found by a failed refresh or by an offer nobody answered
