@@ -348,7 +348,7 @@ class IosService(Service):
             if retag or port.shutdown != intf.shutdown:
                 changed.append((intf, port, retag))
         routed = self._translate(cfg) if edit.routes else None      # can still refuse: nothing changed yet
-        ovs = PrivateOvs(self.node, {i.name for i in spec.interfaces.values() if not i.internal}, str)
+        ovs = PrivateOvs.of(self.node)
         for intf, port, retag in changed:     # everything checked: now change the node
             switchport_fields(intf, port)
             intf.shutdown = port.shutdown

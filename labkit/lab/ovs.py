@@ -231,6 +231,12 @@ class PrivateOvs:
         self.mac_for = mac_for
         self.paths = OvsPaths.of(lab_node.run_dir)
 
+    @classmethod
+    def of(cls, lab_node) -> "PrivateOvs":
+        """The private OVS of a node that is up, for use after bring-up (lessons, live IOS
+        changes): its cabled interfaces count as linked; nothing is added, so no MACs are made."""
+        return cls(lab_node, {i.name for i in lab_node.spec.interfaces.values() if not i.internal}, str)
+
     def run(self, argv: list[str], what: str) -> str:
         p = self.node.run(argv, timeout=30)
         if p.returncode != 0:

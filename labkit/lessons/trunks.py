@@ -79,12 +79,7 @@ def tag_table(packets) -> list[tuple[str, str, str]]:
 def stp_ports(lab, node: str) -> dict[str, tuple[str, str]]:
     """Spanning tree as the node's Open vSwitch has it: port -> (role, state)."""
     n = lab.node(node)
-    return {p: rs for p, rs in _ovs(n).stp_ports().items() if p in n.spec.interfaces}
-
-
-def _ovs(node) -> PrivateOvs:
-    linked = {i.name for i in node.spec.interfaces.values() if not i.internal}
-    return PrivateOvs(node, linked, str)
+    return {p: rs for p, rs in PrivateOvs.of(n).stp_ports().items() if p in n.spec.interfaces}
 
 
 def pull_link(lab, node: str, iface: str, src: str, dst: str, timeout: float = 30.0) -> float:
@@ -100,7 +95,7 @@ def restore_link(lab, node: str, iface: str, timeout: float = 60.0) -> None:
     """Plug node:iface back in; return once the node's spanning tree has settled again."""
     n = lab.node(node)
     n.run(["ip", "link", "set", "dev", iface, "up"], check=True)
-    wait_until(lambda: _ovs(n).stp_settled(), timeout, 0.1, what=f"{node}'s spanning tree settling")
+    wait_until(lambda: PrivateOvs.of(n).stp_settled(), timeout, 0.1, what=f"{node}'s spanning tree settling")
 
 
 def macs(lab, node: str) -> set[str]:
