@@ -196,10 +196,50 @@ def test_burst_experiment_returns_data_and_plots():
     from labkit.mail.experiment import burst_experiment
     from labkit.lessons.mail import burst_table, plot_bursts
     rows = burst_experiment(bursts=(1, 20), quiet=0.2)
-    assert [(r["backend"], r["burst"]) for r in rows] == [
-        ("files", 1), ("files", 20), ("sqlite", 1), ("sqlite", 20)]
-    assert [r["postmap_runs"] for r in rows] == [1, 1, 0, 0]
-    assert all(r["live_ms"] >= r["write_ms"] >= 0 and r["cpu_ms"] >= 0 for r in rows)
-    assert len(burst_table(rows).splitlines()) == 5
+    assert [(r["design"], r["burst"]) for r in rows] == [
+        ("files", 1), ("files", 20), ("sqlite", 1), ("sqlite", 20), ("sqlite-batch", 1), ("sqlite-batch", 20)]
+    assert [r["postmap_runs"] for r in rows] == [1, 1, 0, 0, 0, 0]
+    assert all(r["live_ms"] >= r["write_ms"] >= 0 and r["cpu_ms"] >= r["write_cpu_ms"] >= 0 for r in rows)
+    assert len(burst_table(rows).splitlines()) == 7
     fig = plot_bursts(rows)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 3 and [len(ax.lines) for ax in fig.axes] == [3, 3, 3]
+
+
+def test_sqlite_batch_is_one_transaction_all_or_nothing(tmp_path):
+    conf = make_conf(tmp_path, "sqlite")
+    statements: list[str] = []
+
+    class Traced(SqliteMaps):   # the real SQLite, every statement it runs recorded
+        def connect(self):
+            con = super().connect()
+            con.set_trace_callback(statements.append)
+            return con
+    db = Traced(conf)
+    new = [f"u{i}@exampledomain.ca" for i in range(50)]
+    assert db.add_mailboxes(new) == 50
+    assert statements.count("COMMIT") == 1 and statements.count("BEGIN IMMEDIATE") == 1
+    assert sum(st.startswith("INSERT") for st in statements) == 50
+    statements.clear()
+    for address in new[:3]:                                # row by row: a transaction each
+        assert db.add_mailbox(address.replace("u", "v")) is True
+    assert statements.count("COMMIT") == 3
+    assert db.add_mailboxes(new) == 0                      # the same rows again: nothing changes
+    assert ("u7@exampledomain.ca", "exampledomain.ca/u7/") in db.rows("mailboxes")
+    # a conflict (admin@ is a Maildir already) or an unknown domain rolls the whole batch back
+    with pytest.raises(MailConfigError, match="admin@exampledomain.ca is already in table mailboxes"):
+        db.add_mailboxes(["x1@exampledomain.ca", "admin@exampledomain.ca"], mbox=True)
+    with pytest.raises(MailConfigError, match="add-domain example.net first"):
+        db.add_mailboxes(["x2@exampledomain.ca", "bob@example.net"])
+    keys = {k for k, _ in db.rows("mailboxes")}
+    assert "x1@exampledomain.ca" not in keys and "x2@exampledomain.ca" not in keys
+    with pytest.raises(ValueError, match="a path is for one address"):
+        db.add_mailboxes(["a@exampledomain.ca", "b@exampledomain.ca"], path="exampledomain.ca/ab")
+
+
+@root_only
+def test_sqlite_batch_goes_live_at_its_commit():
+    with LoopbackPostfix(backend="sqlite", sinks=()) as pf:
+        new = [f"batch{i}@exampledomain.ca" for i in range(100)]
+        assert pf.rcpt_status(new[-1])[0] == 550
+        assert SqliteMaps(pf.conf_dir).add_mailboxes(new) == 100
+        assert [pf.rcpt_status(a)[0] for a in (new[0], new[57], new[-1])] == [250, 250, 250]

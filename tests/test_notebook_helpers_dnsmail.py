@@ -61,14 +61,17 @@ def test_flow_table_marks_failures():
 
 
 def test_burst_facts_has_no_timings():
-    rows = [dict(backend=b, burst=n, write_ms=1.5, live_ms=300.25, lag_ms=2.0, cpu_ms=7.75,
-                 postmap_runs=(1 if b == "files" else 0))
-            for b in ("files", "sqlite") for n in (1, 10)]
+    rows = [dict(design=d, burst=n, write_ms=1.5, write_cpu_ms=1.25, live_ms=300.25, lag_ms=2.0, cpu_ms=7.75,
+                 postmap_runs=(1 if d == "files" else 0))
+            for d in ("sqlite-batch", "files", "sqlite") for n in (1, 10)]
     out = burst_facts(rows)
-    assert "300" not in out and "7.75" not in out
-    assert "files: bursts of 1, 10: 11 mailboxes added" in out
-    assert "at most 2 per burst" in out and "none (each INSERT is live at once)" in out
-    rows[0]["postmap_runs"] = 5    # a burst that was not batched shows the real count
+    assert "300" not in out and "7.75" not in out and "1.25" not in out
+    assert [ln.split(":")[0] for ln in out.splitlines() if not ln.startswith(" ")] == ["files", "sqlite", "sqlite-batch"]
+    assert "  bursts of 1, 10: 11 mailboxes added" in out
+    assert "sqlite: one transaction (one commit) per mailbox" in out
+    assert "sqlite-batch: one transaction for the whole burst" in out
+    assert "at most 2 per burst" in out and out.count("none (live at the commit)") == 2
+    next(r for r in rows if r["design"] == "files")["postmap_runs"] = 5   # not batched: the real count
     assert "postmap runs: 6" in burst_facts(rows)
 
 

@@ -72,50 +72,71 @@ class SqliteMaps:
         for e in read_map(Path(src_dir) / "valias"):
             self.add_alias(e.key, e.value)
 
-    def _insert(self, table: str, cols: tuple[str, ...], row: tuple,
-                domain: str | None = None) -> bool:
-        """Insert `row` unless its key (first column) exists; same row again is a no-op.
+    def _insert(self, table: str, cols: tuple[str, ...], rows: list[tuple[tuple, str | None]]) -> int:
+        """Insert each (row, its domain or None) unless the row's key (first column) exists;
+        the same row again is a no-op. Returns how many rows were added.
 
-        One connection and one write transaction per addition: the domain check, the
-        duplicate check and the INSERT cannot interleave with another writer."""
+        One connection and ONE write transaction for all of `rows`: the domain check, the
+        duplicate checks and the INSERTs cannot interleave with another writer, and the
+        commit (with its journal writes and fsyncs) is paid once, however many rows. A
+        conflict rolls the whole batch back."""
         con = self.connect()
         try:
             con.execute("BEGIN IMMEDIATE")
-            if domain is not None and con.execute(
-                    "SELECT 1 FROM domains WHERE domain = ?", (domain,)).fetchone() is None:
-                con.execute("ROLLBACK")
-                raise MailConfigError(self.db, 0, f"domain {domain} is not in table domains, "
-                                      f"so Postfix would answer 'Relay access denied' for "
-                                      f"{row[0]}", f"add-domain {domain} first")
-            old = con.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE {cols[0]} = ?",
-                              (row[0],)).fetchone()
-            if old is not None:
-                con.execute("ROLLBACK")
-                if tuple(old) == row:
-                    return False
-                raise MailConfigError(self.db, 0, f"{row[0]} is already in table {table} as "
-                                      f"{tuple(old)!r}", "UPDATE that row to change it")
-            con.execute(f"INSERT INTO {table}({', '.join(cols)}) VALUES "
-                        f"({', '.join('?' * len(cols))})", row)
+            added = 0
+            for row, domain in rows:
+                self._check_row(con, table, cols, row, domain)
+                if con.execute(f"SELECT 1 FROM {table} WHERE {cols[0]} = ?", (row[0],)).fetchone() is None:
+                    con.execute(f"INSERT INTO {table}({', '.join(cols)}) VALUES "
+                                f"({', '.join('?' * len(cols))})", row)
+                    added += 1
             con.execute("COMMIT")
-            return True
+            return added
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
         finally:
             con.close()
+
+    def _check_row(self, con: sqlite3.Connection, table: str, cols: tuple[str, ...], row: tuple,
+                   domain: str | None) -> None:
+        """MailConfigError if the row's domain is not in table domains, or its key is
+        there already with another value."""
+        if domain is not None and con.execute(
+                "SELECT 1 FROM domains WHERE domain = ?", (domain,)).fetchone() is None:
+            raise MailConfigError(self.db, 0, f"domain {domain} is not in table domains, "
+                                  f"so Postfix would answer 'Relay access denied' for "
+                                  f"{row[0]}", f"add-domain {domain} first")
+        old = con.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE {cols[0]} = ?",
+                          (row[0],)).fetchone()
+        if old is not None and tuple(old) != row:
+            raise MailConfigError(self.db, 0, f"{row[0]} is already in table {table} as "
+                                  f"{tuple(old)!r}", "UPDATE that row to change it")
 
     def domains(self) -> set[str]:
         return {r[0] for r in self.query("SELECT domain FROM domains")}
 
     def add_domain(self, domain: str) -> bool:
         d = check_domain(domain)
-        return self._insert("domains", ("domain",), (d,))
+        return self._insert("domains", ("domain",), [((d,), None)]) == 1
 
     def add_mailbox(self, address: str, path: str | None = None, mbox: bool = False) -> bool:
-        local, domain = check_address(address)
-        if path is None:
-            path = mailbox_path(local, domain, "mbox" if mbox else "maildir")
-        key = f"{local}@{domain}"
-        ensure_mailbox_parent(self.conf_dir, check_mailbox_path(path))  # before it is live
-        return self._insert("mailboxes", ("address", "maildir"), (key, path), domain)
+        return self.add_mailboxes([address], mbox, path) == 1
+
+    def add_mailboxes(self, addresses: list[str], mbox: bool = False, path: str | None = None) -> int:
+        """Add mailboxes (each at the seed's layout, or at `path` for a single address) in
+        one transaction: all live at the commit, or none if one conflicts. Returns how many
+        were new."""
+        if path is not None and len(addresses) != 1:
+            raise ValueError("a path is for one address")
+        rows = []
+        for address in addresses:
+            local, domain = check_address(address)
+            box = path if path is not None else mailbox_path(local, domain, "mbox" if mbox else "maildir")
+            ensure_mailbox_parent(self.conf_dir, check_mailbox_path(box))  # before it is live
+            rows.append(((f"{local}@{domain}", box), domain))
+        return self._insert("mailboxes", ("address", "maildir"), rows)
 
     def add_alias(self, address: str, target: str) -> bool:
         local, domain = check_address(address)
@@ -123,7 +144,7 @@ class SqliteMaps:
         for t in targets:
             check_address(t)
         key = f"{local}@{domain}"
-        return self._insert("aliases", ("address", "goto"), (key, ", ".join(targets)), domain)
+        return self._insert("aliases", ("address", "goto"), [((key, ", ".join(targets)), domain)]) == 1
 
     def rows(self, table: str) -> list[tuple]:
         if table not in ("domains", "mailboxes", "aliases"):
