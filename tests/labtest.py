@@ -79,26 +79,37 @@ def grade_submissions(source: Path, submissions: dict[str, dict[str, str]], out:
     submissions[NAME] replaced by that text (the others keep nbgrader's stub). Returns
     {NAME: {grade_id: exercise report}}, after checking each was graded to the end (no reason to
     score it 0) and left no lab behind."""
-    import json
-
-    import nbformat
-
     from labkit import course
 
-    out.mkdir(parents=True, exist_ok=True)
+    books = {}
     for name, answers in submissions.items():
         nb = course.student_edition(source)
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             if meta.get("solution") and meta["grade_id"] in answers:
                 cell.source = answers[meta["grade_id"]]
-        nbformat.write(nb, out / f"{name}.ipynb")
-    labkit_cli("grade", *(str(out / f"{n}.ipynb") for n in submissions), "-o", str(out / "reports"),
-               "--source", str(source.parent), timeout=timeout)
+        books[name] = nb
     graded = {}
-    for name in submissions:
-        report = json.loads((out / "reports" / f"{name}.json").read_text())
+    for name, report in grade_notebooks(source, books, out, timeout).items():
         assert report["reason"] is None, f"{name}: {report['reason']}"
         assert report["leftovers"] == [] and all(leftovers(i) == [] for i in report["instances"]), name
         graded[name] = {e["grade_id"]: e for e in report["exercises"]}
     return graded
+
+
+def grade_notebooks(source: Path, books: dict, out: Path, timeout: float = 3600) -> dict[str, dict]:
+    """Write each notebook books[NAME] (an nbformat node) to OUT/NAME.ipynb and grade them all with
+    one real `labkit grade` run against `source`'s folder; {NAME: its report (OUT/reports/NAME.json)}.
+    A lab left behind is in a report's `leftovers` (the command's exit code is not checked)."""
+    import json
+
+    import nbformat
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, nb in books.items():
+        nbformat.write(nb, out / f"{name}.ipynb")
+    run = labkit_cli("grade", *(str(out / f"{n}.ipynb") for n in books), "-o", str(out / "reports"),
+                     "--source", str(source.parent), timeout=timeout, check=False)
+    missing = [n for n in books if not (out / "reports" / f"{n}.json").exists()]
+    assert not missing, f"labkit grade wrote no report for {missing}:\n{run.stdout}\n{run.stderr}"
+    return {name: json.loads((out / "reports" / f"{name}.json").read_text()) for name in books}
