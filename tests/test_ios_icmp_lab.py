@@ -4,8 +4,8 @@ routes make and a Null0 route ends (needs root).
 
 The home side of the seed lab, with the seed's own IOS files (topologies/router.ios and
 topologies/sw3550.ios, unchanged): the router, the 3550, pc2 in VLAN 1 and phone2 in
-VLAN 2. The router runs with route_mode: device, as a real router: its interface route
-ARPs for every destination and the 3550 answers by proxy ARP.
+VLAN 2. Both run in the default route_mode (device), as real IOS: an interface route ARPs
+for every destination and the neighbour answers by proxy ARP.
 """
 from __future__ import annotations
 
@@ -32,14 +32,14 @@ nodes:
       fa0-3: {{vlan: 1}}
       fa0-5: {{vlan: 2}}
     services:
-      - {{type: ios, config: sw3550.ios, route_mode: device}}
+      - {{type: ios, config: sw3550.ios}}
   router:
     role: router
     interfaces:
       fa0-0: 192.168.254.1/30
       dialer1: 100.64.0.2/30
     services:
-      - {{type: ios, config: router.ios, route_mode: device, wan: {{Dialer1: 100.64.0.2/30}}}}
+      - {{type: ios, config: router.ios, wan: {{Dialer1: 100.64.0.2/30}}}}
   isp:
     role: host
     interfaces: {{eth0: 100.64.0.1/30}}
@@ -139,13 +139,31 @@ def test_next_hop_routes_loop_until_a_null0_route(lab):
         # TTL exceeded alternately from the switch and the router: the packet bounces between them
         hops = [_hop(lab, ttl) for ttl in range(1, 7)]
         assert hops == [("192.168.1.1", *TIME_EXCEEDED), ("192.168.254.1", *TIME_EXCEEDED)] * 3, hops
-        sw.configure("ip route 192.168.3.0 255.255.255.0 Null0")
-        assert "unreachable 192.168.3.0/24" in lab.node("sw3550").cmd("ip route show 192.168.3.0/24")
+        # Cisco's fix: the aggregate the router sends back, to Null0 on the switch; the
+        # connected /24s are longer matches, so only the unused part of 192.168/16 goes there
+        sw.configure("ip route 192.168.0.0 255.255.0.0 Null0")
+        assert "unreachable 192.168.0.0/16" in lab.node("sw3550").cmd("ip route show 192.168.0.0/16")
         for ttl in (2, 5):   # the switch answers from Null0 instead of passing it on
             assert _hop(lab, ttl) == ("192.168.1.1", *HOST_UNREACHABLE), ttl
         assert _hop(lab, 5, "192.168.254.1") == ("192.168.254.1", 0, 0)   # what exists still answers
+        assert _hop(lab, 5, "192.168.2.1") == ("192.168.2.1", 0, 0)       # so do the connected /24s
     finally:
-        sw.configure("no ip route 192.168.3.0 255.255.255.0 Null0\nno ip route 0.0.0.0 0.0.0.0 192.168.254.1\n"
+        sw.configure("no ip route 192.168.0.0 255.255.0.0 Null0\nno ip route 0.0.0.0 0.0.0.0 192.168.254.1\n"
                      "ip route 0.0.0.0 0.0.0.0 Fast0/1")
         router.configure("no ip route 192.168.0.0 255.255.0.0 192.168.254.2\n"
                          "ip route 192.168.0.0 255.255.0.0 Fast0/0")
+
+
+def test_a_raw_packet_built_outside_is_sent_by_the_node_and_its_answer_comes_back(lab):
+    """labkit.probes.raw:exchange, as notebook 01 uses it: the bytes of a packet built in
+    the caller, sent by phone2, and the switch's 3/13 quoting that very packet."""
+    from scapy.all import ICMP, IP, IPerror
+    pkt = IP(src="192.168.2.22", dst="192.168.1.20", id=4242) / ICMP(id=7, seq=1)
+    raw = lab.node("phone2").call("labkit.probes.raw:exchange", bytes(pkt), wait=2)
+    assert raw is not None
+    ans = IP(raw)
+    assert (ans.src, ans[ICMP].type, ans[ICMP].code) == ("192.168.2.1", *ADMIN_PROHIBITED)
+    assert ans[IPerror].id == 4242 and ans[IPerror].dst == "192.168.1.20"
+    # nothing answers a packet to an address nobody holds on a connected subnet
+    none = IP(src="192.168.2.22", dst="192.168.2.99") / ICMP(id=7, seq=2)
+    assert lab.node("phone2").call("labkit.probes.raw:exchange", bytes(none), wait=1) is None

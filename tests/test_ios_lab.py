@@ -140,10 +140,12 @@ def test_show_commands_live(lab):
     assert brief["Vlan1"].ip_address == "10.50.0.1" and brief["Vlan1"].status == "up"
     assert brief["FastEthernet0/1"].ip_address == "10.70.0.2"
     routes = sw.show("sh ip route")
-    assert "Gateway of last resort is 10.70.0.1 to network 0.0.0.0" in routes
+    # an interface default route, as IOS prints it: no gateway address, directly connected
+    assert "Gateway of last resort is 0.0.0.0 to network 0.0.0.0" in routes
+    assert "S*   0.0.0.0/0 is directly connected, FastEthernet0/1" in routes
     assert "C    10.50.0.0/29 is directly connected, Vlan1" in routes
     rroutes = S.routes(lab.node("router").cmd)
-    assert S.RouteEntry("S", "10.0.0.0/8", "10.70.0.2", "FastEthernet0/0", 1, 0) in rroutes
+    assert S.RouteEntry("S", "10.0.0.0/8", None, "FastEthernet0/0", 1, 0) in rroutes
 
 
 def test_pat_and_port_forward(lab):

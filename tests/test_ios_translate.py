@@ -293,18 +293,28 @@ def test_switch_steps(tmp_path):
     assert "ip addr add 192.168.1.1/24 dev vlan1" in sh and "ip addr add 192.168.2.1/24 dev vlan2" in sh
     assert "ip addr add 192.168.254.2/30 dev fa0-1" in sh
     assert "ip link set dev fa0-4 up" in sh
-    # the seed's interface route resolved to the peer on the /30, with a note that says why
-    assert "ip route replace default via 192.168.254.1 dev fa0-1 metric 1 proto static" in sh
-    assert any("proxy ARP" in n.message for n in t.notes)
+    # the seed's interface route stays an interface route (IOS ARPs for every destination),
+    # every layer-3 interface answers proxy ARP at once, and a note says why and what to write
+    assert "ip route replace default dev fa0-1 metric 1 proto static" in sh
+    assert "sysctl -qw net.ipv4.conf.fa0-1.proxy_arp=1" in sh
+    assert "sysctl -qw net.ipv4.neigh.fa0-1.proxy_delay=0" in sh
+    assert any("proxy ARP" in n.message and "Null0" in n.fix for n in t.notes)
     assert sh[-1].startswith("nft -f ")
     # addresses before routes, routes before nft
     assert sh.index("ip addr add 192.168.254.2/30 dev fa0-1") < \
-        sh.index("ip route replace default via 192.168.254.1 dev fa0-1 metric 1 proto static")
+        sh.index("ip route replace default dev fa0-1 metric 1 proto static")
+
+
+def test_peer_route_mode_resolves_the_interface_route(tmp_path):
+    t = translate(load(ROOT / "topologies/sw3550.ios"), tmp_path, route_mode="peer")
+    sh = _shell(t)
+    # resolved to the only other address on the /30, with a note that says so
+    assert "ip route replace default via 192.168.254.1 dev fa0-1 metric 1 proto static" in sh
+    assert any("the only other address on 192.168.254.0/30" in n.message for n in t.notes)
 
 
 def test_device_route_mode_keeps_the_ios_behaviour(tmp_path):
-    t = translate(load(ROOT / "topologies/router.ios"), tmp_path, wan={"Dialer1": "100.64.0.2/30"},
-                  route_mode="device")
+    t = translate(load(ROOT / "topologies/router.ios"), tmp_path, wan={"Dialer1": "100.64.0.2/30"})
     sh = _shell(t)
     assert "ip route replace 192.168.0.0/16 dev fa0-0 metric 1 proto static" in sh
     assert "sysctl -qw net.ipv4.conf.fa0-0.proxy_arp=1" in sh

@@ -267,7 +267,7 @@ def test_defaults_are_the_ones_the_services_used():
     assert d["authdns"] == {"port": 53, "workers": 1} and d["secgroup"] == {"allow": ("25/tcp", "53/tcp", "53/udp")}
     assert d["postfix"] == {"backend": "hash", "port": 25, "myhostname": "mail.exampledomain.ca", "quiet": 0.3,
                             "compat": "3.6"}
-    assert d["smtpsink"] == {"port": 25} and d["ios"] == {"route_mode": "peer"}
+    assert d["smtpsink"] == {"port": 25} and d["ios"] == {"route_mode": "device"}
     assert d["acd"] == {"sip_port": 5060, "http_port": 242, "media": True, "timer_scale": 1.0}
     assert d["sipphone"] == {"policy": "answer", "port": 5060, "media": False}
 

@@ -176,7 +176,8 @@ plugin = Plugin(
                           {"config": Param("file", required=True, doc="e.g. config: sw3550.ios"),
                            "wan": Param(mapping_of(_wan_interface, TYPES["interface_address"],
                                                    "interface -> address/len")),
-                           "route_mode": Param("str", default="peer", choices=("peer", "device"))},
+                           "route_mode": Param("str", default="device", choices=("device", "peer"),
+                                               doc="device: interface routes ARP as IOS does; peer: resolved")},
                           doc="applies a node's IOS config: addresses, routes, ACLs, NAT, DHCP")],
     expanders=[IosExpander()],
 )

@@ -10,7 +10,7 @@ In a topology:
     router:
       role: router
       services:
-        - {type: ios, config: router.ios, route_mode: peer}   # wan: {Dialer1: 100.64.0.2/30}
+        - {type: ios, config: router.ios, route_mode: peer}  # resolved routes; wan: {Dialer1: 100.64.0.2/30}
 
 render  parse the config (every error with its line), translate, write ruleset.nft,
         dnsmasq.conf, apply.sh and notes.txt into the run dir
@@ -21,7 +21,8 @@ ready   dnsmasq listens on udp/67 (DHCP) and/or udp/53 (DNS)
 
 Parameters: `config` (the IOS file; else the node's `ios:` file), `wan` (addresses for
 `ip address negotiated`; default: the address the topology gives that interface),
-`route_mode` (peer|device, see labkit.ios.translate).
+`route_mode` (device: IOS interface routes + proxy ARP, the default; peer: resolved; see
+labkit.ios.translate).
 """
 from __future__ import annotations
 
@@ -172,7 +173,7 @@ class IosService(Service):
             wan.update({str(k): str(v) for k, v in (spec.params.get("wan") or {}).items()})
             try:
                 t = translate(cfg, Path("/nonexistent"), wan=wan,
-                              route_mode=str(spec.params.get("route_mode", "peer")))
+                              route_mode=str(spec.params.get("route_mode", "device")))
                 found += [n for n in t.notes if "192.0.2." not in n.message]
             except IosConfigError as e:
                 found += e.diagnostics
@@ -192,7 +193,7 @@ class IosService(Service):
         negotiated = [i.linux for i in cfg.interfaces.values() if i.negotiated]
         try:
             self.translation = translate(cfg, self.run_dir, wan=self.wan(negotiated),
-                                         route_mode=str(self.params.get("route_mode", "peer")),
+                                         route_mode=str(self.params.get("route_mode", "device")),
                                          in_use=self.static_addresses())
         except Exception as e:  # IosConfigError, bad wan address, bad route_mode
             raise ServiceError(self, f"cannot translate {path.name}", str(e)) from None
@@ -379,7 +380,7 @@ class IosService(Service):
         """Bring-up's translation of a (running) config, for this node."""
         negotiated = [i.linux for i in cfg.interfaces.values() if i.negotiated]
         return translate(cfg, self.run_dir, wan=self.wan(negotiated),
-                         route_mode=str(self.params.get("route_mode", "peer")), in_use=self.static_addresses())
+                         route_mode=str(self.params.get("route_mode", "device")), in_use=self.static_addresses())
 
     def running_config(self) -> str:
         """The running config (what `show running-config` lists): the node's IOS file with

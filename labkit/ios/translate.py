@@ -16,12 +16,22 @@ config's `ip route` lines.
 
 Interface routes (`ip route 192.168.0.0 255.255.0.0 Fast0/0`, a seed quirk): a
 real Cisco ARPs for every destination out of that interface and relies on the
-neighbour answering by proxy ARP (on by default in IOS).  With
-route_mode="peer" (default) labkit resolves a route out of a /30 or /31 to the
-only other address on that link (`via 192.168.254.2 dev fa0-0`), which is what
-the proxy-ARP exchange ends up doing.  route_mode="device" keeps the IOS
-behaviour (`dev fa0-0`, proxy ARP on every layer-3 interface, as IOS does), so a
-notebook can show the ARP storm the seed's route causes.
+neighbour answering by proxy ARP (on by default in IOS, `ip proxy-arp`).  With
+route_mode="device" (the default) the lab does the same: the route is `dev fa0-0`
+with no gateway, and every layer-3 interface answers ARP for what it routes out
+of *another* interface (Linux's proxy_arp, with proxy_delay 0 so that the answer
+is immediate as on IOS).  Like IOS, it never answers for an address it would
+route back out of the interface the request came in on, which is why the seed's
+two interface routes do not loop for an unused address.  route_mode="peer"
+resolves a route out of a /30 or /31 to the only other address on that link
+(`via 192.168.254.2 dev fa0-0`), the form the proxy-ARP exchange ends up with,
+for a topology that wants no ARP entry per destination.
+
+Next-hop routes with no `ip route ... Null0` for the aggregate make an unused
+address (192.168.3.x in the seed) bounce between the router's 192.168.0.0/16 and
+the switch's default route until the TTL runs out; `ip route 192.168.0.0
+255.255.0.0 Null0` on the switch ends it (Cisco technote "Specifying a Next Hop
+IP Address for Static Routes").
 """
 from __future__ import annotations
 
@@ -221,8 +231,13 @@ def _wan_addresses(wan: dict[str, str] | None) -> dict[str, IPv4Interface]:
     return out
 
 
+NEXT_HOP_HINT = ("write the next-hop address instead, and add a Null0 route for the aggregate the "
+                 "neighbour sends back (e.g. ip route 192.168.0.0 255.255.0.0 Null0), or an unused "
+                 "address loops until its TTL expires")
+
+
 def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None = None,
-              route_mode: str = "peer", in_use: list[str] | None = None) -> Translation:
+              route_mode: str = "device", in_use: list[str] | None = None) -> Translation:
     """Translate a parsed config; raises IosConfigError when it cannot be applied.
 
     wan:        address of interfaces with `ip address negotiated`, e.g.
@@ -231,8 +246,8 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
     in_use:     addresses of static hosts on the device's subnets; DHCP never offers
                 them (IOS's ping-before-offer conflict table, see dhcp.render_dnsmasq).
     """
-    if route_mode not in ("peer", "device"):
-        raise ValueError("route_mode must be 'peer' or 'device'")
+    if route_mode not in ("device", "peer"):
+        raise ValueError("route_mode must be 'device' or 'peer'")
     if cfg.errors:
         raise IosConfigError(cfg.errors)
     run_dir = Path(run_dir)
@@ -285,6 +300,9 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
             steps.append(Step(["sysctl", "-qw", f"{_conf_key(dev, 'proxy_arp')}="
                                f"{1 if iface.proxy_arp else 0}"], iface.line,
                               "ip proxy-arp (IOS default)" if iface.proxy_arp else "no ip proxy-arp", dev))
+            if iface.proxy_arp:    # Linux delays a proxy answer up to 0.8 s by default; IOS answers at once
+                steps.append(Step(["sysctl", "-qw", f"{_conf_key(dev, 'proxy_delay', 'neigh')}=0"],
+                                  iface.line, "ip proxy-arp answers at once", dev))
             if not down:
                 l3[dev] = addrs
         why = "shutdown" if iface.shutdown else f"shutdown of {iface.name.parent}" if down else "no shutdown"
@@ -343,13 +361,14 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
                 else:
                     note(r.line, f"'{text}' names an interface, not a next hop: a real Cisco ARPs "
                          f"for every destination and needs proxy ARP on the far side; the lab "
-                         f"sends to {peer}, the only other address on {addrs[0].network}",
-                         "write the next hop instead of the interface")
+                         f"(route_mode: peer) sends to {peer}, the only other address on "
+                         f"{addrs[0].network}", NEXT_HOP_HINT)
             else:
                 routes.append(Step(["ip", "route", "replace", target, "dev", dev, *tail], r.line, text, dev))
-                note(r.line, f"'{text}' names an interface: the device ARPs for every destination and "
-                     "only works if the neighbour answers by proxy ARP (IOS default, on in the lab)",
-                     "write the next-hop address instead")
+                note(r.line, f"'{text}' names an interface, not a next hop: the device ARPs for every "
+                     "destination on it and relies on the neighbour's proxy ARP (IOS default, on "
+                     "in the lab)",
+                     NEXT_HOP_HINT)
             continue
         assert r.next_hop is not None
         if not any(r.next_hop in a.network for addrs in l3.values() for a in addrs):
@@ -381,10 +400,10 @@ def translate(cfg: IosConfig, run_dir: str | Path, *, wan: dict[str, str] | None
     return Translation(cfg, plan, steps, nft, dnsmasq, notes, run_dir, routes)
 
 
-def _conf_key(dev: str, key: str) -> str:
-    """The sysctl name of net.ipv4.conf.DEV.KEY; with '/' separators when DEV has a dot
-    (fa0-0.10): sysctl reads dots as separators, slashes keep them in the name."""
-    return f"net/ipv4/conf/{dev}/{key}" if "." in dev else f"net.ipv4.conf.{dev}.{key}"
+def _conf_key(dev: str, key: str, tree: str = "conf") -> str:
+    """The sysctl name of net.ipv4.TREE.DEV.KEY (tree conf or neigh); with '/' separators
+    when DEV has a dot (fa0-0.10): sysctl reads dots as separators, slashes keep them."""
+    return f"net/ipv4/{tree}/{dev}/{key}" if "." in dev else f"net.ipv4.{tree}.{dev}.{key}"
 
 
 def _p2p_peer(addr: IPv4Interface) -> IPv4Address | None:
