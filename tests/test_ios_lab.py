@@ -7,6 +7,7 @@ a port forward on its Dialer1, and an ISP host on the WAN side.
 from __future__ import annotations
 
 import pytest
+from ntc_templates.parse import parse_output
 
 from labkit.lab import Lab
 from labkit.ios import show as S
@@ -223,6 +224,11 @@ def test_device_route_mode_relies_on_proxy_arp(tmp_path):
         sw_mac = lab.node("sw").cmd("cat /sys/class/net/fa0-1/address").strip()
         # the router holds an ARP entry for a host two hops away, answered with the switch's MAC
         assert any(line.startswith("10.50.0.2 ") and sw_mac in line for line in neigh.splitlines()), neigh
+        # and `show ip arp` says so as IOS would (parsed with ntc-templates, as a script would)
+        rows = parse_output(platform="cisco_ios", command="show ip arp",
+                            data=lab.service("router", "ios").show("show ip arp"))
+        entry = {r["ip_address"]: (r["mac_address"], r["interface"]) for r in rows}
+        assert entry["10.50.0.2"] == (S.dotted_mac(sw_mac), "FastEthernet0/0"), rows
     finally:
         lab.down()
     assert leftovers("iosd") == []

@@ -149,6 +149,14 @@ def test_nat_translations_fields():
                    ("icmp", "100.64.0.2", "77", "192.168.2.21", "77", "100.64.1.53", "100.64.1.53")]
 
 
+def test_ip_arp_fields():
+    rows = ntc("show ip arp", S.show(canned.arp_runner, "show ip arp"))
+    assert [(r["ip_address"], r["age"], r["mac_address"], r["interface"]) for r in rows] == [
+        (e.address, e.age, e.cisco_mac, e.interface) for e in S.arp_entries(canned.arp_runner)]
+    assert {"192.168.1.20", "100.64.0.2"} <= {r["ip_address"] for r in rows}
+    assert all(r["protocol"] == "Internet" and r["type"] == "ARPA" for r in rows)
+
+
 def test_vlan_brief_fields():
     rows = ntc("show vlan brief", S.show_vlan_brief(canned.bridge_runner, vlan_names={2: "voice"}))
     assert rows == [
@@ -216,6 +224,7 @@ def test_every_dispatched_command_parses_to_something():
                       ("sh access-lists", "sh access-lists"), ("sh ip nat tr", "sh ip nat translations")):
         assert ntc(full, S.show(canned.runner, cmd)), cmd
     assert ntc("sh ip dhcp bind", S.show(canned.runner, "sh ip dhcp bind", lease_file="/run/x/dnsmasq.leases"))
+    assert ntc("sh ip arp", S.show(canned.arp_runner, "sh ip ar"))
 
 
 # -- (b) generated switches ------------------------------------------------------------------

@@ -565,3 +565,37 @@ def test_layer2_dispatch_errors():
     with pytest.raises(S.ShowError, match="did not return JSON"):
         S.switch_state(lambda c: "[]" if c.startswith("ip ") else "ovs-vsctl: unix:/x: database connection failed",
                        OVS)
+
+
+ARP_ADDR = json.dumps([
+    {"ifname": "lo", "address": "00:00:00:00:00:00",
+     "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8}]},
+    {"ifname": "fa0-0@if3", "address": "02:00:00:00:01:00",
+     "addr_info": [{"family": "inet", "local": "192.168.254.1", "prefixlen": 30},
+                   {"family": "inet6", "local": "fe80::1", "prefixlen": 64}]},
+    {"ifname": "dialer1@if5", "address": "02:00:00:00:02:00",
+     "addr_info": [{"family": "inet", "local": "100.64.0.2", "prefixlen": 30}]},
+])
+ARP_NEIGH = json.dumps([
+    # answered by the switch's proxy ARP: a host two hops away, with the switch's MAC
+    {"dst": "192.168.1.20", "dev": "fa0-0", "lladdr": "02:00:00:00:0a:01", "confirmed": 130, "state": ["STALE"]},
+    {"dst": "192.168.254.2", "dev": "fa0-0", "lladdr": "02:00:00:00:0a:01", "confirmed": 5, "state": ["REACHABLE"]},
+    {"dst": "100.64.0.1", "dev": "dialer1", "lladdr": "02:00:00:00:0b:01", "confirmed": 59, "state": ["DELAY"]},
+    {"dst": "192.168.3.1", "dev": "fa0-0", "confirmed": 3, "state": ["FAILED"]},        # nobody answered
+    {"dst": "192.168.1.99", "dev": "fa0-0", "lladdr": "02:00:00:00:0a:02", "state": ["INCOMPLETE"]},
+    {"dst": "10.9.9.9", "dev": "eth7", "lladdr": "02:00:00:00:0c:01", "state": ["REACHABLE"]},  # not IOS's
+])
+
+
+def arp_runner(cmd: str) -> str:
+    return {"ip -j addr show": ARP_ADDR, "ip -4 -j -s neigh show": ARP_NEIGH}[cmd]
+
+
+def test_show_ip_arp_text():
+    assert S.show(arp_runner, "sh ip arp") == (
+        "Protocol  Address          Age (min)  Hardware Addr   Type   Interface\n"
+        "Internet  100.64.0.1               0  0200.0000.0b01  ARPA   Dialer1\n"
+        "Internet  100.64.0.2               -  0200.0000.0200  ARPA   Dialer1\n"
+        "Internet  192.168.1.20             2  0200.0000.0a01  ARPA   FastEthernet0/0\n"
+        "Internet  192.168.254.1            -  0200.0000.0100  ARPA   FastEthernet0/0\n"
+        "Internet  192.168.254.2            0  0200.0000.0a01  ARPA   FastEthernet0/0\n")

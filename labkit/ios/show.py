@@ -11,6 +11,7 @@ notebooks) and as text that looks like IOS and parses with ntc-templates
     show access-lists           access_lists(r)             nft -j list table ip labkit_ios
     show ip dhcp binding        dhcp_bindings(r, f)         the dnsmasq lease file f
     show ip nat translations    nat_translations(r)         /proc/net/nf_conntrack + nft
+    show ip arp                 arp_entries(r)              ip -j addr + ip -4 -j -s neigh
     show vlan brief             vlans(r, ovs, names)        OVS ports, or the Linux bridges
     show interfaces trunk       trunks(r, ovs, names)       OVS ports + spanning tree
     show interfaces switchport  switch_state(r, ovs)        OVS ports, or the Linux bridges
@@ -181,6 +182,46 @@ def show_ip_interface_brief(runner: Runner) -> str:
     lines = [f"{'Interface':<23}{'IP-Address':<16}{'OK?':<4}{'Method':<7}{'Status':<22}Protocol"]
     for b in interfaces_brief(runner):
         lines.append(f"{b.interface:<23}{b.ip_address:<16}{b.ok:<4}{b.method:<7}{b.status:<22}{b.protocol}")
+    return "\n".join(lines) + "\n"
+
+
+# -- show ip arp -------------------------------------------------------------------
+@dataclass
+class ArpEntry:
+    address: str
+    age: str           # minutes since the neighbour last confirmed it; "-" for the device's own
+    mac: str           # aa:bb:cc:dd:ee:ff
+    interface: str     # IOS name
+
+    @property
+    def cisco_mac(self) -> str:
+        return dotted_mac(self.mac)
+
+
+def arp_entries(runner: Runner) -> list[ArpEntry]:
+    """The ARP cache as IOS lists it: the device's own addresses (age "-"), then every
+    neighbour with a hardware address. An entry answered by a neighbour's proxy ARP carries
+    that neighbour's MAC, which is how an interface route shows in this table."""
+    out: list[ArpEntry] = []
+    for link in _json(runner, "ip -j addr show"):  # type: ignore[union-attr]
+        name = ios_name(link.get("ifname", "").split("@")[0])
+        if name is None or not link.get("address"):
+            continue
+        out += [ArpEntry(a["local"], "-", link["address"], name)
+                for a in link.get("addr_info", []) if a.get("family") == "inet"]
+    for n in _json(runner, "ip -4 -j -s neigh show"):  # type: ignore[union-attr]
+        name = ios_name(n.get("dev", ""))
+        if name is None or not n.get("lladdr") or {"FAILED", "INCOMPLETE"} & set(n.get("state", [])):
+            continue
+        out.append(ArpEntry(n["dst"], str(int(n.get("confirmed", 0)) // 60), n["lladdr"], name))
+    out.sort(key=lambda e: IPv4Address(e.address))
+    return out
+
+
+def show_ip_arp(runner: Runner) -> str:
+    lines = [f"{'Protocol':<10}{'Address':<17}{'Age (min)':<11}{'Hardware Addr':<16}{'Type':<7}Interface"]
+    lines += [f"{'Internet':<10}{e.address:<17}{e.age:>9}  {e.cisco_mac:<16}{'ARPA':<7}{e.interface}"
+              for e in arp_entries(runner)]
     return "\n".join(lines) + "\n"
 
 
@@ -1016,6 +1057,7 @@ _COMMANDS: list[tuple[tuple[str, ...], Callable[..., str]]] = [
     (("access-lists",), lambda c, n: show_access_lists(c.runner)),
     (("ip", "dhcp", "binding"), lambda c, n: show_ip_dhcp_binding(c.runner, c.need_lease_file())),
     (("ip", "nat", "translations"), lambda c, n: show_ip_nat_translations(c.runner)),
+    (("ip", "arp"), lambda c, n: show_ip_arp(c.runner)),
     (("vlan", "brief"), lambda c, n: show_vlan_brief(c.runner, c.ovs, c.vlan_names)),
     (("interfaces", "trunk"), lambda c, n: show_interfaces_trunk(c.runner, c.ovs, c.vlan_names)),
     (("interfaces", "switchport"), lambda c, n: show_interfaces_switchport(c.runner, c.ovs, c.vlan_names)),
