@@ -132,6 +132,18 @@ def test_puzzle_domain_in_both_lists_breaks_mailboxes():
     assert seed.warnings == []
 
 
+def test_puzzle_the_posts_slip_taken_literally(tmp_path):
+    # "only list the domains in virtual_mailbox_maps": with the domain in vmbox and not in the
+    # seed's virtual_mailbox_domains (vdomains), Postfix is not its final destination
+    seed = puzzle.slipped_seed(tmp_path)
+    assert "exampledomain.ca exampledomain.ca" in (seed / "vmbox").read_text().splitlines()
+    assert not [ln for ln in (seed / "vdomains").read_text().splitlines() if ln.startswith("exampledomain.ca")]
+    slip = puzzle.run(both=False, slip=True)
+    for rcpt in ("admin@exampledomain.ca", "test@exampledomain.ca", "user1@exampledomain.ca"):
+        code, text = slip.replies[rcpt]
+        assert (code, text) == (454, f"4.7.1 <{rcpt}>: Relay access denied"), rcpt
+
+
 def test_seed_flow_check_for_notebooks(pf):
     from labkit.mail.flows import check_seed_flows, flow_table
     results = check_seed_flows(pf)

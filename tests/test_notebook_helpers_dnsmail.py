@@ -75,6 +75,35 @@ def test_burst_facts_has_no_timings():
     assert "postmap runs: 6" in burst_facts(rows)
 
 
+def test_show_packet_hides_only_the_random_fields():
+    from scapy.all import DNS, DNSQR, IP, UDP, Ether
+    pkt = Ether(bytes(Ether() / IP(src="192.168.1.100", dst="192.168.254.1") / UDP(sport=40000, dport=53)
+                      / DNS(rd=1, qd=DNSQR(qname="exampledomain.ca", qtype="MX"))))
+    out = labmail.show_packet(pkt)
+    udp = out[out.index("###[ UDP ]###"):out.index("###[ DNS ]###")]
+    assert "sport     = (random)" in udp and "chksum    = (random)" in udp and "40000" not in out
+    assert "dport     = domain" in udp
+    ip = out[out.index("###[ IP ]###"):out.index("###[ UDP ]###")]
+    assert f"chksum    = {hex(pkt[IP].chksum)}" in ip          # the IP checksum is the same every run
+    assert "qtype     = MX" in out and "rd        = 1" in out and "id        = 0" in out
+    other = Ether(bytes(pkt)[:34] + bytes(UDP(sport=40001, dport=53) / pkt[DNS]))
+    assert labmail.show_packet(other) == out
+
+
+def test_rcpt_reply_reads_the_refusal_of_a_swaks_transcript():
+    transcript = ("=== Connected to 1.2.3.4.\n<-  220 mail.exampledomain.ca ESMTP Postfix\n"
+                  " -> RCPT TO:<someone@yahoo.com>\n<** 554 5.7.1 <someone@yahoo.com>: Relay access denied\n"
+                  " -> QUIT\n<-  221 2.0.0 Bye\n")
+    assert labmail.rcpt_reply(transcript) == "554 5.7.1 <someone@yahoo.com>: Relay access denied"
+    with pytest.raises(ValueError, match="no RCPT TO"):
+        labmail.rcpt_reply("=== Trying 1.2.3.4:25...\n*** Error connecting")
+
+
+def test_use_compat_names_the_choices():
+    with pytest.raises(ValueError, match="knows 2.6, 3.6"):
+        labmail.use_compat(None, "2.10")
+
+
 def test_probe_refuses_outside_a_lab():
     """Traffic safety: from the root namespace the probe sends nothing and says why."""
     with pytest.raises(SafetyError):
@@ -124,6 +153,50 @@ def test_seed_flows_in_the_lab(lab):
     assert codes["nobody@exampledomain.ca"] == 550 and codes["victim@yahoo.com"] == 454
     listing = labmail.mailbox_listing(lab, ("test@exampledomain.ca", "user1@exampledomain.ca"))
     assert "[mbox]" in listing and "gmail/smtpsink/maildirs/user1@gmail.com [forward]" in listing
+
+
+@pytest.mark.lab
+def test_the_mx_query_on_the_wire(lab):
+    from scapy.all import DNS, IP, UDP
+    r, dns = labmail.send_captured(lab, "admin@exampledomain.ca", "wire test", node="pc2")
+    assert r["accepted"]
+    asked = [(p[IP].src, p[IP].dst, p[DNS].qd[0].qname, p[DNS].qd[0].qtype) for p in dns if p[DNS].qr == 0]
+    assert asked == [("192.168.1.20", "192.168.254.1", b"exampledomain.ca.", 15),
+                     ("192.168.1.20", "192.168.254.1", b"mail.exampledomain.ca.", 1)]
+    q = dns[0]
+    assert (q[IP].id, q[UDP].dport, q[DNS].id, q[DNS].rd) == (1, 53, 0, 1)
+    shown = labmail.show_packet(q)
+    assert "sport     = (random)" in shown and "qtype     = MX" in shown
+
+
+@pytest.mark.lab
+def test_postfix_26_answers_554_and_relays_for_its_subnet(lab):
+    """The seed as the author's Postfix 2.6 answered (compat "2.6", in the running lab), then
+    labkit's 3.6 again: 554 against 454, and the EC2 subnet's 1.2.3.1 relays under 2.6 only."""
+    rcpt = "someone@yahoo.com"
+    try:
+        assert labmail.use_compat(lab, "2.6") is True and labmail.use_compat(lab, "2.6") is False
+        rc, out = labmail.swaks(lab, "gmail", "142.250.1.26", rcpt)
+        assert rc != 0 and labmail.rcpt_reply(out) == f"554 5.7.1 <{rcpt}>: Relay access denied", out
+        assert "250-SMTPUTF8" not in out                      # level 0: no SMTPUTF8, as 2.6 had none
+        rc, out = labmail.swaks(lab, "isp", "1.2.3.1", rcpt, quit_after=None, subject="from the subnet")
+        assert rc == 0 and labmail.rcpt_reply(out) == "250 2.1.5 Ok", out
+        fmt, msgs = labmail.wait_delivered(lab, rcpt, "from the subnet", timeout=60)
+        assert fmt == "forward" and msgs[0]["From"] == "probe@isp.lab"   # at yahoo's MX
+        assert labmail.compat_log(lab) == [   # Postfix's own word for the 2.x defaults it used
+            'using backwards-compatible default setting mynetworks_style=subnet to permit request from client '
+            '"unknown[1.2.3.1]"',
+            'using backwards-compatible default setting smtpd_relay_before_recipient_restrictions=no to reject '
+            f'recipient "{rcpt}" from client "unknown[142.250.1.26]"']
+        main_cf = (lab.service("ec2", "postfix").conf_dir / "main.cf").read_text()
+        assert "compatibility_level = 0" in main_cf
+        assert "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination" in main_cf
+    finally:
+        labmail.use_compat(lab, "3.6")
+    for node, source in (("gmail", "142.250.1.26"), ("isp", "1.2.3.1")):
+        rc, out = labmail.swaks(lab, node, source, rcpt)
+        assert rc != 0 and labmail.rcpt_reply(out) == f"454 4.7.1 <{rcpt}>: Relay access denied", (node, out)
+    assert "250-SMTPUTF8" in out
 
 
 @pytest.mark.lab

@@ -19,8 +19,8 @@ from labkit.mail.maps import read_map
 from labkit.procs import WaitTimeout, wait_until
 
 __all__ = ["LabFlow", "SEED_LAB_FLOWS", "run_flows", "flow_table", "delivered", "vmbox_path", "hops", "describe",
-           "mailbox_listing", "wait_live", "wait_delivered", "steps_table", "burst_facts",
-           "burst_table", "plot_bursts"]
+           "mailbox_listing", "wait_live", "wait_delivered", "send_captured", "show_packet", "use_compat", "swaks", "rcpt_reply", "compat_log",
+           "steps_table", "burst_facts", "burst_table", "plot_bursts"]
 
 MAIL_HOST = "1.2.3.4"
 DOMAIN = "exampledomain.ca"
@@ -165,6 +165,93 @@ def wait_delivered(lab, rcpt: str, subject: str, timeout: float = 30) -> tuple[s
         fmt, msgs = delivered(lab, _forward_target(lab, rcpt) or rcpt)
         return (fmt, msgs) if any(m["Subject"] == subject for m in msgs) else None
     return wait_until(found, timeout, what=f"{subject!r} delivered to {rcpt}")
+
+
+# ---- the work on the wire ---------------------------------------------------------------
+
+def send_captured(lab, rcpt: str, subject: str, node: str = "pc1") -> tuple[dict, list]:
+    """`labkit.probes.mail:send` from ``node`` (MX through the router's forwarder, then SMTP)
+    while tcpdump listens on the node's eth0 for DNS: (the probe's result, the DNS packets
+    it sent and received, as scapy packets)."""
+    with lab.node(node).capturing("eth0", bpf="udp port 53") as cap:
+        result = lab.node(node).call("labkit.probes.mail:send", rcpt, subject=subject, helo=node)
+    return result, list(cap.packets)
+
+
+# Fields of the probe's DNS query that change from run to run: scapy's RandShort() source
+# port (labkit.dns.probes.query), and the UDP checksum, which covers that port.
+VARYING = (("UDP", "sport"), ("UDP", "chksum"))
+_LAYER = re.compile(r"\s*###\[ (.+) \]###")
+_FIELD = re.compile(r"(\s*)(\w+)(\s*)= ")
+
+
+def show_packet(pkt, varying: tuple[tuple[str, str], ...] = VARYING) -> str:
+    """scapy's layer-by-layer `show()` of a packet, with each (layer, field) of ``varying``
+    written as "(random)" instead of this run's value, so a checked cell prints the same."""
+    out, layer = [], ""
+    for line in pkt.show(dump=True).splitlines():
+        m = _LAYER.match(line)
+        layer = m.group(1) if m else layer
+        f = _FIELD.match(line)
+        if f and (layer, f.group(2)) in varying:
+            line = f"{f.group(0)}(random)"
+        out.append(line)
+    return "\n".join(out)
+
+
+# ---- the author's Postfix 2.6 against labkit's compatibility_level ----------------------
+
+def use_compat(lab, compat: str) -> bool:
+    """Run the lab's Postfix with the postfix service's `compat:` parameter set to ``compat``
+    ("2.6": the relay rules of the author's Postfix 2.6, labkit.mail.mainconf.POSTFIX_26;
+    "3.6": labkit's default), the way the topology's `compat: "2.6"` would: the service is
+    rendered again and restarted (Lab.restart), only if its main.cf changes. Returns True
+    if it restarted. Rendering copies the seed's maps again, so a mailbox added to them since
+    bring-up is gone from the maps (mail already delivered stays on disk)."""
+    from labkit.mail.mainconf import COMPAT
+    if compat not in COMPAT:
+        raise ValueError(f"compat {compat!r}: the postfix service knows {', '.join(sorted(COMPAT))}")
+    svc = lab.service("ec2", "postfix")
+    svc.params["compat"] = compat
+    if (svc.conf_dir / "main.cf").read_text() == svc.cfg.main_cf_text():
+        return False
+    lab.restart("ec2", "postfix")
+    return True
+
+
+def swaks(lab, node: str, source: str, rcpt: str, quit_after: str | None = "RCPT",
+          subject: str | None = None, server: str = MAIL_HOST) -> tuple[int, str]:
+    """swaks (a real SMTP client) inside ``node``, bound to ``source``, sends to ``rcpt``
+    through ``server``: (exit status, its transcript: `->` what it sent, `<-` the replies,
+    `<**` a refusal). ``quit_after="RCPT"`` stops after RCPT TO (no DATA, nothing that
+    varies from run to run); None sends the message with ``subject``."""
+    argv = ["swaks", "--server", server, "--local-interface", source, "--helo", f"{node}.lab",
+            "--from", f"probe@{node}.lab", "--to", rcpt, "--timeout", "20"]
+    if quit_after:
+        argv += ["--quit-after", quit_after]
+    if subject:
+        argv += ["--header", f"Subject: {subject}"]
+    p = lab.node(node).run(argv, timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+def rcpt_reply(transcript: str) -> str:
+    """The server's reply to RCPT TO in a swaks transcript ("554 5.7.1 <...>: Relay access denied")."""
+    lines = transcript.splitlines()
+    i = next((i for i, ln in enumerate(lines) if "RCPT TO:" in ln), None)
+    if i is None:
+        raise ValueError(f"no RCPT TO in the transcript:\n{transcript}")
+    return next(ln for ln in lines[i + 1:] if ln.lstrip().startswith("<")).split(" ", 1)[1].strip()
+
+
+_COMPAT_NOTE = re.compile(r"postfix/smtpd\[\d+\]: (using backwards-compatible default setting .*)")
+
+
+def compat_log(lab) -> list[str]:
+    """Postfix's own notes, from the lab's maillog, each time a 2.x default decided a request
+    (Postfix 3's safety net at compatibility_level below 2), without dates and PIDs."""
+    log = lab.service("ec2", "postfix").cfg.log_text()
+    return sorted({m.group(1) for m in _COMPAT_NOTE.finditer(log)})
 
 
 # ---- what the cells print -----------------------------------------------------------

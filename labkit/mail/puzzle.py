@@ -15,13 +15,22 @@ So admin@ and test@, which are only in vmbox, are rejected with 550 5.1.1, while
 The seed's setup works without virtual_alias_domains because virtual_alias_maps is
 applied (by cleanup) to EVERY recipient, whatever its domain class: the aliases need no
 alias domain as long as the domain is a mailbox domain.
+
+The post also says to "only list the domains in virtual_mailbox_maps". That is a slip: the
+seed's own main.cf lists its domains in virtual_mailbox_domains (the vdomains map), and
+virtual_mailbox_maps (vmbox) maps addresses to mailboxes (postconf(5), VIRTUAL_README).
+`run(slip=True)` takes the words literally: the domain moves from vdomains to vmbox, and
+Postfix is no longer its final destination ("Relay access denied").
 """
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
-from labkit.mail.postfix import LoopbackPostfix
+from labkit.mail.postfix import SEED_DIR, LoopbackPostfix
 from labkit.procs import WaitTimeout, wait_until
 
 EXPLANATION = __doc__
@@ -49,18 +58,35 @@ RECIPIENTS = ("admin@exampledomain.ca", "test@exampledomain.ca", "user1@exampled
               "nobody@exampledomain.ca")
 
 
-def run(both: bool = True, recipients: tuple[str, ...] = RECIPIENTS) -> PuzzleResult:
+def run(both: bool = True, recipients: tuple[str, ...] = RECIPIENTS, slip: bool = False) -> PuzzleResult:
     """Start a loopback Postfix from the seed (optionally adding the domain to
-    virtual_alias_domains too), ask RCPT TO for each recipient, collect the log warning."""
+    virtual_alias_domains too; or, with ``slip``, with the domain listed in vmbox instead of
+    vdomains), ask RCPT TO for each recipient, collect the log warning."""
     extra = {"virtual_alias_domains": "exampledomain.ca"} if both else {}
-    with LoopbackPostfix(extra=extra, sinks=(), postmapd=False) as pf:
-        replies = {r: pf.rcpt_status(r) for r in recipients}
-        if both:
-            # the warning reaches the maillog through postlogd, after the replies: wait
-            # for it (bounded; if it never comes, the result says so by its absence)
-            try:
-                wait_until(lambda: _WARNING.search(pf.log_text()), 10, what="the BOTH warning")
-            except WaitTimeout:
-                pass
-        warnings = sorted({m.group(1) for m in _WARNING.finditer(pf.log_text())})
+    with tempfile.TemporaryDirectory(prefix="lk-puzzle-") as tmp:
+        seed = slipped_seed(Path(tmp)) if slip else SEED_DIR
+        with LoopbackPostfix(extra=extra, sinks=(), postmapd=False, seed_dir=seed) as pf:
+            replies = {r: pf.rcpt_status(r) for r in recipients}
+            if both:
+                # the warning reaches the maillog through postlogd, after the replies: wait
+                # for it (bounded; if it never comes, the result says so by its absence)
+                try:
+                    wait_until(lambda: _WARNING.search(pf.log_text()), 10, what="the BOTH warning")
+                except WaitTimeout:
+                    pass
+            warnings = sorted({m.group(1) for m in _WARNING.finditer(pf.log_text())})
     return PuzzleResult(both, replies, warnings)
+
+
+def slipped_seed(tmp: Path, domain: str = "exampledomain.ca") -> Path:
+    """A copy of the seed's main.cf and maps in ``tmp`` with ``domain`` moved from vdomains
+    (virtual_mailbox_domains) to vmbox (virtual_mailbox_maps), as the post's words say."""
+    seed = tmp / "seed"
+    seed.mkdir()
+    for name in ("main.cf", "vdomains", "vmbox", "valias"):
+        shutil.copyfile(SEED_DIR / name, seed / name)
+    kept = [ln for ln in (seed / "vdomains").read_text().splitlines() if ln.split()[:1] != [domain]]
+    (seed / "vdomains").write_text("\n".join(kept) + "\n")
+    with open(seed / "vmbox", "a") as f:
+        f.write(f"{domain} {domain}\n")
+    return seed
