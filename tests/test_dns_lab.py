@@ -23,6 +23,7 @@ def run_lab(topology: str, instance: str) -> dict:
             for sec in ("answer", "authority", "additional"):
                 a[sec] = sorted((x["name"], x["type"], x["ttl"], x["data"]) for x in a[sec])
         walk = client.call("labkit.dns.probes:walk", "www.exampledomain.ca", "A")
+        walk_mx = client.call("labkit.dns.probes:walk", "exampledomain.ca", "MX")
         scan = client.call("labkit.dns.probes:scan_ports", "1.2.3.4")
         mx = client.call("labkit.dns.probes:query_mx", "exampledomain.ca", "100.64.1.53")
         # labkit.dns.client.query from this process, its socket inside the client's namespace
@@ -30,7 +31,7 @@ def run_lab(topology: str, instance: str) -> dict:
         ns_mx = {tcp: sorted(str(rr.rdata) for rr in query(client.netns, "1.2.3.4", "exampledomain.ca",
                                                             "MX", 2.0, tcp).rr)
                  for tcp in (False, True)}
-        return {"report": report, "answers": answers, "walk": walk, "scan": scan, "mx": mx, "ns_mx": ns_mx}
+        return {"report": report, "answers": answers, "walk": walk, "walk_mx": walk_mx, "scan": scan, "mx": mx, "ns_mx": ns_mx}
     finally:
         lab.down()
         assert leftovers(instance) == []
@@ -66,6 +67,19 @@ def test_delegation_walk(both):
     from labkit.lessons.dns import walk_table
     table = walk_table(walk).splitlines()
     assert table[1].split()[:5] == ["1", "198.41.0.4", "NOERROR", "no", "->"] and "A 1.2.3.4" in table[3]
+
+
+def test_glue_only_in_referrals_additional_data_in_the_answer(both):
+    """RFC 1034 4.2.1: glue is used only in referrals. The MX answer's address of its target
+    is additional data, and the walk says so."""
+    for r in both:
+        mx = r["walk_mx"]
+        assert [bool(s["referral"]) for s in mx] == [True, True, False]
+        assert mx[0]["glue"] == ["any.ca-servers.ca. 199.4.144.2"] and mx[0]["additional"] == []
+        assert mx[1]["glue"] == ["ns.exampledomain.ca. 1.2.3.4"] and mx[1]["additional"] == []
+        assert mx[2]["answer"] == ["MX 10 mail.exampledomain.ca."] and mx[2]["aa"]
+        assert mx[2]["glue"] == [] and mx[2]["additional"] == ["mail.exampledomain.ca. 1.2.3.4"]
+        assert r["walk"][2]["glue"] == [] and r["walk"][2]["additional"] == []    # www A: nothing extra
 
 
 def test_security_group_seen_from_outside(both):

@@ -1,6 +1,7 @@
 """BIND in a lab reloads an edited zone (BindService.zone_file/reload; needs root): the new
 records are served, a broken zone file is refused with BIND's file:line and named keeps
-serving the old one, and the SIGHUP goes to the recorded named only (Service.signal)."""
+serving the old one, restore_zone serves the topology's file again, and the SIGHUP goes to
+the recorded named only (Service.signal)."""
 from __future__ import annotations
 
 import signal
@@ -60,6 +61,14 @@ def test_an_edited_zone_is_served_after_reload_and_a_broken_one_is_refused(lab):
     assert ns_answer(lab) == ["ns.exampledomain.ca."]
     with pytest.raises(ServiceError, match="serves no zone 'example.com'"):
         bind.zone_file("example.com")
+    # restore_zone: the topology's file served again, its lower serial too (a primary loads it)
+    zone.write_text(fixed.replace("2012220105", "2012220107"))
+    assert bind.reload() == {"exampledomain.ca": 2012220107}
+    assert bind.restore_zone("exampledomain.ca") == 2012220104
+    assert zone.read_text() == seed and ns_answer(lab) == ["ns."]
+    reloads = (bind.run_dir / "named.log").read_text().count("reloading zones succeeded")
+    assert bind.restore_zone("exampledomain.ca.") == 2012220104          # nothing to undo: no reload
+    assert (bind.run_dir / "named.log").read_text().count("reloading zones succeeded") == reloads
 
 
 def test_signal_reaches_only_a_recorded_live_daemon(lab):

@@ -81,10 +81,10 @@ def parse_dig(text: str, name: str = "", qtype: str = "") -> DigAnswer:
 
 
 def dig(node, server: str, name: str, qtype: str = "A", recurse: bool = False,
-        timeout: float = 2.0) -> DigAnswer:
+        timeout: float = 2.0, port: int = 53) -> DigAnswer:
     """`dig @server name qtype` run inside ``node`` (a lab node); +norecurse unless asked."""
     argv = ["dig", f"@{server}", name, qtype, f"+time={max(1, round(timeout))}", "+tries=2",
-            "+recurse" if recurse else "+norecurse"]
+            "+recurse" if recurse else "+norecurse"] + (["-p", str(port)] if port != 53 else [])
     p = node.run(argv, timeout=timeout * 2 + 10)
     if p.returncode != 0:
         raise DigError(f"dig @{server} {name} {qtype} in {getattr(node, 'name', node)}: exit "

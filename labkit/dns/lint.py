@@ -197,6 +197,11 @@ def run_named_checkzone(path: str | Path, origin: str, zone: Zone | None = None,
     exe = shutil.which("named-checkzone")
     if exe is None:
         return []
+    if zone is None:        # to find the line of a record a message names
+        try:
+            zone = load_zone(path, origin, check=False)
+        except (SourceError, OSError):
+            zone = None
     argv = [exe, "-i", integrity, origin.rstrip(".") or ".", str(path)]
     p = node.run(argv) if node is not None else subprocess.run(argv, capture_output=True, text=True)
     out = []

@@ -67,17 +67,25 @@ def query(server: str, name: str, qtype: str = "A", rd: bool = False, timeout: f
 
 def walk(name: str, qtype: str = "A", root: str = ROOT, max_steps: int = 8) -> list[dict]:
     """Follow the delegation from the lab root like a resolver does, one row per server:
-    who was asked, what it said (answer / referral with glue / negative)."""
+    who was asked, what it said (answer / referral / negative).
+
+    Glue exists only in referrals (RFC 1034 4.2.1, RFC 9471): the address records in the
+    additional section of a referral are its ``glue``, and the walk follows them. The
+    address records an answer carries in its additional section (the MX target's A, say)
+    are ``additional`` data, not glue."""
     _require_lab()
     steps, server = [], root
     for _ in range(max_steps):
         r = query(server, name, qtype)
+        ns = [x["data"] for x in r.get("authority", []) if x["type"] == "NS"]
+        addrs = [f"{x['name']} {x['data']}" for x in r.get("additional", []) if x["type"] in ("A", "AAAA")]
+        referral = bool(r.get("answered") and not r["answer"] and not r.get("aa") and ns)
         row = {"server": server, "rcode": r.get("rcode"), "aa": r.get("aa"),
                "answer": [f"{x['type']} {x['data']}" for x in r.get("answer", [])],
-               "referral": [x["data"] for x in r.get("authority", []) if x["type"] == "NS"],
-               "glue": [f"{x['name']} {x['data']}" for x in r.get("additional", []) if x["type"] == "A"]}
+               "referral": ns if referral else [],
+               "glue": addrs if referral else [], "additional": [] if referral else addrs}
         steps.append(row)
-        if not r.get("answered") or r["answer"] or r.get("aa") or not row["referral"]:
+        if not referral:
             break
         glue = [x["data"] for x in r["additional"] if x["type"] == "A"]
         if not glue:
@@ -125,3 +133,21 @@ def scan_ports(host: str, tcp=(25, 53, 80, 22), udp=(53,), timeout: float = 1.0)
         out["udp"][port] = state
     out["ping"] = sr1(IP(dst=host) / ICMP(), timeout=timeout, verbose=0) is not None
     return out
+
+
+def http_get(url: str, host: str | None = None, timeout: float = 3.0) -> str:
+    """One HTTP GET from inside a lab host, to see what a security group lets through:
+    "STATUS BODY" (the body's lines joined), or "no answer: WHY" when the connection
+    fails (a dropped SYN times out, a closed port is refused)."""
+    _require_lab()
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(url, headers={"Host": host} if host else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return f"{r.status} {' '.join(r.read().decode(errors='replace').split())}"
+    except urllib.error.HTTPError as e:
+        return f"{e.code} {e.reason}"
+    except (urllib.error.URLError, OSError) as e:
+        why = getattr(e, "reason", e)
+        return f"no answer: {why}"

@@ -134,6 +134,18 @@ class BindService(Service):
                                since()[-2000:]) from None
         return want
 
+    def restore_zone(self, origin: str) -> int | None:
+        """Serve the topology's own file for ``origin`` again (undoing edits of the lab's
+        copy, e.g. a notebook's exercise): when the copy differs, the original is written
+        over it and `reload()`ed, even with a lower serial (a primary loads it). Returns
+        the serial named answers."""
+        zone = self.zone_file(origin)
+        original = (self.config_path("config").parent / zone.relative_to(self.run_dir)).read_text()
+        if zone.read_text() != original:
+            zone.write_text(original)
+            self.reload()
+        return self.serials([origin.rstrip(".")])[origin.rstrip(".")]
+
     def serials(self, zones: list[str]) -> dict[str, int | None]:
         """The SOA serial named answers for each zone (None: no SOA answer), asked inside the node."""
         from .client import query
