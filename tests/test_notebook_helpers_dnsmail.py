@@ -1,5 +1,6 @@
-"""Helpers behind notebooks 02-dns-mx and 03-mail: the SMTP probe (labkit.probes.mail),
-the lab mail flows and the experiment summary (labkit.lessons.mail).
+"""Helpers behind notebooks 02-dns-mx and 03-mail: the walk table, the wire listing of a DNS
+message, the zone variant and the security groups (labkit.lessons.dns); the SMTP probe
+(labkit.probes.mail), the lab mail flows and the experiment summary (labkit.lessons.mail).
 
 Pure formatting is tested without a lab; the probes are tested in a real seed lab
 (`lab` mark): real namespaces, BIND, dnsmasq, NAT, Postfix and the gmail sink.
@@ -12,15 +13,109 @@ import pytest
 
 from labkit.lab.errors import SafetyError
 from labkit.lessons import mail as labmail
+from labkit.lessons.dns import message_fields, security_group, walk_table, with_mx_target
 from labkit.lessons.mail import burst_facts
 from labkit.probes import mail as mailprobe
 
-from labtest import leftovers
+from labtest import ROOT, leftovers
 
 INSTANCE = "nbhelp"
 
 
 # ---- pure logic ---------------------------------------------------------------------
+
+# ---- notebook 02's helpers (labkit.lessons.dns) -------------------------------------
+
+# BIND 9.18's reply to `exampledomain.ca MX` (ID 0x2a2a, RD) from the seed lab, as captured
+BIND_MX_REPLY = bytes.fromhex(
+    "2a2a85000001000100000001" "0d6578616d706c65646f6d61696e0263610000" "0f0001"
+    "c00c000f00010000012c0009000a046d61696cc00c" "c030000100010000012c000401020304")
+
+
+def test_walk_table_shows_glue_for_referrals_and_additional_data_for_answers():
+    steps = [{"server": "198.41.0.4", "rcode": "NOERROR", "aa": False, "answer": [],
+              "referral": ["a.ns.t."], "glue": ["a.ns.t. 10.0.0.1"], "additional": []},
+             {"server": "10.0.0.1", "rcode": "NOERROR", "aa": True, "answer": ["MX 10 mail.t."],
+              "referral": [], "glue": [], "additional": ["mail.t. 10.0.0.2"]},
+             {"server": "10.0.0.1", "rcode": "NXDOMAIN", "aa": True, "answer": [],
+              "referral": [], "glue": [], "additional": []}]
+    rows = walk_table(steps).splitlines()
+    assert rows[0].split()[-3:] == ["glue", "/", "additional"]
+    assert rows[1].split()[4:] == ["->", "a.ns.t.", "glue:", "a.ns.t.", "10.0.0.1"]
+    assert rows[2].split()[4:] == ["MX", "10", "mail.t.", "additional:", "mail.t.", "10.0.0.2"]
+    assert rows[3].split() == ["3", "10.0.0.1", "NXDOMAIN", "yes"]
+
+
+def test_with_mx_target_edits_the_one_mx_record_or_says_why_not():
+    seed = (ROOT / "topologies" / "ec2" / "exampledomain.ca").read_text()
+    out = with_mx_target(seed, "mail.exampledomain.com.")
+    changed = [(a, b) for a, b in zip(seed.splitlines(), out.splitlines()) if a != b]
+    assert changed == [("            IN MX 10 mail", "            IN MX 10 mail.exampledomain.com.")]
+    for bad in (seed.replace("IN MX 10 mail\n", "IN MX 20 mail\n"), seed + "            IN MX 10 mail\n"):
+        with pytest.raises(ValueError, match="exactly one 'IN MX 10 mail'"):
+            with_mx_target(bad, "x.example.")
+
+
+def test_message_fields_lists_the_query_scapy_builds():
+    from scapy.layers.dns import DNS, DNSQR
+    rows = message_fields(bytes(DNS(id=0x2A2A, rd=1, qd=DNSQR(qname="exampledomain.ca", qtype="MX")))).splitlines()
+    assert [r.split()[0] for r in rows[1:]] == ["0", "2", "4", "6", "8", "10", "12", "30", "32"]
+    assert rows[1].split()[1:5] == ["2a", "2a", "ID", "10794"]
+    assert "QR=0 OPCODE=0 AA=0 TC=0 RD=1 RA=0" in rows[2]
+    assert rows[3].split()[-2:] == ["QDCOUNT", "1"] and rows[4].split()[-2:] == ["ANCOUNT", "0"]
+    assert rows[7].split()[-2:] == ["QNAME", "exampledomain.ca."] and "(18 bytes)" in rows[7]
+    assert rows[8].split()[-3:] == ["QTYPE", "15", "(MX)"] and rows[9].split()[-3:] == ["QCLASS", "1", "(IN)"]
+
+
+def test_message_fields_follows_bind_s_compressed_names():
+    rows = message_fields(BIND_MX_REPLY).splitlines()
+    assert "QR=1 OPCODE=0 AA=1 TC=0 RD=1 RA=0" in rows[2] and rows[2].split()[1:3] == ["85", "00"]
+    by_offset = {r.split()[0]: r for r in rows[1:]}
+    assert by_offset["34"].split()[1:3] == ["c0", "0c"]
+    assert by_offset["34"].endswith("answer: NAME      exampledomain.ca. (ends in a pointer to offset 12)")
+    assert by_offset["40"].split()[-2:] == ["TTL", "300"] and by_offset["44"].split()[-2:] == ["RDLENGTH", "9"]
+    assert by_offset["46"].endswith("RDATA             10 mail.exampledomain.ca.")
+    assert by_offset["55"].endswith("mail.exampledomain.ca. (ends in a pointer to offset 48)")
+    assert by_offset["67"].split()[-2:] == ["RDATA", "1.2.3.4"] and len(rows) == 20
+
+
+def test_message_fields_reads_or_refuses_mutated_messages():
+    """Seeded mutations of the BIND reply: a listing or a ValueError, never another error."""
+    import logging
+    import random
+    logging.getLogger("scapy").setLevel(logging.ERROR)      # scapy warns about pointer loops
+    rng, listed, refused = random.Random(15), 0, 0
+    for _ in range(1500):
+        b = bytearray(BIND_MX_REPLY)
+        for _ in range(rng.randrange(1, 4)):
+            op = rng.randrange(3)
+            if op == 0:
+                b[rng.randrange(len(b))] = rng.randrange(256)
+            elif op == 1:
+                del b[rng.randrange(len(b)):]
+            else:
+                b.insert(rng.randrange(len(b) + 1), rng.randrange(256))
+            if not b:
+                b = bytearray(b"\x00")
+        try:
+            assert message_fields(bytes(b)).startswith("offset")
+            listed += 1
+        except ValueError as e:
+            assert str(e), bytes(b).hex()
+            refused += 1
+    assert listed > 100 and refused > 100
+    with pytest.raises(ValueError, match="12-byte header"):
+        message_fields(b"\x2a\x2a\x01")
+
+
+def test_security_groups_of_the_seed_and_its_www_variant():
+    assert security_group("seed") == ["25/tcp", "53/tcp", "53/udp"]
+    assert security_group("seed-www") == ["25/tcp", "53/tcp", "53/udp", "80/tcp"]
+    with pytest.raises(ValueError, match="pc1 has no secgroup"):
+        security_group("seed", "pc1")
+
+
+# ---- notebook 03's helpers -------------------------------------------------------------
 
 def test_clean_reply_hides_queue_id():
     assert mailprobe.clean_reply(b"2.0.0 Ok: queued as 4XyZ12Ab") == "2.0.0 Ok: queued as QUEUEID"
@@ -153,6 +248,8 @@ def test_seed_flows_in_the_lab(lab):
     assert codes["nobody@exampledomain.ca"] == 550 and codes["victim@yahoo.com"] == 454
     listing = labmail.mailbox_listing(lab, ("test@exampledomain.ca", "user1@exampledomain.ca"))
     assert "[mbox]" in listing and "gmail/smtpsink/maildirs/user1@gmail.com [forward]" in listing
+    assert labmail.ensure_flows(lab, tag="test") is False            # every delivered flow is there
+    assert labmail.ensure_flows(lab, tag="again") is True and labmail.ensure_flows(lab, tag="again") is False
 
 
 @pytest.mark.lab
