@@ -116,6 +116,57 @@ def test_port_forward_from_the_wan_reaches_the_inside_web_server(lab):
                and t.outside_global.startswith("100.64.0.1:") for t in nat), nat
 
 
+def _www(lab) -> dict:
+    return lab.node("pc1").call("labkit.dns.probes:query", "192.168.254.1", "www.exampledomain.ca", "A", True)
+
+
+def test_every_pat_reply_needs_the_routers_route_to_the_lan(lab):
+    """The post keeps 192.168.0.0/16 on the router "because we are doing port forwarding";
+    without it the LAN's own connections (PAT) lose their replies as well."""
+    rt = lab.service("router", "ios")
+    assert campus.syn_from(lab, "isp", "100.64.0.2", 80) == "SYN-ACK"
+    assert campus.forwards(lab, 80) == [
+        "tcp  100.64.0.2:80         192.168.1.20:80       ---                   ---",
+        "tcp  100.64.0.2:80         192.168.1.20:80       100.64.0.1:*          100.64.0.1:*"]
+    rt.configure("no ip route 192.168.0.0 255.255.0.0 Fast0/0")
+    try:
+        assert campus.icmp_from(lab, "pc1", "rootns") != "reply"
+        assert campus.syn_from(lab, "isp", "100.64.0.2", 80) != "SYN-ACK"
+    finally:
+        rt.configure("ip route 192.168.0.0 255.255.0.0 Fast0/0")
+    assert campus.icmp_from(lab, "pc1", "rootns") == "reply"
+
+
+def test_the_router_reaches_the_lan_by_the_switchs_proxy_arp(lab):
+    from labkit.ios import show
+    assert campus.icmp_from(lab, "phone1", "rootns") == "reply"
+    arp = {e.address: e for e in show.arp_entries(lab.node("router").cmd)}
+    sw_mac = lab.node("sw3550").cmd("cat /sys/class/net/fa0-1/address").strip()
+    assert arp[lab.node("phone1").live_ip()].mac == sw_mac            # two hops away, the switch's MAC
+    assert arp[lab.node("phone1").live_ip()].interface == "FastEthernet0/0"
+
+
+def test_without_ip_routing_nothing_is_routed_between_the_vlans(lab):
+    sw = lab.node("sw3550")
+    with campus.EchoServer(lab.node("acd")):
+        sw.cmd("sysctl -qw net.ipv4.ip_forward=0")
+        try:
+            assert campus.icmp_from(lab, "pc1", "pc2") == "reply"            # inside VLAN1
+            assert campus.syn_from(lab, "pc2", "acd", 7) == "no reply"       # VLAN1 -> VLAN2
+            assert campus.icmp_from(lab, "pc1", "rootns") == "no reply"
+        finally:
+            sw.cmd("sysctl -qw net.ipv4.ip_forward=1")
+        assert campus.syn_from(lab, "pc2", "acd", 7) == "SYN-ACK"
+
+
+def test_a_bare_ack_from_vlan2_passes_established_and_gets_a_rst(lab):
+    from scapy.all import IP, TCP
+    ack = IP(src=lab.node("acd").live_ip(), dst=lab.node("pc2").live_ip()) / \
+        TCP(sport=40001, dport=7, flags="A", seq=1000, ack=1)
+    answer = IP(lab.node("acd").call("labkit.probes.raw:exchange", bytes(ack)))
+    assert (answer.src, answer.ttl, str(answer[TCP].flags), answer[TCP].seq) == (ack.dst, 63, "R", 1)
+
+
 def test_router_down_keeps_the_lan_and_loses_the_internet(lab):
     campus.router_down(lab)
     try:
@@ -129,7 +180,11 @@ def test_router_down_keeps_the_lan_and_loses_the_internet(lab):
             assert campus.icmp_from(lab, "pc1", "rootns") != "reply"           # no internet
             # the switch's routed port has no carrier: no reply, or the SVI's "unreachable"
             assert campus.icmp_from(lab, "phone1", "192.168.254.1") != "reply"
+            # names are lost too: the pools' DNS server is the router's forwarder
+            dns = _www(lab)
+            assert dns["rcode"] is None and not dns["answered"], dns
     finally:
         campus.router_up(lab)
     assert campus.icmp_from(lab, "pc1", "rootns") == "reply"
+    assert [a["data"] for a in _www(lab)["answer"]] == ["1.2.3.4"]
     assert campus.syn_from(lab, "isp", "100.64.0.2", 80) == "SYN-ACK"

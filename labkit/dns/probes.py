@@ -41,7 +41,7 @@ def _tname(t: int) -> str:
 def query(server: str, name: str, qtype: str = "A", rd: bool = False, timeout: float = 2.0) -> dict:
     """One UDP query with scapy; the reply as a dict (rcode, flags, the three sections)."""
     _require_lab()
-    from scapy.all import DNS, DNSQR, IP, UDP, RandShort, sr1
+    from scapy.all import DNS, DNSQR, ICMP, IP, UDP, RandShort, sr1
     pkt = IP(dst=server) / UDP(sport=RandShort(), dport=53) / DNS(rd=int(rd), qd=DNSQR(qname=name, qtype=qtype))
     ans, error = None, ""
     for _ in range(2):                      # one retry: a lab under load may drop a datagram
@@ -49,6 +49,10 @@ def query(server: str, name: str, qtype: str = "A", rd: bool = False, timeout: f
             ans = sr1(pkt, timeout=timeout, verbose=0)
         except OSError as e:                # e.g. no route: report it, do not crash the caller
             error = str(e)
+        if ans is not None and ICMP in ans:  # an ICMP error quotes the query: it is no answer
+            error = f"ICMP type {ans[ICMP].type} code {ans[ICMP].code} from {ans[IP].src}"
+            ans = None
+            break
         if ans is not None:
             break
     if ans is None or DNS not in ans:

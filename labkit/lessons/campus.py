@@ -9,6 +9,8 @@ labkit.probes.campus (scapy) from inside a lab host.
     check_policy(lab)      the intended ACL behaviour (POLICY), PASS/FAIL per probe
     router_down/router_up  the seed's resilience claim
     icmp_from/syn_from     one probe from a node to a node or an address
+    hops(lab, src, dst, ttls)    who answers an echo request sent with each TTL, and how
+    forwards(lab, port)    the router's NAT translations of one inside port (outside port masked)
     note_text(note)        a labkit.ios note, wrapped for a notebook
 """
 from __future__ import annotations
@@ -74,6 +76,35 @@ def icmp_from(lab, src: str, dst: str) -> str:
 def syn_from(lab, src: str, dst: str, port: int) -> str:
     """One scapy SYN from node `src` to a node (or an address)."""
     return lab.node(src).call("labkit.probes.campus:tcp_syn", _addr(lab, dst), port)
+
+
+#: ICMP (type, code) -> what IOS calls it
+ICMP_NAMES = {(0, 0): "echo reply", (11, 0): "time exceeded", (3, 1): "host unreachable",
+              (3, 13): "administratively prohibited"}
+
+
+def hops(lab, src: str, dst: str, ttls, wait: float = 2.0) -> list[str]:
+    """One echo request from node `src` to address `dst` per TTL: who answers it and with
+    what ("ttl 2: 192.168.254.1 time exceeded"), or "no answer" after `wait` seconds."""
+    lines = []
+    for ttl in ttls:
+        got = lab.node(src).call("labkit.probes.icmp:answers", dst, ttl=ttl, wait=wait)
+        what = (f"{got[0][1]} {ICMP_NAMES.get((got[0][2], got[0][3]), f'type {got[0][2]} code {got[0][3]}')}"
+                if got else "no answer")
+        lines.append(f"ttl {ttl}: {what}")
+    return lines
+
+
+def forwards(lab, port: int, node: str = "router") -> list[str]:
+    """`show ip nat translations` rows of the router whose inside local port is `port`, as
+    text: the static forward, and one row per session through it with the outside port
+    shown as * (it is chosen by the outside host, so it differs on every run)."""
+    rows = []
+    for t in show.nat_translations(lab.node(node).cmd):
+        if t.inside_local.endswith(f":{port}"):
+            outside = [a if a == "---" else a.rsplit(":", 1)[0] + ":*" for a in (t.outside_local, t.outside_global)]
+            rows.append(f"{t.protocol:<5}{t.inside_global:<22}{t.inside_local:<22}{outside[0]:<22}{outside[1]}")
+    return sorted(set(rows))
 
 
 def acl_matrix(lab, vlan1: str = "pc2", vlan2: str = "acd", port: int = 7) -> list[ProbeRow]:

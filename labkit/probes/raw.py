@@ -4,13 +4,13 @@ This is how a lesson "shows the work": the notebook builds a packet with scapy a
 it field by field (`pkt.show()`), the node sends exactly those bytes, and the answer comes
 back as bytes for the notebook to take apart (`IP(answer).show()`):
 
-    pkt = IP(dst="192.168.1.20") / TCP(sport=40001, dport=7, flags="A", seq=1000, ack=1)
+    pkt = IP(src="192.168.2.10", dst="192.168.1.20") / TCP(sport=40001, dport=7, flags="A", seq=1000, ack=1)
     answer = lab.node("acd").call("labkit.probes.raw:exchange", bytes(pkt))
 
-It works at layer 3: the node's own routing table picks the interface and the source
-address is the one the packet carries (scapy fills in the route's source when the caller
-left it out, before the bytes are made).  Only the lab node sends; the caller's process
-never touches the wire.
+Give `src` (the node's address): left out, scapy would take it from the routing table of
+the caller's process, which is not the node's.  It works at layer 3: the node's own
+routing table picks the interface.  Only the lab node sends; the caller's process never
+touches the wire.
 """
 from __future__ import annotations
 

@@ -43,8 +43,12 @@ for n in lab.nodes:
 `labkit.probes.icmp.ping` builds ICMP echo requests with scapy. The TTL of each reply tells
 how many routers it crossed (hosts start at 64): inside VLAN1 nothing decrements it; the
 router is one hop from VLAN2; the internet is three routers away, behind the router's NAT.
-VLAN1 and VLAN2 do not talk at all: the 3550's ACL 102 (see `sw3550.ios`) drops VLAN2's
-traffic to VLAN1, and since IOS ACLs are stateless, VLAN1's pings get no replies either.
+Between the VLANs, the 3550's ACL 102 (see `sw3550.ios`) decides. VLAN2 cannot start
+anything toward VLAN1: the switch denies it and answers with an ICMP "administratively
+prohibited" (notebook 01). VLAN1's pings *reach* VLAN2, but the replies come in on Vlan2 and
+meet the same list, because IOS ACLs are stateless: no reply. Only TCP that VLAN1 opens gets
+through, since the ACL's `established` line lets VLAN2's answers (ACK set) pass; the seed's
+checks below include pc1 opening the ACD's REST port on VLAN2.
 And 1.2.3.4 never answers a ping: the seed's EC2 security group opens only TCP 25, TCP 53
 and UDP 53, so ICMP is dropped (the `secgroup` service applies it with nftables).
 """),
@@ -64,6 +68,27 @@ for ttl, hop in lab.node("pc1").call("labkit.probes.icmp:traceroute", "198.41.0.
 The path is the one the seed describes: the **Vlan1 SVI** (192.168.1.1), the 3550's routed
 port across the /30 to the **router's Fa0/0** (192.168.254.1), the ISP side of **Dialer1**,
 then the root name server.
+
+**One packet, in full.** Behind every probe is a packet like this one: an ICMP echo request
+built with scapy, printed field by field before it is sent (`show2` computes the lengths and
+checksums). The IPv4 header: version 4, header length (`ihl`) 5 words of 4 bytes, TTL 64,
+protocol 1 (ICMP), pc2's address as source. The ICMP header: type 8 (echo request), code 0,
+an identifier and a sequence number that the reply must copy (RFC 792).
+`labkit.probes.raw:exchange` has pc2 send exactly these bytes and brings back the answer.
+"""),
+("code", """
+from scapy.all import ICMP, IP
+echo = IP(src="192.168.1.20", dst="198.41.0.4", id=7) / ICMP(id=0x4c4b, seq=1) / b"labkit"
+echo.show2()
+reply = IP(lab.node("pc2").call("labkit.probes.raw:exchange", bytes(echo)))
+print(reply.sprintf("reply: %IP.src% -> %IP.dst% ttl %IP.ttl% | ICMP type %ICMP.type% "
+                    "id %ICMP.id% seq %ICMP.seq%"), "| payload", bytes(reply[ICMP].payload))
+"""),
+("md", """
+The reply is type 0 (echo reply) with the same identifier, sequence number and payload. Its
+TTL is 61: the root server started at 64, and three routers decremented it. It is addressed
+to 192.168.1.20 although the root server only ever saw the router's WAN address: the
+router's NAT rewrote the request on the way out and the reply on the way back.
 
 The lab has no way out: the ISP router has no route for an address outside the lab and
 answers *Destination Net Unreachable*, which is what keeps

@@ -16,9 +16,11 @@ below is built with **scapy inside a lab host** (`node.call(...)`); nothing leav
 **Goals**
 1. watch a DHCP exchange (DORA) from each VLAN and check it against the IOS pools;
 2. trace the path SVI → routed port → router → WAN;
-3. see what ACL 102 blocks, in which direction, and its counters;
+3. see what ACL 102 blocks, in which direction, and its counters, down to one raw packet;
 4. take the router down and check the post's promise;
-5. the seed's quirks; then an exercise: fix a broken ACL.
+5. the router's NAT: the port forward, and the route every reply needs;
+6. the seed's quirks (interface routes and proxy ARP, `ip routing`); then an exercise: fix a
+   broken ACL.
 """),
 ("code", """
 import labkit
@@ -26,6 +28,7 @@ from labkit.lessons import campus
 from labkit.probes.dhcp import client_mac
 lab = labkit.Lab.up("seed", name="campus", replace=True)
 sw = lab.service("sw3550", "ios")          # the 3550's IOS service: show commands, notes
+rt = lab.service("router", "ios")          # the home router's
 for n in ("pc1", "pc2", "phone1", "acd"):
     print(f"{n:<7} {lab.node(n).live_ip()}")
 """),
@@ -119,13 +122,42 @@ for row in campus.acl_matrix(lab):
 ("md", """
 A real connection from VLAN1 works end to end. And the classic weakness of `established`:
 it looks at flags only, so a crafted bare ACK from VLAN2 passes and pc2 answers it with a
-RST. It cannot open a session, but it can map which VLAN1 addresses are alive. A
-stateful firewall (IOS reflexive ACLs or CBAC, nftables `ct state`) closes that hole.
+RST. It cannot open a session, but it can map which VLAN1 addresses are alive.
 """),
 ("code", """
 with campus.EchoServer(lab.node("acd")), campus.EchoServer(lab.node("pc2")):
     print(campus.probe(lab, "pc2", "acd", "tcp_session").result)
     print(campus.probe(lab, "acd", "pc2", "tcp_ack").line())
+"""),
+("md", """
+**One packet, in full.** Here is that bare ACK, built with scapy field by field and printed
+before it is sent: IPv4 header (version 4, header length `ihl` 5 words = 20 bytes, TTL 64,
+protocol TCP, acd's address as source), then the TCP header: ports, a sequence number, an
+acknowledgement number and the flag `A` alone, with no SYN. The checksums are computed when
+scapy turns it into bytes (`show2`). `labkit.probes.raw:exchange` hands exactly these bytes
+to acd, which sends them, and brings back what answered.
+"""),
+("code", """
+from scapy.all import IP, TCP
+ack = IP(src=lab.node("acd").live_ip(), dst=lab.node("pc2").live_ip(), id=1) / \\
+      TCP(sport=40001, dport=7, flags="A", seq=1000, ack=1, window=8192)
+ack.show2()
+answer = IP(lab.node("acd").call("labkit.probes.raw:exchange", bytes(ack)))
+print(answer.sprintf("answer: %IP.src% -> %IP.dst% ttl %IP.ttl% | TCP %TCP.sport% -> "
+                     "%TCP.dport% flags %TCP.flags% seq %TCP.seq% ack %TCP.ack%"))
+"""),
+("md", """
+pc2 has no connection for these ports, so its kernel answers `R` (RST) with sequence number 1,
+the acknowledgement number our ACK carried (RFC 9293 §3.10.7.1). The TTL is 63: the 3550
+routed it once. The RST went VLAN1 → VLAN2, out of Vlan2, and ACL 102 is `in` only.
+
+The fix is a stateful filter that remembers which side opened a connection. The 3550 has
+none: its configuration guide lists reflexive access lists among the ACL features it does
+not support, and CBAC (context-based access control) belongs to router IOS images with the
+firewall feature set, which no 3550 image has (Catalyst 3550 Software Configuration Guide,
+"Configuring Network Security with ACLs", "Unsupported Features"). On this network the
+state would live on a router (CBAC, or the zone-based firewall of later IOS) or on the hosts
+themselves (nftables `ct state established`).
 """),
 ("md", """
 ## 4. The router goes down
@@ -136,10 +168,12 @@ namespace, as if it were powered off: the switch's routed port loses its carrier
 """),
 ("code", """
 def lan_status():
+    dns = lab.node("pc1").call("labkit.dns.probes:query", "192.168.254.1", "www.exampledomain.ca", "A", True)
     rows = [("pc1 -> pc2 (VLAN1)", campus.icmp_from(lab, "pc1", "pc2")),
             ("phone1 -> acd (VLAN2)", campus.icmp_from(lab, "phone1", "acd")),
             ("pc2 -> acd TCP (inter-VLAN)", campus.syn_from(lab, "pc2", "acd", 7)),
-            ("phone1 -> 198.41.0.4 (internet)", campus.icmp_from(lab, "phone1", "rootns"))]
+            ("phone1 -> 198.41.0.4 (internet)", campus.icmp_from(lab, "phone1", "rootns")),
+            ("pc1 DNS www.exampledomain.ca", dns["rcode"] or "no answer")]
     for host, tag in (("pc2", "outage-1"), ("acd", "outage-2")):
         r = lab.node(host).call("labkit.probes.dhcp:dora", client_mac(tag), release=True)
         rows.append((f"DHCP lease on {host}'s VLAN", r["address"] or "no lease"))
@@ -161,19 +195,96 @@ VLAN1, VLAN2, routing between them and DHCP kept working; the internet came back
 router. `router_up` also re-applies the router's IOS config: Linux drops a route when its
 interface goes down, and IOS reinstalls its static routes when the interface comes back.
 
-## 5. The seed's quirks
+One thing the promise forgets: **names**. Both DHCP pools hand out `dns-server
+192.168.254.1`, the router's forwarder, so with the router down no name resolves, not even
+a name of the LAN. The LAN still works by address. A second `dns-server` in each pool (a
+resolver on the LAN) would keep names working.
 
-**(a) Interface routes.** The post writes `ip route 0.0.0.0 0.0.0.0 Fast0/1` and
-`ip route 192.168.0.0 255.255.0.0 Fast0/0`: an interface, no next hop. A real Cisco then ARPs
-for *every* destination on that interface and relies on the neighbour's **proxy ARP** (on by
-default in IOS). labkit resolves such a route on a /30 to the only other address, and says so:
+## 5. The router's NAT: the port forward, and the route back
+
+The router translates twice: PAT (`ip nat inside source list 1 interface Dialer1
+overload`) for what the LAN starts, and a static forward of TCP 80 on the WAN address to
+pc2. From the ISP, a connection to 100.64.0.2 port 80 reaches pc2's web server, and the
+router's `show ip nat translations` lists the static entry and the session that used it:
 """),
 ("code", """
-rt = lab.service("router", "ios")
-print(rt.show("show ip route"))
+print("isp -> 100.64.0.2:80:", lab.node("isp").call("labkit.probes.campus:tcp_session", "100.64.0.2", 80))
+print("Pro  Inside global         Inside local          Outside local         Outside global")
+print(*campus.forwards(lab, 80), sep="\\n")
+"""),
+("code-ignore", """
+print(rt.show("show ip nat translations"))     # everything, with the ports of the moment
+"""),
+("md", """
+The post says the router needs `ip route 192.168.0.0 255.255.0.0 Fast0/0` *"because we are
+doing port forwarding"*. Every PAT reply needs it as much: the router rewrites the reply's
+destination back to the inside address (192.168.x.y), then routes it, and only that route
+says where 192.168.x.y is. Without it, the LAN loses the internet too:
+"""),
+("code", """
+rt.configure("no ip route 192.168.0.0 255.255.0.0 Fast0/0")
+print("no route to the LAN: pc1 -> 198.41.0.4", campus.icmp_from(lab, "pc1", "rootns"), "| isp -> :80",
+      lab.node("isp").call("labkit.probes.campus:tcp_syn", "100.64.0.2", 80))
+rt.configure("ip route 192.168.0.0 255.255.0.0 Fast0/0")      # the seed's line again
+print("the seed's route:   pc1 -> 198.41.0.4", campus.icmp_from(lab, "pc1", "rootns"), "| isp -> :80",
+      lab.node("isp").call("labkit.probes.campus:tcp_syn", "100.64.0.2", 80))
+"""),
+("md", """
+## 6. The seed's quirks
+
+**(a) Interface routes and proxy ARP.** The post writes `ip route 0.0.0.0 0.0.0.0 Fast0/1`
+on the switch and `ip route 192.168.0.0 255.255.0.0 Fast0/0` on the router: an interface, no
+next hop. IOS then treats every destination as if it were on that link: it ARPs for it, and
+the neighbour answers for it by **proxy ARP**, which IOS has on by default on every
+interface (`ip proxy-arp`). The lab does the same. `show ip route` lists both routes as
+*directly connected*, and the router's ARP table holds phone1, two hops away, with the
+switch's MAC address:
+"""),
+("code", """
+from labkit.ios import show
+print(sw.show("show ip route"))
+campus.icmp_from(lab, "phone1", "rootns")                  # the router ARPs for phone1
+arp = {e.address: e for e in show.arp_entries(lab.node("router").cmd)}
+phone1, sw_mac = lab.node("phone1").live_ip(), lab.node("sw3550").cmd("cat /sys/class/net/fa0-1/address")
+print(f"router's ARP entry for phone1 on {arp[phone1].interface}: "
+      f"{'the switch Fa0/1 MAC' if arp[phone1].mac == sw_mac.strip() else arp[phone1].mac}")
 for note in rt.notes + sw.notes:
     if "next hop" in note:
         print(campus.note_text(note))
+"""),
+("code-ignore", """
+print(rt.show("show ip arp"))                               # the whole table, MACs of this run
+"""),
+("md", """
+The note's advice, "write the next hop", is only half of it. Take 192.168.3.1, an address in
+the router's 192.168.0.0/16 that no VLAN has. With next hops, the router sends it to the
+switch, the switch has no route but its default and sends it back, and so on until the TTL
+runs out: each TTL below expires one router further, alternately at the switch
+(192.168.1.1, facing pc1) and at the router. Cisco's technote *Specifying a Next Hop IP
+Address for Static Routes* adds the missing piece: a route for the aggregate to **Null0** on
+the switch. The /24s of its SVIs are longer matches, so only what no VLAN has goes to Null0,
+and the switch answers *host unreachable* at once:
+"""),
+("code", """
+rt.configure("no ip route 192.168.0.0 255.255.0.0 Fast0/0\\nip route 192.168.0.0 255.255.0.0 192.168.254.2")
+sw.configure("no ip route 0.0.0.0 0.0.0.0 Fast0/1\\nip route 0.0.0.0 0.0.0.0 192.168.254.1")
+print("next hops:", *campus.hops(lab, "pc1", "192.168.3.1", range(1, 7)), sep="\\n  ")
+sw.configure("ip route 192.168.0.0 255.255.0.0 Null0")
+print("plus Null0:", *campus.hops(lab, "pc1", "192.168.3.1", (2, 5)), sep="\\n  ")
+print("  pc1 -> 198.41.0.4", campus.icmp_from(lab, "pc1", "rootns"))
+"""),
+("md", """
+The seed's interface routes never loop, for a reason IOS and Linux share: neither answers
+proxy ARP for an address it would route back out of the interface the request came in on.
+The switch ARPs on Fa0/1 for 192.168.3.1, the router's route for it points out of that same
+link, so nobody answers, and after 3 s of ARP the switch gives up with *host unreachable*.
+The next cell puts the seed's lines back and shows it:
+"""),
+("code", """
+sw.configure("no ip route 192.168.0.0 255.255.0.0 Null0\\nno ip route 0.0.0.0 0.0.0.0 192.168.254.1\\n"
+             "ip route 0.0.0.0 0.0.0.0 Fast0/1")
+rt.configure("no ip route 192.168.0.0 255.255.0.0 192.168.254.2\\nip route 192.168.0.0 255.255.0.0 Fast0/0")
+print("the seed's routes:", *campus.hops(lab, "pc1", "192.168.3.1", (2, 64), wait=5), sep="\\n  ")
 """),
 ("md", """
 **(b) The VLAN2 pool has no exclusions.** The static voice hosts (acd .10, phone2 .22) sit
@@ -193,15 +304,20 @@ print(*[l for l in sw.translation.dnsmasq.conf.splitlines() if "conflict" in l],
 """),
 ("md", """
 **(d)** A 3550 routes between SVIs only with **`ip routing`**, which the post never shows;
-`sw3550.ios` adds it. Without it (forwarding off in the switch), the VLAN still works, and
-nothing leaves it:
+`sw3550.ios` adds it. Without it (forwarding off in the switch), each VLAN still works
+inside itself, and nothing is routed: not to the internet, and not between the VLANs either,
+the very thing the post bought the switch for (a TCP SYN from pc2 in VLAN1 to acd in VLAN2):
 """),
 ("code", """
+def routing_status(label):
+    with campus.EchoServer(lab.node("acd")):
+        print(f"{label:<14} pc1 -> pc2 {campus.icmp_from(lab, 'pc1', 'pc2'):<7} | pc2 -> acd TCP",
+              f"{campus.syn_from(lab, 'pc2', 'acd', 7):<9} | pc1 -> 198.41.0.4",
+              campus.icmp_from(lab, "pc1", "rootns"))
 lab.node("sw3550").cmd("sysctl -qw net.ipv4.ip_forward=0")      # no ip routing
-print("no ip routing: pc1 -> 198.41.0.4", campus.icmp_from(lab, "pc1", "rootns"),
-      "| pc1 -> pc2", campus.icmp_from(lab, "pc1", "pc2"))
+routing_status("no ip routing:")
 lab.node("sw3550").cmd("sysctl -qw net.ipv4.ip_forward=1")      # ip routing
-print("ip routing:    pc1 -> 198.41.0.4", campus.icmp_from(lab, "pc1", "rootns"))
+routing_status("ip routing:")
 """),
 ("md", """
 ## Exercise: a retyped ACL
