@@ -106,6 +106,10 @@ def test_message_fields_reads_or_refuses_mutated_messages():
     assert listed > 100 and refused > 100
     with pytest.raises(ValueError, match="12-byte header"):
         message_fields(b"\x2a\x2a\x01")
+    longer = bytearray(BIND_MX_REPLY)
+    longer[66] = 5                       # the A record's RDLENGTH one more than its 4 bytes
+    with pytest.raises(ValueError, match=r"the additional record at offset 55 runs past the end of the message \(71 bytes\)"):
+        message_fields(bytes(longer))
 
 
 def test_security_groups_of_the_seed_and_its_www_variant():
