@@ -36,6 +36,11 @@ def test_most_idle_only_available_members_numeric_idletime():
     assert nb.most_idle(AGENTS, "queue9") is None
 
 
+def test_most_idle_breaks_a_tie_to_the_lower_id_as_the_acd_does():
+    tie = {"agents": [dict(a, idletime="5") for a in AGENTS["agents"]]}
+    assert nb.most_idle(tie, "queue2") == "2771" == nb.members(tie, "queue2")[0]["id"]
+
+
 def test_call_events_answered_by_and_rang():
     lines = ["1|c1|helpdesk|NONE|ENTERQUEUE||gw", "2|c2|queue1|NONE|ENTERQUEUE||x",
              "3|c1|helpdesk|Agent/2773|RINGNOANSWER|2000", "4|c1|helpdesk|Agent/2772|CONNECT|2",

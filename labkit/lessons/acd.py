@@ -70,9 +70,9 @@ def wait_agents(lab, want: dict[str, str], timeout: float = 15.0) -> bool:
 
 
 def most_idle(doc: dict, queue: str) -> str | None:
-    """The available member of ``queue`` with the longest idletime (what MIA routing picks)."""
-    idle = [a for a in doc["agents"] if a["state"] == "idle" and queue in a.get("memberof", [])]
-    return max(idle, key=lambda a: (float(a["idletime"]), a["id"]))["id"] if idle else None
+    """The available member of ``queue`` that MIA routing picks: the longest idle, ties to the
+    lower ID as the ACD breaks them (``members``); None if no member is idle."""
+    return next((a["id"] for a in members(doc, queue) if a["state"] == "idle"), None)
 
 
 # ---- queue log -----------------------------------------------------------------------------
@@ -130,10 +130,16 @@ class Capture:
         return self.path
 
 
+_phones: dict[tuple[str, int], subprocess.Popen] = {}   # (node's run dir, port) -> its phone
+
+
 def start_phone(node, agent: str, port: int = 5070, policy: str = "answer",
                 name: str = "phone3", talk: float | None = None) -> subprocess.Popen:
     """Another labkit agent phone (``python -m labkit.acd.phoned``) inside ``node``; it logs in
-    as ``agent`` at once.  Stop it with ``stop_process(p)`` (SIGTERM: it logs out first)."""
+    as ``agent`` at once.  Stop it with ``stop_process(p)`` (SIGTERM: it logs out first).
+    A phone this process started on the same node and port (a cell run again) is stopped
+    first, so there is never a second one: the new phone replaces it."""
+    stop_phone(node, port)
     argv = [sys.executable, "-m", "labkit.acd.phoned", "--listen", f"{node.ip()}:{port}",
             "--acd", SIP, "--agent", agent, "--policy", policy, "--name", name]
     if talk is not None:
@@ -142,7 +148,22 @@ def start_phone(node, agent: str, port: int = 5070, policy: str = "answer",
     # In the lab's record, so lab.down() (or a later replace=True, or `labkit clean`) stops it
     # even if the notebook never reaches its own stop call.
     node.record_pid(proc.pid, name)
+    _phones[(str(node.run_dir), port)] = proc
     return proc
+
+
+def stop_phone(node, port: int = 5070) -> int | None:
+    """Stop the phone ``start_phone`` started on this node and port (it logs out first); its
+    exit code, or None if there was none."""
+    proc = _phones.pop((str(node.run_dir), port), None)
+    return None if proc is None else stop_process(proc)
+
+
+def ensure_phone(node, agent: str, port: int = 5070, **how) -> subprocess.Popen:
+    """The phone ``start_phone`` started on this node and port if it still runs, else a new one
+    (``how``: its policy, name, talk): for a section that needs the phone, whatever ran before."""
+    proc = _phones.get((str(node.run_dir), port))
+    return proc if proc is not None and proc.poll() is None else start_phone(node, agent, port, **how)
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> int:
