@@ -104,7 +104,7 @@ The PBX record-routes: the ACK, BYE and re-INVITE of each leg also pass through 
 `dialog` module sees every state of the call. Media does not: the SDP passes through
 unchanged, and the RTP goes straight between the gateway, the ACD and phone1.
 
-## The agent's state comes from a call the PBX saw
+### The agent's state comes from a call the PBX saw
 
 Kamailio's `pua_dialoginfo` publishes each state of the calls it routes for the devices at
 either end, and its presence server sends them in NOTIFYs to the watcher, the ACD. In order,
@@ -117,7 +117,8 @@ print(" -> ".join(pbx.dialog_states(call_pcap, "phone1")))
 The call rang phone1 (`early`), phone1 answered (`confirmed`), and the hang-up brought phone1
 back to idle. The ACD offers phone1 no new call until it reads that last NOTIFY and the
 wrap-up time has passed.
-
+"""),
+("md", """
 ## The dial plan, linted
 
 `labkit lint` reads the same files. It repeats the seed's own caution about `_.`, which on a
