@@ -113,10 +113,12 @@ answered the same relay attempt differently:
   `smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination`, and
   `reject_unauth_destination` answers with `relay_domains_reject_code`, 554 (postconf(5)).
 - The default `mynetworks_style` was `subnet` before Postfix 3.0 (postconf(5)): every
-  host on the server's own subnets may relay. Postfix 3 keeps those old defaults below
-  `compatibility_level = 2` (COMPATIBILITY_README).
+  host on the server's own subnets may relay.
 
-The postfix service has a parameter for this, `compat: "2.6"`
+Postfix 3 keeps these old defaults at low compatibility levels: `smtpd_relay_restrictions`
+is empty below level 1, `mynetworks_style` is `subnet` below level 2 (COMPATIBILITY_README).
+The postfix service's parameter `compat: "2.6"` sets level 0 and 2.x's
+`smtpd_recipient_restrictions`, which Postfix 3 no longer has as its default
 (`topologies/seed-postfix26.yaml` is a whole lab with it). `labmail.use_compat` sets it on
 this lab's service and restarts Postfix, in under a second. Then swaks, a real SMTP client,
 tries the relay from gmail's host, a stranger on the internet. swaks prints the exchange
