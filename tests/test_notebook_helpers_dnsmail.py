@@ -289,6 +289,7 @@ def test_postfix_26_answers_554_and_relays_for_its_subnet(lab):
             '"unknown[1.2.3.1]"',
             'using backwards-compatible default setting smtpd_relay_before_recipient_restrictions=no to reject '
             f'recipient "{rcpt}" from client "unknown[142.250.1.26]"']
+        assert trusted(lab) == "mynetworks_style = subnet\nmynetworks = 127.0.0.0/8 1.2.3.0/24"
         main_cf = (lab.service("ec2", "postfix").conf_dir / "main.cf").read_text()
         assert "compatibility_level = 0" in main_cf
         assert "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination" in main_cf
@@ -298,6 +299,14 @@ def test_postfix_26_answers_554_and_relays_for_its_subnet(lab):
         rc, out = labmail.swaks(lab, node, source, rcpt)
         assert rc != 0 and labmail.rcpt_reply(out) == f"454 4.7.1 <{rcpt}>: Relay access denied", (node, out)
     assert "250-SMTPUTF8" in out
+    assert trusted(lab) == "mynetworks_style = host\nmynetworks = 127.0.0.1/32 1.2.3.4/32"
+
+
+def trusted(lab) -> str:
+    """What Postfix on the EC2 node computes as its trusted networks (postconf inside the node)."""
+    conf = lab.service("ec2", "postfix").conf_dir
+    return lab.node("ec2").run(["postconf", "-c", str(conf), "-x", "mynetworks_style", "mynetworks"],
+                               check=True).stdout.strip()
 
 
 @pytest.mark.lab
