@@ -237,6 +237,23 @@ def test_sqlite_batch_is_one_transaction_all_or_nothing(tmp_path):
 
 
 @root_only
+def test_a_stalled_probe_is_retried_and_counted():
+    from labkit.mail.experiment import PROBE_TIMEOUT, measure_burst
+    with LoopbackPostfix(backend="sqlite", sinks=()) as pf:
+        real, asked = pf.rcpt_status, []
+
+        def first_one_stalls(rcpt, **kw):   # the real Postfix, but the first probe gets no answer
+            asked.append(kw.get("timeout"))
+            if len(asked) == 1:
+                raise TimeoutError("timed out")
+            return real(rcpt, **kw)
+        pf.rcpt_status = first_one_stalls
+        row = measure_burst(pf, 3, "stall", batch=True)
+        assert (row.stalls, row.design, asked[:2]) == (1, "sqlite-batch", [PROBE_TIMEOUT, PROBE_TIMEOUT])
+        assert real("stall2@exampledomain.ca")[0] == 250
+
+
+@root_only
 def test_sqlite_batch_goes_live_at_its_commit():
     with LoopbackPostfix(backend="sqlite", sinks=()) as pf:
         new = [f"batch{i}@exampledomain.ca" for i in range(100)]

@@ -14,7 +14,7 @@ import pytest
 from labkit.lab.errors import SafetyError
 from labkit.lessons import mail as labmail
 from labkit.lessons.dns import message_fields, security_group, walk_table, with_mx_target
-from labkit.lessons.mail import burst_facts
+from labkit.lessons.mail import burst_facts, burst_table
 from labkit.probes import mail as mailprobe
 
 from labtest import ROOT, leftovers
@@ -172,6 +172,14 @@ def test_burst_facts_has_no_timings():
     assert "at most 2 per burst" in out and out.count("none (live at the commit)") == 2
     next(r for r in rows if r["design"] == "files")["postmap_runs"] = 5   # not batched: the real count
     assert "postmap runs: 6" in burst_facts(rows)
+
+
+def test_burst_table_says_when_a_probe_stalled():
+    row = dict(design="files", burst=10, write_ms=5.0, write_cpu_ms=3.0, live_ms=5330.0, lag_ms=5325.0,
+               cpu_ms=8.0, postmap_runs=1, stalls=0)
+    lines = burst_table([row]).splitlines()
+    assert len(lines) == 2 and lines[1].split() == ["files", "10", "5.0", "3.0", "2.0", "5330.0", "8.0", "1"]
+    assert burst_table([{**row, "stalls": 1}]).splitlines()[-1].endswith("(retried, the wait is in live ms): files 10: 1")
 
 
 def test_show_packet_hides_only_the_random_fields():

@@ -347,4 +347,7 @@ def burst_table(rows: list[dict]) -> str:
     for r in rows:
         out.append(f"{r['design']:<12} {r['burst']:>5} {r['write_ms']:>9.1f} {r['write_cpu_ms']:>9.1f} "
                    f"{_wait_ms(r):>8.1f} {r['live_ms']:>9.1f} {r['cpu_ms']:>8.1f} {r['postmap_runs']:>8}")
+    stalled = [f"{r['design']} {r['burst']}: {r['stalls']}" for r in rows if r.get("stalls")]
+    if stalled:
+        out.append("probes Postfix left unanswered for 5 s (retried, the wait is in live ms): " + ", ".join(stalled))
     return "\n".join(out)

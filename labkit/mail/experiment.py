@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import os
 import resource
+import smtplib
 import time
 from dataclasses import asdict, dataclass
 
 from labkit.mail import admin
+from labkit.mail.errors import PostfixError
 from labkit.mail.postfix import LoopbackPostfix
 from labkit.mail.sqlitemaps import SqliteMaps
 from labkit.mail.postmapd import read_log
-from labkit.procs import wait_until
+from labkit.procs import WaitTimeout, wait_until
 
 TICK = os.sysconf("SC_CLK_TCK")
+PROBE_TIMEOUT = 5.0   # seconds one RCPT probe may wait for Postfix before it is retried
 
 
 def _proc_cpu(pid: int | None) -> float:
@@ -60,6 +63,7 @@ class BurstResult:
     lag_ms: float       # live_ms - write_ms: how long the last mailbox waited after its write
     cpu_ms: float       # writer + scheduler + postmap CPU
     postmap_runs: int   # postmap invocations caused by this burst (0 for sqlite)
+    stalls: int = 0     # probes Postfix left unanswered for PROBE_TIMEOUT (retried; in live_ms)
 
 
 def measure_burst(pf: LoopbackPostfix, n: int, prefix: str, poll: float = 0.005,
@@ -78,7 +82,21 @@ def measure_burst(pf: LoopbackPostfix, n: int, prefix: str, poll: float = 0.005,
     t_written = time.perf_counter()
     cpu_writer = _self_cpu() - self0          # the probing below is the client's, not counted
     last = addresses[-1]
-    wait_until(lambda: pf.rcpt_status(last)[0] == 250, 60, poll, what=f"{last} live")
+    stalls = []
+
+    def live() -> bool:
+        # a probe Postfix does not answer within PROBE_TIMEOUT counts as "not live yet" and
+        # is retried on a new connection; the stall stays in live_ms and is counted
+        try:
+            return pf.rcpt_status(last, timeout=PROBE_TIMEOUT)[0] == 250
+        except (OSError, smtplib.SMTPException) as e:
+            stalls.append(f"{type(e).__name__}: {e}")
+            return False
+    try:
+        wait_until(live, 60, poll, what=f"{last} live")
+    except WaitTimeout:
+        raise PostfixError(f"{last} not live within 60 s (probe failures: {stalls[-3:]}); "
+                           f"{pf.cfg.log_file}:\n{pf.log_text()[-2000:]}") from None
     t_live = time.perf_counter()
     cpu_sched = _proc_cpu(sched_pid) - sched0
     runs = read_log(conf)[runs_before:]
@@ -87,7 +105,7 @@ def measure_burst(pf: LoopbackPostfix, n: int, prefix: str, poll: float = 0.005,
     return BurstResult(design, n, round((t_written - t0) * 1000, 2),
                        round(cpu_writer * 1000, 2),
                        round((t_live - t0) * 1000, 2), round((t_live - t_written) * 1000, 2),
-                       round(cpu * 1000, 2), len(runs))
+                       round(cpu * 1000, 2), len(runs), len(stalls))
 
 
 def burst_experiment(bursts: tuple[int, ...] = (1, 10, 100, 500),

@@ -394,19 +394,19 @@ class LoopbackPostfix:
     def conf_dir(self) -> Path:
         return self.cfg.conf_dir
 
-    def smtp(self, source: str | None = None) -> smtplib.SMTP:
+    def smtp(self, source: str | None = None, timeout: float = 30) -> smtplib.SMTP:
         kw = {"source_address": (source, 0)} if source else {}
-        s = smtplib.SMTP(self.host, self.port, timeout=30, **kw)
+        s = smtplib.SMTP(self.host, self.port, timeout=timeout, **kw)
         s.ehlo("client.lab")
         return s
 
     def rcpt_status(self, rcpt: str, sender: str = "probe@example.org",
-                    source: str | None = INTERNET_CLIENT) -> tuple[int, str]:
+                    source: str | None = INTERNET_CLIENT, timeout: float = 30) -> tuple[int, str]:
         """(code, text) of RCPT TO on a fresh connection: is this address live now?
 
         Asked from 127.0.0.2, outside mynetworks: from 127.0.0.1 Postfix would relay for
         (and so accept) any address of a domain it does not know yet."""
-        with self.smtp(source) as s:
+        with self.smtp(source, timeout) as s:
             s.mail(sender)
             code, msg = s.rcpt(rcpt)
             s.rset()
