@@ -15,6 +15,9 @@ the same helpers serve IOS and plain topologies.
     rx_packets(lab, node)                      frames each of the node's ports has received
     tidied_up(svc)                             the exercise's broken change: VLAN 2 off both uplinks
     carries(vlan_list, vid)                    whether a parsed `trunking_vlans` list includes a VLAN
+    switchports(svc)                           `show interfaces switchport` parsed by ntc-templates, by port
+    campus(lab)                                the campus as its config files have it (a section's set-up)
+    down(*labs)                                tear down those of the labs that are up
 """
 from __future__ import annotations
 
@@ -129,3 +132,35 @@ def carries(vlan_list: list[str], vid: int) -> bool:
         if lo.isdigit() and int(lo) <= vid <= int(hi or lo):
             return True
     return False
+
+
+def switchports(svc) -> dict[str, dict]:
+    """`show interfaces switchport` parsed with ntc-templates (cisco_ios), as a Netmiko script
+    parses a real switch's: one row per port, by its short name (Fa0/1)."""
+    from ntc_templates.parse import parse_output
+
+    return {row["interface"]: row for row in parse_output(
+        platform="cisco_ios", command="show interfaces switchport", data=svc.show("show interfaces switchport"))}
+
+
+def campus(lab=None, name: str = "trunks", topology: str = "campus-trunk"):
+    """Notebook 07's campus as its config files have it, for a section that needs it whatever
+    ran before: `lab` itself if it is up and no switch's running config differs from its file
+    (nothing was changed with configure()), else the topology brought up afresh under `name`
+    (replace=True; up to ~25 s while spanning tree settles)."""
+    from labkit.ios.source import read, split_lines
+    from labkit.lab import Lab
+
+    def as_filed(svc) -> bool:
+        return svc.running_config() == "\n".join(split_lines(read(svc.ios_path()))) + "\n"
+
+    if (lab is not None and lab.state.status == "up" and lab.topo.path.stem == topology
+            and all(as_filed(svc) for svc in lab.services if svc.kind == "ios")):
+        return lab
+    return Lab.up(topology, name=name, replace=True)
+
+
+def down(*labs) -> list[str]:
+    """Tear down each of `labs` that is still up (a section run again finds some down
+    already); what could not be removed (empty: clean)."""
+    return [left for lab in labs if lab.state.status == "up" for left in lab.down()]

@@ -37,9 +37,12 @@ for n in lab.status()["nodes"]:
 
 The access switch's `show vlan brief` lists each VLAN with its access ports; trunks are not
 listed there. `show interfaces trunk` has them: mode, encapsulation, native VLAN, the VLANs
-allowed, and the VLANs in spanning-tree forwarding state.
+allowed, and the VLANs in spanning-tree forwarding state. Each section starts from the campus
+as its config files have it: `trunks.campus(lab)` keeps the lab if it is so, and brings it up
+again if it is down or a section changed a switch (the exercise does).
 """),
 ("code", """
+lab = trunks.campus(lab)
 sw2950 = lab.service("sw2950", "ios")
 sw3550 = lab.service("sw3550", "ios")
 print(sw2950.show("show vlan brief"))
@@ -50,14 +53,12 @@ Scripts that manage real Cisco switches (Netmiko, NAPALM, Nornir) parse this tex
 **ntc-templates** TextFSM templates, and they parse the lab's output into the same fields, so
 a script written against the lab works against a real switch, and back. ntc-templates 9.3
 has no template for `show interfaces trunk`; scripts read trunks from
-`show interfaces switchport`, one block per port:
+`show interfaces switchport`, one block per port. `trunks.switchports(svc)` is that parse,
+`parse_output(platform="cisco_ios", command="show interfaces switchport", data=svc.show(...))`,
+by port:
 """),
 ("code", """
-def switchports(svc):
-    return {row["interface"]: row for row in parse_output(
-        platform="cisco_ios", command="show interfaces switchport", data=svc.show("show interfaces switchport"))}
-
-for name, row in switchports(sw2950).items():
+for name, row in trunks.switchports(sw2950).items():
     print(f"{name:<6} {row['mode']:<12} access {row['access_vlan']:<10} native {row['native_vlan']:<3}"
           f" trunking {','.join(row['trunking_vlans'])}")
 """),
@@ -73,6 +74,7 @@ tag 2, priority 0 (no 802.1p class was set); VLAN 1 is the trunk's native VLAN a
 untagged.
 """),
 ("code", """
+lab = trunks.campus(lab)
 with lab.node("sw2950").capturing("fa0-1") as cap:
     trunks.ping(lab, "pc2", "pc1")
     trunks.ping(lab, "phone2", "phone1")
@@ -106,6 +108,8 @@ all VLANs (802.1w, RSTP); IOS's `rapid-pvst` runs one per VLAN, which with one p
 both VLANs gives the same blocked port.
 """),
 ("code", """
+lab = trunks.campus(lab)
+sw2950 = lab.service("sw2950", "ios")
 print(sw2950.show("show spanning-tree"))
 """),
 ("code", """
@@ -136,7 +140,7 @@ other one: the router's Fa0/0 on an access port in VLAN 10, the switch's side of
 both. Bring both up and compare.
 """),
 ("code", """
-lab.down()
+trunks.down(lab)             # the campus goes first: three labs at once are a lot for two cores
 routed = labkit.Lab.up("seed", name="routed", replace=True)
 svi = labkit.Lab.up("seed-svi", name="svi", replace=True)
 for name, l in (("routed port", routed), ("SVI in VLAN 10", svi)):
@@ -178,18 +182,17 @@ for name, l in (("routed port", routed), ("SVI in VLAN 10", svi)):
     print(f"{name:<15} phone1 -> router {campus.icmp_from(l, 'phone1', '192.168.254.1'):<9}"
           f" -> internet {campus.icmp_from(l, 'phone1', 'rootns'):<9}"
           f" -> pc2 {campus.icmp_from(l, 'phone1', 'pc2')}")
-for l in (routed, svi):
-    l.down()
+trunks.down(routed, svi)
 """),
 ("md", """
 ## Exercise: VLAN 2 stops at the trunk
 
 A colleague "tidied up" the access switch's uplinks. The next cell brings the campus back
-with their change (`trunks.tidied_up`, which types a few lines into the access switch) and
+(as its config files have it: `trunks.campus`) with their change (`trunks.tidied_up`, which types a few lines into the access switch) and
 pings across the trunks: VLAN 1 still works, VLAN 2 does not.
 """),
 ("code", """
-lab = labkit.Lab.up("campus-trunk", name="trunks", replace=True)
+lab = trunks.campus(lab)
 sw2950 = lab.service("sw2950", "ios")
 trunks.tidied_up(sw2950)
 print("phone2 -> phone1:", "reply" if trunks.ping(lab, "phone2", "phone1") else "no reply")
@@ -213,7 +216,7 @@ interface range FastEthernet0/1 - 2
 ### END SOLUTION
 """),
 ("check:trunk-fix-check:2", """
-rows = switchports(sw2950)
+rows = trunks.switchports(sw2950)
 for port in ("Fa0/1", "Fa0/2"):
     print(port, "allows", ",".join(rows[port]["trunking_vlans"]))
 ok = trunks.ping(lab, "phone2", "phone1", 10) and trunks.ping(lab, "pc2", "pc1", 10)   # up to 10 s to converge
@@ -237,9 +240,9 @@ finally:
 ## Tear down
 
 Always the last cell: `down()` stops what labkit started (by PID), the switches' Open vSwitch
-daemons included, and removes the namespaces.
+daemons included, and removes the namespaces (`trunks.down` skips a lab that is down already).
 """),
 ("code", """
-lab.down()
+trunks.down(lab)
 """),
 ]
