@@ -17,8 +17,9 @@ The seed is random unless LABKIT_SHUFFLE_SEED is set; it is printed, and every f
 names it and the order that ran, so a failure replays with
 `LABKIT_SHUFFLE_SEED=N pytest -m lab tests/test_notebook_shuffle.py -k NN` (the failure
 message has the command). One shuffled run per notebook, no more: each costs about what the
-notebook costs under nbval (measured on the 2-core machine: 04 93-101 s, 05 9 s, 06 34 s,
-07 45-85 s, more when a section must bring the campus up again).
+notebook costs under nbval (measured on the 2-core machine, graded time per notebook: 00 52 s,
+01 71 s, 02 31 s, 03 28 s, 04 93-101 s, 05 9 s, 06 34-59 s, 07 45-88 s (07 costs more when a
+section must bring the campus up again); about 6-7 minutes for all eight).
 """
 from __future__ import annotations
 
