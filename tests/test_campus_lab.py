@@ -71,7 +71,7 @@ def test_vlan2_pool_never_leases_the_static_voice_hosts(lab):
 
 #: a probe ACL 102 denies on Vlan2: the switch answers ICMP 3/13 from its Vlan2 address
 #: (ip unreachables, at most one per 500 ms: each probe is a new process, well apart)
-DENIED = "unreachable from 192.168.2.1"
+DENIED = "unreachable 3/13 (administratively prohibited) from 192.168.2.1"
 
 
 def test_acl_102_blocks_what_it_says_and_counts_it(lab):

@@ -44,7 +44,7 @@ access-list 102 permit ip any any
 """)'''
     check = _visible_only("01-campus-routing.ipynb", "acl-fix", answer, tmp_path)
     assert check["feedback"].startswith("hidden test: between other hosts of the two VLANs: "
-                                        "phone1 -> pc1 icmp: reply (want unreachable from 192.168.2.1)")
+                                        "phone1 -> pc1 icmp: reply (want unreachable 3/13 (administratively prohibited) from 192.168.2.1)")
 
 
 def test_02_a_fix_served_without_a_new_serial_loses_the_hidden_point(tmp_path):

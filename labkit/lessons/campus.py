@@ -121,9 +121,9 @@ def acl_matrix(lab, vlan1: str = "pc2", vlan2: str = "acd", port: int = 7) -> li
 POLICY: list[tuple[str, str, str, str]] = [
     # VLAN2 may not talk to VLAN1, cannot open a connection, nor send a datagram: the 3550
     # answers each with ICMP 3/13 from Vlan2 (IOS's `ip unreachables`, at most one per 500 ms)
-    ("acd", "pc2", "icmp", "unreachable from 192.168.2.1"),
-    ("acd", "pc2", "tcp_syn", "unreachable from 192.168.2.1"),
-    ("acd", "pc2", "udp", "unreachable from 192.168.2.1"),
+    ("acd", "pc2", "icmp", "unreachable 3/13 (administratively prohibited) from 192.168.2.1"),
+    ("acd", "pc2", "tcp_syn", "unreachable 3/13 (administratively prohibited) from 192.168.2.1"),
+    ("acd", "pc2", "udp", "unreachable 3/13 (administratively prohibited) from 192.168.2.1"),
     ("pc2", "acd", "tcp_syn", "SYN-ACK"),      # VLAN1 opens TCP to VLAN2: the reply is "established"
     ("acd", "rootns", "icmp", "reply"),        # VLAN2 keeps the internet (a root server)
 ]

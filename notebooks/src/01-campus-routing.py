@@ -107,9 +107,12 @@ print(sw.show("show access-lists"))      # the counts so far: DHCP, traceroute (
 ("md", """
 Each probe below is **one packet** (ICMP echo, TCP SYN, UDP datagram) between acd (VLAN2) and
 pc2 (VLAN1), with an echo server on port 7 on both. The last column is what moved in
-`show access-lists` during that probe: in the lab every denied packet is counted by line 20
-(a real 3550 filters in hardware, and its counters miss those packets: same guide); the
-SYN-ACK that answers pc2's SYN is counted by line 10 (`established`). VLAN1 → VLAN2 ICMP and
+`show access-lists` during that probe: in the lab every packet the ACL meets is counted. A
+real 3550 applies the ACL in hardware and counts only what its CPU handles: the permitted,
+hardware-switched packets (the SYN-ACK that answers pc2's SYN, line 10 `established`) are
+missing from its counters; denied packets reach the CPU while `ip unreachables` is on,
+since it answers them, and with `no ip unreachables` they are dropped in hardware and not
+counted either (same guide). VLAN1 → VLAN2 ICMP and
 UDP *reach* acd, but acd's answers are denied: that is the stateless part. A denied packet is
 not dropped in silence: as IOS does by default (`ip unreachables`), the switch answers with
 ICMP type 3 code 13, "administratively prohibited", from its Vlan2 address, at most one every
@@ -152,10 +155,11 @@ the acknowledgement number our ACK carried (RFC 9293 §3.10.7.1). The TTL is 63:
 routed it once. The RST went VLAN1 → VLAN2, out of Vlan2, and ACL 102 is `in` only.
 
 The fix is a stateful filter that remembers which side opened a connection. The 3550 has
-none: its configuration guide lists reflexive access lists among the ACL features it does
-not support, and CBAC (context-based access control) belongs to router IOS images with the
-firewall feature set, which no 3550 image has (Catalyst 3550 Software Configuration Guide,
-"Configuring Network Security with ACLs", "Unsupported Features"). On this network the
+none. Its configuration guide lists reflexive access lists among the ACL features it does
+not support (Catalyst 3550 Software Configuration Guide, "Configuring Network Security with
+ACLs", "Unsupported Features"), and its command reference has no `ip inspect`: CBAC
+(context-based access control) is part of the Cisco IOS Firewall feature set for routers
+(Cisco IOS Security Configuration Guide, "Configuring Context-Based Access Control"). On this network the
 state would live on a router (CBAC, or the zone-based firewall of later IOS) or on the hosts
 themselves (nftables `ct state established`).
 """),
@@ -208,7 +212,7 @@ pc2. From the ISP, a connection to 100.64.0.2 port 80 reaches pc2's web server, 
 router's `show ip nat translations` lists the static entry and the session that used it:
 """),
 ("code", """
-print("isp -> 100.64.0.2:80:", lab.node("isp").call("labkit.probes.campus:tcp_session", "100.64.0.2", 80))
+print("isp -> http://100.64.0.2/:", lab.node("isp").call("labkit.dns.probes:http_get", "http://100.64.0.2/"))
 print("Pro  Inside global         Inside local          Outside local         Outside global")
 print(*campus.forwards(lab, 80), sep="\\n")
 """),
@@ -304,7 +308,9 @@ print(*[l for l in sw.translation.dnsmasq.conf.splitlines() if "conflict" in l],
 """),
 ("md", """
 **(d)** A 3550 routes between SVIs only with **`ip routing`**, which the post never shows;
-`sw3550.ios` adds it. Without it (forwarding off in the switch), each VLAN still works
+`sw3550.ios` adds it. `sw.configure` takes interface and route lines only, so the cell
+turns forwarding off in the switch's namespace, which is what `no ip routing` does to a
+3550 (a real switch has no shell). Without it each VLAN still works
 inside itself, and nothing is routed: not to the internet, and not between the VLANs either,
 the very thing the post bought the switch for (a TCP SYN from pc2 in VLAN1 to acd in VLAN2):
 """),
@@ -357,7 +363,7 @@ print(result)
 assert result.ok, "the ACL does not do what the policy says yet: " + result.failures()
 ### BEGIN HIDDEN TESTS
 # the policy is about the VLANs, not the two hosts probed above: a VLAN2 phone and a VLAN1 PC
-DENIED = "unreachable from 192.168.2.1"   # IOS answers a deny with ICMP 3/13 from the VLAN's SVI
+DENIED = "unreachable 3/13 (administratively prohibited) from 192.168.2.1"   # IOS answers a deny with ICMP 3/13 from the VLAN's SVI
 others = [("phone1", "pc1", "icmp", DENIED), ("phone1", "pc1", "udp", DENIED),
           ("phone1", "pc1", "tcp_syn", DENIED), ("pc1", "phone1", "tcp_syn", "SYN-ACK"),
           ("phone1", "rootns", "icmp", "reply")]

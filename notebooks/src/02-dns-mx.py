@@ -257,7 +257,8 @@ make BIND serve it, as the author would on his EC2 host:
 
 1. make the apex NS name the real server, `ns.exampledomain.ca.`;
 2. make the SOA RNAME a mailbox that receives mail (`vmbox` delivers `admin@` and `test@`);
-3. raise the SOA serial (the author's date-and-counter form, `YYYYMMDDnn`). A primary loads
+3. raise the SOA serial (the author's 2012220104 looks like a date and a counter,
+   `YYYYMMDDnn`, but month 22 is no month: any larger number will do). A primary loads
    the file anyway, but secondaries and anything that compares serials see a change only
    when the serial grows;
 4. run `bind.reload()`, what `rndc reload` does on the seed's host. It runs
