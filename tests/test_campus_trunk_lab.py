@@ -78,6 +78,18 @@ def test_an_access_port_sees_nothing_of_the_other_vlan(ct):
 
 def test_the_root_is_the_3550_and_the_second_uplink_is_the_alternate(ct):
     assert trunks.stp_ports(ct, "sw2950")["fa0-1"] == ("Root", "Forwarding")
+
+
+def test_traffic_crosses_at_once_after_restore_link_returns(ct):
+    """After a re-plug the root's designated port may miss the agreement and wait out its
+    timers (~20 s) while the access switch already forwards on its root port: restore_link
+    waits for the whole tree, so traffic crosses as soon as it returns. Five re-plugs."""
+    for _ in range(5):
+        ct.node("sw2950").run(["ip", "link", "set", "dev", "fa0-1", "down"], check=True)
+        ct.wait_spanning_tree(30)
+        trunks.restore_link(ct, "sw2950", "fa0-1")
+        assert trunks.stp_ports(ct, "sw3550")["fa0-7"] == ("Designated", "Forwarding")
+        assert trunks.ping(ct, "pc2", "pc1", 2) and trunks.ping(ct, "phone2", "phone1", 2)
     assert trunks.stp_ports(ct, "sw2950")["fa0-2"] == ("Alternate", "Discarding")
     assert all(state == "Forwarding" for _, state in trunks.stp_ports(ct, "sw3550").values())
 
@@ -192,7 +204,7 @@ def test_the_two_joins_look_the_same_from_the_hosts_and_the_router():
         assert table["routed"] == table["svi"]
         for l in (routed, svi):
             assert [campus.icmp_from(l, "phone1", d) for d in ("192.168.254.1", "rootns", "pc2")] == \
-                ["reply", "reply", "unreachable from 192.168.2.1"]   # the deny answers 3/13
+                ["reply", "reply", "unreachable 3/13 (administratively prohibited) from 192.168.2.1"]   # the deny answers 3/13
         macs = parse_show(svi.service("sw3550", "ios"), "show mac address-table")
         router = trunks.macs(svi, "router")
         assert [(r["vlan_id"], r["destination_port"]) for r in macs if r["destination_address"] in router] \

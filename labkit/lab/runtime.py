@@ -277,6 +277,21 @@ class Lab:
             entry["leased"] = n.live_ip() if netns.exists(n.netns) else None
         return entry
 
+    def wait_spanning_tree(self, timeout: float = 60.0) -> None:
+        """Return once the spanning tree of the lab's switches has settled across their links
+        (labkit.lab.ovs.tree_settled, bring-up's rule), e.g. after a link was plugged back
+        in: a designated port whose proposal was not agreed waits out its timers, and frames
+        toward it are lost meanwhile. Raises WaitTimeout naming the waiting ports."""
+        from . import ovs
+        from labkit.procs import wait_until
+
+        switches = [ovs.PrivateOvs.of(n) for n in self.nodes
+                    if n.spec.stp is not None and n.spec.switching == "ovs"]
+        if switches:
+            wait_until(lambda: ovs.tree_settled(switches, self.topo.peer), timeout, 0.1,
+                       what="spanning tree settling: " + ", ".join(
+                           f"{s.spec.name} {s.unsettled()}" for s in switches if not s.stp_settled()))
+
     def check(self, progress: Progress = _quiet):
         from .checks import run_checks
 

@@ -95,10 +95,10 @@ def pull_link(lab, node: str, iface: str, src: str, dst: str, timeout: float = 3
 
 
 def restore_link(lab, node: str, iface: str, timeout: float = 60.0) -> None:
-    """Plug node:iface back in; return once the node's spanning tree has settled again."""
-    n = lab.node(node)
-    n.run(["ip", "link", "set", "dev", iface, "up"], check=True)
-    wait_until(lambda: PrivateOvs.of(n).stp_settled(), timeout, 0.1, what=f"{node}'s spanning tree settling")
+    """Plug node:iface back in; return once the lab's spanning tree has settled again, on
+    both ends of every trunk (the far switch's designated port may wait out its timers)."""
+    lab.node(node).run(["ip", "link", "set", "dev", iface, "up"], check=True)
+    lab.wait_spanning_tree(timeout)
 
 
 def macs(lab, node: str) -> set[str]:

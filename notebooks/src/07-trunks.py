@@ -173,7 +173,7 @@ for row in table:
 """),
 ("md", """
 And ACL 102 (`in` on Vlan2)? It matches the source and destination *addresses* of what VLAN 2
-hosts send into the switch, not the next hop the switch picks. In both designs VLAN 2 reaches
+hosts send to be routed (and to the switch itself), not the next hop the switch picks. In both designs VLAN 2 reaches
 the router's address and the internet, and not VLAN 1's hosts: the join makes no difference
 to the filter.
 """),
