@@ -5,7 +5,6 @@ import pytest
 
 from labkit.lab.errors import TopologyError
 from labkit.lab.model import Interface, Node, Stp
-from labkit.lab import ovs
 from labkit.lab.ovs import (BRIDGE, OvsPaths, PrivateOvs, accepting, config_words, port_columns,
                             stp_settings, wait_for_db)
 
@@ -105,52 +104,3 @@ def test_an_ovsdb_server_that_exits_is_named_with_its_log(tmp_path):
         wait_for_db(paths, dead, switch(), timeout=5)
     assert not accepting(paths.db_sock)      # no file at all: not accepting either
 
-
-class _FakeSwitch:
-    """What ovs.tree_settled reads of a switch: its name, its ports' (role, state), and the
-    ones that are not settled by themselves (PrivateOvs.unsettled's rule, restated)."""
-
-    def __init__(self, name, ports):
-        self.spec = type("Spec", (), {"name": name})()
-        self.ports = ports
-
-    def stp_ports(self):
-        return self.ports
-
-    def unsettled(self):
-        return {p: rs for p, rs in self.ports.items()
-                if rs[1] != "Forwarding" and not ovs.blocked(*rs) and rs[1] != "Disabled"}
-
-
-def _peer(links):
-    ends = {}
-    for a, b in links:
-        ends[a], ends[b] = b, a
-    return lambda node, intf: (type("End", (), {"node": ends[(node, intf)][0], "intf": ends[(node, intf)][1]})()
-                               if (node, intf) in ends else None)
-
-
-LOOP = [(("root", "fa0-7"), ("acc", "fa0-1")), (("root", "fa0-8"), ("acc", "fa0-2"))]
-
-
-@pytest.mark.parametrize("root8, acc2, settled", [
-    (("Designated", "Forwarding"), ("Alternate", "Discarding"), True),
-    # the missed agreement: the designated end waits out its timers, the alternate blocks anyway
-    (("Designated", "Discarding"), ("Alternate", "Discarding"), True),
-    (("Designated", "Learning"), ("Backup", "Discarding"), True),
-    # both ends still think they are designated: nothing is decided yet
-    (("Designated", "Discarding"), ("Designated", "Discarding"), False),
-    # the far end is the root port that should carry traffic: the designated end blocks it
-    (("Designated", "Discarding"), ("Root", "Forwarding"), False),
-    (("Designated", "Learning"), ("Root", "Learning"), False),
-])
-def test_tree_settled_across_a_link(root8, acc2, settled):
-    root = _FakeSwitch("root", {"fa0-7": ("Designated", "Forwarding"), "fa0-8": root8})
-    acc = _FakeSwitch("acc", {"fa0-1": ("Root", "Forwarding"), "fa0-2": acc2})
-    assert ovs.tree_settled([root, acc], _peer(LOOP)) is settled
-
-
-def test_a_waiting_designated_port_with_no_switch_at_the_far_end_is_not_settled():
-    root = _FakeSwitch("root", {"fa0-7": ("Designated", "Forwarding"), "fa0-8": ("Designated", "Discarding")})
-    assert ovs.tree_settled([root], _peer(LOOP)) is False      # acc is no switch of the set
-    assert ovs.tree_settled([root], _peer([])) is False         # no link at all

@@ -137,7 +137,7 @@ class Builder:
 
     def wait_spanning_tree(self, timeout: float = 60.0) -> None:
         """Return once every spanning tree has settled (ports forward, or are blocked as
-        alternates; see ovs.tree_settled), so a lab is usable when `up` returns. 802.1D takes
+        alternates), so a lab is usable when `up` returns. 802.1D takes
         2 x forward delay (30 s by default); RSTP settles in about a second (edge ports at once)."""
         from labkit.procs import WaitTimeout, wait_until
 
@@ -149,7 +149,7 @@ class Builder:
         for s in switches:
             s.kick_edge_ports()
         try:
-            wait_until(lambda: ovs.tree_settled(switches, self.topo.peer), timeout, 0.1, what="spanning tree")
+            wait_until(lambda: all(s.stp_settled() for s in switches), timeout, 0.1, what="spanning tree")
         except WaitTimeout:
             waiting = {s.spec.name: s.unsettled() for s in switches if not s.stp_settled()}
             raise TopologyError(None, f"spanning tree did not settle in {timeout:.0f} s: {waiting}",

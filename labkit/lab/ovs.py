@@ -344,30 +344,3 @@ class PrivateOvs:
     def stp_settled(self) -> bool:
         """Every spanning-tree port of this switch forwards or is blocked for a reason."""
         return not self.unsettled()
-
-
-def blocked(role: str, state: str) -> bool:
-    """A port that spanning tree keeps from forwarding on purpose."""
-    return role.lower() in ("alternate", "backup") and state.lower() in ("discarding", "blocking")
-
-
-def tree_settled(switches: list["PrivateOvs"], peer: Callable[[str, str], object]) -> bool:
-    """The spanning tree of several switches, seen across their links: settled when every
-    port of each switch forwards or is blocked for a reason, except a designated port that
-    still waits (discarding or learning) while the port at the other end of its link is an
-    alternate or backup: nothing crosses that link either way, so no frame waits for it.
-
-    That case is common with Open vSwitch's RSTP: when a trunk comes up, the far end
-    becomes an alternate port, and when its agreement to the designated port's proposal is
-    missed, the designated port forwards only after its timers (2 x forward delay, about
-    20 s here), though the alternate blocks the link anyway. `peer(node, port)` is the far
-    end of a link (Topology.peer: an object with .node and .intf) or None."""
-    by_name = {s.spec.name: s for s in switches}
-    ports = {s.spec.name: s.stp_ports() for s in switches}
-    for s in switches:
-        for name, (role, state) in s.unsettled().items():
-            far = peer(s.spec.name, name)
-            far_state = ports.get(far.node, {}).get(far.intf) if far is not None and far.node in by_name else None
-            if not (role.lower() == "designated" and far_state is not None and blocked(*far_state)):
-                return False
-    return True

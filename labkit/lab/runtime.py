@@ -278,17 +278,17 @@ class Lab:
         return entry
 
     def wait_spanning_tree(self, timeout: float = 60.0) -> None:
-        """Return once the spanning tree of the lab's switches has settled across their links
-        (labkit.lab.ovs.tree_settled, bring-up's rule), e.g. after a link was plugged back
-        in: a designated port whose proposal was not agreed waits out its timers, and frames
-        toward it are lost meanwhile. Raises WaitTimeout naming the waiting ports."""
+        """Return once every switch's spanning tree has settled (bring-up's rule: each port
+        forwards or is blocked as an alternate), e.g. after a link was plugged back in or a
+        trunk re-tagged: the far switch's designated port may wait out its timers while the
+        near one already forwards. Raises WaitTimeout naming the waiting ports."""
         from . import ovs
         from labkit.procs import wait_until
 
         switches = [ovs.PrivateOvs.of(n) for n in self.nodes
                     if n.spec.stp is not None and n.spec.switching == "ovs"]
         if switches:
-            wait_until(lambda: ovs.tree_settled(switches, self.topo.peer), timeout, 0.1,
+            wait_until(lambda: all(s.stp_settled() for s in switches), timeout, 0.1,
                        what="spanning tree settling: " + ", ".join(
                            f"{s.spec.name} {s.unsettled()}" for s in switches if not s.stp_settled()))
 

@@ -109,8 +109,9 @@ print(lab.check())
 ("md", """
 ## Exercise: a lost default route
 
-The next cell removes the 3550's default route, as `no ip route 0.0.0.0 0.0.0.0 Fast0/1`
-typed on the switch would. `sw.configure(...)` takes IOS lines as you would type them after
+The next cell removes the 3550's default route, as `no ip route 0.0.0.0 0.0.0.0` typed on
+the switch would (with the prefix and mask alone, IOS removes every route to it: the seed's
+`Fast0/1` line, or the one you typed if you run this section again). `sw.configure(...)` takes IOS lines as you would type them after
 `configure terminal`, and changes the running switch. The checks notice that the LAN lost
 the internet.
 
@@ -123,7 +124,7 @@ checks your fix and is graded.
 """),
 ("code", """
 sw = lab.service("sw3550", "ios")
-sw.configure("no ip route 0.0.0.0 0.0.0.0 Fast0/1")
+sw.configure("no ip route 0.0.0.0 0.0.0.0")
 print(sw.show("show ip route"))
 for r in lab.check().results:
     if not r.ok:

@@ -102,6 +102,9 @@ gateway node in the background). The ACD answers the caller itself and plays the
 prompt and music while the call waits: `GET /queues` shows it `waiting`.
 """),
 ("code", """
+for agent in ("2771", "2772"):      # whatever ran before: both back and idle, then paused
+    acd.rest(lab, f"/agents/{agent}", "PATCH", {"paused": False})
+print("2771 and 2772 idle:", acd.wait_agents(lab, {"2771": "idle", "2772": "idle"}))
 for agent in ("2771", "2772"):
     acd.rest(lab, f"/agents/{agent}", "PATCH", {"paused": True})
 cap = acd.Capture.start(lab.node("acd"), "queued")
