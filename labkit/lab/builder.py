@@ -137,9 +137,9 @@ class Builder:
 
     def wait_spanning_tree(self, timeout: float = 60.0) -> None:
         """Return once every spanning tree has settled (ports forward, or are blocked as
-        alternates), so a lab is usable when `up` returns. 802.1D takes
-        2 x forward delay (30 s by default); RSTP settles in about a second (edge ports at once)."""
-        from labkit.procs import WaitTimeout, wait_until
+        alternates), so a lab is usable when `up` returns. 802.1D takes 2 x forward delay
+        (30 s by default); RSTP settles in about a second (edge ports at once)."""
+        from labkit.procs import WaitTimeout
 
         switches = [self.private_ovs(n) for n in self.topo.nodes.values() if n.stp is not None
                     and n.switching == "ovs"]
@@ -149,11 +149,9 @@ class Builder:
         for s in switches:
             s.kick_edge_ports()
         try:
-            wait_until(lambda: all(s.stp_settled() for s in switches), timeout, 0.1, what="spanning tree")
-        except WaitTimeout:
-            waiting = {s.spec.name: s.unsettled() for s in switches if not s.stp_settled()}
-            raise TopologyError(None, f"spanning tree did not settle in {timeout:.0f} s: {waiting}",
-                                "check the switches' spanning-tree lines") from None
+            ovs.wait_settled(switches, timeout)
+        except WaitTimeout as e:
+            raise TopologyError(None, str(e), "check the switches' spanning-tree lines") from None
 
     def parallel(self, scripts: dict[str, str]) -> None:
         """Run one shell script per node, all nodes at once; fail with the node's output."""

@@ -344,3 +344,13 @@ class PrivateOvs:
     def stp_settled(self) -> bool:
         """Every spanning-tree port of this switch forwards or is blocked for a reason."""
         return not self.unsettled()
+
+
+def wait_settled(switches: list[PrivateOvs], timeout: float) -> None:
+    """Return once every switch's spanning tree has settled (PrivateOvs.stp_settled); after
+    `timeout` seconds raise WaitTimeout naming the ports still waiting at that moment."""
+    try:
+        wait_until(lambda: all(s.stp_settled() for s in switches), timeout, 0.1, what="spanning tree")
+    except WaitTimeout:
+        waiting = {s.spec.name: s.unsettled() for s in switches if not s.stp_settled()}
+        raise WaitTimeout(f"spanning tree did not settle in {timeout:.0f} s: {waiting}") from None

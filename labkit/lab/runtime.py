@@ -283,14 +283,9 @@ class Lab:
         trunk re-tagged: the far switch's designated port may wait out its timers while the
         near one already forwards. Raises WaitTimeout naming the waiting ports."""
         from . import ovs
-        from labkit.procs import wait_until
 
-        switches = [ovs.PrivateOvs.of(n) for n in self.nodes
-                    if n.spec.stp is not None and n.spec.switching == "ovs"]
-        if switches:
-            wait_until(lambda: all(s.stp_settled() for s in switches), timeout, 0.1,
-                       what="spanning tree settling: " + ", ".join(
-                           f"{s.spec.name} {s.unsettled()}" for s in switches if not s.stp_settled()))
+        ovs.wait_settled([ovs.PrivateOvs.of(n) for n in self.nodes
+                          if n.spec.stp is not None and n.spec.switching == "ovs"], timeout)
 
     def check(self, progress: Progress = _quiet):
         from .checks import run_checks

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 def exchange(packet: bytes, wait: float = 2.0) -> bytes | None:
     """Send the IPv4 packet `packet` and return the first packet that answers it (scapy's
-    matching: the reply, or an ICMP error quoting it), or None after `wait` seconds (not `timeout`: node.call takes that one)."""
+    matching: the reply, or an ICMP error quoting it), or None after `wait` seconds (not
+    `timeout`: node.call takes that one)."""
     from scapy.all import IP, sr1
     answer = sr1(IP(packet), timeout=wait, verbose=False)
     return bytes(answer) if answer is not None else None
