@@ -125,6 +125,29 @@ def _trunks_of(lab, node):
     return dict(line.split(",", 1) for line in out.splitlines())
 
 
+def test_ping_waits_its_whole_time_through_errors(ct):
+    """An address nobody has: the kernel answers the queued echo request with "host
+    unreachable" once ARP gives up (about 3 s), and trunks.ping keeps asking until its time
+    is up (`ping -c1 -w5` stopped at that first error)."""
+    t0 = time.monotonic()
+    assert not trunks.ping(ct, "phone2", "192.168.2.99", 5)
+    assert 5 <= time.monotonic() - t0 < 7
+
+
+def test_a_check_right_after_the_fix_sees_vlan2_cross(ct):
+    """Notebook 07's exercise, cell by cell and without pauses: the failing ping leaves
+    phone2's ARP for phone1 still failing when the fix lands, and the check's ping starts
+    before that ARP gives up (the check that failed 1 run in 4 in nbval and CI)."""
+    sw = ct.service("sw2950", "ios")
+    trunks.tidied_up(sw)
+    try:
+        assert not trunks.ping(ct, "phone2", "phone1")
+    finally:
+        sw.configure("interface range FastEthernet0/1 - 2\n switchport trunk allowed vlan add 2")
+    ct.wait_spanning_tree(60)
+    assert trunks.ping(ct, "phone2", "phone1", 10)
+
+
 def test_configure_retypes_a_trunk_live_and_refuses_bad_lines_untouched(ct):
     sw = ct.service("sw2950", "ios")
     before = _trunks_of(ct, "sw2950")

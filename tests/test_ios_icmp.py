@@ -168,3 +168,11 @@ def test_fuzzed_unreachables_proxy_arp_and_null0_lines_never_crash(tmp_path_fact
         return
     kinds = [s.argv[3] for s in t.routes if "10.9.0.0/16" in s.argv]
     assert kinds == ["unreachable" if cfg.null_unreachables else "blackhole"]
+
+
+def test_icmp_messages_have_one_name_each_wherever_a_probe_prints_them():
+    from labkit.probes.icmp import describe
+
+    assert [describe(*m) for m in ((0, 0), (11, 0), (3, 1), (3, 13), (3, 9), (5, 1))] == [
+        "echo reply", "time exceeded", "unreachable 3/1 (host)",
+        "unreachable 3/13 (administratively prohibited)", "unreachable 3/9", "ICMP type 5 code 1"]

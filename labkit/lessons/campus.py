@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from labkit.ios import show
 from labkit.probes.campus import EchoServer
+from labkit.probes.icmp import describe
 from labkit.procs import wait_until
 
 
@@ -78,19 +79,14 @@ def syn_from(lab, src: str, dst: str, port: int) -> str:
     return lab.node(src).call("labkit.probes.campus:tcp_syn", _addr(lab, dst), port)
 
 
-#: ICMP (type, code) -> what IOS calls it
-ICMP_NAMES = {(0, 0): "echo reply", (11, 0): "time exceeded", (3, 1): "host unreachable",
-              (3, 13): "administratively prohibited"}
-
-
 def hops(lab, src: str, dst: str, ttls, wait: float = 2.0) -> list[str]:
     """One echo request from node `src` to address `dst` per TTL: who answers it and with
-    what ("ttl 2: 192.168.254.1 time exceeded"), or "no answer" after `wait` seconds."""
+    what ("ttl 2: 192.168.254.1 time exceeded", named by labkit.probes.icmp.describe), or
+    "no answer" after `wait` seconds."""
     lines = []
     for ttl in ttls:
         got = lab.node(src).call("labkit.probes.icmp:answers", dst, ttl=ttl, wait=wait)
-        what = (f"{got[0][1]} {ICMP_NAMES.get((got[0][2], got[0][3]), f'type {got[0][2]} code {got[0][3]}')}"
-                if got else "no answer")
+        what = f"{got[0][1]} {describe(got[0][2], got[0][3])}" if got else "no answer"
         lines.append(f"ttl {ttl}: {what}")
     return lines
 

@@ -22,21 +22,29 @@ the same helpers serve IOS and plain topologies.
 from __future__ import annotations
 
 import json
-import math
 import time
 
 from labkit.lab.ovs import PrivateOvs
-from labkit.procs import wait_until
+from labkit.procs import WaitTimeout, wait_until
 
 
 def ping(lab, src: str, dst: str, wait: float = 2.0) -> bool:
-    """Does a lab node reach an address (or a node's address)? Echo requests go every 0.2 s
-    until one is answered or `wait` seconds (rounded up to whole seconds: ping's deadline)
-    pass. One lost probe is not an answer: the first frame after a port is re-tagged, or
-    while an ARP is pending, may be lost (about 1 in 10 right after `configure`)."""
+    """Does a lab node reach an address (or a node's address) within `wait` seconds? One echo
+    request at a time (`ping -c1 -W1`), again until one is answered or the time is up; the
+    last try may end up to a second later. An error does not end the wait. `ping -c1 -wN`
+    would stop at the first one: an ARP still failing from an earlier ping (the kernel
+    answers the queued request with "host unreachable" about 3 s after that ping began)
+    made a check right after a fix give up within a second. One lost probe is not an answer
+    either: the first frame after a port is re-tagged, or while an ARP is pending, may be
+    lost (about 1 in 10 right after `configure`)."""
     addr = lab.address(dst) if not dst[0].isdigit() else dst
-    argv = ["ping", "-n", "-c1", "-i0.2", f"-w{max(1, math.ceil(wait))}", addr]
-    return lab.node(src).run(argv).returncode == 0
+    node = lab.node(src)
+    per_try = max(0.2, min(1.0, wait))
+    try:
+        return wait_until(lambda: node.run(["ping", "-n", "-c1", f"-W{per_try:g}", addr]).returncode == 0,
+                          wait, 0.05, what=f"{src} reaching {addr}")
+    except WaitTimeout:
+        return False
 
 
 def frame_tags(packets) -> list[dict]:

@@ -22,11 +22,9 @@ import threading
 from dataclasses import dataclass, field
 
 from labkit.lab.safety import require_lab_netns
+from labkit.probes.icmp import describe
 
 TIMEOUT = 1.0
-ICMP_TYPES = {3: "unreachable", 11: "time exceeded"}
-#: the destination-unreachable codes a lesson meets (RFC 792, RFC 1812 5.2.7.1)
-UNREACHABLE = {0: "net", 1: "host", 3: "port", 13: "administratively prohibited"}
 
 
 def _scapy():
@@ -37,11 +35,7 @@ def _scapy():
 def _icmp_error(reply) -> str:
     """"unreachable 3/13 (administratively prohibited) from 192.168.2.1": type, code, sender."""
     from scapy.all import ICMP
-    kind, code = int(reply[ICMP].type), int(reply[ICMP].code)
-    t = ICMP_TYPES.get(kind, f"ICMP type {kind}")
-    if kind == 3:
-        t += f" 3/{code}" + (f" ({UNREACHABLE[code]})" if code in UNREACHABLE else "")
-    return f"{t} from {reply.src}"
+    return f"{describe(int(reply[ICMP].type), int(reply[ICMP].code))} from {reply.src}"
 
 
 def icmp(dst: str, timeout: float = TIMEOUT) -> str:

@@ -3,6 +3,19 @@ from __future__ import annotations
 
 from labkit.lab.safety import require_lab_netns
 
+#: the ICMP messages a lesson meets, by type (RFC 792)
+TYPES = {0: "echo reply", 3: "unreachable", 11: "time exceeded"}
+#: destination-unreachable codes by number (RFC 792, RFC 1812 5.2.7.1)
+UNREACHABLE = {0: "net", 1: "host", 3: "port", 13: "administratively prohibited"}
+
+
+def describe(kind: int, code: int) -> str:
+    """The one way labkit names an ICMP message: "echo reply", "time exceeded",
+    "unreachable 3/13 (administratively prohibited)", "ICMP type 5 code 1"."""
+    if kind == 3:
+        return f"unreachable 3/{code}" + (f" ({UNREACHABLE[code]})" if code in UNREACHABLE else "")
+    return TYPES[kind] if kind in TYPES else f"ICMP type {kind} code {code}"
+
 
 def ping(dst: str, count: int = 3, timeout: float = 1.0) -> dict:
     """Send `count` echo requests with scapy; return what came back (picklable)."""

@@ -395,7 +395,7 @@ print("call 1 rang", rang[0], "| call 2 rang", rang[1], "| as predicted")
 ### BEGIN HIDDEN TESTS
 # another starting state: phone2 logs in again first, so 2772 is idle longer than 2771
 acd.line_up(lab, "predict", ["2772", "2771"])
-acd.check_prediction(lab, "predict", predict, silent={"2773"})
+rang_again = acd.check_prediction(lab, "predict", predict, silent={"2773"})
 ### END HIDDEN TESTS
 """),
 ("md", """
@@ -432,7 +432,7 @@ kept = acd.rest(lab, "/agents/2771")["memberof"]
 assert set(queues_before) | {"sales"} <= set(kept), \\
     f"2771 is a member of {kept}; want sales added to the queues it had ({', '.join(queues_before)})"
 acd.wait_agents(lab, {"2771": "idle"}, timeout=30)
-acd.check_routed(lab, "queue1", "2771")
+assert acd.check_routed(lab, "queue1", "2771")
 ### END HIDDEN TESTS
 """),
 ("md", """
