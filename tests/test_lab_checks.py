@@ -80,6 +80,24 @@ def test_tcp_port_open_and_closed_verdicts():
     assert port_closed(Ctx(Node()), p) == (True, f"127.0.0.1 {port}/tcp refused (ECONNREFUSED)")
 
 
+@pytest.mark.parametrize("rc, verdict", [(111, "refused (ECONNREFUSED)"), (101, "unreachable (ENETUNREACH)"),
+                                         (113, "unreachable (EHOSTUNREACH)")])
+def test_only_a_reset_is_called_refused(monkeypatch, rc, verdict):
+    """connect() failing with an ICMP error (net or host unreachable) is no refusal: only a
+    RST is (ECONNREFUSED)."""
+    class Refusing:
+        def settimeout(self, t): pass
+        def connect_ex(self, addr): return rc
+        def close(self): pass
+        def __enter__(self): return self
+        def __exit__(self, *a): pass
+
+    import labkit.lab.checks as checks
+    monkeypatch.setattr(checks, "open_socket", lambda kind, ns: Refusing())
+    p = {"from": "h1", "to": "h2", "port": "25/tcp", "timeout": 1.0}
+    assert port_open(Ctx(Node()), p) == (False, f"127.0.0.1 25/tcp {verdict}")
+
+
 def test_udp_port_open_needs_a_reply_to_the_plugins_payload():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as srv:
         srv.bind(("127.0.0.1", 0))

@@ -134,10 +134,11 @@ def test_login_queued_call_redirect_and_logout_through_the_pbx():
     assert any(m.call_id in dialogs["phone2"] and m.get("Expires") == "0" for m in subs)
 
     # NOTIFYs from the PBX's presence server follow phone1's real calls: the queued call
-    # made phone1 busy (early/confirmed) and then idle (terminated) again
+    # made phone1 busy (early/confirmed), and its end was published as terminated (RFC 4235)
     states = phone1_states
     busy = [i for i, s in enumerate(states) if s == "confirmed"]
-    assert busy and "idle" in states[busy[0]:], states
+    assert busy and "terminated" in states[busy[0]:], states
+    assert "idle" not in states     # the ACD's word for an agent, not a dialog state
 
     # the calls: gateway -> PBX -> ACD, ACD -> PBX -> agent phone
     invites = requests(msgs, "INVITE")

@@ -105,7 +105,9 @@ def probe_port(ns: str, addr: str, port: int, proto: str, timeout: float,
                 return True, "accepts connections"
             if rc in (errno.EAGAIN, errno.ETIMEDOUT, errno.EINPROGRESS):
                 return False, "no answer (dropped)"
-            return False, f"refused ({errno.errorcode.get(rc, rc)})"
+            # refused: a RST came back; anything else (an ICMP error) is unreachable
+            word = "refused" if rc == errno.ECONNREFUSED else "unreachable"
+            return False, f"{word} ({errno.errorcode.get(rc, rc)})"
         s.connect((addr, port))
         s.send(payload)
         try:

@@ -76,8 +76,10 @@ def registration_lines(lab) -> list[str]:
 
 def dialog_states(pcap: Path, ext: str) -> list[str]:
     """The dialog states in the PBX's NOTIFYs about ``ext`` to the ACD, in order, repeats of
-    the same state dropped: e.g. ``idle``, ``early``, ``confirmed``, ``idle``. A NOTIFY with no
-    dialog, or only terminated ones, reads as idle (what the ACD makes of it too)."""
+    the same state dropped, in RFC 4235's words (section 3.7.1: trying, proceeding, early,
+    confirmed, terminated): e.g. ``early``, ``confirmed``, ``terminated``. A NOTIFY that lists
+    no dialog reads as "no dialog". RFC 4235 has no idle state; "idle" is the ACD's word for
+    an agent whose dialogs have all ended."""
     out: list[str] = []
     for _, src, dst, m in sip_packets(pcap):
         if not (m.is_request and m.method == "NOTIFY" and _who(src) == "pbx" and _who(dst) == "acd"):
@@ -85,10 +87,11 @@ def dialog_states(pcap: Path, ext: str) -> list[str]:
         if m.from_.uri.user != ext:            # a NOTIFY's From is the watched entity
             continue
         try:
-            states = [st for _, st in events.dialog_states(m.body) if st != "terminated"]
+            states = [st for _, st in events.dialog_states(m.body)]
         except events.BodyError:                 # no body (a first NOTIFY may have none)
             states = []
-        state = states[-1] if states else "idle"
+        live = [st for st in states if st != "terminated"]
+        state = live[-1] if live else states[-1] if states else "no dialog"
         if not out or out[-1] != state:
             out.append(state)
     return out

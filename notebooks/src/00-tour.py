@@ -90,9 +90,10 @@ TTL is 61: the root server started at 64, and three routers decremented it. It i
 to 192.168.1.20 although the root server only ever saw the router's WAN address: the
 router's NAT rewrote the request on the way out and the reply on the way back.
 
-The lab has no way out: the ISP router has no route for an address outside the lab and
-answers *Destination Net Unreachable*, which is what keeps
-the seed's public addresses (1.2.3.4) safe to reuse.
+The lab has no way out: its namespaces have no link to the machine's own network, which is
+what keeps the seed's public addresses (1.2.3.4) safe to reuse. A packet for an address
+outside the lab shows it: the ISP router has no route for it and answers *Destination Net
+Unreachable*.
 """),
 ("code", """
 print(lab.node("ec2").cmd("ping -c1 -W1 8.8.8.8").splitlines()[1])
@@ -134,7 +135,17 @@ for r in lab.check().results:
 The port forward fails too, although the ISP's SYN does reach pc2 (the router routes
 192.168.0.0/16 to the switch and forwards port 80 to pc2): pc2's SYN-ACK goes back to its
 gateway, the 3550, which has no route to the ISP any more. Every answer from the LAN to
-the outside needs the 3550's default route, not only what the LAN starts.
+the outside needs the 3550's default route, not only what the LAN starts. A capture on
+pc2 while the ISP sends that SYN shows both halves (pc2 repeats its SYN-ACK while it waits,
+so each kind of segment is listed once):
+"""),
+("code", """
+from scapy.all import IP, TCP
+from labkit.lessons import campus
+with lab.node("pc2").capturing("eth0", bpf="tcp port 80") as cap:
+    print("isp -> 100.64.0.2:80:", campus.syn_from(lab, "isp", "100.64.0.2", 80))
+for seen in sorted({f"{p[IP].src} -> {p[IP].dst} {p[TCP].flags}" for p in cap.packets if TCP in p}):
+    print("pc2's eth0:", seen)
 """),
 ("solution:default-route", """
 ### BEGIN SOLUTION

@@ -117,6 +117,8 @@ UDP *reach* acd, but acd's answers are denied: that is the stateless part. A den
 not dropped in silence: as IOS does by default (`ip unreachables`), the switch answers with
 ICMP type 3 code 13, "administratively prohibited", from its Vlan2 address, at most one every
 500 ms (`ip icmp rate-limit unreachable`); `no ip unreachables` on Vlan2 would make it silent.
+The ICMP goes to whoever sent the denied packet. In the pc2 → acd rows that is acd, whose
+answer was denied: pc2 sees no reply, and the 3/13 goes to acd.
 """),
 ("code", """
 for row in campus.acl_matrix(lab):
@@ -282,6 +284,10 @@ The seed's interface routes never loop, for a reason IOS and Linux share: neithe
 proxy ARP for an address it would route back out of the interface the request came in on.
 The switch ARPs on Fa0/1 for 192.168.3.1, the router's route for it points out of that same
 link, so nobody answers, and after 3 s of ARP the switch gives up with *host unreachable*.
+That ICMP is Linux's: the lab's switch is a Linux namespace, and its neighbour code answers
+a packet whose ARP failed this way. A real 3550 drops such a packet as an encapsulation
+failure (`debug ip packet` says `encapsulation failed`). This lab did not check whether it
+also sends an unreachable, so the lesson is that the packet does not loop, not the ICMP.
 The next cell puts the seed's lines back and shows it:
 """),
 ("code", """

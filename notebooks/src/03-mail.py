@@ -275,8 +275,9 @@ new connection, the write lock, creating, writing and deleting the rollback jour
 500 mailboxes that comes to a little more than the files design spends. So the old
 conclusion, "a nightly import is cheaper as files", came from committing row by row. **One
 transaction for the whole burst beats both designs**: one commit, so one wait for the disk,
-the least CPU, and live at once (in the runs here, tens of milliseconds for 500 mailboxes,
-against 0.7 to 3 s for either of the others, with a tenth of their CPU or less). A
+the least CPU, and live at once (in the table above, for 500 mailboxes, an order of magnitude
+less time until the last one is live than either of the others, and a tenth of their CPU or
+less). A
 sign-up page adds one row per transaction; a nightly import adds all its rows in one.
 """),
 ("md", """

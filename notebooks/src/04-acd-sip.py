@@ -17,8 +17,10 @@ could not log in to it.
 
 labkit rebuilds it (`labkit/acd`, notes in `docs/notes/acd.md`). The lab
 `topologies/acd/lab.yaml` puts on the voice VLAN: the ACD (192.168.2.10), a **gateway**
-(192.168.2.2, where the seed's FXO gateway would be: it places the calls) and two agent phones,
-phone1 (agent 2771) and phone2 (agent 2772), which log in by themselves.
+(192.168.2.2: it places the calls, as the seed's FXO gateway, 192.168.2.22 in notebook 00,
+would) and two agent phones, which log in by themselves: phone1 (agent 2771, 192.168.2.101)
+and phone2 (agent 2772, 192.168.2.102). These are this lab's agent phones, not the seed's
+phone1 and phone2 of notebooks 00 and 07.
 
 **Goals**
 1. watch an agent log in, on the wire and in `GET /agents`;

@@ -114,9 +114,10 @@ the NOTIFYs about phone1 during that call said:
 print(" -> ".join(pbx.dialog_states(call_pcap, "phone1")))
 """),
 ("md", """
-The call rang phone1 (`early`), phone1 answered (`confirmed`), and the hang-up brought phone1
-back to idle. The ACD offers phone1 no new call until it reads that last NOTIFY and the
-wrap-up time has passed.
+The call rang phone1 (`early`), phone1 answered (`confirmed`), and the hang-up ended the
+dialog (`terminated`): the dialog states of RFC 4235 (section 3.7.1), which has no "idle".
+Idle is the ACD's word for an agent whose dialogs have all ended: it offers phone1 no new
+call until it reads that last NOTIFY and the wrap-up time has passed.
 """),
 ("md", """
 ## The dial plan, linted

@@ -12,7 +12,9 @@ two switches make a **loop**, and a loop of switches floods a broadcast for ever
 `topologies/campus-trunk.yaml` puts an access switch (`campus/sw2950.ios`: switchport lines
 only, as on a Catalyst 2950) behind the 3550 (`campus/sw3550.ios`) over two trunks. Both
 switches are built with **Open vSwitch**, one private instance inside each switch's
-namespace, because this kernel has no 802.1Q of its own; the frames on the cables are
+namespace. Linux does have 802.1Q (VLAN sub-interfaces from the `8021q` module, and
+VLAN filtering on bridges), but this machine's kernel was built without either
+(docs/machine.md), and Open vSwitch tags in user space; the frames on the cables are
 really tagged. The hosts are plain Linux.
 
 **Goals**
@@ -105,7 +107,10 @@ The 3550 has bridge priority 4096 (`spanning-tree vlan 1-2 priority 4096`), so i
 root. The access switch keeps its better uplink (Fa0/1, the lower port ID at the root) as
 its **root port** and makes the other an **alternate**: discarding. OVS runs one tree for
 all VLANs (802.1w, RSTP); IOS's `rapid-pvst` runs one per VLAN, which with one priority for
-both VLANs gives the same blocked port.
+both VLANs gives the same blocked port. The output shows the one tree in each VLAN's block,
+with the bridge ID OVS really sends: priority 32768, `sys-id-ext 0`. A real switch running
+PVST+ adds the VLAN number to the priority (the extended system ID), so its VLAN0001 block
+reads `Priority 32769 (priority 32768 sys-id-ext 1)` and its VLAN0002 block `32770`.
 """),
 ("code", """
 lab = trunks.campus(lab)
