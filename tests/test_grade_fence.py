@@ -73,6 +73,9 @@ def test_a_prefixed_process_sees_only_its_own_labs(tmp_path, monkeypatch):
     assert lab_state.scoped("tour") == lab_state.scoped("gab12-tour") == "gab12-tour"
     assert lab_state.LabState.load("tour").instance == "gab12-tour"
     assert lab_state.LabState.load("gzz99-tour") is None      # another submission's lab is not there
+    # attached by its short name, the lab's nodes are the prefixed lab's namespaces
+    lab = Lab.attach("tour")
+    assert (lab.instance, lab.node("pc1").netns) == ("gab12-tour", "lk-gab12-tour-pc1")
 
 
 def test_the_fence_refuses_to_run_in_the_root_namespace():

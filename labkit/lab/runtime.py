@@ -223,7 +223,7 @@ class Lab:
             scope = (f" among this process's labs ({INSTANCE_PREFIX_ENV}={prefix}: it sees only "
                      f"'{prefix}*', as a graded notebook does)" if prefix else "")
             raise LabStateError(f"no lab '{name}' is up{scope} (up: {up}); start one with 'labkit up'")
-        return cls(loader.load(state.topology), name, state)
+        return cls(loader.load(state.topology), state.instance, state)   # the scoped name: its namespaces' names
 
     # -- teardown ----------------------------------------------------------------
     def down(self) -> list[str]:
