@@ -133,6 +133,27 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_broker(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .broker.quota import Quota
+    from .broker.server import SOCKET, Broker, serve
+
+    if os.geteuid() != 0:
+        print("labkit: the broker runs as root (it makes the namespaces); start it with sudo", file=sys.stderr)
+        return 2
+    try:
+        quota = Quota(labs=args.labs, nodes=args.nodes)     # a bad limit is refused before listening
+    except ValueError as exc:
+        print(f"labkit broker: {exc}", file=sys.stderr)
+        return 2
+    path = Path(args.socket) if args.socket else SOCKET
+    print(f"labkit broker: listening on {path}; per user at most {quota.labs} labs, {quota.nodes} nodes",
+          file=sys.stderr, flush=True)
+    serve(path, Broker(quota))
+    return 0
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     inst = _instance(args)
     leftovers = Lab.attach(inst).down()
@@ -468,6 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
              "unfinished bring-ups and labs whose Lab.up owner died; --lab NAME removes that lab alone",
              lab="clean")
     cl.add_argument("--force", action="store_true", help="also remove labs a running process still holds")
+    br = add("broker", cmd_broker, "serve labs to users who are not root (a class on one server): a Unix "
+             "socket, each caller known by its uid, its labs fenced by name, quotas per user", lab="none")
+    br.add_argument("--labs", type=int, default=2, help="labs one user may have up at once (default 2)")
+    br.add_argument("--nodes", type=int, default=40, help="nodes one user may have up at once (default 40)")
+    br.add_argument("--socket", default=None, help="where to listen (default: /run/labkit/broker.sock)")
     li = add("lint", cmd_lint, "validate a topology and lint its configs without bring-up", topology=True,
              lab="none")
     li.add_argument("--strict", action="store_true", help="exit 1 on findings too")
@@ -523,9 +549,19 @@ def main(argv: list[str] | None = None) -> int:
     except LabkitError as exc:
         print(f"labkit: {exc}", file=sys.stderr)
         return 2
-    if os.geteuid() != 0 and args.cmd in ("up", "down", "clean", "exec", "check"):
-        print("labkit: this command needs root (network namespaces); run it with sudo", file=sys.stderr)
-        return 2
+    if os.geteuid() != 0 and args.cmd in ("up", "down", "clean", "exec", "check", "status"):
+        from .broker.client import BROKERED, cli as brokered
+        from .broker.server import SOCKET
+        if args.cmd in BROKERED and SOCKET.exists():     # a student on a class server
+            try:
+                return brokered(args)
+            except LabkitError as exc:
+                print(f"labkit: {exc}", file=sys.stderr)
+                return 2
+        if args.cmd != "status":
+            print("labkit: this command needs root (network namespaces); run it with sudo, or ask "
+                  "for a lab broker (labkit broker, as root) to use labs as yourself", file=sys.stderr)
+            return 2
     try:
         return args.fn(args)
     except TopologyError as exc:

@@ -15,7 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -166,24 +166,33 @@ def stop(procs: Iterable[Proc], grace: float = 1.0, group: bool = False) -> list
 _GATE = 'read _ || exit 111; exec "$@"'
 
 
-def run_gated(argv: Sequence[str], record: Callable[[int], None], input: str | None = None,
-              timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run argv to completion (output captured, text), but only after `record(pid)` returned.
+def start_gated(argv: Sequence[str], record: Callable[[int], None], open_gate: Callable[[subprocess.Popen], None],
+                **popen: Any) -> subprocess.Popen:
+    """Start argv, but let it run only after `record(pid)` returned: the write-ahead for a
+    process that runs outside any lab namespace, where no sweep would find it.
 
-    Write-ahead for a process that runs outside any lab namespace, where no sweep would
-    find it: the child is a shell blocked on a pipe until its PID is on record, and it
-    then execs argv under the same PID (and start time), so the record names the tool.
-    If the caller is killed before or while recording, the pipe closes and the shell
-    exits without running argv. `input` reaches argv's stdin after the gate's line.
-    """
-    p = subprocess.Popen(["sh", "-c", _GATE, "sh", *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    The child is a shell blocked reading one line from its stdin until its PID is on record;
+    it then execs argv under the same PID (and start time), so the record names the tool.
+    `open_gate(p)` writes that line (the caller owns stdin: a pipe of Popen's, or a pipe it
+    hands on). If the caller is killed before or while recording, stdin closes and the
+    shell exits without running argv."""
+    p = subprocess.Popen(["sh", "-c", _GATE, "sh", *argv], start_new_session=True, **popen)
     try:
         record(p.pid)
+        open_gate(p)
     except BaseException:
         p.kill()
         p.communicate()
         raise
+    return p
+
+
+def run_gated(argv: Sequence[str], record: Callable[[int], None], input: str | None = None,
+              timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run argv to completion (output captured, text) behind start_gated's write-ahead.
+    `input` reaches argv's stdin after the gate's line."""
+    p = start_gated(argv, record, lambda p: None, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, text=True)
     try:
         out, err = p.communicate("go\n" + (input or ""), timeout=timeout)
     except subprocess.TimeoutExpired:

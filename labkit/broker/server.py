@@ -1,0 +1,187 @@
+"""The broker daemon: a Unix socket anyone on the host may connect to, one request per
+connection, each caller known by SO_PEERCRED (labkit.broker.identity).
+
+Replies are JSON lines. `{"line": ...}` relays a line of the engine's output (bring-up
+progress, check tables) while the request runs; the last line is `{"exit": N}` (the engine
+command's exit status) or `{"error": MESSAGE}` (a refusal: nothing was changed). An `exec`
+reply first carries `{"pid": N}` with three file descriptors (SCM_RIGHTS): the command's
+stdin, stdout and stderr, which the client then uses directly.
+
+The engine runs as it does for root, one `labkit` command per request with the caller's
+instance prefix (LABKIT_INSTANCE_PREFIX): the prefix is the fence, so a request can name no
+lab but the caller's own. A command the caller runs in a node (`exec`) runs as the caller,
+with CAP_NET_RAW alone (docs/notes/class.md says why not CAP_NET_ADMIN), and is recorded in
+the lab's state before it may run (procs.start_gated).
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import socket
+import subprocess
+import sys
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+from labkit import paths
+from labkit.diag import LabkitError
+from labkit.lab import loader
+from labkit.lab.state import INSTANCE_PREFIX_ENV, RUN_ROOT, LabState
+from labkit.procs import start_gated
+
+from .identity import Caller, peer
+from .protocol import MAX_BYTES, BrokerError, Request, parse
+from .quota import Quota
+
+#: where the broker listens and its clients connect: LABKIT_BROKER, else /run/labkit/broker.sock
+SOCKET = Path(os.environ.get("LABKIT_BROKER") or RUN_ROOT / "broker.sock")
+#: what a student's command in a node may do beyond an ordinary user: raw sockets (scapy, tcpdump)
+CAPS = "-all,+net_raw"
+
+
+def send(conn: socket.socket, message: dict, fds: list[int] | None = None) -> None:
+    data = (json.dumps(message) + "\n").encode()
+    if fds:
+        socket.send_fds(conn, [data], fds)
+    else:
+        conn.sendall(data)
+
+
+def read_request(conn: socket.socket) -> bytes:
+    """The request: everything up to the client's end of writing, refused past MAX_BYTES."""
+    chunks, size = [], 0
+    while size <= MAX_BYTES:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+class Broker:
+    def __init__(self, quota: Quota | None = None, python: str = sys.executable):
+        self.quota = quota or Quota()
+        self.python = python
+        self._locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
+
+    # -- what a caller has -------------------------------------------------------------
+    def labs_of(self, caller: Caller) -> dict[str, int]:
+        """The caller's labs: name (without the prefix) -> nodes. The broker itself has no
+        prefix, so LabState.instances() lists every lab on the host."""
+        out = {}
+        for inst in LabState.instances():
+            if inst.startswith(caller.prefix):
+                state = LabState.load(inst)
+                out[inst[len(caller.prefix):]] = len(state.netns) if state else 0
+        return out
+
+    def _own_lab(self, caller: Caller, name: str) -> LabState:
+        state = LabState.load(caller.prefix + name) if name in self.labs_of(caller) else None
+        if state is None:
+            yours = ", ".join(sorted(self.labs_of(caller))) or "none"
+            raise BrokerError(f"{caller.user}: you have no lab '{name}' (your labs: {yours})")
+        return state
+
+    # -- requests ----------------------------------------------------------------------
+    def handle(self, conn: socket.socket, caller: Caller) -> None:
+        try:
+            request = parse(read_request(conn))
+            getattr(self, f"_{request.op}")(conn, caller, request)
+        except LabkitError as e:        # BrokerError, and a topology's file:line errors
+            send(conn, {"error": str(e)})
+        except OSError:
+            raise                       # the caller went away: serve() drops the connection
+        except Exception as e:          # a broker bug: the caller hears of it, the broker goes on
+            print(f"labkit broker: {caller.user}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+            send(conn, {"error": f"the broker failed on this request ({type(e).__name__}: {e}); "
+                                 f"tell the teacher"})
+
+    def _engine(self, conn: socket.socket, caller: Caller, *args: str) -> None:
+        env = {**os.environ, INSTANCE_PREFIX_ENV: caller.prefix}
+        p = subprocess.Popen([self.python, "-m", "labkit.cli", *args], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert p.stdout is not None
+        for line in p.stdout:
+            send(conn, {"line": line.rstrip("\n")})
+        send(conn, {"exit": p.wait()})
+
+    def _up(self, conn: socket.socket, caller: Caller, req: Request) -> None:
+        path = paths.topology(f"{req.topology}.yaml")
+        if not path.is_file():
+            known = ", ".join(sorted(q.stem for d in paths.topologies_dirs() for q in d.glob("*.yaml")))
+            raise BrokerError(f"no topology '{req.topology}' in the catalog; pick one of: {known}")
+        nodes = len(loader.load(path).nodes)          # checked in full before anything starts
+        with self._locks[caller.uid]:                 # one bring-up per user at a time: the quota holds
+            self.quota.admit(caller.user, self.labs_of(caller), req.name, nodes)
+            self._engine(conn, caller, "up", req.topology, "--lab", req.name)
+
+    def _down(self, conn: socket.socket, caller: Caller, req: Request) -> None:
+        self._own_lab(caller, req.name)
+        self._engine(conn, caller, "down", "--lab", req.name)
+
+    def _check(self, conn: socket.socket, caller: Caller, req: Request) -> None:
+        self._own_lab(caller, req.name)
+        self._engine(conn, caller, "check", "--lab", req.name)
+
+    def _status(self, conn: socket.socket, caller: Caller, req: Request) -> None:
+        self._engine(conn, caller, "status")
+
+    def _exec(self, conn: socket.socket, caller: Caller, req: Request) -> None:
+        state = self._own_lab(caller, req.name)
+        ns = f"lk-{state.instance}-{req.node}"
+        if ns not in state.netns:
+            nodes = ", ".join(sorted(n[len(f"lk-{state.instance}-"):] for n in state.netns))
+            raise BrokerError(f"lab '{req.name}' has no node '{req.node}' (its nodes: {nodes})")
+        try:
+            home = pwd.getpwuid(caller.uid).pw_dir
+            groups = "--init-groups"
+        except KeyError:
+            home, groups = "/", "--clear-groups"
+        argv = ["ip", "netns", "exec", ns, "setpriv", f"--reuid={caller.uid}", f"--regid={caller.gid}", groups,
+                "--no-new-privs", f"--inh-caps={CAPS}", f"--ambient-caps={CAPS}", f"--bounding-set={CAPS}",
+                "--", *req.argv]
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": caller.user, "LANG": "C.UTF-8"}
+        r_in, w_in = os.pipe()
+        r_out, w_out = os.pipe()
+        r_err, w_err = os.pipe()
+        try:
+            proc = start_gated(argv, lambda pid: state.add_proc(pid, f"exec {req.node} for {caller.user}"),
+                               lambda p: os.write(w_in, b"go\n"), stdin=r_in, stdout=w_out, stderr=w_err,
+                               env=env, cwd=home if Path(home).is_dir() else "/")
+        finally:
+            for fd in (r_in, w_out, w_err):
+                os.close(fd)
+        try:
+            send(conn, {"pid": proc.pid}, [w_in, r_out, r_err])
+        finally:
+            for fd in (w_in, r_out, r_err):
+                os.close(fd)
+        send(conn, {"exit": proc.wait()})
+
+
+def serve(path: Path = SOCKET, broker: Broker | None = None, ready: threading.Event | None = None) -> None:
+    """Serve until killed: a thread per connection. The socket is world-connectable (0666):
+    who may do what is decided per caller, from the kernel's credentials."""
+    broker = broker or Broker()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(str(path))
+    os.chmod(path, 0o666)
+    srv.listen(64)
+    if ready is not None:
+        ready.set()
+
+    def one(conn: socket.socket) -> None:
+        with conn:
+            try:
+                broker.handle(conn, peer(conn))
+            except OSError:
+                pass       # the caller went away mid-reply: nothing of theirs is half-made by that
+
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=one, args=(conn,), daemon=True).start()

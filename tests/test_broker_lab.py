@@ -1,0 +1,160 @@
+"""The lab broker with two real Unix users (issue 16): each brings up, uses and tears down
+labs of its own through `labkit` as itself, and can do nothing to the other's.
+
+The users are made for the module (useradd, homes under a temporary directory) and removed
+after it with their homes; the broker runs as root on a socket of its own (LABKIT_BROKER),
+with a quota of one lab per user. Needs root.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from labkit.broker.identity import prefix
+from labkit.lab import Lab
+from labkit.lab.runtime import clean
+from labkit.lab.state import LabState
+from labkit.procs import OwnProcesses, wait_until
+
+from labtest import leftovers
+
+pytestmark = pytest.mark.lab
+
+USERS = ("lkbstua", "lkbstub")
+
+
+@pytest.fixture(scope="module")
+def base():
+    d = Path(tempfile.mkdtemp(prefix="labkit-broker-"))
+    os.chmod(d, 0o755)
+    made = []
+    try:
+        for name in USERS:
+            if subprocess.run(["id", name], capture_output=True).returncode != 0:
+                subprocess.run(["useradd", "--create-home", "--home-dir", str(d / name), "--shell", "/bin/sh",
+                                "--user-group", name], check=True, capture_output=True)
+                made.append(name)
+        sock = d / "broker.sock"
+        env = {**os.environ, "LABKIT_BROKER": str(sock)}
+        with OwnProcesses() as own:
+            own.spawn([sys.executable, "-m", "labkit.cli", "broker", "--labs", "1"], log=d / "broker.log", env=env)
+            wait_until(sock.exists, 30, 0.05, what="the broker's socket")
+            yield sock
+    finally:
+        for name in USERS:      # whatever a test left: every lab under the users' prefixes
+            try:
+                pre = prefix(pwd.getpwnam(name).pw_uid)
+            except KeyError:
+                continue
+            for inst in LabState.instances():
+                if inst.startswith(pre):
+                    clean(force=True, instance=inst)
+        for name in made:
+            subprocess.run(["userdel", "--remove", name], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def as_user(sock: Path, user: str, *args: str) -> subprocess.CompletedProcess:
+    """`labkit ARGS` run as `user`, as a student's shell would."""
+    pw = pwd.getpwnam(user)
+    env = {"PATH": "/usr/bin:/bin", "HOME": pw.pw_dir, "LABKIT_BROKER": str(sock), "LANG": "C.UTF-8"}
+    return subprocess.run(["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups",
+                           sys.executable, "-m", "labkit.cli", *args], env=env, cwd=pw.pw_dir,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def a_lab(base):
+    p = as_user(base, "lkbstua", "up", "seed")
+    assert p.returncode == 0, p.stdout + p.stderr
+    yield base
+    p = as_user(base, "lkbstua", "down", "--lab", "seed")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert leftovers(prefix(pwd.getpwnam("lkbstua").pw_uid) + "seed") == []
+
+
+def test_a_student_uses_and_checks_a_lab_of_their_own_as_themselves(a_lab):
+    a = pwd.getpwnam("lkbstua")
+    st = as_user(a_lab, "lkbstua", "status")
+    assert f"lab {prefix(a.pw_uid)}seed (up) from" in st.stdout, st.stdout + st.stderr
+    who = as_user(a_lab, "lkbstua", "exec", "--lab", "seed", "pc1", "--", "id", "-u")
+    assert (who.returncode, who.stdout.strip()) == (0, str(a.pw_uid)), who.stderr
+    ping = as_user(a_lab, "lkbstua", "exec", "--lab", "seed", "pc1", "--", "ping", "-n", "-c1", "-W2", "192.168.1.1")
+    assert ping.returncode == 0, ping.stdout + ping.stderr      # raw sockets: CAP_NET_RAW, as the student
+    ck = as_user(a_lab, "lkbstua", "check", "--lab", "seed")
+    assert ck.returncode == 0 and "checks passed" in ck.stdout, ck.stdout + ck.stderr
+
+
+def test_a_nodes_shell_has_the_students_rights_and_raw_sockets_only(a_lab):
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        return as_user(a_lab, "lkbstua", "exec", "--lab", "seed", "pc1", "--", *argv)
+
+    caps = run("grep", "^Cap", "/proc/self/status").stdout
+    assert "CapEff:\t0000000000002000" in caps and "CapBnd:\t0000000000002000" in caps, caps   # cap_net_raw alone
+    assert run("sh", "-c", "echo x > /etc/labkit-broker-test").returncode != 0
+    assert run("touch", "/root/labkit-broker-test").returncode != 0
+    out = run("ip", "link", "add", "lkb0", "type", "veth", "peer", "name", "lkb1", "netns", "1")
+    assert out.returncode != 0 and "Operation not permitted" in out.stderr, out.stderr   # no way into the root namespace
+    assert subprocess.run(["ip", "link", "show", "lkb1"], capture_output=True).returncode != 0
+    home = pwd.getpwnam("lkbstua").pw_dir
+    assert run("touch", f"{home}/made-in-pc1").returncode == 0      # the student's own files: yes
+    assert Path(home, "made-in-pc1").stat().st_uid == pwd.getpwnam("lkbstua").pw_uid
+
+
+def test_another_student_can_neither_see_nor_touch_the_lab(a_lab):
+    a_inst = prefix(pwd.getpwnam("lkbstua").pw_uid) + "seed"
+    st = as_user(a_lab, "lkbstub", "status")
+    assert st.returncode == 0 and a_inst not in st.stdout and "no lab is up" in st.stdout, st.stdout
+    for args in (("down", "--lab", "seed"), ("check", "--lab", "seed"), ("exec", "--lab", "seed", "pc1", "--", "id"),
+                 ("down", "--lab", a_inst), ("exec", "--lab", a_inst, "pc1", "--", "id")):
+        p = as_user(a_lab, "lkbstub", *args)
+        assert p.returncode == 2 and "lkbstub: you have no lab" in p.stderr, (args, p.stdout, p.stderr)
+    assert Lab.attach(a_inst).state.status == "up"       # nothing of A's was touched
+
+
+def test_labs_side_by_side_do_not_reach_each_other(a_lab):
+    """B's own seed lab has the same addresses as A's; A's pings to 192.168.1.20 stay in A's."""
+    up = as_user(a_lab, "lkbstub", "up", "seed")
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        b_lab = Lab.attach(prefix(pwd.getpwnam("lkbstub").pw_uid) + "seed")
+        with b_lab.node("pc2").capturing("eth0", bpf="icmp") as cap:
+            p = as_user(a_lab, "lkbstua", "exec", "--lab", "seed", "pc1", "--", "ping", "-n", "-c3", "-i0.2",
+                        "192.168.1.20")
+        assert p.returncode == 0, p.stdout + p.stderr        # A's own pc2 answered...
+        assert list(cap.packets) == []                       # ...and B's saw none of it
+    finally:
+        down = as_user(a_lab, "lkbstub", "down", "--lab", "seed")
+    assert down.returncode == 0, down.stdout + down.stderr
+
+
+def test_the_quota_and_bad_requests_are_refused_with_a_clear_message(a_lab):
+    p = as_user(a_lab, "lkbstua", "up", "campus-trunk", "--lab", "second")
+    assert p.returncode == 2 and "lkbstua: quota reached: 1 labs up (seed), at most 1 per user" in p.stderr, p.stderr
+    p = as_user(a_lab, "lkbstua", "up", "/tmp/evil.yaml")
+    assert p.returncode == 2 and "a topology's name from the catalog" in p.stderr, p.stderr
+    p = as_user(a_lab, "lkbstua", "up", "nosuchtopo", "--lab", "x")
+    assert p.returncode == 2 and "no topology 'nosuchtopo' in the catalog" in p.stderr, p.stderr
+
+
+def test_a_malformed_request_gets_an_error_and_the_connection_ends(base):
+    for raw in (b"\xff\xfe", b'{"op": "up"}', b'{"op": "exec", "name": "seed", "node": "pc1", "argv": "id"}',
+                b"x" * 70000):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(str(base))
+            try:
+                s.sendall(raw)
+                s.shutdown(socket.SHUT_WR)
+            except BrokenPipeError:      # the broker stopped reading past its limit and answered
+                pass
+            reply = json.loads(s.makefile().readline())
+        assert list(reply) == ["error"] and reply["error"], raw[:40]
