@@ -3,7 +3,9 @@ labs of its own through `labkit` as itself, and can do nothing to the other's.
 
 The users are made for the module (useradd, homes under a temporary directory) and removed
 after it with their homes; the broker runs as root on a socket of its own (LABKIT_BROKER),
-with a quota of one lab per user. Needs root.
+with a quota of one lab per user, started in a directory a student could have filled: a
+`labkit` package that would run as root if imported, and a file named `seed`. Neither may
+be used. Needs root.
 """
 from __future__ import annotations
 
@@ -44,11 +46,18 @@ def base():
                                 "--user-group", name], check=True, capture_output=True)
                 made.append(name)
         sock = d / "broker.sock"
+        planted = d / "planted"
+        (planted / "labkit").mkdir(parents=True)
+        (planted / "labkit" / "__init__.py").write_text(f"open({str(d / 'PWNED')!r}, 'w').close()\n")
+        (planted / "labkit" / "cli.py").write_text("")
+        (planted / "seed").write_text("nodes: {}\n")
         env = {**os.environ, "LABKIT_BROKER": str(sock)}
         with OwnProcesses() as own:
-            own.spawn([sys.executable, "-m", "labkit.cli", "broker", "--labs", "1"], log=d / "broker.log", env=env)
+            own.spawn([sys.executable, "-P", "-m", "labkit.cli", "broker", "--labs", "1"], log=d / "broker.log",
+                      env=env, cwd=planted)
             wait_until(sock.exists, 30, 0.05, what="the broker's socket")
             yield sock
+        assert not (d / "PWNED").exists(), "the broker ran code from its working directory as root"
     finally:
         for name in USERS:      # whatever a test left: every lab under the users' prefixes
             try:
@@ -144,6 +153,25 @@ def test_the_quota_and_bad_requests_are_refused_with_a_clear_message(a_lab):
     assert p.returncode == 2 and "a topology's name from the catalog" in p.stderr, p.stderr
     p = as_user(a_lab, "lkbstua", "up", "nosuchtopo", "--lab", "x")
     assert p.returncode == 2 and "no topology 'nosuchtopo' in the catalog" in p.stderr, p.stderr
+
+
+def test_a_silent_client_is_let_go_and_the_broker_serves_on(base):
+    """A connection that never sends anything is dropped after the broker's I/O timeout;
+    meanwhile, and after, others are served."""
+    from labkit.broker.server import IO_TIMEOUT
+
+    silent = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(8)]
+    try:
+        for s in silent:
+            s.connect(str(base))
+        assert as_user(base, "lkbstub", "status").returncode == 0
+        silent[0].settimeout(IO_TIMEOUT + 10)
+        reply = json.loads(silent[0].makefile().readline())      # the request timed out: refused
+        assert "error" in reply
+    finally:
+        for s in silent:
+            s.close()
+    assert as_user(base, "lkbstub", "status").returncode == 0
 
 
 def test_a_malformed_request_gets_an_error_and_the_connection_ends(base):

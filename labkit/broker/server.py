@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -37,6 +38,10 @@ from .quota import Quota
 
 #: where the broker listens and its clients connect: LABKIT_BROKER, else /run/labkit/broker.sock
 SOCKET = Path(os.environ.get("LABKIT_BROKER") or RUN_ROOT / "broker.sock")
+#: seconds a client may take to send its request, or to take a reply line
+IO_TIMEOUT = 10.0
+#: requests served at once, for everyone and for one user (a user past it waits for its own)
+MAX_ACTIVE, MAX_PER_USER = 64, 4
 #: what a student's command in a node may do beyond an ordinary user: raw sockets (scapy, tcpdump)
 CAPS = "-all,+net_raw"
 
@@ -53,7 +58,10 @@ def read_request(conn: socket.socket) -> bytes:
     """The request: everything up to the client's end of writing, refused past MAX_BYTES."""
     chunks, size = [], 0
     while size <= MAX_BYTES:
-        chunk = conn.recv(65536)
+        try:
+            chunk = conn.recv(65536)
+        except TimeoutError:
+            raise BrokerError(f"no complete request within {IO_TIMEOUT:g} s (send it, then end writing)") from None
         if not chunk:
             break
         chunks.append(chunk)
@@ -66,6 +74,8 @@ class Broker:
         self.quota = quota or Quota()
         self.python = python
         self._locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
+        self._per_user: dict[int, threading.BoundedSemaphore] = defaultdict(
+            lambda: threading.BoundedSemaphore(MAX_PER_USER))
 
     # -- what a caller has -------------------------------------------------------------
     def labs_of(self, caller: Caller) -> dict[str, int]:
@@ -87,6 +97,10 @@ class Broker:
 
     # -- requests ----------------------------------------------------------------------
     def handle(self, conn: socket.socket, caller: Caller) -> None:
+        with self._per_user[caller.uid]:
+            self._handle(conn, caller)
+
+    def _handle(self, conn: socket.socket, caller: Caller) -> None:
         try:
             request = parse(read_request(conn))
             getattr(self, f"_{request.op}")(conn, caller, request)
@@ -100,13 +114,23 @@ class Broker:
                                  f"tell the teacher"})
 
     def _engine(self, conn: socket.socket, caller: Caller, *args: str) -> None:
+        """One `labkit` command as root under the caller's prefix, its output relayed. It runs
+        from / with -P (no directory of the broker's, or a student's, on its import path), and
+        to its end even if the caller goes away: a bring-up is never left half made."""
         env = {**os.environ, INSTANCE_PREFIX_ENV: caller.prefix}
-        p = subprocess.Popen([self.python, "-m", "labkit.cli", *args], env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        p = subprocess.Popen([self.python, "-P", "-m", "labkit.cli", *args], env=env, cwd="/",
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert p.stdout is not None
+        listening = True
         for line in p.stdout:
-            send(conn, {"line": line.rstrip("\n")})
-        send(conn, {"exit": p.wait()})
+            if listening:
+                try:
+                    send(conn, {"line": line.rstrip("\n")})
+                except OSError:
+                    listening = False
+        code = p.wait()
+        if listening:
+            send(conn, {"exit": code})
 
     def _up(self, conn: socket.socket, caller: Caller, req: Request) -> None:
         path = paths.topology(f"{req.topology}.yaml")
@@ -116,7 +140,7 @@ class Broker:
         nodes = len(loader.load(path).nodes)          # checked in full before anything starts
         with self._locks[caller.uid]:                 # one bring-up per user at a time: the quota holds
             self.quota.admit(caller.user, self.labs_of(caller), req.name, nodes)
-            self._engine(conn, caller, "up", req.topology, "--lab", req.name)
+            self._engine(conn, caller, "up", str(path), "--lab", req.name)   # the file checked, not a name
 
     def _down(self, conn: socket.socket, caller: Caller, req: Request) -> None:
         self._own_lab(caller, req.name)
@@ -136,11 +160,11 @@ class Broker:
             nodes = ", ".join(sorted(n[len(f"lk-{state.instance}-"):] for n in state.netns))
             raise BrokerError(f"lab '{req.name}' has no node '{req.node}' (its nodes: {nodes})")
         try:
-            home = pwd.getpwuid(caller.uid).pw_dir
-            groups = "--init-groups"
+            account = pwd.getpwuid(caller.uid)
+            home, gid, groups = account.pw_dir, account.pw_gid, "--init-groups"
         except KeyError:
-            home, groups = "/", "--clear-groups"
-        argv = ["ip", "netns", "exec", ns, "setpriv", f"--reuid={caller.uid}", f"--regid={caller.gid}", groups,
+            home, gid, groups = "/", caller.gid, "--clear-groups"
+        argv = ["ip", "netns", "exec", ns, "setpriv", f"--reuid={caller.uid}", f"--regid={gid}", groups,
                 "--no-new-privs", f"--inh-caps={CAPS}", f"--ambient-caps={CAPS}", f"--bounding-set={CAPS}",
                 "--", *req.argv]
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": caller.user, "LANG": "C.UTF-8"}
@@ -175,13 +199,34 @@ def serve(path: Path = SOCKET, broker: Broker | None = None, ready: threading.Ev
     if ready is not None:
         ready.set()
 
+    active = threading.BoundedSemaphore(MAX_ACTIVE)
+
     def one(conn: socket.socket) -> None:
         with conn:
             try:
+                conn.settimeout(IO_TIMEOUT)     # a client that sends or reads nothing lets go
                 broker.handle(conn, peer(conn))
             except OSError:
-                pass       # the caller went away mid-reply: nothing of theirs is half-made by that
+                pass       # the caller went away or stalled: what it started runs to its end
+            finally:
+                active.release()
 
     while True:
-        conn, _ = srv.accept()
-        threading.Thread(target=one, args=(conn,), daemon=True).start()
+        try:
+            conn, _ = srv.accept()
+        except OSError as e:                    # out of descriptors, say: wait, never exit
+            print(f"labkit broker: accept: {e}", file=sys.stderr, flush=True)
+            time.sleep(0.5)
+            continue
+        if not active.acquire(timeout=IO_TIMEOUT):
+            with conn:
+                try:
+                    send(conn, {"error": "the lab broker is busy; try again in a moment"})
+                except OSError:
+                    pass
+            continue
+        try:
+            threading.Thread(target=one, args=(conn,), daemon=True).start()
+        except RuntimeError:                    # no thread to be had: this request only is refused
+            active.release()
+            conn.close()
