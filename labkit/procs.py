@@ -161,40 +161,49 @@ def stop(procs: Iterable[Proc], grace: float = 1.0, group: bool = False) -> list
     return live
 
 
-#: the gate: wait for one line on stdin (sent once the PID is recorded), then become argv.
-#: EOF instead (the recorder died first) ends it before argv ever ran.
-_GATE = 'read _ || exit 111; exec "$@"'
+#: the gate: wait for one line on a pipe of its own (its descriptor is $1; the line comes once
+#: the PID is recorded), close it, then become argv. EOF instead (the recorder died first)
+#: ends it before argv ever ran. stdin, stdout and stderr are argv's own throughout. bash, not
+#: sh: dash takes only single-digit descriptors in a redirection.
+_GATE = 'fd=$1; shift; read -r _ <&"$fd" || exit 111; exec {fd}<&-; exec "$@"'
 
 
-def start_gated(argv: Sequence[str], record: Callable[[int], None], open_gate: Callable[[subprocess.Popen], None],
-                **popen: Any) -> subprocess.Popen:
+def start_gated(argv: Sequence[str], record: Callable[[int], None], **popen: Any) -> subprocess.Popen:
     """Start argv, but let it run only after `record(pid)` returned: the write-ahead for a
     process that runs outside any lab namespace, where no sweep would find it.
 
-    The child is a shell blocked reading one line from its stdin until its PID is on record;
-    it then execs argv under the same PID (and start time), so the record names the tool.
-    `open_gate(p)` writes that line (the caller owns stdin: a pipe of Popen's, or a pipe it
-    hands on). If the caller is killed before or while recording, stdin closes and the
-    shell exits without running argv."""
-    p = subprocess.Popen(["sh", "-c", _GATE, "sh", *argv], start_new_session=True, **popen)
+    The child is a shell blocked on a pipe of its own until its PID is on record; it then
+    execs argv under the same PID (and start time), so the record names the tool. If the
+    caller is killed before or while recording, the pipe closes and the shell exits without
+    running argv. `popen` is Popen's (stdin, stdout, env, ...), all argv's."""
+    gate_r, gate_w = os.pipe()
+    try:
+        p = subprocess.Popen(["bash", "-c", _GATE, "gate", str(gate_r), *argv], start_new_session=True,
+                             pass_fds=(gate_r, *popen.pop("pass_fds", ())), **popen)
+    except BaseException:
+        os.close(gate_w)
+        raise
+    finally:
+        os.close(gate_r)
     try:
         record(p.pid)
-        open_gate(p)
+        os.write(gate_w, b"go\n")
     except BaseException:
         p.kill()
         p.communicate()
         raise
+    finally:
+        os.close(gate_w)
     return p
 
 
 def run_gated(argv: Sequence[str], record: Callable[[int], None], input: str | None = None,
               timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run argv to completion (output captured, text) behind start_gated's write-ahead.
-    `input` reaches argv's stdin after the gate's line."""
-    p = start_gated(argv, record, lambda p: None, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, text=True)
+    """Run argv to completion (output captured, text) behind start_gated's write-ahead;
+    `input` is argv's stdin."""
+    p = start_gated(argv, record, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        out, err = p.communicate("go\n" + (input or ""), timeout=timeout)
+        out, err = p.communicate(input or "", timeout=timeout)
     except subprocess.TimeoutExpired:
         p.kill()
         p.communicate()

@@ -75,7 +75,8 @@ def base():
 def as_user(sock: Path, user: str, *args: str) -> subprocess.CompletedProcess:
     """`labkit ARGS` run as `user`, as a student's shell would."""
     pw = pwd.getpwnam(user)
-    env = {"PATH": "/usr/bin:/bin", "HOME": pw.pw_dir, "LABKIT_BROKER": str(sock), "LANG": "C.UTF-8"}
+    env = {"PATH": "/usr/bin:/bin", "HOME": pw.pw_dir, "LABKIT_BROKER": str(sock), "LANG": "C.UTF-8",
+           **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {})}
     return subprocess.run(["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups",
                            sys.executable, "-m", "labkit.cli", *args], env=env, cwd=pw.pw_dir,
                           capture_output=True, text=True, timeout=300)
@@ -117,6 +118,40 @@ def test_a_nodes_shell_has_the_students_rights_and_raw_sockets_only(a_lab):
     home = pwd.getpwnam("lkbstua").pw_dir
     assert run("touch", f"{home}/made-in-pc1").returncode == 0      # the student's own files: yes
     assert Path(home, "made-in-pc1").stat().st_uid == pwd.getpwnam("lkbstua").pw_uid
+
+
+def as_user_python(sock: Path, user: str, code: str) -> subprocess.CompletedProcess:
+    pw = pwd.getpwnam(user)
+    env = {"PATH": "/usr/bin:/bin", "HOME": pw.pw_dir, "LABKIT_BROKER": str(sock), "LANG": "C.UTF-8",
+           **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {})}
+    return subprocess.run(["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups",
+                           sys.executable, "-c", code], env=env, cwd=pw.pw_dir, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_the_python_api_is_the_same_for_a_student(a_lab):
+    """labkit.Lab in a student's process: attach, cmd, call (a pickled probe, unpickled by the
+    student's own child in the node), check, as a notebook would."""
+    p = as_user_python(a_lab, "lkbstua", "\n".join([
+        "import labkit",
+        "lab = labkit.Lab.attach('seed')",
+        "print(type(lab).__name__, lab.instance)",
+        "print(lab.node('pc1').cmd('id -u').strip())",
+        "print(lab.node('pc1').call('labkit.probes.icmp:ping', '192.168.1.1', count=1)['received'])",
+        "print(lab.check().ok)"]))
+    a = pwd.getpwnam("lkbstua")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.splitlines() == [f"StudentLab {prefix(a.pw_uid)}seed", str(a.pw_uid), "1", "True"], p.stdout
+
+
+def test_exec_passes_the_students_own_stdin(a_lab):
+    pw = pwd.getpwnam("lkbstua")
+    env = {"PATH": "/usr/bin:/bin", "HOME": pw.pw_dir, "LABKIT_BROKER": str(a_lab), "LANG": "C.UTF-8",
+           **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {})}
+    p = subprocess.run(["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups",
+                        sys.executable, "-m", "labkit.cli", "exec", "--lab", "seed", "pc1", "--", "tr", "a-z", "A-Z"],
+                       input="hello\n", env=env, cwd=pw.pw_dir, capture_output=True, text=True, timeout=60)
+    assert (p.returncode, p.stdout) == (0, "HELLO\n"), p.stderr
 
 
 def test_another_student_can_neither_see_nor_touch_the_lab(a_lab):

@@ -2,6 +2,7 @@
 
     request(req)                     send one request; relay {"line"} replies; return the exit status
     run(lab, node, argv, input)      a command in a node of one's own lab, as oneself: CompletedProcess
+    exec_with(lab, node, argv, ...)  the same on three descriptors of one's own (a terminal): exit status
 
 A refusal raises BrokerError with the broker's message (nothing was changed).
 """
@@ -20,7 +21,7 @@ from .protocol import BrokerError, Request, encode
 from .server import SOCKET
 
 
-def _connect(req: Request, path: Path) -> socket.socket:
+def _connect(req: Request, path: Path, fds: list[int] | None = None) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(str(path))
@@ -28,31 +29,32 @@ def _connect(req: Request, path: Path) -> socket.socket:
         sock.close()
         raise BrokerError(f"no lab broker at {path} ({e.strerror}); ask the teacher to start it "
                           f"(labkit broker, as root)") from None
-    sock.sendall(encode(req))
+    if fds:
+        socket.send_fds(sock, [encode(req)], fds)
+    else:
+        sock.sendall(encode(req))
     sock.shutdown(socket.SHUT_WR)
     return sock
 
 
-def _replies(sock: socket.socket) -> Iterator[tuple[dict, list[int]]]:
-    """Each JSON line the broker sends, with the descriptors that came with it."""
-    buf, fds = b"", []
+def _replies(sock: socket.socket) -> Iterator[dict]:
+    """Each JSON line the broker sends."""
+    buf = b""
     while True:
         while b"\n" not in buf:
-            data, got, _, _ = socket.recv_fds(sock, 65536, 3)
-            fds += got
+            data = sock.recv(65536)
             if not data:
                 if buf:
                     raise BrokerError("the broker's reply was cut short")
                 return
             buf += data
         line, buf = buf.split(b"\n", 1)
-        yield json.loads(line), fds
-        fds = []
+        yield json.loads(line)
 
 
 def request(req: Request, path: Path = SOCKET, show: Callable[[str], None] = print) -> int:
     with _connect(req, path) as sock:
-        for reply, _ in _replies(sock):
+        for reply in _replies(sock):
             if "line" in reply:
                 show(reply["line"])
             elif "error" in reply:
@@ -62,41 +64,48 @@ def request(req: Request, path: Path = SOCKET, show: Callable[[str], None] = pri
     raise BrokerError("the broker closed the connection without an answer")
 
 
-def run(lab: str, node: str, argv: list[str], input: str | None = None, timeout: float = 60,
-        path: Path = SOCKET) -> subprocess.CompletedProcess:
-    """`argv` in node `node` of the caller's lab `lab`, as the caller; output captured, text."""
-    with _connect(Request(op="exec", name=lab, node=node, argv=tuple(argv)), path) as sock:
-        sock.settimeout(timeout)
-        replies = _replies(sock)
-        for reply, fds in replies:
-            if "error" in reply:
-                raise BrokerError(reply["error"])
-            if "pid" in reply:
-                break
-        else:
-            raise BrokerError("the broker closed the connection without starting the command")
-        stdin, stdout, stderr = (os.fdopen(fd, mode) for fd, mode in zip(fds, ("w", "r", "r")))
-        err: list[str] = []
-        reader = threading.Thread(target=lambda: err.append(stderr.read()), daemon=True)
-        reader.start()
-        with stdin:
-            stdin.write(input or "")
-        with stdout:
-            out = stdout.read()
-        reader.join(timeout)
-        stderr.close()
-        for reply, _ in replies:
-            if "exit" in reply:
-                return subprocess.CompletedProcess(argv, int(reply["exit"]), out, "".join(err))
+def _exit_status(sock: socket.socket) -> int:
+    for reply in _replies(sock):
+        if "error" in reply:
+            raise BrokerError(reply["error"])
+        if "exit" in reply:
+            return int(reply["exit"])
     raise BrokerError("the broker closed the connection before the command ended")
 
 
+def exec_with(lab: str, node: str, argv: list[str], stdin: int, stdout: int, stderr: int) -> int:
+    """`argv` in node `node` of the caller's lab `lab`, as the caller, on these three
+    descriptors (handed to the broker, which hands them to the command); its exit status."""
+    with _connect(Request(op="exec", name=lab, node=node, argv=tuple(argv)), SOCKET, [stdin, stdout, stderr]) as sock:
+        return _exit_status(sock)
+
+
+def run(lab: str, node: str, argv: list[str], input: str | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess:
+    """`argv` in node `node` of the caller's lab `lab`, as the caller; output captured, text."""
+    pipes = [os.pipe() for _ in range(3)]
+    child = [pipes[0][0], pipes[1][1], pipes[2][1]]
+    ours = [os.fdopen(pipes[0][1], "w"), os.fdopen(pipes[1][0], "r"), os.fdopen(pipes[2][0], "r")]
+    try:
+        sock = _connect(Request(op="exec", name=lab, node=node, argv=tuple(argv)), SOCKET, child)
+    finally:
+        for fd in child:
+            os.close(fd)
+    with sock, ours[0], ours[1], ours[2]:
+        sock.settimeout(timeout)
+        err: list[str] = []
+        reader = threading.Thread(target=lambda: err.append(ours[2].read()), daemon=True)
+        reader.start()
+        ours[0].write(input or "")
+        ours[0].close()
+        out = ours[1].read()
+        reader.join(timeout)
+        return subprocess.CompletedProcess(argv, _exit_status(sock), out, "".join(err))
+
+
 def main_exec(lab: str, node: str, argv: list[str]) -> int:
-    """`labkit exec` for a student: the command's output on this terminal, its exit status."""
-    p = run(lab, node, argv, sys.stdin.read() if not sys.stdin.isatty() else None)
-    sys.stdout.write(p.stdout)
-    sys.stderr.write(p.stderr)
-    return p.returncode
+    """`labkit exec` for a student: the command on this terminal (an interactive shell too)."""
+    return exec_with(lab, node, argv, sys.stdin.fileno(), sys.stdout.fileno(), sys.stderr.fileno())
 
 
 #: the `labkit` commands a student runs through the broker, the same words as root's
@@ -114,7 +123,5 @@ def cli(args) -> int:
         raise BrokerError(f"name your lab: labkit {args.cmd} --lab NAME ... (labkit status lists yours)")
     if args.cmd == "exec":
         command = args.command[1:] if args.command[:1] == ["--"] else args.command
-        if not command:
-            raise BrokerError("give the command to run: labkit exec --lab NAME NODE -- COMMAND ...")
-        return main_exec(args.lab, args.node, command)
+        return main_exec(args.lab, args.node, command or ["bash"])     # a shell on one's own terminal
     return request(Request(op=args.cmd, name=args.lab))

@@ -4,12 +4,13 @@ connection, each caller known by SO_PEERCRED (labkit.broker.identity).
 Replies are JSON lines. `{"line": ...}` relays a line of the engine's output (bring-up
 progress, check tables) while the request runs; the last line is `{"exit": N}` (the engine
 command's exit status) or `{"error": MESSAGE}` (a refusal: nothing was changed). An `exec`
-reply first carries `{"pid": N}` with three file descriptors (SCM_RIGHTS): the command's
-stdin, stdout and stderr, which the client then uses directly.
+request carries three descriptors (SCM_RIGHTS), the command's stdin, stdout and stderr; the
+reply is `{"pid": N}` once it runs, then its `{"exit": N}`.
 
 The engine runs as it does for root, one `labkit` command per request with the caller's
 instance prefix (LABKIT_INSTANCE_PREFIX): the prefix is the fence, so a request can name no
-lab but the caller's own. A command the caller runs in a node (`exec`) runs as the caller,
+lab but the caller's own. A command the caller runs in a node (`exec`) runs as the caller, on the caller's own
+stdin, stdout and stderr (sent with the request),
 with CAP_NET_RAW alone (docs/notes/class.md says why not CAP_NET_ADMIN), and is recorded in
 the lab's state before it may run (procs.start_gated).
 """
@@ -54,14 +55,17 @@ def send(conn: socket.socket, message: dict, fds: list[int] | None = None) -> No
         conn.sendall(data)
 
 
-def read_request(conn: socket.socket) -> bytes:
-    """The request: everything up to the client's end of writing, refused past MAX_BYTES."""
+def read_request(conn: socket.socket, fds: list[int]) -> bytes:
+    """The request: everything up to the client's end of writing, refused past MAX_BYTES.
+    Descriptors sent with it (at most 3: an exec's stdin, stdout, stderr) go to `fds`; the
+    caller closes them."""
     chunks, size = [], 0
     while size <= MAX_BYTES:
         try:
-            chunk = conn.recv(65536)
+            chunk, got, _, _ = socket.recv_fds(conn, 65536, 3)
         except TimeoutError:
             raise BrokerError(f"no complete request within {IO_TIMEOUT:g} s (send it, then end writing)") from None
+        fds += got
         if not chunk:
             break
         chunks.append(chunk)
@@ -101,9 +105,13 @@ class Broker:
             self._handle(conn, caller)
 
     def _handle(self, conn: socket.socket, caller: Caller) -> None:
+        fds: list[int] = []
         try:
-            request = parse(read_request(conn))
-            getattr(self, f"_{request.op}")(conn, caller, request)
+            request = parse(read_request(conn, fds))
+            if request.op == "exec":
+                self._exec(conn, caller, request, fds)
+            else:
+                getattr(self, f"_{request.op}")(conn, caller, request)
         except LabkitError as e:        # BrokerError, and a topology's file:line errors
             send(conn, {"error": str(e)})
         except OSError:
@@ -112,6 +120,9 @@ class Broker:
             print(f"labkit broker: {caller.user}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
             send(conn, {"error": f"the broker failed on this request ({type(e).__name__}: {e}); "
                                  f"tell the teacher"})
+        finally:
+            for fd in fds:          # the broker never reads or writes a caller's descriptors
+                os.close(fd)
 
     def _engine(self, conn: socket.socket, caller: Caller, *args: str) -> None:
         """One `labkit` command as root under the caller's prefix, its output relayed. It runs
@@ -153,7 +164,12 @@ class Broker:
     def _status(self, conn: socket.socket, caller: Caller, req: Request) -> None:
         self._engine(conn, caller, "status")
 
-    def _exec(self, conn: socket.socket, caller: Caller, req: Request) -> None:
+    def _exec(self, conn: socket.socket, caller: Caller, req: Request, fds: list[int]) -> None:
+        """The command gets the caller's own stdin, stdout and stderr, sent with the request:
+        the broker only hands them on, and answers with the exit status."""
+        if len(fds) != 3:
+            raise BrokerError("exec takes the command's stdin, stdout and stderr with the request "
+                              f"(3 descriptors, SCM_RIGHTS); {len(fds)} came")
         state = self._own_lab(caller, req.name)
         ns = f"lk-{state.instance}-{req.node}"
         if ns not in state.netns:
@@ -168,21 +184,13 @@ class Broker:
                 "--no-new-privs", f"--inh-caps={CAPS}", f"--ambient-caps={CAPS}", f"--bounding-set={CAPS}",
                 "--", *req.argv]
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": caller.user, "LANG": "C.UTF-8"}
-        r_in, w_in = os.pipe()
-        r_out, w_out = os.pipe()
-        r_err, w_err = os.pipe()
-        try:
-            proc = start_gated(argv, lambda pid: state.add_proc(pid, f"exec {req.node} for {caller.user}"),
-                               lambda p: os.write(w_in, b"go\n"), stdin=r_in, stdout=w_out, stderr=w_err,
-                               env=env, cwd=home if Path(home).is_dir() else "/")
-        finally:
-            for fd in (r_in, w_out, w_err):
-                os.close(fd)
-        try:
-            send(conn, {"pid": proc.pid}, [w_in, r_out, r_err])
-        finally:
-            for fd in (w_in, r_out, r_err):
-                os.close(fd)
+        proc = start_gated(argv, lambda pid: state.add_proc(pid, f"exec {req.node} for {caller.user}"),
+                           stdin=fds[0], stdout=fds[1], stderr=fds[2], env=env,
+                           cwd=home if Path(home).is_dir() else "/")
+        for fd in fds:
+            os.close(fd)
+        fds.clear()
+        send(conn, {"pid": proc.pid})
         send(conn, {"exit": proc.wait()})
 
 
