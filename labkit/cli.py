@@ -133,6 +133,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_class(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import classroom
+
+    if args.action == "up":
+        if args.students is None and args.config is None:
+            print("labkit class up: say who: --students N, or --config FILE of user names", file=sys.stderr)
+            return 2
+        seats = (classroom.practice_seats(args.students) if args.students is not None
+                 else classroom.roster_from(Path(args.config)))
+        failed = classroom.up(seats, args.topology, progress=lambda m: print(m, file=sys.stderr, flush=True))
+        for f in failed:
+            print(f"labkit class up: {f}", file=sys.stderr)
+        return 1 if failed else 0
+    if args.action == "status":
+        rows = classroom.status()
+        if args.json:
+            print(json.dumps(rows, indent=1))
+            return 0
+        if not rows:
+            print("no class is up")
+            return 0
+        for r in rows:
+            print(f"{r['student']:<12} {r['lab']:<14} {r['status']:<8} processes {r['processes']:<7} "
+                  f"{'ok' if r['healthy'] else 'NOT HEALTHY'}")
+        return 0 if all(r["healthy"] for r in rows) else 1
+    left = classroom.down(progress=lambda m: print(m, file=sys.stderr, flush=True))
+    for item in left:
+        print(f"labkit class down: left: {item}", file=sys.stderr)
+    return 1 if left else 0
+
+
 def cmd_broker(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -489,6 +522,15 @@ def build_parser() -> argparse.ArgumentParser:
              "unfinished bring-ups and labs whose Lab.up owner died; --lab NAME removes that lab alone",
              lab="clean")
     cl.add_argument("--force", action="store_true", help="also remove labs a running process still holds")
+    cs = add("class", cmd_class, "one lab per student on this server: class up --students N | --config FILE, "
+             "class status, class down", lab="none")
+    cs.add_argument("action", choices=["up", "status", "down"])
+    cs.add_argument("topology", nargs="?", default="seed", help="the lab every student gets (default: seed)")
+    who = cs.add_mutually_exclusive_group()
+    who.add_argument("--students", type=int, help="N practice seats s1..sN (no Unix users needed)")
+    who.add_argument("--config", help="a file of Unix user names, one per line: each gets a lab the "
+                     "broker shows them as their own")
+    cs.add_argument("--json", action="store_true", help="status as one JSON list")
     br = add("broker", cmd_broker, "serve labs to users who are not root (a class on one server): a Unix "
              "socket, each caller known by its uid, its labs fenced by name, quotas per user", lab="none")
     br.add_argument("--labs", type=int, default=2, help="labs one user may have up at once (default 2)")
@@ -548,6 +590,9 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(_signed_values(argv))   # plug-ins add subcommands: their errors are ours
     except LabkitError as exc:
         print(f"labkit: {exc}", file=sys.stderr)
+        return 2
+    if os.geteuid() != 0 and args.cmd == "class":
+        print("labkit: labkit class needs root (it brings up every student's lab); run it with sudo", file=sys.stderr)
         return 2
     if os.geteuid() != 0 and args.cmd in ("up", "down", "clean", "exec", "check", "status"):
         from .broker.client import BROKERED, cli as brokered
