@@ -37,7 +37,7 @@ def _instance(args: argparse.Namespace) -> str:
 
 def cmd_up(args: argparse.Namespace) -> int:
     lab = Lab.up(args.topology, name=args.lab, services=not args.no_services, keep=True,
-                 replace=args.replace, progress=stderr_progress)
+                 replace=args.replace, progress=stderr_progress, owner=args.owner)
     t = lab.timings
     print(f"lab '{lab.instance}' is up: {len(lab.topo.nodes)} nodes, {len(lab.topo.links)} links, "
           f"{len(lab.services)} services ({t.get('up_s', 0):.2f} s). "
@@ -499,6 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
              lab="new")
     up.add_argument("--no-services", action="store_true", help="namespaces and links only")
     up.add_argument("--replace", action="store_true", help="remove an instance of the same name first")
+    up.add_argument("--owner", type=int, metavar="PID",
+                    help="record process PID as the lab's owner: once it is gone, labkit clean removes the "
+                         "lab (the lab broker names a student's kernel)")
     st = add("status", cmd_status, "show running labs, nodes and processes")
     st.add_argument("--json", action="store_true", help="print one JSON list, an entry per lab")
     ex = add("exec", cmd_exec, "run a command inside a node: labkit exec NODE -- CMD...")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from labkit.broker import protocol
-from labkit.broker.identity import peer, prefix
+from labkit.broker.identity import peer, prefix, uid_of
 from labkit.broker.protocol import MAX_BYTES, BrokerError, Request, encode, parse
 from labkit.broker.quota import Quota
 from labkit.lab.loader import NAME_RE
@@ -28,7 +28,8 @@ def requests(draw):
                    name=draw(names) if "name" in wanted else "",
                    topology=draw(st.from_regex(r"\A[a-z][a-z0-9-]{0,39}\Z")) if "topology" in wanted else "",
                    node=draw(names) if "node" in wanted else "",
-                   argv=tuple(draw(words)) if "argv" in wanted else ())
+                   argv=tuple(draw(words)) if "argv" in wanted else (),
+                   owned=draw(st.booleans()) if "owned" in protocol.OPTIONAL.get(op, {}) else False)
 
 
 @settings(max_examples=500, derandomize=True)
@@ -85,6 +86,8 @@ def test_malformed_requests_get_a_clear_refusal_never_a_crash(raw):
     (b'{"op": "status", "uid": 0}', "unknown field 'uid'"),
     (b'{"op": "exec", "name": "x", "node": "pc1", "argv": []}', "argv must be a non-empty list"),
     (b'{"op": "exec", "name": "x", "node": "pc1", "argv": ["a\\u0000b"]}', "argv[0] must be at most"),
+    (b'{"op": "up", "topology": "seed", "name": "x", "owned": 1}', "owned must be true or false, not 1"),
+    (b'{"op": "down", "name": "x", "owned": true}', "unknown field 'owned'"),
     (b'\xff', "one JSON object in UTF-8"),
     (b'[]', "one JSON object, not list"),
 ])
@@ -144,3 +147,12 @@ def test_prefixes_are_one_per_uid_and_leave_room_for_a_name(u1, u2):
     assert (p1 == p2) == (u1 == u2)
     assert NAME_RE.match(p1 + "seed")       # a seed lab fits under every prefix
     assert prefix(1001) == "urt-"
+
+
+@settings(max_examples=500, derandomize=True)
+@given(st.integers(0, 36 ** 5 - 1), names)
+def test_a_students_lab_maps_back_to_its_uid_and_nothing_else_does(uid, name):
+    assert uid_of(prefix(uid) + name) == uid
+    assert uid_of(name) is None or name.startswith(prefix(uid_of(name)))
+    for other in ("seed", "u-seed", "u0rt-seed", "uRT-seed", "urt", "x1-seed"):
+        assert uid_of(other) is None, other

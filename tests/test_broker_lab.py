@@ -187,7 +187,32 @@ def test_the_quota_and_bad_requests_are_refused_with_a_clear_message(a_lab):
     p = as_user(a_lab, "lkbstua", "up", "/tmp/evil.yaml")
     assert p.returncode == 2 and "a topology's name from the catalog" in p.stderr, p.stderr
     p = as_user(a_lab, "lkbstua", "up", "nosuchtopo", "--lab", "x")
-    assert p.returncode == 2 and "no topology 'nosuchtopo' in the catalog" in p.stderr, p.stderr
+    assert p.returncode == 2 and "no topology file" in p.stderr and "nosuchtopo.yaml" in p.stderr, p.stderr
+    assert "pick one of:" in p.stderr and "seed" in p.stderr, p.stderr
+
+
+def test_a_lab_whose_kernel_is_killed_is_reaped_by_the_broker(base, tmp_path):
+    """Lab.up in a student's process (a notebook kernel) makes a lab that process owns: killed
+    with SIGKILL, it cannot tear the lab down, and the broker's reaper removes it."""
+    pw = pwd.getpwnam("lkbstub")
+    inst = prefix(pw.pw_uid) + "kern"
+    env = {"PATH": "/usr/bin:/bin", "HOME": pw.pw_dir, "LABKIT_BROKER": str(base), "LANG": "C.UTF-8",
+           **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {})}
+    code = ("import sys, labkit\nlab = labkit.Lab.up('seed', name='kern')\n"
+            "print('up', lab.instance, flush=True)\nsys.stdin.read()\n")
+    log = tmp_path / "kernel.log"
+    with OwnProcesses() as own:
+        kernel = own.spawn(["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups",
+                            sys.executable, "-c", code], log=log, env=env, cwd=pw.pw_dir, stdin=subprocess.PIPE)
+        wait_until(lambda: f"up {inst}" in log.read_text() or kernel.poll() is not None, 180, 0.2,
+                   what="the student's Lab.up")
+        assert f"up {inst}" in log.read_text(), log.read_text()
+        state = LabState.load(inst)
+        assert (state.owner_pid, state.keep) == (kernel.pid, False)      # the kernel owns it
+        kernel.kill()
+        kernel.wait(10)
+    wait_until(lambda: LabState.load(inst) is None, 60, 0.2, what="the broker's reaper")
+    assert leftovers(inst) == []
 
 
 def test_a_silent_client_is_let_go_and_the_broker_serves_on(base):

@@ -48,3 +48,12 @@ def prefix(uid: int) -> str:
         digits = DIGITS[r] + digits
         if not uid:
             return f"u{digits}-"
+
+
+def uid_of(instance: str) -> int | None:
+    """The uid whose prefix `instance` starts with, or None for a lab no student owns."""
+    head, sep, _ = instance.partition("-")
+    if not sep or len(head) < 2 or head[0] != "u" or any(c not in DIGITS for c in head[1:]):
+        return None
+    uid = int(head[1:], 36)
+    return uid if prefix(uid) == head + "-" else None

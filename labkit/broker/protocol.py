@@ -7,6 +7,8 @@ refused whole with a BrokerError that says which field and why, and the broker h
 nothing.
 
     {"op": "up", "topology": "seed", "name": "seed"}    bring up a catalog topology
+    {"op": "up", ..., "owned": true}                     ...owned by the calling process: the broker
+                                                         removes it once that process is gone
     {"op": "down", "name": "seed"}                       tear down one of the caller's labs
     {"op": "status"}                                     the caller's labs
     {"op": "check", "name": "seed"}                      run the lab's checks
@@ -36,6 +38,8 @@ OPS = {
     "check": {"name"},
     "exec": {"name", "node", "argv"},
 }
+#: fields an op may leave out, and their value then
+OPTIONAL = {"up": {"owned": False}}
 #: a topology's name in the catalog: what `Lab.up("seed")` takes, without a path or suffix
 TOPOLOGY_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 
@@ -51,6 +55,7 @@ class Request:
     topology: str = ""
     node: str = ""
     argv: tuple[str, ...] = field(default_factory=tuple)
+    owned: bool = False
 
 
 def _name(value: object, what: str, pattern: re.Pattern, rule: str) -> str:
@@ -92,17 +97,23 @@ def parse(raw: bytes) -> Request:
     if not isinstance(op, str) or op not in OPS:
         raise BrokerError(f"op must be one of {', '.join(sorted(OPS))}, not {_show(op)}")
     want = OPS[op] | {"op"}
-    extra = sorted(set(data) - want, key=str)
+    optional = OPTIONAL.get(op, {})
+    extra = sorted(set(data) - want - set(optional), key=str)
     if extra:
-        raise BrokerError(f"'{op}' takes {', '.join(sorted(want))}; unknown field {_show(extra[0])}")
+        takes = ", ".join(sorted(want | set(optional)))
+        raise BrokerError(f"'{op}' takes {takes}; unknown field {_show(extra[0])}")
     missing = sorted(want - set(data))
     if missing:
         raise BrokerError(f"'{op}' needs the field '{missing[0]}'")
     rule = "up to 12 of a-z, 0-9 and '-', starting with a letter"
     topology = _name(data["topology"], "topology", TOPOLOGY_RE,
                      "a topology's name from the catalog (e.g. 'seed'), not a path") if "topology" in OPS[op] else ""
+    owned = data.get("owned", False)
+    if not isinstance(owned, bool):
+        raise BrokerError(f"owned must be true or false, not {_show(owned)}")
     return Request(
         op=op,
+        owned=owned,
         topology=topology,
         name=_name(data["name"], "name", NAME_RE, rule) if "name" in OPS[op] else "",
         node=_name(data["node"], "node", NAME_RE, rule) if "node" in OPS[op] else "",
@@ -116,4 +127,7 @@ def encode(request: Request) -> bytes:
     for key in sorted(OPS[request.op]):
         value = getattr(request, key)
         fields[key] = list(value) if key == "argv" else value
+    for key, default in OPTIONAL.get(request.op, {}).items():
+        if getattr(request, key) != default:
+            fields[key] = getattr(request, key)
     return json.dumps(fields).encode()

@@ -33,7 +33,7 @@ from labkit.lab import loader
 from labkit.lab.state import INSTANCE_PREFIX_ENV, RUN_ROOT, LabState
 from labkit.procs import start_gated
 
-from .identity import Caller, peer
+from .identity import Caller, peer, uid_of
 from .protocol import MAX_BYTES, BrokerError, Request, parse
 from .quota import Quota
 
@@ -43,6 +43,8 @@ SOCKET = Path(os.environ.get("LABKIT_BROKER") or RUN_ROOT / "broker.sock")
 IO_TIMEOUT = 10.0
 #: requests served at once, for everyone and for one user (a user past it waits for its own)
 MAX_ACTIVE, MAX_PER_USER = 64, 4
+#: seconds between two rounds of reaping (Broker.reap)
+REAP_EVERY = 2.0
 #: what a student's command in a node may do beyond an ordinary user: raw sockets (scapy, tcpdump)
 CAPS = "-all,+net_raw"
 
@@ -93,7 +95,7 @@ class Broker:
         return out
 
     def _own_lab(self, caller: Caller, name: str) -> LabState:
-        state = LabState.load(caller.prefix + name) if name in self.labs_of(caller) else None
+        state = LabState.load(caller.prefix + name)     # `name` is a checked name: no way out of the prefix
         if state is None:
             yours = ", ".join(sorted(self.labs_of(caller))) or "none"
             raise BrokerError(f"{caller.user}: you have no lab '{name}' (your labs: {yours})")
@@ -145,17 +147,39 @@ class Broker:
 
     def _up(self, conn: socket.socket, caller: Caller, req: Request) -> None:
         path = paths.topology(f"{req.topology}.yaml")
-        if not path.is_file():
-            known = ", ".join(sorted(q.stem for d in paths.topologies_dirs() for q in d.glob("*.yaml")))
-            raise BrokerError(f"no topology '{req.topology}' in the catalog; pick one of: {known}")
         nodes = len(loader.load(path).nodes)          # checked in full before anything starts
+        owner = ["--owner", str(caller.pid)] if req.owned else []
         with self._locks[caller.uid]:                 # one bring-up per user at a time: the quota holds
             self.quota.admit(caller.user, self.labs_of(caller), req.name, nodes)
-            self._engine(conn, caller, "up", str(path), "--lab", req.name)   # the file checked, not a name
+            self._engine(conn, caller, "up", str(path), "--lab", req.name, *owner)   # the file checked, not a name
 
     def _down(self, conn: socket.socket, caller: Caller, req: Request) -> None:
         self._own_lab(caller, req.name)
-        self._engine(conn, caller, "down", "--lab", req.name)
+        with self._locks[caller.uid]:                 # never at the same time as the reaper
+            self._engine(conn, caller, "down", "--lab", req.name)
+
+    def reap(self) -> list[str]:
+        """Remove every student's lab whose owner is gone (a kernel killed with SIGKILL, say):
+        the labs a plain `labkit clean` would remove, under a user prefix. A user with a
+        request under way (a bring-up, a teardown) is left for the next round."""
+        reaped = []
+        for inst in LabState.instances():
+            uid = uid_of(inst)
+            state = LabState.load(inst) if uid is not None else None
+            if state is None or state.cleanable() is None:
+                continue
+            lock = self._locks[uid]
+            if not lock.acquire(blocking=False):
+                continue
+            try:
+                why = state.cleanable()
+                subprocess.run([self.python, "-P", "-m", "labkit.cli", "clean", "--lab", inst], cwd="/",
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=120)
+                reaped.append(f"{inst} ({why})")
+            finally:
+                lock.release()
+        return reaped
 
     def _check(self, conn: socket.socket, caller: Caller, req: Request) -> None:
         self._own_lab(caller, req.name)
@@ -194,7 +218,7 @@ class Broker:
         send(conn, {"exit": proc.wait()})
 
 
-def serve(path: Path = SOCKET, broker: Broker | None = None, ready: threading.Event | None = None) -> None:
+def serve(path: Path = SOCKET, broker: Broker | None = None) -> None:
     """Serve until killed: a thread per connection. The socket is world-connectable (0666):
     who may do what is decided per caller, from the kernel's credentials."""
     broker = broker or Broker()
@@ -204,9 +228,17 @@ def serve(path: Path = SOCKET, broker: Broker | None = None, ready: threading.Ev
     srv.bind(str(path))
     os.chmod(path, 0o666)
     srv.listen(64)
-    if ready is not None:
-        ready.set()
 
+    def reaper() -> None:
+        while True:
+            try:
+                for what in broker.reap():
+                    print(f"labkit broker: removed {what}", file=sys.stderr, flush=True)
+            except Exception as e:      # a round that failed is tried again; the broker serves on
+                print(f"labkit broker: reaping: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+            time.sleep(REAP_EVERY)
+
+    threading.Thread(target=reaper, daemon=True).start()
     active = threading.BoundedSemaphore(MAX_ACTIVE)
 
     def one(conn: socket.socket) -> None:

@@ -13,6 +13,7 @@ lab's own capture helpers that write into the lab's run directory.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from typing import Sequence
@@ -62,13 +63,20 @@ class StudentLab(Lab):
         os.environ[INSTANCE_PREFIX_ENV] = prefix(os.getuid())
 
     @classmethod
-    def up(cls, topology: str = "seed", name: str | None = None, **_ignored) -> "StudentLab":
+    def up(cls, topology: str = "seed", name: str | None = None, keep: bool = False,
+           **_ignored) -> "StudentLab":
+        """As Lab.up: unless `keep`, the lab is this process's. It is taken down when the
+        process exits, and the broker removes it once the process is gone however it ended
+        (a kernel killed with SIGKILL)."""
         cls._scope()
         name = name or str(topology)
         lines: list[str] = []
-        if request(Request(op="up", topology=str(topology), name=name), show=lines.append) != 0:
+        if request(Request(op="up", topology=str(topology), name=name, owned=not keep), show=lines.append) != 0:
             raise BrokerError(f"{name} did not come up: " + " | ".join(lines[-3:]))
-        return cls.attach(name)
+        lab = cls.attach(name)
+        if not keep:
+            atexit.register(lab._down_at_exit)
+        return lab
 
     @classmethod
     def attach(cls, name: str = "seed") -> "StudentLab":

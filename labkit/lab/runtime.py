@@ -21,7 +21,7 @@ from .service import Service
 from . import netns
 from .state import INSTANCE_PREFIX_ENV, LabState, scoped
 from . import faults as _faults
-from labkit.procs import stop
+from labkit.procs import start_time, stop
 
 Progress = Callable[[str], None]
 
@@ -106,7 +106,8 @@ class Lab:
     # -- bring-up --------------------------------------------------------------
     @classmethod
     def up(cls, topology: str | Path = "seed", name: str | None = None, services: bool = True,
-           replace: bool = False, keep: bool = False, progress: Progress = _quiet) -> "Lab":
+           replace: bool = False, keep: bool = False, progress: Progress = _quiet,
+           owner: int | None = None) -> "Lab":
         """Build the lab and start its services; on any failure, remove everything and raise.
 
         `name` is the instance name (default: the topology's), so two copies of one
@@ -114,6 +115,9 @@ class Lab:
         name first. Unless `keep`, the lab is torn down when this Python process exits;
         with `keep` (what `labkit up` does) it is recorded as made to outlive this process,
         so a plain `labkit clean` leaves it alone once it is up (see LabState.cleanable).
+        `owner` records another live process as the lab's owner instead of this one (the
+        lab broker passes a student's kernel): the lab outlives this process, and once the
+        owner is gone a plain `labkit clean`, or the broker's reaper, removes it.
 
         The environment variable LABKIT_INSTANCE_PREFIX, if set, is put before every
         instance name made here (`labkit grade` gives each submission's kernel its own,
@@ -122,6 +126,9 @@ class Lab:
         cannot reach any other.
         """
         topo = loader.load(topology)
+        owner_start = start_time(owner) if owner is not None else None
+        if owner is not None and owner_start is None:
+            raise LabStateError(f"process {owner}, named as the lab's owner, is not running")
         prefix = os.environ.get(INSTANCE_PREFIX_ENV, "")
         instance = scoped(name or topo.name)
         if prefix and not loader.NAME_RE.match(instance):
@@ -135,7 +142,9 @@ class Lab:
                                     f"run 'labkit down --lab {instance}' first (or 'labkit up --replace'; "
                                     "from Python, replace=True)")
             old.destroy()
-        state = LabState(instance=instance, topology=str(topo.path), keep=keep)
+        state = LabState(instance=instance, topology=str(topo.path), keep=keep and owner is None)
+        if owner is not None:
+            state.owner_pid, state.owner_start = owner, owner_start
         state.save()
         lab = cls(topo, instance, state)
         try:
@@ -146,7 +155,7 @@ class Lab:
             raise
         state.status = "up"
         state.save()
-        if not keep:
+        if not keep and owner is None:
             atexit.register(lab._down_at_exit)
         return lab
 
