@@ -76,7 +76,9 @@ def main() -> None:
                 _, ok, bad = timed_check(lab)
                 if not ok:
                     failed.append(f"{lab.instance}: {'; '.join(bad)}")
-            check_at[n] = [timed_check(labs[0])[0] for _ in range(args.rounds)]
+            timed = [timed_check(labs[0]) for _ in range(args.rounds)]
+            check_at[n] = [t for t, _, _ in timed]
+            failed += [f"{labs[0].instance} (timed round): {'; '.join(bad)}" for _, ok, bad in timed if not ok]
             rows.append((n, mem_mb, up_s / n, check_at[n], len(failed)))
             print(f"N={n}: {mem_mb:.0f} MB per lab, checks {'all green' if not failed else f'{len(failed)} labs failed'}; "
                   f"c01's check {show(check_at[n], '.2f')} s", file=sys.stderr, flush=True)

@@ -80,7 +80,7 @@ def test_malformed_requests_get_a_clear_refusal_never_a_crash(raw):
 
 
 @pytest.mark.parametrize("raw, says", [
-    (b'{"op": "rm", "name": "x"}', "op must be one of check, down, exec, status, up"),
+    (b'{"op": "rm", "name": "x"}', "op must be one of check, describe, down, exec, status, up"),
     (b'{"op": "up", "topology": "/tmp/evil.yaml", "name": "x"}', "a topology's name from the catalog"),
     (b'{"op": "up", "topology": "seed"}', "'up' needs the field 'name'"),
     (b'{"op": "status", "uid": 0}', "unknown field 'uid'"),

@@ -162,6 +162,19 @@ def test_another_student_can_neither_see_nor_touch_the_lab(a_lab):
                  ("down", "--lab", a_inst), ("exec", "--lab", a_inst, "pc1", "--", "id")):
         p = as_user(a_lab, "lkbstub", *args)
         assert p.returncode == 2 and "lkbstub: you have no lab" in p.stderr, (args, p.stdout, p.stderr)
+    p = as_user_python(a_lab, "lkbstub", "\n".join([          # nor read A's record, nor list labs or namespaces
+        "import os, labkit",
+        "from labkit.lab.state import RUN_ROOT",
+        f"for what in (lambda: os.listdir(RUN_ROOT), lambda: open(RUN_ROOT / {a_inst!r} / 'state.json').read(),",
+        "             lambda: os.listdir('/run/netns'), lambda: labkit.Lab.attach('seed')):",
+        "    try:",
+        "        print('got', what())",
+        "    except (OSError, labkit.LabkitError) as e:",
+        "        print('refused', e)"]))
+    lines = p.stdout.splitlines()
+    assert len(lines) == 4 and all(line.startswith("refused") for line in lines), p.stdout + p.stderr
+    assert "Permission denied" in lines[0] and "Permission denied" in lines[1] and "Permission denied" in lines[2]
+    assert "lkbstub: you have no lab 'seed'" in lines[3], lines[3]
     assert Lab.attach(a_inst).state.status == "up"       # nothing of A's was touched
 
 

@@ -1,19 +1,17 @@
 """The student's side of the broker: one request per connection, the replies as they come.
 
     request(req)                     send one request; relay {"line"} replies; return the exit status
-    run(lab, node, argv, input)      a command in a node of one's own lab, as oneself: CompletedProcess
-    exec_with(lab, node, argv, ...)  the same on three descriptors of one's own (a terminal): exit status
+    describe(lab)                    one of one's labs from its record (what Lab.attach needs)
+    exec_with(lab, node, argv, ...)  a command in a node of one's own lab, as oneself, on three
+                                     descriptors of one's own (a terminal): its exit status
 
 A refusal raises BrokerError with the broker's message (nothing was changed).
 """
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -52,55 +50,34 @@ def _replies(sock: socket.socket) -> Iterator[dict]:
         yield json.loads(line)
 
 
-def request(req: Request, path: Path = SOCKET, show: Callable[[str], None] = print) -> int:
-    with _connect(req, path) as sock:
-        for reply in _replies(sock):
-            if "line" in reply:
-                show(reply["line"])
-            elif "error" in reply:
-                raise BrokerError(reply["error"])
-            elif "exit" in reply:
-                return int(reply["exit"])
-    raise BrokerError("the broker closed the connection without an answer")
-
-
-def _exit_status(sock: socket.socket) -> int:
+def _answer(sock: socket.socket, key: str, show: Callable[[str], None] | None = None):
+    """The broker's reply `key` ("exit", "lab"), the {"line"} before it shown; a refusal raises."""
     for reply in _replies(sock):
         if "error" in reply:
             raise BrokerError(reply["error"])
-        if "exit" in reply:
-            return int(reply["exit"])
-    raise BrokerError("the broker closed the connection before the command ended")
+        if key in reply:
+            return reply[key]
+        if "line" in reply and show is not None:
+            show(reply["line"])
+    raise BrokerError("the broker closed the connection without an answer")
+
+
+def request(req: Request, path: Path = SOCKET, show: Callable[[str], None] = print) -> int:
+    with _connect(req, path) as sock:
+        return int(_answer(sock, "exit", show))
+
+
+def describe(lab: str, path: Path = SOCKET) -> dict:
+    """One of the caller's labs, from its record: instance, topology, status, netns."""
+    with _connect(Request(op="describe", name=lab), path) as sock:
+        return _answer(sock, "lab")
 
 
 def exec_with(lab: str, node: str, argv: list[str], stdin: int, stdout: int, stderr: int) -> int:
     """`argv` in node `node` of the caller's lab `lab`, as the caller, on these three
     descriptors (handed to the broker, which hands them to the command); its exit status."""
     with _connect(Request(op="exec", name=lab, node=node, argv=tuple(argv)), SOCKET, [stdin, stdout, stderr]) as sock:
-        return _exit_status(sock)
-
-
-def run(lab: str, node: str, argv: list[str], input: str | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess:
-    """`argv` in node `node` of the caller's lab `lab`, as the caller; output captured, text."""
-    pipes = [os.pipe() for _ in range(3)]
-    child = [pipes[0][0], pipes[1][1], pipes[2][1]]
-    ours = [os.fdopen(pipes[0][1], "w"), os.fdopen(pipes[1][0], "r"), os.fdopen(pipes[2][0], "r")]
-    try:
-        sock = _connect(Request(op="exec", name=lab, node=node, argv=tuple(argv)), SOCKET, child)
-    finally:
-        for fd in child:
-            os.close(fd)
-    with sock, ours[0], ours[1], ours[2]:
-        sock.settimeout(timeout)
-        err: list[str] = []
-        reader = threading.Thread(target=lambda: err.append(ours[2].read()), daemon=True)
-        reader.start()
-        ours[0].write(input or "")
-        ours[0].close()
-        out = ours[1].read()
-        reader.join(timeout)
-        return subprocess.CompletedProcess(argv, _exit_status(sock), out, "".join(err))
+        return int(_answer(sock, "exit"))
 
 
 def main_exec(lab: str, node: str, argv: list[str]) -> int:

@@ -12,6 +12,7 @@ nothing.
     {"op": "down", "name": "seed"}                       tear down one of the caller's labs
     {"op": "status"}                                     the caller's labs
     {"op": "check", "name": "seed"}                      run the lab's checks
+    {"op": "describe", "name": "seed"}                   the lab's record, what Lab.attach needs
     {"op": "exec", "name": "seed", "node": "pc1", "argv": ["ping", "-c1", "1.2.3.4"]}
                                                          a command in a node, as the caller
 
@@ -36,6 +37,7 @@ OPS = {
     "down": {"name"},
     "status": set(),
     "check": {"name"},
+    "describe": {"name"},
     "exec": {"name", "node", "argv"},
 }
 #: fields an op may leave out, and their value then

@@ -30,6 +30,8 @@ from pathlib import Path
 from labkit import paths
 from labkit.diag import LabkitError
 from labkit.lab import loader
+from labkit.lab.netns import NETNS_DIR
+from labkit.lab.safety import NETNS_ENV
 from labkit.lab.state import INSTANCE_PREFIX_ENV, RUN_ROOT, LabState
 from labkit.procs import start_gated
 
@@ -185,6 +187,13 @@ class Broker:
         self._own_lab(caller, req.name)
         self._engine(conn, caller, "check", "--lab", req.name)
 
+    def _describe(self, conn: socket.socket, caller: Caller, req: Request) -> None:
+        """What a student's Lab.attach needs from the record, which only root may read."""
+        state = self._own_lab(caller, req.name)
+        send(conn, {"lab": {"instance": state.instance, "topology": state.topology, "status": state.status,
+                            "netns": state.netns}})
+        send(conn, {"exit": 0})
+
     def _status(self, conn: socket.socket, caller: Caller, req: Request) -> None:
         self._engine(conn, caller, "status")
 
@@ -207,7 +216,8 @@ class Broker:
         argv = ["ip", "netns", "exec", ns, "setpriv", f"--reuid={caller.uid}", f"--regid={gid}", groups,
                 "--no-new-privs", f"--inh-caps={CAPS}", f"--ambient-caps={CAPS}", f"--bounding-set={CAPS}",
                 "--", *req.argv]
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": caller.user, "LANG": "C.UTF-8"}
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": caller.user, "LANG": "C.UTF-8",
+               NETNS_ENV: ns}      # /run/netns is not the student's to list: the safety check's way in
         proc = start_gated(argv, lambda pid: state.add_proc(pid, f"exec {req.node} for {caller.user}"),
                            stdin=fds[0], stdout=fds[1], stderr=fds[2], env=env,
                            cwd=home if Path(home).is_dir() else "/")
@@ -222,6 +232,9 @@ def serve(path: Path = SOCKET, broker: Broker | None = None) -> None:
     """Serve until killed: a thread per connection. The socket is world-connectable (0666):
     who may do what is decided per caller, from the kernel's credentials."""
     broker = broker or Broker()
+    for private in (RUN_ROOT, NETNS_DIR):   # the names of labs and namespaces: nobody lists them but root
+        private.mkdir(parents=True, exist_ok=True)
+        os.chmod(private, 0o711)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -6,8 +6,9 @@
     print(lab.check())                     the broker runs the lab's checks
     lab.down()
 
-The lab's record is read as the engine reads it (its state file, its topology), with the
-student's instance prefix, so names mean what they mean to the broker. What needs root in
+The lab's record is root's alone to read: the broker describes it (`describe`), and the
+lab is built from that and its topology, with the student's instance prefix, so names mean
+what they mean to the broker. What needs root in
 this process is not offered: a service's live changes (`lab.service(...).configure`) and the
 lab's own capture helpers that write into the lab's run directory.
 """
@@ -20,9 +21,10 @@ from typing import Sequence
 
 from labkit.lab.node import LabNode
 from labkit.lab.runtime import Lab
-from labkit.lab.state import INSTANCE_PREFIX_ENV
+from labkit.lab import loader
+from labkit.lab.state import INSTANCE_PREFIX_ENV, LabState
 
-from .client import request
+from .client import describe, request
 from .identity import prefix
 from .protocol import BrokerError, Request
 
@@ -80,8 +82,16 @@ class StudentLab(Lab):
 
     @classmethod
     def attach(cls, name: str = "seed") -> "StudentLab":
+        """The lab as the broker describes it (a lab's record is root's to read)."""
         cls._scope()
-        return cls(Lab.attach(name), name)
+        info = describe(name)
+        state = LabState(instance=info["instance"], topology=info["topology"], status=info["status"],
+                         netns=list(info["netns"]))
+        return cls(Lab(loader.load(state.topology), state.instance, state), name)
+
+    def _down_at_exit(self) -> None:
+        if self.state.status == "up":
+            self.down()
 
     def check(self, progress=None) -> Report:      # type: ignore[override]
         lines: list[str] = []

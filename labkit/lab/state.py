@@ -68,10 +68,17 @@ class LabState:
         return self.dir / "state.json"
 
     def save(self) -> None:
+        """Write the record. It is root's alone (0600), and its directory can be passed
+        through (a daemon that drops its privileges reaches its files under it) but not
+        listed (0711): on a class server no student reads another's lab from it."""
         with _SAVE_LOCK:
             self.dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.dir, 0o711)
             tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(asdict(self), indent=1))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(asdict(self), indent=1))
+            os.chmod(tmp, 0o600)        # a .tmp left by an older labkit keeps its mode through O_CREAT
             tmp.replace(self.path)
 
     def add(self, kind: str, item: str) -> None:
