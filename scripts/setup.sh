@@ -17,6 +17,7 @@ APT_PACKAGES=(
   nftables bind9 bind9-dnsutils bind9-utils postfix postfix-sqlite dnsmasq-base
   sip-tester swaks dnsperf sqlite3 python3-venv python3-dev gcc make procps udhcpc
   kamailio kamailio-presence-modules kamailio-sqlite-modules
+  node-configurable-http-proxy acl
 )
 
 say() { printf '[setup] %s\n' "$*"; }
