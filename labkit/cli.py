@@ -176,14 +176,22 @@ def cmd_broker(args: argparse.Namespace) -> int:
         print("labkit: the broker runs as root (it makes the namespaces); start it with sudo", file=sys.stderr)
         return 2
     try:
-        quota = Quota(labs=args.labs, nodes=args.nodes)     # a bad limit is refused before listening
+        quota = Quota(labs=args.labs, nodes=args.nodes, procs=args.procs)   # a bad limit is refused before listening
     except ValueError as exc:
         print(f"labkit broker: {exc}", file=sys.stderr)
         return 2
     path = Path(args.socket) if args.socket else SOCKET
-    print(f"labkit broker: listening on {path}; per user at most {quota.labs} labs, {quota.nodes} nodes",
+    print(f"labkit broker: listening on {path}; per user at most {quota.labs} labs, {quota.nodes} nodes, "
+          f"{quota.procs} processes",
           file=sys.stderr, flush=True)
-    serve(path, Broker(quota))
+    import signal       # stop on SIGINT or SIGTERM, even when started where SIGINT is ignored (a hub's service)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        serve(path, Broker(quota))
+    except KeyboardInterrupt:
+        print("labkit broker: stopped; the labs stay up (labkit clean removes those whose owner is gone)",
+              file=sys.stderr)
     return 0
 
 
@@ -538,6 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
              "socket, each caller known by its uid, its labs fenced by name, quotas per user", lab="none")
     br.add_argument("--labs", type=int, default=2, help="labs one user may have up at once (default 2)")
     br.add_argument("--nodes", type=int, default=40, help="nodes one user may have up at once (default 40)")
+    br.add_argument("--procs", type=int, default=512,
+                    help="processes one user may have when a command of theirs runs in a node (default 512)")
     br.add_argument("--socket", default=None, help="where to listen (default: /run/labkit/broker.sock)")
     li = add("lint", cmd_lint, "validate a topology and lint its configs without bring-up", topology=True,
              lab="none")

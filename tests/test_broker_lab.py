@@ -57,6 +57,8 @@ def base():
                       env=env, cwd=planted)
             wait_until(sock.exists, 30, 0.05, what="the broker's socket")
             yield sock
+        assert not sock.exists(), "a broker stopped with SIGTERM leaves its socket behind"
+        assert "labkit broker: stopped" in (d / "broker.log").read_text()
         assert not (d / "PWNED").exists(), "the broker ran code from its working directory as root"
     finally:
         for name in USERS:      # whatever a test left: every lab under the users' prefixes
@@ -226,6 +228,36 @@ def test_a_lab_whose_kernel_is_killed_is_reaped_by_the_broker(base, tmp_path):
         kernel.wait(10)
     wait_until(lambda: LabState.load(inst) is None, 60, 0.2, what="the broker's reaper")
     assert leftovers(inst) == []
+
+
+def test_a_command_that_leaves_the_lab_is_still_ended_by_down(base):
+    """A student's command may start a new session and a network namespace of its own
+    (setsid, unshare -Un): out of the lab's process group and namespaces, where neither the
+    PID record nor the namespace sweep finds it. The lab's cgroup does: down ends it. The
+    command also runs under the broker's process limit."""
+    from labkit.lab import cgroup
+    from labkit.procs import start_time
+
+    pw = pwd.getpwnam("lkbstub")
+    inst = prefix(pw.pw_uid) + "esc"
+    up = as_user(base, "lkbstub", "up", "seed", "--lab", "esc")
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        limit = as_user(base, "lkbstub", "exec", "--lab", "esc", "pc1", "--", "bash", "-c", "ulimit -u")
+        assert limit.stdout.strip() == "512", limit.stdout + limit.stderr
+        esc = as_user(base, "lkbstub", "exec", "--lab", "esc", "pc1", "--", "sh", "-c",
+                      "setsid -f unshare -Un sleep 600 </dev/null >/dev/null 2>&1")
+        assert esc.returncode == 0, esc.stderr
+        lab_net = os.stat(f"/run/netns/lk-{inst}-pc1").st_ino
+        escaped = wait_until(lambda: [pid for pid in cgroup.members(inst)
+                                      if os.stat(f"/proc/{pid}/ns/net").st_ino != lab_net], 10, 0.05,
+                             what="the escaped sleep")
+        starts = {pid: start_time(pid) for pid in escaped}
+    finally:
+        down = as_user(base, "lkbstub", "down", "--lab", "esc")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert all(start_time(pid) != t for pid, t in starts.items()), "down left the escaped command running"
+    assert not cgroup.path(inst).exists() and leftovers(inst) == []
 
 
 def test_a_silent_client_is_let_go_and_the_broker_serves_on(base):

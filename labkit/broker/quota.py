@@ -1,7 +1,9 @@
 """How much one user may have up at once, and the message a refused student reads.
 
 Defaults: 2 labs and 40 nodes per user (the seed lab has 14 nodes, so two seed labs fit, or a
-seed and a campus-trunk lab). The broker's config can change both; a limit below 1 is refused
+seed and a campus-trunk lab), and 512 processes: the RLIMIT_NPROC a student's command in a
+node runs under, counted over all the student's processes (the notebook server and kernel
+take about ten). The broker's config can change both; a limit below 1 is refused
 when the broker starts, not when a student meets it.
 """
 from __future__ import annotations
@@ -15,9 +17,10 @@ from .protocol import BrokerError
 class Quota:
     labs: int = 2
     nodes: int = 40
+    procs: int = 512
 
     def __post_init__(self) -> None:
-        for what in ("labs", "nodes"):
+        for what in ("labs", "nodes", "procs"):
             value = getattr(self, what)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"quota: {what} per user must be a whole number of at least 1, not {value!r}")

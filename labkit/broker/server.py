@@ -29,7 +29,7 @@ from pathlib import Path
 
 from labkit import paths
 from labkit.diag import LabkitError
-from labkit.lab import loader
+from labkit.lab import cgroup, loader
 from labkit.lab.netns import NETNS_DIR
 from labkit.lab.safety import NETNS_ENV
 from labkit.lab.state import INSTANCE_PREFIX_ENV, RUN_ROOT, LabState
@@ -197,9 +197,21 @@ class Broker:
     def _status(self, conn: socket.socket, caller: Caller, req: Request) -> None:
         self._engine(conn, caller, "status")
 
+    def _contain(self, caller: Caller, instance: str, pid: int) -> None:
+        """The record of a command the caller runs in its lab, before it may run: the lab's
+        cgroup (labkit.lab.cgroup), which teardown ends whole, wherever the command went
+        (a new session, a namespace of its own). It is joined under the user's lock, so
+        never into a lab whose teardown has begun: the lab must still be on record."""
+        with self._locks[caller.uid]:
+            if LabState.load(instance) is None:
+                raise BrokerError(f"{caller.user}: your lab '{instance[len(caller.prefix):]}' was taken down")
+            cgroup.join(instance, pid)
+
     def _exec(self, conn: socket.socket, caller: Caller, req: Request, fds: list[int]) -> None:
         """The command gets the caller's own stdin, stdout and stderr, sent with the request:
-        the broker only hands them on, and answers with the exit status."""
+        the broker only hands them on, and answers with the exit status. It runs as the
+        caller, with raw sockets only and under the caller's process limit (RLIMIT_NPROC,
+        counted over all the caller's processes: a fork bomb stops there), in the lab's cgroup."""
         if len(fds) != 3:
             raise BrokerError("exec takes the command's stdin, stdout and stderr with the request "
                               f"(3 descriptors, SCM_RIGHTS); {len(fds)} came")
@@ -213,12 +225,13 @@ class Broker:
             home, gid, groups = account.pw_dir, account.pw_gid, "--init-groups"
         except KeyError:
             home, gid, groups = "/", caller.gid, "--clear-groups"
-        argv = ["ip", "netns", "exec", ns, "setpriv", f"--reuid={caller.uid}", f"--regid={gid}", groups,
+        argv = ["ip", "netns", "exec", ns, "prlimit", f"--nproc={self.quota.procs}", "--",
+                "setpriv", f"--reuid={caller.uid}", f"--regid={gid}", groups,
                 "--no-new-privs", f"--inh-caps={CAPS}", f"--ambient-caps={CAPS}", f"--bounding-set={CAPS}",
                 "--", *req.argv]
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": caller.user, "LANG": "C.UTF-8",
                NETNS_ENV: ns}      # /run/netns is not the student's to list: the safety check's way in
-        proc = start_gated(argv, lambda pid: state.add_proc(pid, f"exec {req.node} for {caller.user}"),
+        proc = start_gated(argv, lambda pid: self._contain(caller, state.instance, pid),
                            stdin=fds[0], stdout=fds[1], stderr=fds[2], env=env,
                            cwd=home if Path(home).is_dir() else "/")
         for fd in fds:
@@ -252,6 +265,14 @@ def serve(path: Path = SOCKET, broker: Broker | None = None) -> None:
             time.sleep(REAP_EVERY)
 
     threading.Thread(target=reaper, daemon=True).start()
+    try:
+        _accept(srv, broker)
+    finally:                                    # a stopped broker leaves no socket to connect to
+        srv.close()
+        path.unlink(missing_ok=True)
+
+
+def _accept(srv: socket.socket, broker: Broker) -> None:
     active = threading.BoundedSemaphore(MAX_ACTIVE)
 
     def one(conn: socket.socket) -> None:

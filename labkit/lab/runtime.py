@@ -18,7 +18,7 @@ from .model import Topology
 from .node import LabNode
 from .plugins import registry
 from .service import Service
-from . import netns
+from . import cgroup, netns
 from .state import INSTANCE_PREFIX_ENV, LabState, scoped
 from . import faults as _faults
 from labkit.procs import start_time, stop
@@ -351,6 +351,10 @@ def clean(force: bool = False, instance: str | None = None) -> tuple[list[str], 
                 continue
         problems = state.destroy()
         removed.append(inst + (f" ({'; '.join(problems)})" if problems else ""))
+    if instance is None:        # a lab's cgroup whose record is gone: nothing else names it
+        for inst in cgroup.orphans(set(LabState.instances()), os.environ.get(INSTANCE_PREFIX_ENV, "")):
+            problems = cgroup.remove(inst)
+            removed.append(f"cgroup of {inst}" + (f" ({'; '.join(problems)})" if problems else ""))
     return removed, kept
 
 

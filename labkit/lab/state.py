@@ -24,7 +24,7 @@ from pathlib import Path
 
 from labkit.procs import Proc, WaitTimeout, start_time, stop
 
-from . import netns
+from . import cgroup, netns
 
 __all__ = ["LabState", "Proc", "start_time", "RUN_ROOT", "INSTANCE_PREFIX_ENV", "scoped"]
 
@@ -163,8 +163,11 @@ class LabState:
                 for ns in self.netns if netns.exists(ns) and (pids := netns.pids_in(ns))]
 
     def destroy(self) -> list[str]:
-        """Remove everything recorded; return what could not be removed (empty = clean)."""
-        problems = self.kill_procs()
+        """Remove everything recorded; return what could not be removed (empty = clean).
+        The lab's cgroup goes first: what a student ran there may have left every other
+        way of finding it (labkit.lab.cgroup)."""
+        problems = cgroup.remove(self.instance)
+        problems += self.kill_procs()
         problems += self.sweep_netns()
         for ns in self.netns:
             netns.delete(ns)
