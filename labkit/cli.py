@@ -188,7 +188,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        serve(path, Broker(quota))
+        serve(path, Broker(quota, cgroups=not args.no_cgroups))
     except KeyboardInterrupt:
         print("labkit broker: stopped; the labs stay up (labkit clean removes those whose owner is gone)",
               file=sys.stderr)
@@ -548,6 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--nodes", type=int, default=40, help="nodes one user may have up at once (default 40)")
     br.add_argument("--procs", type=int, default=512,
                     help="processes one user may have when a command of theirs runs in a node (default 512)")
+    br.add_argument("--no-cgroups", action="store_true",
+                    help="do not put students' commands in a cgroup per lab: only for a broker that serves one "
+                         "student in a container of their own (a pod per student), which is then the limit")
     br.add_argument("--socket", default=None, help="where to listen (default: /run/labkit/broker.sock)")
     li = add("lint", cmd_lint, "validate a topology and lint its configs without bring-up", topology=True,
              lab="none")

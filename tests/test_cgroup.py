@@ -53,3 +53,25 @@ def test_joining_where_no_cgroup_can_be_made_refuses_and_runs_nothing(monkeypatc
     with pytest.raises(cgroup.LabStateError, match="no cgroup v2 hierarchy"):
         cgroup.join("x", os.getpid())
     assert cgroup.remove("x") == [] and cgroup.orphans(set()) == []
+
+
+def test_a_broker_without_cgroups_records_the_command_in_the_labs_record():
+    """--no-cgroups (a pod per student): the command is on the lab's record instead, so
+    teardown still ends it."""
+    from labkit.broker.identity import Caller
+    from labkit.broker.server import Broker
+    from labkit.lab.state import LabState
+
+    inst = f"u0-nocg{os.getpid() % 1000}"
+    state = LabState(instance=inst, topology="seed", status="up")
+    state.save()
+    try:
+        with OwnProcesses() as own:
+            p = own.spawn(["sleep", "600"])
+            Broker(cgroups=False)._contain(Caller(os.getpid(), 0, 0), inst, p.pid)
+            assert [q.pid for q in LabState.load(inst).procs] == [p.pid]
+            assert not cgroup.path(inst).exists()
+            assert LabState.load(inst).destroy() == []
+            assert p.wait(5) is not None
+    finally:
+        LabState(instance=inst, topology="seed").destroy()
