@@ -597,6 +597,39 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: commands that read files and make no lab: anyone may run them (`broker` says itself that it needs root)
+ANYONE = ("lint", "draw", "course", "broker")
+
+
+def _as_a_user(args: argparse.Namespace) -> int | None:
+    """A command from a user who is not root: sent to the lab broker if it serves it, else
+    refused with what the user can do instead. None: run it here (status, which lists nothing
+    it may not read)."""
+    from .broker.client import BROKERED, cli as brokered
+    from .broker.server import SOCKET
+
+    broker = SOCKET.exists()
+    if broker and args.cmd in BROKERED:             # a student on a class server
+        try:
+            return brokered(args)
+        except LabkitError as exc:
+            print(f"labkit: {exc}", file=sys.stderr)
+            return 2
+    if args.cmd == "status":
+        return None
+    if args.cmd == "class":
+        how = "it brings up every student's lab; run it with sudo"
+    elif broker:
+        how = f"through the lab broker you have labkit {' | '.join(BROKERED)}"
+        if args.cmd == "capture":
+            how += "; to capture, run tcpdump in your own node: labkit exec --lab NAME NODE -- tcpdump -n -i any"
+    else:
+        how = ("network namespaces; run it with sudo, or ask for a lab broker (labkit broker, as root) "
+               "to use labs as yourself")
+    print(f"labkit: labkit {args.cmd} needs root ({how})", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["demo"]:
@@ -607,22 +640,10 @@ def main(argv: list[str] | None = None) -> int:
     except LabkitError as exc:
         print(f"labkit: {exc}", file=sys.stderr)
         return 2
-    if os.geteuid() != 0 and args.cmd == "class":
-        print("labkit: labkit class needs root (it brings up every student's lab); run it with sudo", file=sys.stderr)
-        return 2
-    if os.geteuid() != 0 and args.cmd in ("up", "down", "clean", "exec", "check", "status"):
-        from .broker.client import BROKERED, cli as brokered
-        from .broker.server import SOCKET
-        if args.cmd in BROKERED and SOCKET.exists():     # a student on a class server
-            try:
-                return brokered(args)
-            except LabkitError as exc:
-                print(f"labkit: {exc}", file=sys.stderr)
-                return 2
-        if args.cmd != "status":
-            print("labkit: this command needs root (network namespaces); run it with sudo, or ask "
-                  "for a lab broker (labkit broker, as root) to use labs as yourself", file=sys.stderr)
-            return 2
+    if os.geteuid() != 0 and args.cmd not in ANYONE:
+        refusal = _as_a_user(args)
+        if refusal is not None:
+            return refusal
     try:
         return args.fn(args)
     except TopologyError as exc:

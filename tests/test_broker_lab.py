@@ -117,6 +117,9 @@ def test_a_nodes_shell_has_the_students_rights_and_raw_sockets_only(a_lab):
     out = run("ip", "link", "add", "lkb0", "type", "veth", "peer", "name", "lkb1", "netns", "1")
     assert out.returncode != 0 and "Operation not permitted" in out.stderr, out.stderr   # no way into the root namespace
     assert subprocess.run(["ip", "link", "show", "lkb1"], capture_output=True).returncode != 0
+    dump = run("sh", "-c", "tcpdump -n -c1 -i lo icmp 2>/dev/null & t=$!; ping -c50 -i0.2 -q 127.0.0.1 >/dev/null & "
+                           "p=$!; wait $t; kill $p")           # a capture in one's own node: yes
+    assert "ICMP echo" in dump.stdout, dump.stdout + dump.stderr
     home = pwd.getpwnam("lkbstua").pw_dir
     assert run("touch", f"{home}/made-in-pc1").returncode == 0      # the student's own files: yes
     assert Path(home, "made-in-pc1").stat().st_uid == pwd.getpwnam("lkbstua").pw_uid
@@ -164,6 +167,10 @@ def test_another_student_can_neither_see_nor_touch_the_lab(a_lab):
                  ("down", "--lab", a_inst), ("exec", "--lab", a_inst, "pc1", "--", "id")):
         p = as_user(a_lab, "lkbstub", *args)
         assert p.returncode == 2 and "lkbstub: you have no lab" in p.stderr, (args, p.stdout, p.stderr)
+    for args in (("capture", "--lab", a_inst, "pc1", "--count", "1"), ("link", "--lab", a_inst, "pc1", "sw3550", "down"),
+                 ("clean", "--lab", a_inst), ("grade", "x.ipynb")):    # what the broker does not serve: refused here
+        p = as_user(a_lab, "lkbstub", *args)
+        assert p.returncode == 2 and f"labkit {args[0]} needs root (through the lab broker you have" in p.stderr, p.stderr
     p = as_user_python(a_lab, "lkbstub", "\n".join([          # nor read A's record, nor list labs or namespaces
         "import os, labkit",
         "from labkit.lab.state import RUN_ROOT",
