@@ -41,6 +41,7 @@ MAX_SEATS = 999
 class Seat:
     student: str
     prefix: str
+    ours: bool = True     # False: the student had a lab of that name already; the class leaves it alone
 
 
 def practice_seats(n: int) -> list[Seat]:
@@ -66,6 +67,10 @@ def roster_from(path: Path) -> list[Seat]:
         except KeyError:
             errors.append(error(Where(str(path), no), f"'{name}' is not a user on this machine",
                                 "create the user first (useradd), or take the line out"))
+            continue
+        if uid == 0:
+            errors.append(error(Where(str(path), no), f"'{name}' is root, not a student",
+                                "list the students' own accounts"))
             continue
         if name in seen:
             errors.append(error(Where(str(path), no), f"'{name}' is listed twice (first on line {seen[name]})",
@@ -102,12 +107,22 @@ def recorded() -> tuple[list[Seat], str]:
 
 
 def up(seats: list[Seat], topology: str, progress=print) -> list[str]:
-    """Bring up one lab per seat; return the seats that failed, each with the engine's reason."""
+    """Bring up one lab per seat; return the seats that failed, each with the engine's reason.
+
+    Refused while a class is on record (one class at a time: `class down` first). A student
+    who already has a lab of that name (their own `labkit up`) keeps it: the seat is recorded
+    as not the class's, reported, and left alone by `class down`."""
     name = topology if NAME_RE.match(topology) else "lab"
     old, _ = recorded()
-    record(list({s.student: s for s in old + seats}.values()), topology, name)   # before anything exists
+    if old:
+        raise LabkitError(f"a class of {len(old)} seats is up ({ROSTER}); take it down first: labkit class down")
+    seats = [Seat(s.student, s.prefix, LabState.load(s.prefix + name) is None) for s in seats]
+    record(seats, topology, name)          # before anything exists: class down finds every lab it made
     failed, t0 = [], time.perf_counter()
     for i, seat in enumerate(seats, 1):
+        if not seat.ours:
+            progress(f"[{i}/{len(seats)}] {seat.student}: has a lab '{name}' of their own; left as it is")
+            continue
         t = time.perf_counter()
         p = _engine(seat, "up", topology, "--lab", name)
         took = time.perf_counter() - t
@@ -117,7 +132,8 @@ def up(seats: list[Seat], topology: str, progress=print) -> list[str]:
             why = (p.stderr.strip().splitlines() or ["no message"])[-1]
             failed.append(f"{seat.student}: {why}")
             progress(f"[{i}/{len(seats)}] {seat.student}: FAILED ({why})")
-    progress(f"class up: {len(seats) - len(failed)} of {len(seats)} labs up in {time.perf_counter() - t0:.1f} s")
+    made = len(seats) - len(failed) - sum(not s.ours for s in seats)
+    progress(f"class up: {made} of {len(seats)} labs up in {time.perf_counter() - t0:.1f} s")
     return failed
 
 
@@ -125,6 +141,10 @@ def status() -> list[dict]:
     seats, name = recorded()
     rows = []
     for seat in seats:
+        if not seat.ours:
+            rows.append({"student": seat.student, "lab": seat.prefix + name, "status": "their own",
+                         "processes": "-", "healthy": None})
+            continue
         state = LabState.load(seat.prefix + name)
         daemons = [p for p in state.procs if not p.what.endswith(("/shell", "/tool"))] if state else []
         alive = sum(p.alive() for p in daemons)          # one-shot tools are recorded too, and end
@@ -140,6 +160,9 @@ def down(progress=print) -> list[str]:
     seats, name = recorded()
     left = []
     for i, seat in enumerate(seats, 1):
+        if not seat.ours:
+            progress(f"[{i}/{len(seats)}] {seat.student}: their own lab, left as it is")
+            continue
         if LabState.load(seat.prefix + name) is None:
             progress(f"[{i}/{len(seats)}] {seat.student}: no lab")
             continue

@@ -156,10 +156,14 @@ def cmd_class(args: argparse.Namespace) -> int:
         if not rows:
             print("no class is up")
             return 0
+        print(f"{'STUDENT':<12} {'LAB':<14} {'STATUS':<9} {'DAEMONS':<8} HEALTH")
         for r in rows:
-            print(f"{r['student']:<12} {r['lab']:<14} {r['status']:<8} processes {r['processes']:<7} "
-                  f"{'ok' if r['healthy'] else 'NOT HEALTHY'}")
-        return 0 if all(r["healthy"] for r in rows) else 1
+            health = {True: "ok", False: "NOT HEALTHY", None: "-"}[r["healthy"]]
+            print(f"{r['student']:<12} {r['lab']:<14} {r['status']:<9} {r['processes']:<8} {health}")
+        return 0 if all(r["healthy"] is not False for r in rows) else 1
+    if not classroom.recorded()[0]:
+        print("no class is up")
+        return 0
     left = classroom.down(progress=lambda m: print(m, file=sys.stderr, flush=True))
     for item in left:
         print(f"labkit class down: left: {item}", file=sys.stderr)

@@ -23,14 +23,15 @@ def test_practice_seats_are_numbered_to_the_width_of_the_class():
 
 def test_a_class_list_is_checked_in_full_and_names_each_bad_line(tmp_path):
     f = tmp_path / "class.txt"
-    f.write_text("# period 2\nroot\n\nnobody  # the guest\nno-such-user-x\nroot\n")
+    f.write_text("# period 2\nroot\n\nnobody  # the guest\nno-such-user-x\nnobody\n")
     with pytest.raises(DiagnosticError) as err:
         classroom.roster_from(f)
     assert str(err.value).splitlines() == [
+        f"{f}:2: 'root' is root, not a student (fix: list the students' own accounts)",
         f"{f}:5: 'no-such-user-x' is not a user on this machine (fix: create the user first (useradd), or take the line out)",
-        f"{f}:6: 'root' is listed twice (first on line 2) (fix: keep one line per student)"]
-    f.write_text("root\nnobody\n")
-    assert classroom.roster_from(f) == [classroom.Seat("root", prefix(0)), classroom.Seat("nobody", prefix(65534))]
+        f"{f}:6: 'nobody' is listed twice (first on line 4) (fix: keep one line per student)"]
+    f.write_text("nobody\n")
+    assert classroom.roster_from(f) == [classroom.Seat("nobody", prefix(65534))]
     f.write_text("# nobody yet\n")
     with pytest.raises(LabkitError, match="names no student"):
         classroom.roster_from(f)
@@ -45,9 +46,33 @@ def test_a_class_of_three_comes_up_is_watched_and_goes_down_leaving_nothing():
         st = labkit_cli("class", "status")
         assert st.returncode == 0, st.stdout + st.stderr
         assert [line.split()[:3] for line in st.stdout.splitlines()] == [
-            ["s1", "s1-seed", "up"], ["s2", "s2-seed", "up"], ["s3", "s3-seed", "up"]]
+            ["STUDENT", "LAB", "STATUS"], ["s1", "s1-seed", "up"], ["s2", "s2-seed", "up"], ["s3", "s3-seed", "up"]]
+        again = labkit_cli("class", "up", "--students", "2", check=False)
+        assert again.returncode == 2 and "a class of 3 seats is up" in again.stderr, again.stderr
     finally:
         down = labkit_cli("class", "down", timeout=600)
     assert down.returncode == 0, down.stderr
     assert all(leftovers(f"s{i}-seed") == [] for i in (1, 2, 3))
     assert labkit_cli("class", "status").stdout.strip() == "no class is up"
+
+
+@pytest.mark.lab
+def test_a_students_own_lab_is_left_alone_by_the_class():
+    """s1 brought up a seed lab of their own before the class: class up leaves it, status
+    says so, and class down does not take it down."""
+    assert labkit_cli("up", "--lab", "s1-seed", timeout=300).returncode == 0
+    try:
+        p = labkit_cli("class", "up", "--students", "2", timeout=600)
+        assert p.returncode == 0, p.stderr
+        assert "[1/2] s1: has a lab 'seed' of their own; left as it is" in p.stderr, p.stderr
+        assert "class up: 1 of 2 labs up" in p.stderr, p.stderr
+        st = labkit_cli("class", "status")
+        assert [line.split()[:3] for line in st.stdout.splitlines()[1:]] == [
+            ["s1", "s1-seed", "their"], ["s2", "s2-seed", "up"]], st.stdout
+        down = labkit_cli("class", "down", timeout=600)
+        assert down.returncode == 0 and "s1: their own lab, left as it is" in down.stderr, down.stderr
+        assert leftovers("s2-seed") == [] and labkit_cli("status", "--lab", "s1-seed").returncode == 0
+    finally:
+        labkit_cli("class", "down", timeout=600, check=False)
+        labkit_cli("down", "--lab", "s1-seed", timeout=300, check=False)
+    assert leftovers("s1-seed") == []
