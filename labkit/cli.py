@@ -16,7 +16,7 @@ from .lab import loader
 from .lab.errors import LabkitError, LabStateError, TopologyError
 from .lab.plugins import registry
 from .lab.runtime import Lab, clean, stderr_progress
-from .lab.state import LabState
+from .lab.state import INSTANCE_PREFIX_ENV, LabState
 
 
 def _instance(args: argparse.Namespace) -> str:
@@ -35,14 +35,25 @@ def _instance(args: argparse.Namespace) -> str:
     raise LabStateError(f"{len(up)} labs are up ({', '.join(up)}); say which with --lab NAME")
 
 
+def _named(instance: str) -> str:
+    """A lab's name as its user types it: under an instance prefix (a student's, through the
+    broker), without the prefix."""
+    prefix = os.environ.get(INSTANCE_PREFIX_ENV, "")
+    return instance[len(prefix):] if prefix and instance.startswith(prefix) else instance
+
+
+def _instance_of(instance: str, lead: str = " ") -> str:
+    return "" if _named(instance) == instance else f"{lead}instance {instance}"
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     lab = Lab.up(args.topology, name=args.lab, services=not args.no_services, keep=True,
                  replace=args.replace, progress=stderr_progress, owner=args.owner)
-    t = lab.timings
-    print(f"lab '{lab.instance}' is up: {len(lab.topo.nodes)} nodes, {len(lab.topo.links)} links, "
-          f"{len(lab.services)} services ({t.get('up_s', 0):.2f} s). "
-          f"Next: labkit status | labkit exec --lab {lab.instance} NODE -- CMD | "
-          f"labkit check --lab {lab.instance} | labkit down --lab {lab.instance}")
+    t, name = lab.timings, _named(lab.instance)
+    print(f"lab '{name}' is up{_instance_of(lab.instance)}: {len(lab.topo.nodes)} nodes, "
+          f"{len(lab.topo.links)} links, {len(lab.services)} services ({t.get('up_s', 0):.2f} s). "
+          f"Next: labkit status | labkit exec --lab {name} NODE -- CMD | "
+          f"labkit check --lab {name} | labkit down --lab {name}")
     return 0
 
 
@@ -62,7 +73,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     for inst in instances:
         st = status(inst)
-        print(f"lab {st['instance']} ({st['status']}) from {st['topology']}")
+        print(f"lab {_named(st['instance'])} ({st['status']}{_instance_of(st['instance'], ', ')}) "
+              f"from {st['topology']}")
         for n in st["nodes"]:
             addrs = n["addresses"] + ([f"dhcp:{n['leased'] or 'no lease yet'}"] if "dhcp" in n else [])
             switching = {"ovs": "ovs", "bridge": "bridges"}.get(n["switching"], "-")
@@ -605,10 +617,9 @@ def build_parser() -> argparse.ArgumentParser:
 ANYONE = ("lint", "draw", "course", "broker")
 
 
-def _as_a_user(args: argparse.Namespace) -> int | None:
+def _as_a_user(args: argparse.Namespace) -> int:
     """A command from a user who is not root: sent to the lab broker if it serves it, else
-    refused with what the user can do instead. None: run it here (status, which lists nothing
-    it may not read)."""
+    refused with what the user can do instead (a lab's record is root's to read)."""
     from .broker.client import BROKERED, cli as brokered
     from .broker.server import SOCKET
 
@@ -619,8 +630,6 @@ def _as_a_user(args: argparse.Namespace) -> int | None:
         except LabkitError as exc:
             print(f"labkit: {exc}", file=sys.stderr)
             return 2
-    if args.cmd == "status":
-        return None
     if args.cmd == "class":
         how = "it brings up every student's lab; run it with sudo"
     elif broker:
@@ -645,9 +654,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labkit: {exc}", file=sys.stderr)
         return 2
     if os.geteuid() != 0 and args.cmd not in ANYONE:
-        refusal = _as_a_user(args)
-        if refusal is not None:
-            return refusal
+        return _as_a_user(args)
     try:
         return args.fn(args)
     except TopologyError as exc:

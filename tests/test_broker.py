@@ -25,11 +25,13 @@ def requests(draw):
     op = draw(st.sampled_from(sorted(protocol.OPS)))
     wanted = protocol.OPS[op]
     return Request(op=op,
-                   name=draw(names) if "name" in wanted else "",
+                   name=draw(names) if "name" in wanted else (
+                       draw(st.just("") | names) if "name" in protocol.OPTIONAL.get(op, {}) else ""),
                    topology=draw(st.from_regex(r"\A[a-z][a-z0-9-]{0,39}\Z")) if "topology" in wanted else "",
                    node=draw(names) if "node" in wanted else "",
                    argv=tuple(draw(words)) if "argv" in wanted else (),
-                   owned=draw(st.booleans()) if "owned" in protocol.OPTIONAL.get(op, {}) else False)
+                   owned=draw(st.booleans()) if "owned" in protocol.OPTIONAL.get(op, {}) else False,
+                   json=draw(st.booleans()) if "json" in protocol.OPTIONAL.get(op, {}) else False)
 
 
 @settings(max_examples=500, derandomize=True)
@@ -88,6 +90,8 @@ def test_malformed_requests_get_a_clear_refusal_never_a_crash(raw):
     (b'{"op": "exec", "name": "x", "node": "pc1", "argv": ["a\\u0000b"]}', "argv[0] must be at most"),
     (b'{"op": "up", "topology": "seed", "name": "x", "owned": 1}', "owned must be true or false, not 1"),
     (b'{"op": "down", "name": "x", "owned": true}', "unknown field 'owned'"),
+    (b'{"op": "status", "json": "yes"}', "json must be true or false"),
+    (b'{"op": "status", "name": "../x"}', "name must be up to 12 of"),
     (b'\xff', "one JSON object in UTF-8"),
     (b'[]', "one JSON object, not list"),
 ])

@@ -97,7 +97,9 @@ def a_lab(base):
 def test_a_student_uses_and_checks_a_lab_of_their_own_as_themselves(a_lab):
     a = pwd.getpwnam("lkbstua")
     st = as_user(a_lab, "lkbstua", "status")
-    assert f"lab {prefix(a.pw_uid)}seed (up) from" in st.stdout, st.stdout + st.stderr
+    assert f"lab seed (up, instance {prefix(a.pw_uid)}seed) from" in st.stdout, st.stdout + st.stderr
+    own = json.loads(as_user(a_lab, "lkbstua", "status", "--json", "--lab", f"{prefix(a.pw_uid)}seed").stdout)
+    assert [lab["instance"] for lab in own] == [f"{prefix(a.pw_uid)}seed"]     # the full name works too
     who = as_user(a_lab, "lkbstua", "exec", "--lab", "seed", "pc1", "--", "id", "-u")
     assert (who.returncode, who.stdout.strip()) == (0, str(a.pw_uid)), who.stderr
     ping = as_user(a_lab, "lkbstua", "exec", "--lab", "seed", "pc1", "--", "ping", "-n", "-c1", "-W2", "192.168.1.1")
@@ -163,6 +165,8 @@ def test_another_student_can_neither_see_nor_touch_the_lab(a_lab):
     a_inst = prefix(pwd.getpwnam("lkbstua").pw_uid) + "seed"
     st = as_user(a_lab, "lkbstub", "status")
     assert st.returncode == 0 and a_inst not in st.stdout and "no lab is up" in st.stdout, st.stdout
+    st = as_user(a_lab, "lkbstub", "status", "--lab", a_inst)
+    assert st.returncode == 2 and "lkbstub: you have no lab" in st.stderr, st.stdout + st.stderr
     for args in (("down", "--lab", "seed"), ("check", "--lab", "seed"), ("exec", "--lab", "seed", "pc1", "--", "id"),
                  ("down", "--lab", a_inst), ("exec", "--lab", a_inst, "pc1", "--", "id")):
         p = as_user(a_lab, "lkbstub", *args)
@@ -206,6 +210,7 @@ def test_labs_side_by_side_do_not_reach_each_other(a_lab):
 def test_the_quota_and_bad_requests_are_refused_with_a_clear_message(a_lab):
     p = as_user(a_lab, "lkbstua", "up", "campus-trunk", "--lab", "second")
     assert p.returncode == 2 and "lkbstua: quota reached: 1 labs up (seed), at most 1 per user" in p.stderr, p.stderr
+    assert "take one down first (labkit down --lab NAME)" in p.stderr, p.stderr
     p = as_user(a_lab, "lkbstua", "up", "/tmp/evil.yaml")
     assert p.returncode == 2 and "a topology's name from the catalog" in p.stderr, p.stderr
     p = as_user(a_lab, "lkbstua", "up", "nosuchtopo", "--lab", "x")

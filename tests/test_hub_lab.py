@@ -335,8 +335,9 @@ def test_two_students_each_run_a_notebook_on_their_own_lab_through_the_hub(stude
                 assert lines_after("lab:", first) == f"StudentLab {own[name]}seed", first
                 assert lines_after("uid:", first) == str(uids[name]), first
                 assert " 1 received" in lines_after("ping:", ping), ping
-                assert f"lab {own[name]}seed (up)" in status, status           # their own lab...
-                assert own[other] not in status and "(up)" not in status.replace(f"lab {own[name]}seed (up)", ""), \
+                mine = f"lab seed (up, instance {own[name]}seed)"
+                assert mine in status, status                                    # their own lab...
+                assert own[other] not in status and "(up" not in status.replace(mine, ""), \
                     status                                                       # ...and nobody else's
                 assert lines_after("down:", last) == "[]", last
                 assert "no lab is up" in last, last

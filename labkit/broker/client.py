@@ -93,7 +93,7 @@ def cli(args) -> int:
     """`labkit up|down|status|check|exec` for a user who is not root: the same command line,
     sent to the broker. Labs are named with --lab (a student may have several)."""
     if args.cmd == "status":
-        return request(Request(op="status"))
+        return request(Request(op="status", name=args.lab or "", json=args.json))
     if args.cmd == "up":
         return request(Request(op="up", topology=args.topology, name=args.lab or args.topology))
     if not args.lab:

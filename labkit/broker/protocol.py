@@ -10,7 +10,8 @@ nothing.
     {"op": "up", ..., "owned": true}                     ...owned by the calling process: the broker
                                                          removes it once that process is gone
     {"op": "down", "name": "seed"}                       tear down one of the caller's labs
-    {"op": "status"}                                     the caller's labs
+    {"op": "status"}                                     the caller's labs (optional: "name",
+                                                         one of them; "json": true, as JSON)
     {"op": "check", "name": "seed"}                      run the lab's checks
     {"op": "describe", "name": "seed"}                   the lab's record, what Lab.attach needs
     {"op": "exec", "name": "seed", "node": "pc1", "argv": ["ping", "-c1", "1.2.3.4"]}
@@ -41,7 +42,7 @@ OPS = {
     "exec": {"name", "node", "argv"},
 }
 #: fields an op may leave out, and their value then
-OPTIONAL = {"up": {"owned": False}}
+OPTIONAL = {"up": {"owned": False}, "status": {"name": "", "json": False}}
 #: a topology's name in the catalog: what `Lab.up("seed")` takes, without a path or suffix
 TOPOLOGY_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 
@@ -58,6 +59,7 @@ class Request:
     node: str = ""
     argv: tuple[str, ...] = field(default_factory=tuple)
     owned: bool = False
+    json: bool = False
 
 
 def _name(value: object, what: str, pattern: re.Pattern, rule: str) -> str:
@@ -107,19 +109,21 @@ def parse(raw: bytes) -> Request:
     missing = sorted(want - set(data))
     if missing:
         raise BrokerError(f"'{op}' needs the field '{missing[0]}'")
+    for key, default in optional.items():
+        if isinstance(default, bool) and not isinstance(data.get(key, default), bool):
+            raise BrokerError(f"{key} must be true or false, not {_show(data[key])}")
     rule = "up to 12 of a-z, 0-9 and '-', starting with a letter"
     topology = _name(data["topology"], "topology", TOPOLOGY_RE,
                      "a topology's name from the catalog (e.g. 'seed'), not a path") if "topology" in OPS[op] else ""
-    owned = data.get("owned", False)
-    if not isinstance(owned, bool):
-        raise BrokerError(f"owned must be true or false, not {_show(owned)}")
+    named = "name" in OPS[op] or "name" in data
     return Request(
         op=op,
-        owned=owned,
         topology=topology,
-        name=_name(data["name"], "name", NAME_RE, rule) if "name" in OPS[op] else "",
+        name=_name(data["name"], "name", NAME_RE, rule) if named else "",
         node=_name(data["node"], "node", NAME_RE, rule) if "node" in OPS[op] else "",
         argv=_argv(data["argv"]) if "argv" in OPS[op] else (),
+        owned=data.get("owned", False),
+        json=data.get("json", False),
     )
 
 

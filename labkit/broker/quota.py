@@ -30,11 +30,11 @@ class Quota:
         `name` of `nodes` nodes; else raise BrokerError saying which limit and what to do."""
         if name in up:
             raise BrokerError(f"{user}: you already have a lab named '{name}' up; "
-                              f"take it down first (labkit down {name}) or pick another name")
+                              f"take it down first (labkit down --lab {name}) or pick another name")
         if len(up) + 1 > self.labs:
             raise BrokerError(f"{user}: quota reached: {len(up)} labs up ({', '.join(sorted(up))}), "
-                              f"at most {self.labs} per user; take one down first (labkit down NAME)")
+                              f"at most {self.labs} per user; take one down first (labkit down --lab NAME)")
         used = sum(up.values())
         if used + nodes > self.nodes:
             raise BrokerError(f"{user}: quota reached: '{name}' has {nodes} nodes and your labs up have "
-                              f"{used}, at most {self.nodes} per user; take a lab down first (labkit down NAME)")
+                              f"{used}, at most {self.nodes} per user; take a lab down first (labkit down --lab NAME)")

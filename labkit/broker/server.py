@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from labkit import paths
@@ -116,6 +117,8 @@ class Broker:
         fds: list[int] = []
         try:
             request = parse(read_request(conn, fds))
+            if request.name.startswith(caller.prefix):   # the instance's name, as status shows it: the lab's
+                request = replace(request, name=request.name[len(caller.prefix):])
             if request.op == "exec":
                 self._exec(conn, caller, request, fds)
             else:
@@ -199,7 +202,11 @@ class Broker:
         send(conn, {"exit": 0})
 
     def _status(self, conn: socket.socket, caller: Caller, req: Request) -> None:
-        self._engine(conn, caller, "status")
+        args = ["--json"] if req.json else []
+        if req.name:
+            self._own_lab(caller, req.name)
+            args += ["--lab", req.name]
+        self._engine(conn, caller, "status", *args)
 
     def _contain(self, caller: Caller, instance: str, pid: int) -> None:
         """The record of a command the caller runs in its lab, before it may run: the lab's
